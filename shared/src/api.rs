@@ -1,0 +1,95 @@
+//! JSON bodies of the sync server's HTTP API, shared by the server and the
+//! device so both sides compile against one definition.
+
+use serde::{Deserialize, Serialize};
+
+/// Every HTTP error: a stable code for programs, a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Worker,
+    Supervisor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Role::Worker => "worker",
+            Role::Supervisor => "supervisor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "worker" => Some(Role::Worker),
+            "supervisor" => Some(Role::Supervisor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `POST /api/enrol`: a one-time code from an admin becomes a device token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    pub code: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    pub device_id: String,
+    /// The bearer token; shown once, only its hash is kept by the server.
+    pub token: String,
+    /// The samod peer id this device must use; the server binds it.
+    pub peer_id: String,
+    pub person: PersonSummary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSummary {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// `POST /api/sync/ticket`: a single-use, short-lived ticket for `/sync`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketResponse {
+    pub ticket: String,
+    pub expires_in_seconds: u64,
+}
+
+/// `GET /api/cases`: the cases this device's person may see.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseSummary {
+    pub case_id: String,
+    pub reference: String,
+    pub person_name: String,
+    pub document_id: String,
+}
+
+/// `POST /api/cases/{case_id}/visits`: claims a visit document (created
+/// offline on the device) for its case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterVisitRequest {
+    pub document_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterVisitResponse {
+    pub case_id: String,
+    pub document_id: String,
+    /// False when the same device had already registered it (idempotent).
+    pub created: bool,
+}

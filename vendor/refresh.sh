@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerates vendor/samod and vendor/samod-core from the published crates and
+# applies Fieldvisit's patches (see README.md here). Run from anywhere.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+version=0.16.0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/p/src"
+cat > "$tmp/p/Cargo.toml" <<TOML
+[package]
+name = "vendor-samod"
+version = "0.0.0"
+edition = "2021"
+[dependencies]
+samod = "=$version"
+samod-core = "=$version"
+TOML
+touch "$tmp/p/src/lib.rs"
+(cd "$tmp/p" && cargo vendor --versioned-dirs --quiet "$tmp/v" >/dev/null)
+for crate in samod samod-core; do
+  rm -rf "${here:?}/$crate"
+  cp -r "$tmp/v/$crate-$version" "$here/$crate"
+  rm -rf "$here/$crate/tests" "$here/$crate/interop-test-server" "$here/$crate/docs" \
+    "$here/$crate/TODO.md" "$here/$crate/Cargo.lock" "$here/$crate/.cargo-checksum.json"
+  (cd "$here/$crate" && patch -p1 --quiet < "$here/patches/$crate.patch")
+done
+echo "vendor/samod and vendor/samod-core regenerated from $version with patches applied"
