@@ -361,6 +361,25 @@ pub fn new_document<T: autosurgeon::Reconcile>(
     Ok(doc)
 }
 
+/// Adds a visit to a case document's index without touching the rest, so
+/// concurrent additions from several devices all survive.
+pub fn index_visit(
+    doc: &mut automerge::Automerge,
+    visit_document_id: &str,
+    entry: &VisitIndexEntry,
+) -> Result<(), crate::Error> {
+    use automerge::{ReadDoc, transaction::Transactable};
+    doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| {
+        let visits = match tx.get(automerge::ROOT, "visits")? {
+            Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+            _ => tx.put_object(automerge::ROOT, "visits", automerge::ObjType::Map)?,
+        };
+        autosurgeon::reconcile_prop(tx, &visits, visit_document_id, entry)
+    })
+    .map_err(|f| crate::Error::Reconcile(f.error))?;
+    Ok(())
+}
+
 /// Replaces a text field's content with `value` as a minimal diff, so
 /// concurrent edits elsewhere in the same text survive the merge.
 pub fn update_text(

@@ -1,1 +1,168 @@
-fn main(){}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use fieldvisit_shared::api::Role;
+use fieldvisit_sync_server::server::{self, Config, Data};
+use fieldvisit_sync_server::sync::Limits;
+use fieldvisit_sync_server::{demo, practice};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(name = "fieldvisit-sync-server", version, about = "Fieldvisit's sync server: one shared case record for the practice")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve sync, the API and the web app.
+    Serve {
+        #[arg(long, default_value = "./fieldvisit-data")]
+        data: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Seed a synthetic practice (first run) and print demo sign-in codes.
+        #[arg(long)]
+        demo: bool,
+        /// The built web app to serve at `/`.
+        #[arg(long, env = "FIELDVISIT_WEB_DIR")]
+        web: Option<PathBuf>,
+        /// Largest sync message accepted; larger ones close the connection with a reason.
+        #[arg(long, default_value_t = server::DEFAULT_MAX_MESSAGE_BYTES)]
+        max_message_bytes: usize,
+    },
+    /// Practice administration on the data directory (works with or without a running server).
+    Admin {
+        #[arg(long, default_value = "./fieldvisit-data", global = true)]
+        data: PathBuf,
+        /// Print JSON, for scripts.
+        #[arg(long, global = true)]
+        json: bool,
+        #[command(subcommand)]
+        action: Admin,
+    },
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    AddPerson {
+        #[arg(long)]
+        name: String,
+        /// worker, supervisor or admin
+        #[arg(long)]
+        role: String,
+        /// The supervisor's person id (workers only).
+        #[arg(long)]
+        supervisor: Option<String>,
+    },
+    AddCase {
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        person_name: String,
+    },
+    Assign {
+        #[arg(long = "case")]
+        case_id: String,
+        #[arg(long = "person")]
+        person_id: String,
+    },
+    /// Issue a one-time enrolment code for a new device of a person.
+    EnrolDevice {
+        #[arg(long = "person")]
+        person_id: String,
+        #[arg(long, default_value = "Phone")]
+        label: String,
+    },
+    /// Revoke a device: its connections close and its token stops working.
+    RevokeDevice {
+        #[arg(long = "device")]
+        device_id: String,
+    },
+    /// Show the audit log, newest first.
+    Audit {
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(value)?);
+    } else {
+        println!("{}", human(value));
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "fieldvisit_sync_server=info,samod=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Serve { data, listen, demo, web, max_message_bytes } => {
+            let opened = Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
+            let db = opened.db.clone();
+            let config = Config { data_dir: data, listen, web_dir: web, limits: Limits { max_message_bytes } };
+            let running = server::start(config, opened).await?;
+            if demo {
+                let sign_ins = demo::seed(&db, &running.engine.repo).await?;
+                println!("Demo practice ready (synthetic data). Sign in with a one-time code:");
+                for s in sign_ins {
+                    println!("  {:<16} {:<11} {}", s.name, s.role, s.code);
+                }
+            }
+            println!("fieldvisit-sync-server listening on http://{}", running.addr);
+            running.run_until_ctrl_c().await?;
+        }
+        Command::Admin { data, json, action } => {
+            let opened = Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
+            let db = opened.db.clone();
+            match action {
+                Admin::AddPerson { name, role, supervisor } => {
+                    let role = Role::parse(&role).with_context(|| format!("role must be worker, supervisor or admin, not {role:?}"))?;
+                    let p = practice::add_person(&db, &name, role, supervisor.as_deref()).await?;
+                    print(json, &p, |p| format!("added {} {} ({})", p.role.as_str(), p.name, p.id))?;
+                }
+                Admin::AddCase { reference, person_name } => {
+                    let repo = opened.repo().await;
+                    let c = practice::add_case(&db, &repo, &reference, &person_name).await;
+                    repo.stop().await;
+                    let c = c?;
+                    print(json, &c, |c| format!("added case {} ({}), document {}", c.reference, c.case_id, c.document_id))?;
+                }
+                Admin::Assign { case_id, person_id } => {
+                    practice::assign(&db, &case_id, &person_id).await?;
+                    print(json, &serde_json::json!({"case_id": case_id, "person_id": person_id}), |_| format!("assigned {person_id} to {case_id}"))?;
+                }
+                Admin::EnrolDevice { person_id, label } => {
+                    let e = practice::add_device(&db, &person_id, &label).await?;
+                    print(json, &e, |e| format!("enrolment code {} for device {} (valid until {})", e.code, e.device_id, e.expires_at))?;
+                }
+                Admin::RevokeDevice { device_id } => {
+                    let r = practice::revoke(&db, &device_id).await?;
+                    print(json, &r, |r| if r.was_already_revoked { format!("{} was already revoked", r.device_id) } else { format!("revoked {}", r.device_id) })?;
+                }
+                Admin::Audit { action, limit } => {
+                    let entries = db.audit_entries(action.as_deref(), limit)?;
+                    print(json, &entries, |entries| {
+                        entries.iter().map(|e| format!("{} {} device={} person={} doc={} case={} {}", e.at, e.action,
+                            e.device_id.as_deref().unwrap_or("-"), e.person_id.as_deref().unwrap_or("-"),
+                            e.document_id.as_deref().unwrap_or("-"), e.case_id.as_deref().unwrap_or("-"), e.detail)).collect::<Vec<_>>().join("\n")
+                    })?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,212 @@
+//! One samod [`Storage`] over SQLite for the sync server and the native app.
+//!
+//! It lives beside `fieldvisit-shared` rather than in it because the shared
+//! crate does no IO (and builds for the browser, where the store differs).
+//!
+//! Every `put` and `delete` is its own committed transaction before its future
+//! resolves. samod (as patched in `vendor/`) holds the sync messages of a
+//! step until that step's writes have resolved, so a peer is only ever told
+//! about changes that are already on disk.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use samod::storage::{Storage, StorageKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the document store could not be opened: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// How hard a commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: survives power loss; the server's setting.
+    Full,
+    /// `synchronous=NORMAL` in WAL: survives a killed process but may lose
+    /// the last commits on power loss; for benchmarks that compare the two.
+    Normal,
+}
+
+#[derive(Clone)]
+pub struct SqliteStorage {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS samod_storage (
+    key TEXT PRIMARY KEY NOT NULL,
+    data BLOB NOT NULL
+) WITHOUT ROWID;";
+
+impl SqliteStorage {
+    /// Opens (creating if needed) the store in the SQLite file at `path`.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            match durability {
+                Durability::Full => "FULL",
+                Durability::Normal => "NORMAL",
+            },
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// A private in-memory store, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(SqliteStorage {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        what: &'static str,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> impl Future<Output = Option<T>> + Send + 'static {
+        let conn = self.conn.clone();
+        async move {
+            let result = tokio::task::spawn_blocking(move || {
+                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                f(&conn)
+            })
+            .await;
+            match result {
+                Ok(Ok(v)) => Some(v),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "document store {what} failed");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "document store {what} task failed");
+                    None
+                }
+            }
+        }
+    }
+
+    /// Number of stored chunks (a cheap health figure for benchmarks).
+    pub fn chunk_count(&self) -> Result<u64, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let n: i64 = conn.query_row("SELECT count(*) FROM samod_storage", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+}
+
+fn encode(key: &StorageKey) -> String {
+    // StorageKey guarantees no component contains '/'.
+    key.to_string()
+}
+
+fn decode(key: &str) -> Option<StorageKey> {
+    StorageKey::from_parts(key.split('/')).ok()
+}
+
+impl Storage for SqliteStorage {
+    fn load(&self, key: StorageKey) -> impl Future<Output = Option<Vec<u8>>> + Send {
+        let k = encode(&key);
+        let fut = self.run("load", move |c| {
+            c.query_row(
+                "SELECT data FROM samod_storage WHERE key = ?1",
+                [k],
+                |r| r.get(0),
+            )
+            .optional()
+        });
+        async move { fut.await.flatten() }
+    }
+
+    fn load_range(
+        &self,
+        prefix: StorageKey,
+    ) -> impl Future<Output = HashMap<StorageKey, Vec<u8>>> + Send {
+        let p = encode(&prefix);
+        let fut = self.run("load_range", move |c| {
+            // Keys under `p/` sort between `p/` and `p0` ('0' follows '/').
+            let mut stmt = c.prepare_cached(
+                "SELECT key, data FROM samod_storage
+                 WHERE key = ?1 OR (key >= ?1 || '/' AND key < ?1 || '0')",
+            )?;
+            let rows = stmt.query_map([p], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            rows.collect::<rusqlite::Result<Vec<(String, Vec<u8>)>>>()
+        });
+        async move {
+            fut.await
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| decode(&k).map(|k| (k, v)))
+                .collect()
+        }
+    }
+
+    fn put(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send {
+        let k = encode(&key);
+        let fut = self.run("put", move |c| {
+            c.prepare_cached(
+                "INSERT INTO samod_storage (key, data) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET data = excluded.data",
+            )?
+            .execute(params![k, data])
+        });
+        async move {
+            fut.await;
+        }
+    }
+
+    fn delete(&self, key: StorageKey) -> impl Future<Output = ()> + Send {
+        let k = encode(&key);
+        let fut = self.run("delete", move |c| {
+            c.prepare_cached("DELETE FROM samod_storage WHERE key = ?1")?
+                .execute([k])
+        });
+        async move {
+            fut.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(parts: &[&str]) -> StorageKey {
+        StorageKey::from_parts(parts.iter().copied()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn put_load_range_delete_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        {
+            let s = SqliteStorage::open(&path, Durability::Full).unwrap();
+            s.put(key(&["doc1", "incremental", "a"]), vec![1]).await;
+            s.put(key(&["doc1", "snapshot", "b"]), vec![2]).await;
+            s.put(key(&["doc10", "incremental", "c"]), vec![3]).await;
+            s.put(key(&["doc1", "incremental", "a"]), vec![4]).await;
+        }
+        let s = SqliteStorage::open(&path, Durability::Full).unwrap();
+        assert_eq!(s.load(key(&["doc1", "incremental", "a"])).await, Some(vec![4]));
+        let range = s.load_range(key(&["doc1"])).await;
+        assert_eq!(range.len(), 2, "doc10 is not under doc1: {range:?}");
+        s.delete(key(&["doc1", "snapshot", "b"])).await;
+        assert_eq!(s.load(key(&["doc1", "snapshot", "b"])).await, None);
+        assert_eq!(s.chunk_count().unwrap(), 2);
+    }
+}

@@ -1,0 +1,601 @@
+//! The practice database: people, cases, assignments, devices, the document
+//! registry and the audit log, in SQLite (WAL). The backend is chosen by a
+//! URI so another (`postgres://`) can follow behind the same methods.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::access::{self, Facts};
+use crate::error::{Error, Result};
+
+/// Numbered migrations, applied in order at start-up; never edit one that
+/// has shipped, add the next.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../migrations/0001_practice.sql"))];
+
+/// Where the database lives, parsed from a URI.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUri {
+    Sqlite(PathBuf),
+}
+
+impl std::fmt::Debug for DatabaseUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUri::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+        }
+    }
+}
+
+impl DatabaseUri {
+    pub fn parse(uri: &str) -> Result<Self> {
+        match uri.split_once(':') {
+            Some(("sqlite", path)) if !path.is_empty() => Ok(DatabaseUri::Sqlite(path.into())),
+            // Never echo the rest of the URI: it may carry a password.
+            Some((scheme, _)) => Err(Error::UnsupportedBackend(format!("{scheme}:"))),
+            None => Err(Error::UnsupportedBackend("(no scheme)".into())),
+        }
+    }
+
+    pub fn for_data_dir(dir: &Path) -> Self {
+        DatabaseUri::Sqlite(dir.join("fieldvisit.sqlite"))
+    }
+
+    pub fn sqlite_path(&self) -> &Path {
+        match self {
+            DatabaseUri::Sqlite(p) => p,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub person: PersonSummary,
+    pub label: String,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub device_id: Option<String>,
+    pub person_id: Option<String>,
+    pub action: String,
+    pub document_id: Option<String>,
+    pub case_id: Option<String>,
+    pub detail: String,
+}
+
+/// What to write to the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Audit<'a> {
+    pub device_id: Option<&'a str>,
+    pub person_id: Option<&'a str>,
+    pub action: &'a str,
+    pub document_id: Option<&'a str>,
+    pub case_id: Option<&'a str>,
+    pub detail: &'a str,
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn role(s: &str) -> rusqlite::Result<Role> {
+    Role::parse(s).ok_or_else(|| rusqlite::Error::InvalidColumnName(format!("role {s}")))
+}
+
+impl Db {
+    pub fn open(uri: &DatabaseUri) -> Result<Self> {
+        let path = uri.sqlite_path();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+
+    /// Runs `f` on a blocking thread: SQLite calls must not stall the runtime.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    }
+
+    /// Changes whenever another connection (the admin command line) commits.
+    pub fn data_version(&self) -> Result<i64> {
+        self.with(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+    }
+
+    pub fn insert_person(
+        &self,
+        id: &str,
+        name: &str,
+        role: &Role,
+        supervisor_id: Option<&str>,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if let Some(sup) = supervisor_id {
+                let sup_role: Option<String> = tx
+                    .query_row("SELECT role FROM people WHERE id = ?1", [sup], |r| r.get(0))
+                    .optional()?;
+                match sup_role.as_deref() {
+                    Some("supervisor") => {}
+                    Some(_) => {
+                        return Err(Error::Conflict(format!("{sup} is not a supervisor")));
+                    }
+                    None => return Err(Error::NotFound(format!("supervisor {sup}"))),
+                }
+            }
+            tx.execute(
+                "INSERT INTO people (id, name, role, supervisor_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, name, role.as_str(), supervisor_id, now()],
+            )?;
+            audit_tx(&tx, &Audit { person_id: Some(id), action: "person_added", detail: role.as_str(), ..Default::default() })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn person(&self, id: &str) -> Result<PersonSummary> {
+        self.with(|c| {
+            c.query_row("SELECT id, name, role FROM people WHERE id = ?1", [id], |r| {
+                Ok(PersonSummary {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: role(&r.get::<_, String>(2)?)?,
+                })
+            })
+            .optional()?
+            .ok_or_else(|| Error::NotFound(format!("person {id}")))
+        })
+    }
+
+    pub fn insert_case(
+        &self,
+        id: &str,
+        reference: &str,
+        person_name: &str,
+        document_id: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM cases WHERE reference = ?1)",
+                [reference],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(Error::Conflict(format!("a case with reference {reference} already exists")));
+            }
+            let at = now();
+            tx.execute(
+                "INSERT INTO cases (id, reference, person_name, document_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, reference, person_name, document_id, at],
+            )?;
+            tx.execute(
+                "INSERT INTO documents (document_id, case_id, kind, registered_at) VALUES (?1, ?2, 'case', ?3)",
+                params![document_id, id, at],
+            )?;
+            audit_tx(&tx, &Audit { action: "case_added", case_id: Some(id), document_id: Some(document_id), ..Default::default() })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn reference_taken(&self, reference: &str) -> Result<bool> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM cases WHERE reference = ?1)",
+                [reference],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
+    pub fn assign(&self, case_id: &str, person_id: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let case_exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM cases WHERE id = ?1)", [case_id], |r| r.get(0))?;
+            if !case_exists {
+                return Err(Error::NotFound(format!("case {case_id}")));
+            }
+            let role_: Option<String> = tx
+                .query_row("SELECT role FROM people WHERE id = ?1", [person_id], |r| r.get(0))
+                .optional()?;
+            match role_ {
+                None => return Err(Error::NotFound(format!("person {person_id}"))),
+                Some(r) if r == "admin" => {
+                    return Err(Error::Conflict("an admin cannot be assigned to a case".into()));
+                }
+                Some(_) => {}
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO assignments (case_id, person_id, assigned_at) VALUES (?1, ?2, ?3)",
+                params![case_id, person_id, now()],
+            )?;
+            audit_tx(&tx, &Audit { person_id: Some(person_id), action: "assigned", case_id: Some(case_id), ..Default::default() })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Cases visible to a person: assigned to them, or to a worker they supervise.
+    pub fn cases_visible_to(&self, person_id: &str) -> Result<Vec<CaseSummary>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, reference, person_name, document_id FROM cases WHERE id IN (
+                     SELECT a.case_id FROM assignments a WHERE a.person_id = ?1
+                     UNION
+                     SELECT a.case_id FROM assignments a JOIN people w ON w.id = a.person_id
+                     JOIN people s ON s.id = ?1 AND s.role = 'supervisor'
+                     WHERE w.supervisor_id = ?1)
+                 ORDER BY reference",
+            )?;
+            let rows = stmt.query_map([person_id], |r| {
+                Ok(CaseSummary {
+                    case_id: r.get(0)?,
+                    reference: r.get(1)?,
+                    person_name: r.get(2)?,
+                    document_id: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The facts [`access::decide`] needs for one device and one document.
+    pub fn access_facts(&self, device_id: &str, document_id: &str) -> Result<Option<Facts>> {
+        self.with(|c| {
+            let device: Option<(String, String, bool)> = c
+                .query_row(
+                    "SELECT p.id, p.role, d.revoked_at IS NOT NULL FROM devices d JOIN people p ON p.id = d.person_id WHERE d.id = ?1",
+                    [device_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((person_id, role_, revoked)) = device else {
+                return Ok(None);
+            };
+            let document_case: Option<String> = c
+                .query_row("SELECT case_id FROM documents WHERE document_id = ?1", [document_id], |r| r.get(0))
+                .optional()?;
+            let (assigned, supervises_assignee) = match &document_case {
+                None => (false, false),
+                Some(case_id) => c.query_row(
+                    "SELECT
+                        EXISTS(SELECT 1 FROM assignments WHERE case_id = ?1 AND person_id = ?2),
+                        EXISTS(SELECT 1 FROM assignments a JOIN people w ON w.id = a.person_id
+                               WHERE a.case_id = ?1 AND w.supervisor_id = ?2)",
+                    params![case_id, person_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?,
+            };
+            Ok(Some(Facts {
+                device_revoked: revoked,
+                role: match role(&role_)? {
+                    Role::Worker => access::Role::Worker,
+                    Role::Supervisor => access::Role::Supervisor,
+                    Role::Admin => access::Role::Admin,
+                },
+                document_case,
+                assigned,
+                supervises_assignee,
+            }))
+        })
+    }
+
+    /// Claims a visit document for a case. Idempotent for the same case;
+    /// a document already registered elsewhere is refused.
+    pub fn register_visit(&self, device: &Device, case_id: &str, document_id: &str) -> Result<bool> {
+        let visible = self
+            .cases_visible_to(&device.person.id)?
+            .iter()
+            .any(|c| c.case_id == case_id);
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if !visible {
+                audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail: "not_assigned" })?;
+                tx.commit()?;
+                return Err(Error::NotFound(format!("case {case_id}")));
+            }
+            let existing: Option<(String, String)> = tx
+                .query_row("SELECT case_id, kind FROM documents WHERE document_id = ?1", [document_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            match existing {
+                Some((existing_case, kind)) if existing_case == case_id && kind == "visit" => return Ok(false),
+                Some(_) => {
+                    audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail: "already_registered" })?;
+                    tx.commit()?;
+                    return Err(Error::Conflict(format!("document {document_id} already belongs to a record")));
+                }
+                None => {}
+            }
+            tx.execute(
+                "INSERT INTO documents (document_id, case_id, kind, registered_by_device, registered_at) VALUES (?1, ?2, 'visit', ?3, ?4)",
+                params![document_id, case_id, device.id, now()],
+            )?;
+            audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "visit_registered", document_id: Some(document_id), case_id: Some(case_id), detail: "" })?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Registers a visit document created on the server (the demo seed).
+    pub fn register_seeded_visit(&self, case_id: &str, document_id: &str, author: &str) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO documents (document_id, case_id, kind, registered_at) VALUES (?1, ?2, 'visit', ?3)",
+                params![document_id, case_id, now()],
+            )?;
+            audit_tx(&tx, &Audit { person_id: Some(author), action: "visit_registered", document_id: Some(document_id), case_id: Some(case_id), detail: "seeded", ..Default::default() })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    pub fn people(&self) -> Result<Vec<PersonSummary>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, name, role FROM people ORDER BY created_at, id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PersonSummary { id: r.get(0)?, name: r.get(1)?, role: role(&r.get::<_, String>(2)?)? })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    pub fn insert_device(
+        &self,
+        id: &str,
+        person_id: &str,
+        label: &str,
+        code_hash: &str,
+        expires_at: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)", [person_id], |r| r.get(0))?;
+            if !exists {
+                return Err(Error::NotFound(format!("person {person_id}")));
+            }
+            tx.execute(
+                "INSERT INTO devices (id, person_id, label, enrol_code_hash, enrol_expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, person_id, label, code_hash, expires_at, now()],
+            )?;
+            audit_tx(&tx, &Audit { device_id: Some(id), person_id: Some(person_id), action: "device_added", detail: label, ..Default::default() })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    /// Turns a valid, unexpired enrolment code into a token (single use).
+    pub fn enrol(&self, code_hash: &str, token_hash: &str, label: &str) -> Result<Device> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let row: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT id, person_id FROM devices WHERE enrol_code_hash = ?1 AND revoked_at IS NULL AND enrol_expires_at > ?2",
+                    params![code_hash, now()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((device_id, person_id)) = row else {
+                return Err(Error::InvalidEnrolmentCode);
+            };
+            tx.execute(
+                "UPDATE devices SET token_hash = ?1, enrol_code_hash = NULL, enrol_expires_at = NULL, enrolled_at = ?2, label = ?3 WHERE id = ?4",
+                params![token_hash, now(), label, device_id],
+            )?;
+            audit_tx(&tx, &Audit { device_id: Some(&device_id), person_id: Some(&person_id), action: "device_enrolled", detail: label, ..Default::default() })?;
+            tx.commit()?;
+            Ok(device_id)
+        })
+        .and_then(|id| self.device(&id))
+    }
+
+    pub fn device(&self, id: &str) -> Result<Device> {
+        self.device_where("d.id = ?1", id)?
+            .ok_or_else(|| Error::NotFound(format!("device {id}")))
+    }
+
+    pub fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
+        self.device_where("d.token_hash = ?1", token_hash)
+    }
+
+    fn device_where(&self, condition: &str, value: &str) -> Result<Option<Device>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT d.id, d.label, d.revoked_at IS NOT NULL, p.id, p.name, p.role
+                 FROM devices d JOIN people p ON p.id = d.person_id WHERE {condition}"
+            );
+            Ok(c.query_row(&sql, [value], |r| {
+                Ok(Device {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    revoked: r.get(2)?,
+                    person: PersonSummary {
+                        id: r.get(3)?,
+                        name: r.get(4)?,
+                        role: role(&r.get::<_, String>(5)?)?,
+                    },
+                })
+            })
+            .optional()?)
+        })
+    }
+
+    /// Revokes a device; returns false when it already was.
+    pub fn revoke_device(&self, id: &str) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [id], |r| r.get(0))?;
+            if !exists {
+                return Err(Error::NotFound(format!("device {id}")));
+            }
+            let changed = tx.execute(
+                "UPDATE devices SET revoked_at = ?1, enrol_code_hash = NULL WHERE id = ?2 AND revoked_at IS NULL",
+                params![now(), id],
+            )?;
+            if changed > 0 {
+                audit_tx(&tx, &Audit { device_id: Some(id), action: "device_revoked", ..Default::default() })?;
+            }
+            tx.commit()?;
+            Ok(changed > 0)
+        })
+    }
+
+    pub fn revoked_device_ids(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT id FROM devices WHERE revoked_at IS NOT NULL")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+
+    pub fn audit(&self, entry: &Audit<'_>) -> Result<()> {
+        self.with(|c| {
+            audit_tx(c, entry)?;
+            Ok(())
+        })
+    }
+
+    pub fn audit_entries(&self, action: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, at, device_id, person_id, action, document_id, case_id, detail
+                 FROM audit_log WHERE ?1 IS NULL OR action = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![action, limit], |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    device_id: r.get(2)?,
+                    person_id: r.get(3)?,
+                    action: r.get(4)?,
+                    document_id: r.get(5)?,
+                    case_id: r.get(6)?,
+                    detail: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
+
+fn audit_tx(c: &Connection, e: &Audit<'_>) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO audit_log (at, device_id, person_id, action, document_id, case_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        now(),
+        e.device_id,
+        e.person_id,
+        e.action,
+        e.document_id,
+        e.case_id,
+        e.detail
+    ])?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    for (version, sql) in MIGRATIONS {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if !applied {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                params![version, now()],
+            )?;
+            tracing::info!(version, "applied database migration");
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_select_the_backend_and_hide_secrets() {
+        assert_eq!(
+            DatabaseUri::parse("sqlite:/tmp/x.sqlite").unwrap(),
+            DatabaseUri::Sqlite("/tmp/x.sqlite".into())
+        );
+        let err = DatabaseUri::parse("postgres://user:secret@host/db").unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+        assert_eq!(err.code(), "unsupported_backend");
+    }
+
+    #[test]
+    fn migrations_apply_once_and_visibility_follows_assignment() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = DatabaseUri::for_data_dir(dir.path());
+        let db = Db::open(&uri).unwrap();
+        drop(db);
+        let db = Db::open(&uri).unwrap();
+        db.insert_person("sup", "Sam Supervisor", &Role::Supervisor, None).unwrap();
+        db.insert_person("w1", "Wren Worker", &Role::Worker, Some("sup")).unwrap();
+        db.insert_person("w2", "Ash Worker", &Role::Worker, None).unwrap();
+        assert!(matches!(
+            db.insert_person("w3", "X", &Role::Worker, Some("w2")),
+            Err(Error::Conflict(_))
+        ));
+        db.insert_case("c1", "REF-1", "Alex", "docA").unwrap();
+        db.assign("c1", "w1").unwrap();
+        let ids = |p: &str| -> Vec<String> {
+            db.cases_visible_to(p).unwrap().into_iter().map(|c| c.case_id).collect()
+        };
+        assert_eq!(ids("w1"), ["c1"]);
+        assert_eq!(ids("sup"), ["c1"]);
+        assert!(ids("w2").is_empty());
+        assert!(matches!(db.insert_case("c2", "REF-1", "B", "docB"), Err(Error::Conflict(_))));
+    }
+}

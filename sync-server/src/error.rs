@@ -1,0 +1,106 @@
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fieldvisit_shared::api::ErrorBody;
+
+/// The one error enum of the server. Each variant maps to a stable code and
+/// an HTTP status, so every failure reaches a client as our JSON error body.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the request body is not valid JSON for this endpoint: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    Invalid(#[from] fieldvisit_shared::ValidationError),
+    #[error("this request needs a device token: send 'Authorization: Bearer <token>'")]
+    MissingToken,
+    #[error("this device token is not known to the server")]
+    UnknownToken,
+    #[error("this device has been revoked; ask your practice admin to enrol it again")]
+    DeviceRevoked,
+    #[error("the sync connection needs a ticket: POST /api/sync/ticket with your device token, then open /sync?ticket=...")]
+    MissingTicket,
+    #[error("/sync speaks WebSocket only: open it with a WebSocket client")]
+    NotWebSocket,
+    #[error("this ticket is unknown, expired or already used; buy a new one")]
+    InvalidTicket,
+    #[error("this enrolment code is unknown, expired or already used; ask your practice admin for a new one")]
+    InvalidEnrolmentCode,
+    #[error("only {0} may do this")]
+    Forbidden(&'static str),
+    #[error("{0} was not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the storage backend '{0}' is not supported (use sqlite:PATH)")]
+    UnsupportedBackend(String),
+    #[error("the sync engine has stopped")]
+    Stopped,
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("record error: {0}")]
+    Record(#[from] fieldvisit_shared::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidJson(_) => "invalid_json",
+            Error::Invalid(_) => "invalid_input",
+            Error::MissingToken => "missing_token",
+            Error::UnknownToken => "unknown_token",
+            Error::DeviceRevoked => "device_revoked",
+            Error::MissingTicket => "missing_ticket",
+            Error::InvalidTicket => "invalid_ticket",
+            Error::NotWebSocket => "not_websocket",
+            Error::InvalidEnrolmentCode => "invalid_enrolment_code",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::UnsupportedBackend(_) => "unsupported_backend",
+            Error::Stopped => "stopped",
+            Error::Database(_) | Error::Record(_) | Error::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidJson(_) | Error::Invalid(_) | Error::NotWebSocket => {
+                StatusCode::BAD_REQUEST
+            }
+            Error::MissingToken
+            | Error::UnknownToken
+            | Error::MissingTicket
+            | Error::InvalidTicket
+            | Error::InvalidEnrolmentCode => StatusCode::UNAUTHORIZED,
+            Error::DeviceRevoked | Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            Error::UnsupportedBackend(_)
+            | Error::Database(_)
+            | Error::Record(_)
+            | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+            // Details go to the log, not to the client.
+            tracing::error!(error = %self, "request failed");
+            "something went wrong on the server; nothing was changed".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = ErrorBody {
+            error: self.code().to_owned(),
+            message,
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,111 @@
+//! The practice admin's API: the same operations as `fieldvisit-sync-server
+//! admin ...`, for an admin's enrolled device.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
+use serde::Deserialize;
+
+use super::{ApiJson, AppState, AuthDevice};
+use crate::db::AuditEntry;
+use crate::error::Result;
+use crate::practice::{self, EnrolmentCode, Revoked};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/people", post(add_person))
+        .route("/api/admin/cases", post(add_case))
+        .route("/api/admin/assignments", post(assign))
+        .route("/api/admin/devices", post(add_device))
+        .route("/api/admin/devices/{device_id}/revoke", post(revoke))
+        .route("/api/admin/audit", get(audit))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPerson {
+    name: String,
+    role: Role,
+    supervisor: Option<String>,
+}
+
+async fn add_person(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    ApiJson(p): ApiJson<NewPerson>,
+) -> Result<(StatusCode, Json<PersonSummary>)> {
+    admin.require_admin()?;
+    let person = practice::add_person(&state.db, &p.name, p.role, p.supervisor.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(person)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCase {
+    reference: String,
+    person_name: String,
+}
+
+async fn add_case(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    ApiJson(c): ApiJson<NewCase>,
+) -> Result<(StatusCode, Json<CaseSummary>)> {
+    admin.require_admin()?;
+    let case = practice::add_case(&state.db, &state.engine.repo, &c.reference, &c.person_name).await?;
+    Ok((StatusCode::CREATED, Json(case)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Assignment {
+    case_id: String,
+    person_id: String,
+}
+
+async fn assign(State(state): State<AppState>, admin: AuthDevice, ApiJson(a): ApiJson<Assignment>) -> Result<StatusCode> {
+    admin.require_admin()?;
+    practice::assign(&state.db, &a.case_id, &a.person_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDevice {
+    person_id: String,
+    label: String,
+}
+
+async fn add_device(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    ApiJson(d): ApiJson<NewDevice>,
+) -> Result<(StatusCode, Json<EnrolmentCode>)> {
+    admin.require_admin()?;
+    Ok((StatusCode::CREATED, Json(practice::add_device(&state.db, &d.person_id, &d.label).await?)))
+}
+
+async fn revoke(State(state): State<AppState>, admin: AuthDevice, Path(device_id): Path<String>) -> Result<Json<Revoked>> {
+    admin.require_admin()?;
+    let revoked = practice::revoke(&state.db, &device_id).await?;
+    state.engine.disconnect_device(&device_id);
+    Ok(Json(revoked))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    action: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditEntry>>> {
+    admin.require_admin()?;
+    let limit = q.limit.unwrap_or(100).min(1000);
+    Ok(Json(state.db.run(move |db| db.audit_entries(q.action.as_deref(), limit)).await?))
+}

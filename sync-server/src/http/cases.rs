@@ -1,0 +1,36 @@
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fieldvisit_shared::api::{CaseSummary, RegisterVisitRequest, RegisterVisitResponse};
+use fieldvisit_shared::validate;
+
+use super::{ApiJson, AppState, AuthDevice};
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cases", get(list))
+        .route("/api/cases/{case_id}/visits", post(register_visit))
+}
+
+async fn list(State(state): State<AppState>, AuthDevice(device): AuthDevice) -> Result<Json<Vec<CaseSummary>>> {
+    let person = device.person.id;
+    Ok(Json(state.db.run(move |db| db.cases_visible_to(&person)).await?))
+}
+
+async fn register_visit(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    Path(case_id): Path<String>,
+    ApiJson(req): ApiJson<RegisterVisitRequest>,
+) -> Result<(StatusCode, Json<RegisterVisitResponse>)> {
+    validate::id("case_id", &case_id)?;
+    if req.document_id.parse::<samod::DocumentId>().is_err() {
+        return Err(Error::InvalidJson(format!("document_id is not an automerge document id: {}", req.document_id)));
+    }
+    let (c, d) = (case_id.clone(), req.document_id.clone());
+    let created = state.db.run(move |db| db.register_visit(&device, &c, &d)).await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(RegisterVisitResponse { case_id, document_id: req.document_id, created })))
+}

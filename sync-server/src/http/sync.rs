@@ -1,0 +1,40 @@
+//! `GET /sync?ticket=...`: the WebSocket speaking automerge-repo's protocol.
+//! Browsers cannot set headers on a WebSocket, so the upgrade carries a
+//! single-use ticket bought with the device token, never the token itself.
+
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::AppState;
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/sync", get(upgrade))
+}
+
+#[derive(Deserialize)]
+struct TicketQuery {
+    ticket: Option<String>,
+}
+
+async fn upgrade(State(state): State<AppState>, Query(q): Query<TicketQuery>, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<Response> {
+    let ticket = q.ticket.filter(|t| !t.is_empty()).ok_or(Error::MissingTicket)?;
+    let ws = ws.map_err(|_| Error::NotWebSocket)?;
+    let device_id = state.engine.redeem_ticket(&ticket).ok_or(Error::InvalidTicket)?;
+    let device = state.db.run(move |db| db.device(&device_id)).await?;
+    if device.revoked {
+        return Err(Error::DeviceRevoked);
+    }
+    let engine = state.engine.clone();
+    // Twice our own limit: larger frames are cut off by the socket itself;
+    // ours get a close frame that says why.
+    let hard_limit = engine.limits.max_message_bytes.saturating_mul(2);
+    Ok(ws
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| engine.serve_connection(socket, device)))
+}

@@ -1,0 +1,15 @@
+//! The Fieldvisit sync server: merges what every device captured into one
+//! shared case record, over SQLite, speaking automerge-repo's protocol.
+
+pub mod access;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod practice;
+pub mod secrets;
+pub mod server;
+pub mod sync;
+pub mod wire;
+
+pub use error::{Error, Result};

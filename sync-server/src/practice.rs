@@ -1,0 +1,122 @@
+//! What a practice admin does (people, cases, assignments, devices), shared
+//! by the command line, the admin HTTP API and the demo seed, so each rule
+//! is written once.
+
+use fieldvisit_shared::api::{CaseSummary, EnrolResponse, PersonSummary, Role};
+use fieldvisit_shared::schema::{self, CaseDoc};
+use fieldvisit_shared::validate;
+use serde::Serialize;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::{secrets, sync};
+
+/// How long an enrolment code stays valid.
+pub const ENROLMENT_CODE_HOURS: i64 = 72;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrolmentCode {
+    pub device_id: String,
+    pub person_id: String,
+    pub code: String,
+    pub expires_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Revoked {
+    pub device_id: String,
+    pub was_already_revoked: bool,
+}
+
+pub async fn add_person(db: &Db, name: &str, role: Role, supervisor: Option<&str>) -> Result<PersonSummary> {
+    validate::label("name", name)?;
+    if let Some(s) = supervisor {
+        validate::id("supervisor", s)?;
+        if role != Role::Worker {
+            return Err(Error::Conflict("only a worker has a supervisor".into()));
+        }
+    }
+    let (name, supervisor) = (name.trim().to_owned(), supervisor.map(str::to_owned));
+    let id = secrets::id(role.as_str());
+    db.run(move |db| {
+        db.insert_person(&id, &name, &role, supervisor.as_deref())?;
+        db.person(&id)
+    })
+    .await
+}
+
+/// Creates the case's automerge document and registers it.
+pub async fn add_case(db: &Db, repo: &samod::Repo, reference: &str, person_name: &str) -> Result<CaseSummary> {
+    validate::label("reference", reference)?;
+    validate::label("person_name", person_name)?;
+    let (reference, person_name) = (reference.trim().to_owned(), person_name.trim().to_owned());
+    let r = reference.clone();
+    if db.run(move |db| db.reference_taken(&r)).await? {
+        return Err(Error::Conflict(format!("a case with reference {reference} already exists")));
+    }
+    let case_id = secrets::id("case");
+    let doc = schema::new_document(&CaseDoc::new(&case_id, &reference, &person_name))?;
+    let handle = repo.create(doc).await.map_err(|_| Error::Stopped)?;
+    let summary = CaseSummary {
+        case_id,
+        reference,
+        person_name,
+        document_id: handle.document_id().to_string(),
+    };
+    let s = summary.clone();
+    db.run(move |db| db.insert_case(&s.case_id, &s.reference, &s.person_name, &s.document_id))
+        .await?;
+    Ok(summary)
+}
+
+pub async fn assign(db: &Db, case_id: &str, person_id: &str) -> Result<()> {
+    validate::id("case_id", case_id)?;
+    validate::id("person_id", person_id)?;
+    let (c, p) = (case_id.to_owned(), person_id.to_owned());
+    db.run(move |db| db.assign(&c, &p)).await
+}
+
+/// Issues a one-time enrolment code for a new device of `person_id`.
+pub async fn add_device(db: &Db, person_id: &str, label: &str) -> Result<EnrolmentCode> {
+    validate::id("person_id", person_id)?;
+    validate::label("label", label)?;
+    let code = secrets::enrolment_code();
+    let device_id = secrets::id("device");
+    let expires_at = (chrono::Utc::now() + chrono::Duration::hours(ENROLMENT_CODE_HOURS))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let out = EnrolmentCode {
+        device_id,
+        person_id: person_id.to_owned(),
+        code,
+        expires_at,
+    };
+    let (o, label) = (out.clone(), label.trim().to_owned());
+    db.run(move |db| db.insert_device(&o.device_id, &o.person_id, &label, &secrets::hash(&o.code), &o.expires_at))
+        .await?;
+    Ok(out)
+}
+
+pub async fn enrol(db: &Db, code: &str, label: &str) -> Result<EnrolResponse> {
+    validate::label("label", label)?;
+    let code_hash = secrets::hash(&secrets::normalise_code(code));
+    let token = secrets::token();
+    let token_hash = secrets::hash(&token);
+    let label = label.trim().to_owned();
+    let device = db.run(move |db| db.enrol(&code_hash, &token_hash, &label)).await?;
+    Ok(EnrolResponse {
+        peer_id: sync::peer_id_for(&device.id),
+        device_id: device.id,
+        token,
+        person: device.person,
+    })
+}
+
+pub async fn revoke(db: &Db, device_id: &str) -> Result<Revoked> {
+    validate::id("device_id", device_id)?;
+    let d = device_id.to_owned();
+    let changed = db.run(move |db| db.revoke_device(&d)).await?;
+    Ok(Revoked {
+        device_id: device_id.to_owned(),
+        was_already_revoked: !changed,
+    })
+}

@@ -1,0 +1,93 @@
+//! Opening a data directory and running the server on it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use fieldvisit_sqlite_store::{Durability, SqliteStorage};
+
+use crate::db::{DatabaseUri, Db};
+use crate::error::{Error, Result};
+use crate::http::{self, AppState};
+use crate::sync::{self, Limits, SyncEngine};
+
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub web_dir: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// The practice database and the document store of one data directory.
+pub struct Data {
+    pub db: Db,
+    pub storage: SqliteStorage,
+}
+
+impl Data {
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        let uri = DatabaseUri::for_data_dir(data_dir);
+        let db = Db::open(&uri)?;
+        // Documents in a file of their own: samod writes often, and the
+        // practice tables should not queue behind it.
+        let storage = SqliteStorage::open(&data_dir.join("documents.sqlite"), Durability::Full)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(Data { db, storage })
+    }
+
+    /// A samod repo over this data, for one-off admin work while no server runs
+    /// (or beside one: samod tolerates two repos on one store).
+    pub async fn repo(&self) -> samod::Repo {
+        sync::open_repo(self.storage.clone(), self.db.clone()).await
+    }
+}
+
+pub struct Running {
+    pub addr: SocketAddr,
+    pub engine: Arc<SyncEngine>,
+    pub db: Db,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Waits for ctrl-c, then flushes the document store and stops.
+    pub async fn run_until_ctrl_c(self) -> Result<()> {
+        let Running { engine, server, .. } = self;
+        tokio::select! {
+            r = server => {
+                r.map_err(|e| Error::Internal(e.to_string()))?.map_err(|e| Error::Internal(e.to_string()))?;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("stopping: flushing the document store");
+            }
+        }
+        engine.repo.stop().await;
+        Ok(())
+    }
+}
+
+pub async fn start(config: Config, data: Data) -> Result<Running> {
+    let engine = SyncEngine::start(data.storage, data.db.clone(), config.limits).await?;
+    let state = AppState {
+        db: data.db.clone(),
+        engine: engine.clone(),
+        web_dir: config.web_dir.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let app = http::router(state);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Running {
+        addr,
+        engine,
+        db: data.db,
+        server,
+    })
+}

@@ -1,0 +1,201 @@
+//! A look at each inbound sync message before samod gets it, as a pure
+//! function: refuse what is too large or not a well-formed automerge-repo
+//! message (with a reason the client can read in the close frame), and say
+//! which document it concerns and whether it carries changes, so refused
+//! writes can be audited.
+
+/// What an acceptable message is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    pub kind: String,
+    pub document_id: Option<String>,
+    /// A sync or request message whose automerge payload holds changes.
+    pub carries_changes: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("message of {len} bytes is over the limit of {max}")]
+    TooLarge { len: usize, max: usize },
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl Rejection {
+    /// WebSocket close code: 1009 (too big) or 1007 (invalid payload).
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Rejection::TooLarge { .. } => 1009,
+            Rejection::Malformed(_) => 1007,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::TooLarge { .. } => "message_too_large",
+            Rejection::Malformed(_) => "malformed_message",
+        }
+    }
+}
+
+const KNOWN_TYPES: &[&str] = &[
+    "join",
+    "peer",
+    "leave",
+    "request",
+    "sync",
+    "doc-unavailable",
+    "ephemeral",
+    "error",
+    "remote-subscription-change",
+    "remote-heads-changed",
+];
+
+pub fn inspect(bytes: &[u8], max: usize) -> Result<Inbound, Rejection> {
+    if bytes.len() > max {
+        return Err(Rejection::TooLarge {
+            len: bytes.len(),
+            max,
+        });
+    }
+    let bad = |what: &str| Rejection::Malformed(format!("not an automerge-repo message: {what}"));
+    let mut d = minicbor::Decoder::new(bytes);
+    let len = d
+        .map()
+        .map_err(|_| bad("expected a CBOR map"))?
+        .ok_or_else(|| bad("indefinite-length map"))?;
+    let mut kind = None;
+    let mut document_id = None;
+    let mut data = None;
+    for _ in 0..len {
+        let key = d.str().map_err(|_| bad("map key is not a string"))?;
+        match key {
+            "type" => kind = Some(d.str().map_err(|_| bad("type is not a string"))?.to_owned()),
+            "documentId" => {
+                document_id = Some(
+                    d.str()
+                        .map_err(|_| bad("documentId is not a string"))?
+                        .to_owned(),
+                )
+            }
+            "data" => data = Some(d.bytes().map_err(|_| bad("data is not bytes"))?),
+            _ => d.skip().map_err(|_| bad("truncated value"))?,
+        }
+    }
+    if d.position() != bytes.len() {
+        return Err(bad("trailing bytes"));
+    }
+    let kind = kind.ok_or_else(|| bad("no type"))?;
+    if !KNOWN_TYPES.contains(&kind.as_str()) {
+        return Err(bad(&format!("unknown type {kind:?}")));
+    }
+    let mut carries_changes = false;
+    if kind == "sync" || kind == "request" {
+        if document_id.is_none() {
+            return Err(bad("sync message without documentId"));
+        }
+        let data = data.ok_or_else(|| bad("sync message without data"))?;
+        let msg = automerge::sync::Message::decode(data)
+            .map_err(|_| bad("data is not an automerge sync message"))?;
+        carries_changes = !msg.changes.is_empty();
+    }
+    Ok(Inbound {
+        kind,
+        document_id,
+        carries_changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(fields: &[(&str, Value)]) -> Vec<u8> {
+        let mut e = minicbor::Encoder::new(Vec::new());
+        e.map(fields.len() as u64).unwrap();
+        for (k, v) in fields {
+            e.str(k).unwrap();
+            match v {
+                Value::Str(s) => e.str(s).unwrap(),
+                Value::Bytes(b) => e.bytes(b).unwrap(),
+            };
+        }
+        e.into_writer()
+    }
+
+    enum Value {
+        Str(&'static str),
+        Bytes(Vec<u8>),
+    }
+
+    fn sync_data(with_change: bool) -> Vec<u8> {
+        use automerge::sync::SyncDoc;
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::Automerge::new();
+        if with_change {
+            doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(automerge::ROOT, "x", 1)?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let mut state = automerge::sync::State::new();
+        let first = doc.generate_sync_message(&mut state).unwrap();
+        if !with_change {
+            return first.encode();
+        }
+        // Pretend the peer answered "I have nothing", so changes follow.
+        let mut peer = automerge::Automerge::new();
+        let mut peer_state = automerge::sync::State::new();
+        peer.receive_sync_message(&mut peer_state, first).unwrap();
+        let reply = peer.generate_sync_message(&mut peer_state).unwrap();
+        doc.receive_sync_message(&mut state, reply).unwrap();
+        doc.generate_sync_message(&mut state).unwrap().encode()
+    }
+
+    #[test]
+    fn a_sync_message_with_changes_is_recognised() {
+        let m = encode(&[
+            ("type", Value::Str("sync")),
+            ("documentId", Value::Str("abc")),
+            ("senderId", Value::Str("p")),
+            ("targetId", Value::Str("q")),
+            ("data", Value::Bytes(sync_data(true))),
+        ]);
+        let got = inspect(&m, 1 << 20).unwrap();
+        assert_eq!(got.kind, "sync");
+        assert_eq!(got.document_id.as_deref(), Some("abc"));
+        assert!(got.carries_changes);
+        let m = encode(&[
+            ("type", Value::Str("request")),
+            ("documentId", Value::Str("abc")),
+            ("data", Value::Bytes(sync_data(false))),
+        ]);
+        assert!(!inspect(&m, 1 << 20).unwrap().carries_changes);
+    }
+
+    #[test]
+    fn garbage_and_oversize_are_refused_with_reasons() {
+        assert_eq!(
+            inspect(&[0u8; 10], 5),
+            Err(Rejection::TooLarge { len: 10, max: 5 })
+        );
+        let r = inspect(b"hello", 100).unwrap_err();
+        assert_eq!(r.code(), "malformed_message");
+        let r = inspect(&encode(&[("type", Value::Str("nonsense"))]), 100).unwrap_err();
+        assert!(r.to_string().contains("unknown type"));
+        let r = inspect(
+            &encode(&[
+                ("type", Value::Str("sync")),
+                ("documentId", Value::Str("abc")),
+                ("data", Value::Bytes(vec![1, 2, 3])),
+            ]),
+            100,
+        )
+        .unwrap_err();
+        assert!(r.to_string().contains("sync message"));
+        let mut m = encode(&[("type", Value::Str("leave"))]);
+        m.push(0);
+        assert!(inspect(&m, 100).is_err());
+    }
+}
