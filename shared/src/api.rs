@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The sync server's samod peer id; devices bind their connection to it.
+pub const SERVER_PEER_ID: &str = "fieldvisit-sync-server";
+
 /// Every HTTP error: a stable code for programs, a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -380,6 +380,33 @@ pub fn index_visit(
     Ok(())
 }
 
+/// Reconciles `value` into `key` of the map at `path` (which must exist),
+/// leaving the rest of the document alone.
+pub fn put_at<R: autosurgeon::Reconcile>(
+    doc: &mut automerge::Automerge,
+    path: &[&str],
+    key: &str,
+    value: R,
+) -> Result<(), crate::Error> {
+    use automerge::ReadDoc;
+    doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| {
+        let mut obj = automerge::ROOT;
+        for step in path {
+            obj = match tx.get(&obj, *step)? {
+                Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+                _ => {
+                    return Err(autosurgeon::ReconcileError::Automerge(
+                        automerge::AutomergeError::InvalidObjId(format!("no map at {step}")),
+                    ));
+                }
+            };
+        }
+        autosurgeon::reconcile_prop(tx, &obj, key, value)
+    })
+    .map_err(|f| crate::Error::Reconcile(f.error))?;
+    Ok(())
+}
+
 /// Replaces a text field's content with `value` as a minimal diff, so
 /// concurrent edits elsewhere in the same text survive the merge.
 pub fn update_text(

@@ -33,18 +33,19 @@ use crate::db::{Audit, Db, Device};
 use crate::error::{Error, Result};
 use crate::{secrets, wire};
 
-pub const SERVER_PEER_ID: &str = "fieldvisit-sync-server";
+pub use fieldvisit_shared::api::SERVER_PEER_ID;
 const TICKET_LIFETIME: Duration = Duration::from_secs(60);
 /// Close code for a connection ended because its device was revoked.
 pub const CLOSE_REVOKED: u16 = 4001;
 
-/// The samod peer id a device must present; the server binds it at upgrade.
+/// The samod peer id a device must present (its device id, which starts
+/// with `device-`); the server binds it at upgrade.
 pub fn peer_id_for(device_id: &str) -> String {
-    format!("device-{device_id}")
+    device_id.to_owned()
 }
 
 fn device_of(peer: &PeerId) -> Option<&str> {
-    peer.as_str().strip_prefix("device-")
+    Some(peer.as_str()).filter(|p| p.starts_with("device-"))
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -72,11 +72,20 @@ pub fn inspect(bytes: &[u8], max: usize) -> Result<Inbound, Rejection> {
         match key {
             "type" => kind = Some(d.str().map_err(|_| bad("type is not a string"))?.to_owned()),
             "documentId" => {
-                document_id = Some(
-                    d.str()
+                // JS sends the bs58check string; the protocol also allows raw bytes.
+                let id = match d.datatype() {
+                    Ok(minicbor::data::Type::Bytes) => {
+                        let raw = d.bytes().map_err(|_| bad("documentId is truncated"))?;
+                        samod::DocumentId::try_from(raw.to_vec())
+                            .map_err(|_| bad("documentId is not a document id"))?
+                            .to_string()
+                    }
+                    _ => d
+                        .str()
                         .map_err(|_| bad("documentId is not a string"))?
                         .to_owned(),
-                )
+                };
+                document_id = Some(id);
             }
             "data" => data = Some(d.bytes().map_err(|_| bad("data is not bytes"))?),
             _ => d.skip().map_err(|_| bad("truncated value"))?,

@@ -1,0 +1,106 @@
+//! The server's HTTP API, as the device uses it.
+
+use fieldvisit_shared::api::{
+    CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, RegisterVisitRequest,
+    RegisterVisitResponse, TicketResponse,
+};
+use serde::de::DeserializeOwned;
+
+use super::CoreError;
+
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: url::Url,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+impl ApiClient {
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, CoreError> {
+        let mut base = url::Url::parse(base)
+            .map_err(|e| CoreError::Protocol(format!("server address {base:?}: {e}")))?;
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(20))
+            .build()
+            .map_err(|e| CoreError::Protocol(e.to_string()))?;
+        Ok(ApiClient { http, base, token })
+    }
+
+    pub fn base(&self) -> &url::Url {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url, CoreError> {
+        self.base
+            .join(path)
+            .map_err(|e| CoreError::Protocol(e.to_string()))
+    }
+
+    /// The WebSocket address of `/sync` with a ticket.
+    pub fn sync_url(&self, ticket: &str) -> Result<url::Url, CoreError> {
+        let mut url = self.url("sync")?;
+        let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
+        url.set_scheme(scheme)
+            .map_err(|_| CoreError::Protocol("cannot make a WebSocket address".into()))?;
+        url.query_pairs_mut().append_pair("ticket", ticket);
+        Ok(url)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CoreError> {
+        let req = match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let resp = req.send().await.map_err(|e| CoreError::Offline(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| CoreError::Offline(e.to_string()))?;
+        if status.is_success() {
+            serde_json::from_slice(&bytes).map_err(|e| CoreError::Protocol(e.to_string()))
+        } else {
+            Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => CoreError::Server(body),
+                Err(_) => CoreError::Protocol(format!("HTTP {status} without an error body")),
+            })
+        }
+    }
+
+    pub async fn enrol(&self, code: &str, label: &str) -> Result<EnrolResponse, CoreError> {
+        let body = EnrolRequest {
+            code: code.to_owned(),
+            label: label.to_owned(),
+        };
+        self.send(self.http.post(self.url("api/enrol")?).json(&body)).await
+    }
+
+    pub async fn ticket(&self) -> Result<TicketResponse, CoreError> {
+        self.send(self.http.post(self.url("api/sync/ticket")?)).await
+    }
+
+    pub async fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
+        self.send(self.http.get(self.url("api/cases")?)).await
+    }
+
+    pub async fn register_visit(
+        &self,
+        case_id: &str,
+        document_id: &str,
+    ) -> Result<RegisterVisitResponse, CoreError> {
+        let body = RegisterVisitRequest {
+            document_id: document_id.to_owned(),
+        };
+        let url = self.url(&format!("api/cases/{case_id}/visits"))?;
+        self.send(self.http.post(url).json(&body)).await
+    }
+}

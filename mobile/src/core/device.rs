@@ -1,0 +1,362 @@
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fieldvisit_shared::api::{CaseSummary, PersonSummary, SERVER_PEER_ID};
+use fieldvisit_shared::schema::{
+    self, CaseDoc, Communication, PlaceKind, TextField, VisitDoc, VisitIndexEntry,
+};
+use fieldvisit_shared::validate;
+use fieldvisit_sqlite_store::{Durability, SqliteStorage};
+use automerge::ReadDoc;
+use samod::{BackoffConfig, ConnectionState, DialerHandle, DocHandle, DocumentId, PeerId};
+
+use super::api_client::ApiClient;
+use super::dialer::{DialFailed, SyncDialer, flush_registrations, share_policy};
+use super::local::{Enrolment, Local};
+use super::CoreError;
+
+/// What the sync indicator shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub connected: bool,
+    /// Changes made on this device that the server is not yet known to hold.
+    pub pending_changes: usize,
+    /// Visits created offline whose registration has not reached the server.
+    pub registrations_waiting: usize,
+    /// When everything on this device was last known to be on the server.
+    pub last_synced_at: Option<String>,
+}
+
+/// The device core: one per enrolled device and data directory.
+pub struct DeviceCore {
+    local: Local,
+    enrolment: Enrolment,
+    api: ApiClient,
+    repo: samod::Repo,
+    handles: Mutex<HashMap<String, DocHandle>>,
+    dialer: Mutex<Option<DialerHandle<DialFailed>>>,
+    registered: tokio::sync::watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for DeviceCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceCore")
+            .field("enrolment", &self.enrolment)
+            .finish_non_exhaustive()
+    }
+}
+
+fn paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("device.sqlite"), dir.join("documents.sqlite"))
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn parse_doc_id(id: &str) -> Result<DocumentId, CoreError> {
+    id.parse()
+        .map_err(|_| CoreError::UnknownDocument(id.to_owned()))
+}
+
+impl DeviceCore {
+    /// Enrols this device with a one-time code and opens its store.
+    pub async fn enrol(dir: &Path, server_url: &str, code: &str, label: &str) -> Result<Self, CoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| CoreError::Protocol(format!("cannot create {}: {e}", dir.display())))?;
+        let local = Local::open(&paths(dir).0)?;
+        let response = ApiClient::new(server_url, None)?.enrol(code, label).await?;
+        local.save_enrolment(server_url, &response)?;
+        let enrolment = local.enrolment()?.ok_or(CoreError::NotEnrolled)?;
+        Self::start(dir, local, enrolment).await
+    }
+
+    /// Opens an enrolled device's store; `None` when it was never enrolled.
+    pub async fn open(dir: &Path) -> Result<Option<Self>, CoreError> {
+        let (local_path, _) = paths(dir);
+        if !local_path.exists() {
+            return Ok(None);
+        }
+        let local = Local::open(&local_path)?;
+        match local.enrolment()? {
+            Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn start(dir: &Path, local: Local, enrolment: Enrolment) -> Result<Self, CoreError> {
+        let storage = SqliteStorage::open(&paths(dir).1, Durability::Full)
+            .map_err(|e| CoreError::Protocol(e.to_string()))?;
+        let (registered, _) = tokio::sync::watch::channel(0);
+        let repo = samod::Repo::build_tokio()
+            .with_storage(storage)
+            .with_peer_id(PeerId::from(enrolment.peer_id.clone()))
+            .with_share_policy(share_policy(local.clone(), registered.clone()))
+            .load()
+            .await;
+        let api = ApiClient::new(&enrolment.server_url, Some(enrolment.token.clone()))?;
+        let core = DeviceCore {
+            local,
+            enrolment,
+            api,
+            repo,
+            handles: Mutex::new(HashMap::new()),
+            dialer: Mutex::new(None),
+            registered,
+        };
+        // Load every local document so samod syncs all of them on connect.
+        for doc in core.local.documents()? {
+            if let Err(e) = core.handle(&doc).await {
+                tracing::warn!(%doc, error = %e, "local document could not be loaded");
+            }
+        }
+        Ok(core)
+    }
+
+    pub fn person(&self) -> &PersonSummary {
+        &self.enrolment.person
+    }
+
+    pub fn device_id(&self) -> &str {
+        &self.enrolment.device_id
+    }
+
+    /// Starts syncing whenever the server can be reached (samod reconnects
+    /// with back-off). Never waits for the connection: work stays offline-first.
+    pub fn go_online(&self) -> Result<(), CoreError> {
+        let mut dialer = self.dialer.lock().unwrap_or_else(|p| p.into_inner());
+        if dialer.is_none() {
+            let backoff = BackoffConfig {
+                initial_delay: Duration::from_millis(200),
+                max_delay: Duration::from_secs(10),
+                max_retries: None,
+            };
+            let d = SyncDialer {
+                api: self.api.clone(),
+                local: self.local.clone(),
+                registered: self.registered.clone(),
+            };
+            *dialer = Some(self.repo.dial(backoff, Arc::new(d)).map_err(|_| CoreError::Stopped)?);
+        }
+        Ok(())
+    }
+
+    /// Stops syncing (the phone is offline, or the user paused sync).
+    pub fn go_offline(&self) {
+        if let Some(d) = self.dialer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            d.close();
+        }
+    }
+
+    /// Fetches the list of cases this device may see (needs a connection),
+    /// then loads each case and its visits so they are there offline.
+    pub async fn refresh_cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
+        flush_registrations(&self.api, &self.local, &self.registered).await?;
+        let cases = self.api.cases().await?;
+        self.wait_for_connection(Duration::from_secs(10)).await;
+        self.local.replace_cases(&cases)?;
+        for case in &cases {
+            let c = self.case(&case.case_id).await?;
+            for visit_id in c.visits.keys() {
+                self.local.add_document(visit_id, &case.case_id, "visit")?;
+                if let Err(e) = self.handle(visit_id).await {
+                    tracing::warn!(visit = %visit_id, error = %e, "visit not available yet");
+                }
+            }
+        }
+        Ok(cases)
+    }
+
+    /// Waits (bounded) for the sync connection, so documents that are not
+    /// yet local are asked of the server rather than given up on.
+    async fn wait_for_connection(&self, timeout: Duration) {
+        let established = self
+            .dialer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|d| d.established());
+        if let Some(established) = established {
+            let _ = tokio::time::timeout(timeout, established).await;
+        }
+    }
+
+    /// The cases this device knows, as of the last refresh.
+    pub fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
+        self.local.cases()
+    }
+
+    async fn handle(&self, document_id: &str) -> Result<DocHandle, CoreError> {
+        if let Some(h) = self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(document_id) {
+            return Ok(h.clone());
+        }
+        let handle = self
+            .repo
+            .find(parse_doc_id(document_id)?)
+            .await
+            .map_err(|_| CoreError::Stopped)?
+            .ok_or_else(|| CoreError::UnknownDocument(document_id.to_owned()))?;
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(document_id.to_owned(), handle.clone());
+        Ok(handle)
+    }
+
+    fn case_summary(&self, case_id: &str) -> Result<CaseSummary, CoreError> {
+        self.local
+            .cases()?
+            .into_iter()
+            .find(|c| c.case_id == case_id)
+            .ok_or_else(|| CoreError::UnknownCase(case_id.to_owned()))
+    }
+
+    pub async fn case(&self, case_id: &str) -> Result<CaseDoc, CoreError> {
+        let summary = self.case_summary(case_id)?;
+        let handle = self.handle(&summary.document_id).await?;
+        Ok(handle.with_document(|doc| schema::read_case(doc))?)
+    }
+
+    /// Creates a draft visit, offline: it is in the local store, listed in
+    /// its case, and queued for registration before this returns.
+    pub async fn create_visit(&self, case_id: &str, place: PlaceKind) -> Result<String, CoreError> {
+        let summary = self.case_summary(case_id)?;
+        let case_handle = self.handle(&summary.document_id).await?;
+        let started_at = now();
+        let visit = VisitDoc::new(case_id, &self.enrolment.person.id, &started_at, place);
+        let handle = self
+            .repo
+            .create(schema::new_document(&visit)?)
+            .await
+            .map_err(|_| CoreError::Stopped)?;
+        let visit_id = handle.document_id().to_string();
+        self.local.add_visit(&visit_id, case_id)?;
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(visit_id.clone(), handle);
+        let entry = VisitIndexEntry {
+            started_at,
+            author: self.enrolment.person.id.clone(),
+        };
+        case_handle.with_document(|doc| schema::index_visit(doc, &visit_id, &entry))?;
+        if self.dialer.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            // Online: register now rather than at the next reconnection. A
+            // failure leaves it queued; the dialer retries on connect.
+            let (api, local, registered) = (self.api.clone(), self.local.clone(), self.registered.clone());
+            tokio::spawn(async move {
+                if let Err(e) = flush_registrations(&api, &local, &registered).await {
+                    tracing::info!(error = %e, "visit registration deferred");
+                }
+            });
+        }
+        Ok(visit_id)
+    }
+
+    pub async fn visit(&self, visit_id: &str) -> Result<VisitDoc, CoreError> {
+        let handle = self.handle(visit_id).await?;
+        Ok(handle.with_document(|doc| schema::read_visit(doc))?)
+    }
+
+    /// Sets a text field to what the person now sees in it; only the
+    /// difference is recorded, so concurrent edits elsewhere survive.
+    pub async fn set_text(&self, visit_id: &str, field: TextField, value: &str) -> Result<(), CoreError> {
+        validate::text(field.as_str(), value)?;
+        let handle = self.handle(visit_id).await?;
+        handle.with_document(|doc| {
+            schema::check_schema(doc)?;
+            schema::update_text(doc, field.path(), value)
+        })?;
+        Ok(())
+    }
+
+    pub async fn set_communication(&self, visit_id: &str, modes: &[Communication]) -> Result<(), CoreError> {
+        let handle = self.handle(visit_id).await?;
+        handle.with_document(|doc| {
+            schema::check_schema(doc)?;
+            schema::put_at(doc, &["own_words"], "communication", modes)
+        })?;
+        Ok(())
+    }
+
+    /// What the sync indicator shows now. Also records what the server is
+    /// known to hold, so the count stays right offline and after a restart.
+    pub async fn sync_status(&self) -> Result<SyncStatus, CoreError> {
+        let (connections, _) = self.repo.connected_peers();
+        let server = connections.iter().find(|c| {
+            matches!(&c.state, ConnectionState::Connected { their_peer_id } if their_peer_id.as_str() == SERVER_PEER_ID)
+        });
+        let mut pending = 0;
+        let handles: Vec<(String, DocHandle)> = self
+            .handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (doc_id, handle) in handles {
+            if let Some(their) = server
+                .and_then(|c| c.docs.get(handle.document_id()))
+                .and_then(|s| s.their_heads.clone())
+            {
+                self.local.set_server_heads(&doc_id, &their)?;
+            }
+            let server_heads = self.local.server_heads(&doc_id)?;
+            pending += handle.with_document(|doc| {
+                let known: Vec<_> = server_heads
+                    .iter()
+                    .copied()
+                    .filter(|h| doc.get_change_by_hash(h).is_some())
+                    .collect();
+                doc.get_changes(&known).len()
+            });
+        }
+        let registrations_waiting = self.local.pending_registrations()?.len();
+        let connected = server.is_some();
+        if connected && pending == 0 && registrations_waiting == 0 {
+            self.local.set_meta("last_synced_at", &now())?;
+        }
+        Ok(SyncStatus {
+            connected,
+            pending_changes: pending,
+            registrations_waiting,
+            last_synced_at: self.local.meta("last_synced_at")?,
+        })
+    }
+
+    /// Waits until every local change is known to be on the server.
+    pub async fn wait_until_synced(&self, timeout: Duration) -> Result<SyncStatus, CoreError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let status = self.sync_status().await?;
+            if status.connected && status.pending_changes == 0 && status.registrations_waiting == 0 {
+                return Ok(status);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(CoreError::Timeout("sync"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Looks a document up by id, locally and then from the server: `None`
+    /// when no one will share it with this device.
+    pub async fn try_fetch(&self, document_id: &str) -> Result<Option<automerge::Automerge>, CoreError> {
+        let id = parse_doc_id(document_id)?;
+        let found = self.repo.find(id).await.map_err(|_| CoreError::Stopped)?;
+        Ok(found.map(|h| h.with_document(|d| d.clone())))
+    }
+
+    /// The raw automerge document, for tests that compare devices byte by byte.
+    pub async fn document_heads(&self, document_id: &str) -> Result<Vec<automerge::ChangeHash>, CoreError> {
+        let handle = self.handle(document_id).await?;
+        Ok(handle.with_document(|doc| doc.get_heads()))
+    }
+
+    /// Flushes the store and stops sync.
+    pub async fn close(self) {
+        self.go_offline();
+        self.repo.stop().await;
+    }
+}

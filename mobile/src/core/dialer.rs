@@ -1,0 +1,139 @@
+//! The sync connection as samod's [`samod::Dialer`]: samod calls `connect()`
+//! for the first dial and for every reconnection, so each attempt first sends
+//! the visit registrations made offline, then buys a fresh single-use ticket,
+//! then opens the WebSocket.
+
+use futures::future::BoxFuture;
+use futures::{SinkExt, StreamExt};
+use samod::{DialError, PeerId, Transport};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::CoreError;
+use super::api_client::ApiClient;
+use super::local::Local;
+use fieldvisit_shared::api::SERVER_PEER_ID;
+
+pub struct SyncDialer {
+    pub api: ApiClient,
+    pub local: Local,
+    pub registered: tokio::sync::watch::Sender<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DialFailed(String);
+
+/// Sends queued registrations. A refusal (the case was unassigned, the id
+/// clashed) is kept with its reason and does not stop sync of the rest.
+/// Each success bumps `registered`, which releases the document to sync
+/// (see [`share_policy`]).
+pub async fn flush_registrations(
+    api: &ApiClient,
+    local: &Local,
+    registered: &tokio::sync::watch::Sender<u64>,
+) -> Result<(), CoreError> {
+    for (case_id, document_id) in local.pending_registrations()? {
+        match api.register_visit(&case_id, &document_id).await {
+            Ok(_) => {
+                local.registration_done(&document_id)?;
+                registered.send_modify(|v| *v += 1);
+            }
+            Err(CoreError::Server(body)) => {
+                tracing::warn!(%document_id, error = %body.message, "visit registration refused");
+                local.registration_failed(&document_id, &body.message)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl samod::Dialer for SyncDialer {
+    type Error = DialFailed;
+
+    fn url(&self) -> url::Url {
+        self.api.base().clone()
+    }
+
+    fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<DialFailed>>> {
+        let api = self.api.clone();
+        let local = self.local.clone();
+        let registered = self.registered.clone();
+        Box::pin(async move {
+            let permanent_or_transient = |e: CoreError| match e.server_code() {
+                Some("device_revoked" | "unknown_token") => {
+                    DialError::PermanentFailure(DialFailed(e.to_string()))
+                }
+                _ => DialError::transient(DialFailed(e.to_string())),
+            };
+            flush_registrations(&api, &local, &registered)
+                .await
+                .map_err(permanent_or_transient)?;
+            let ticket = api.ticket().await.map_err(permanent_or_transient)?;
+            let url = api
+                .sync_url(&ticket.ticket)
+                .map_err(|e| DialError::PermanentFailure(DialFailed(e.to_string())))?;
+            let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+                .await
+                .map_err(|e| DialError::transient(DialFailed(e.to_string())))?;
+            let (sink, stream) = socket.split();
+            let stream = stream.filter_map(|m| async move {
+                match m {
+                    Ok(Message::Binary(b)) => Some(Ok(b.to_vec())),
+                    Ok(Message::Close(frame)) => {
+                        if let Some(f) = frame {
+                            tracing::warn!(code = %f.code, reason = %f.reason, "server closed the sync connection");
+                        }
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(Err(e)),
+                }
+            });
+            let sink = sink.with(|b: Vec<u8>| async move {
+                Ok::<_, tokio_tungstenite::tungstenite::Error>(Message::Binary(b.into()))
+            });
+            Ok(Transport::new(Box::pin(stream), Box::pin(sink))
+                .with_expected_peer_id(PeerId::from(SERVER_PEER_ID)))
+        })
+    }
+}
+
+/// The device's share policy. A visit created offline is offered to the
+/// server only once the server has registered it to its case: offered
+/// earlier, the server would refuse it for that connection. So a pending
+/// visit starts as "not shared" and flips to read-write when its
+/// registration lands.
+pub fn share_policy(
+    local: Local,
+    registered: tokio::sync::watch::Sender<u64>,
+) -> impl samod::SharePolicy {
+    move |doc: samod::DocumentId, peer: PeerId| {
+        let local = local.clone();
+        let rx = registered.subscribe();
+        let doc = doc.to_string();
+        let to_server = peer.as_str() == SERVER_PEER_ID;
+        futures::stream::unfold(Some((true, rx)), move |state| {
+            let local = local.clone();
+            let doc = doc.clone();
+            async move {
+                let (first, mut rx) = state?;
+                if !to_server {
+                    return Some((samod::ShareConfig::none(), None));
+                }
+                loop {
+                    let pending = local.is_pending_registration(&doc).unwrap_or(true);
+                    if !pending {
+                        return Some((samod::ShareConfig::read_write(), None));
+                    }
+                    if first {
+                        return Some((samod::ShareConfig::none(), Some((false, rx))));
+                    }
+                    if rx.changed().await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        })
+    }
+}

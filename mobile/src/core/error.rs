@@ -1,0 +1,37 @@
+use fieldvisit_shared::api::ErrorBody;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error("this device is not enrolled yet")]
+    NotEnrolled,
+    #[error("the server could not be reached: {0}")]
+    Offline(String),
+    #[error("the server refused: {} ({})", .0.message, .0.error)]
+    Server(ErrorBody),
+    #[error("the server answered something unexpected: {0}")]
+    Protocol(String),
+    #[error("no case {0} on this device")]
+    UnknownCase(String),
+    #[error("the record {0} is not on this device")]
+    UnknownDocument(String),
+    #[error("local store: {0}")]
+    Store(#[from] rusqlite::Error),
+    #[error(transparent)]
+    Record(#[from] fieldvisit_shared::Error),
+    #[error("{0}")]
+    Invalid(#[from] fieldvisit_shared::ValidationError),
+    #[error("the sync engine has stopped")]
+    Stopped,
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+}
+
+impl CoreError {
+    /// The server's stable error code, when the server refused.
+    pub fn server_code(&self) -> Option<&str> {
+        match self {
+            CoreError::Server(body) => Some(&body.error),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! The device's own tables beside the document store: who it is enrolled
+//! as, the cases it may see, the documents it holds, visit registrations
+//! waiting for a connection, and what the server is known to have.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use fieldvisit_shared::api::{CaseSummary, EnrolResponse, PersonSummary, Role};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::CoreError;
+
+const MIGRATIONS: &[(u32, &str)] = &[(
+    1,
+    "CREATE TABLE enrolment (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        server_url TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        token TEXT NOT NULL,
+        peer_id TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        person_name TEXT NOT NULL,
+        role TEXT NOT NULL
+    );
+    CREATE TABLE cases (
+        case_id TEXT PRIMARY KEY NOT NULL,
+        reference TEXT NOT NULL,
+        person_name TEXT NOT NULL,
+        document_id TEXT NOT NULL
+    );
+    CREATE TABLE documents (
+        document_id TEXT PRIMARY KEY NOT NULL,
+        case_id TEXT NOT NULL,
+        kind TEXT NOT NULL
+    );
+    CREATE TABLE pending_registrations (
+        document_id TEXT PRIMARY KEY NOT NULL,
+        case_id TEXT NOT NULL,
+        last_error TEXT
+    );
+    CREATE TABLE server_heads (
+        document_id TEXT PRIMARY KEY NOT NULL,
+        heads TEXT NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);",
+)];
+
+#[derive(Clone)]
+pub struct Enrolment {
+    pub server_url: String,
+    pub device_id: String,
+    pub token: String,
+    pub peer_id: String,
+    pub person: PersonSummary,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment")
+            .field("server_url", &self.server_url)
+            .field("device_id", &self.device_id)
+            .field("token", &"[redacted]")
+            .field("person", &self.person)
+            .finish()
+    }
+}
+
+#[derive(Clone)]
+pub struct Local {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl Local {
+    pub fn open(path: &Path) -> Result<Self, CoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)",
+        )?;
+        for (version, sql) in MIGRATIONS {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let applied: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )?;
+            if !applied {
+                tx.execute_batch(sql)?;
+                tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
+            }
+            tx.commit()?;
+        }
+        Ok(Local {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, CoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(f(&conn)?)
+    }
+
+    pub fn save_enrolment(&self, server_url: &str, e: &EnrolResponse) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO enrolment (id, server_url, device_id, token, peer_id, person_id, person_name, role)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![server_url, e.device_id, e.token, e.peer_id, e.person.id, e.person.name, e.person.role.as_str()],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn enrolment(&self) -> Result<Option<Enrolment>, CoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT server_url, device_id, token, peer_id, person_id, person_name, role FROM enrolment WHERE id = 1",
+                [],
+                |r| {
+                    let role: String = r.get(6)?;
+                    Ok(Enrolment {
+                        server_url: r.get(0)?,
+                        device_id: r.get(1)?,
+                        token: r.get(2)?,
+                        peer_id: r.get(3)?,
+                        person: PersonSummary {
+                            id: r.get(4)?,
+                            name: r.get(5)?,
+                            role: Role::parse(&role).unwrap_or(Role::Worker),
+                        },
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    pub fn replace_cases(&self, cases: &[CaseSummary]) -> Result<(), CoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM cases", [])?;
+        for case in cases {
+            tx.execute(
+                "INSERT INTO cases (case_id, reference, person_name, document_id) VALUES (?1, ?2, ?3, ?4)",
+                params![case.case_id, case.reference, case.person_name, case.document_id],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, 'case')",
+                params![case.document_id, case.case_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT case_id, reference, person_name, document_id FROM cases ORDER BY reference",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(CaseSummary {
+                    case_id: r.get(0)?,
+                    reference: r.get(1)?,
+                    person_name: r.get(2)?,
+                    document_id: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn add_document(&self, document_id: &str, case_id: &str, kind: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, ?3)",
+                params![document_id, case_id, kind],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn documents(&self) -> Result<Vec<String>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT document_id FROM documents ORDER BY document_id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// Creates the visit's bookkeeping in one transaction: known document
+    /// and queued registration.
+    pub fn add_visit(&self, document_id: &str, case_id: &str) -> Result<(), CoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, 'visit')",
+            params![document_id, case_id],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id) VALUES (?1, ?2)",
+            params![document_id, case_id],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn pending_registrations(&self) -> Result<Vec<(String, String)>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT case_id, document_id FROM pending_registrations ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    pub fn is_pending_registration(&self, document_id: &str) -> Result<bool, CoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM pending_registrations WHERE document_id = ?1)",
+                [document_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    pub fn registration_done(&self, document_id: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute("DELETE FROM pending_registrations WHERE document_id = ?1", [document_id])
+                .map(|_| ())
+        })
+    }
+
+    pub fn registration_failed(&self, document_id: &str, error: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE pending_registrations SET last_error = ?2 WHERE document_id = ?1",
+                params![document_id, error],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn server_heads(&self, document_id: &str) -> Result<Vec<automerge::ChangeHash>, CoreError> {
+        let joined: Option<String> = self.with(|c| {
+            c.query_row(
+                "SELECT heads FROM server_heads WHERE document_id = ?1",
+                [document_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        Ok(joined
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|h| h.parse().ok())
+            .collect())
+    }
+
+    pub fn set_server_heads(&self, document_id: &str, heads: &[automerge::ChangeHash]) -> Result<(), CoreError> {
+        let joined = heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO server_heads (document_id, heads) VALUES (?1, ?2)",
+                params![document_id, joined],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn meta(&self, key: &str) -> Result<Option<String>, CoreError> {
+        self.with(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(|_| ())
+        })
+    }
+}

@@ -1,0 +1,14 @@
+//! The device core: everything the app does except drawing it.
+//!
+//! Work is offline first. Every edit goes into the local automerge document
+//! (and so into the local SQLite store) before the call returns; sync with
+//! the server happens whenever a connection exists, and never blocks an edit.
+
+mod api_client;
+mod device;
+mod dialer;
+mod error;
+mod local;
+
+pub use device::{DeviceCore, SyncStatus};
+pub use error::CoreError;

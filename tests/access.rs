@@ -1,0 +1,102 @@
+//! Per-case authorisation and revocation, against the real server.
+
+use fieldvisit_e2e::raw::{self, RawPeer};
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually};
+use fieldvisit_shared::schema::{PlaceKind, TextField};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let mallory = practice.person("Morgan Unassigned", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+
+    let owner = practice.device(&server, &wren, "owner").await;
+    owner.go_online().unwrap();
+    owner.refresh_cases().await.unwrap();
+    let visit = owner.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
+    owner.set_text(&visit, TextField::OwnWords, "Private words.").await.unwrap();
+    owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+
+    // The outsider's device core: no cases listed, and the known ids lead nowhere.
+    let outsider = practice.device(&server, &mallory, "outsider").await;
+    outsider.go_online().unwrap();
+    assert!(outsider.refresh_cases().await.unwrap().is_empty());
+    for id in [&practice.case_document_id, &visit] {
+        assert!(
+            outsider.try_fetch(id).await.unwrap().is_none(),
+            "the outsider must not obtain {id}"
+        );
+    }
+
+    // A hand-made peer writes into the case document by id.
+    let (_, code) = practice.enrolment_code(&mallory);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    let mut forged = automerge::Automerge::new();
+    {
+        use automerge::transaction::Transactable;
+        forged
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                tx.put(automerge::ROOT, "reference", "FORGED")?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let data = raw::sync_data_with_changes(&mut forged);
+    peer.send_sync(&practice.case_document_id, &data).await;
+
+    eventually("the refused write to reach the audit log", || async {
+        practice
+            .audit("write_refused")
+            .iter()
+            .any(|e| e["document_id"] == practice.case_document_id.as_str() && e["detail"] == "not_assigned")
+    })
+    .await;
+    assert!(
+        practice.audit("request_refused").iter().any(|e| e["document_id"] == visit.as_str()),
+        "the outsider's requests are audited too"
+    );
+    // Nothing changed: the owner still reads the real reference.
+    owner.refresh_cases().await.unwrap();
+    assert_eq!(owner.case(&practice.case_id).await.unwrap().reference, "TEST-001");
+    owner.close().await;
+    outsider.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_sees_their_workers_cases() {
+    let practice = Practice::new();
+    let sam = practice.person("Sam Supervisor", "supervisor", None);
+    let wren = practice.person("Wren Worker", "worker", Some(&sam));
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let sup = practice.device(&server, &sam, "supervisor").await;
+    sup.go_online().unwrap();
+    let cases = sup.refresh_cases().await.unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(sup.case(&practice.case_id).await.unwrap().reference, "TEST-001");
+    sup.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_device_is_disconnected_and_refused() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let (device_id, code) = practice.enrolment_code(&wren);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+
+    admin(&practice.data(), &["revoke-device", "--device", &device_id]);
+
+    let (code, reason) = peer.closed_with().await.expect("a close frame");
+    assert_eq!(code, 4001);
+    assert!(reason.starts_with("device_revoked"), "{reason}");
+    let resp = raw::ticket(&server.url, &token).await;
+    assert_eq!(resp.status(), 403);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "device_revoked");
+}

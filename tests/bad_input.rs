@@ -1,0 +1,191 @@
+//! Bad input gets a clear error, changes nothing, and the server keeps
+//! serving everyone else.
+
+use fieldvisit_e2e::raw::{self, RawPeer, client};
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server};
+use fieldvisit_mobile::DeviceCore;
+use fieldvisit_shared::schema::{PlaceKind, TextField};
+
+async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
+    device.set_text(visit, TextField::Observations, text).await.unwrap();
+    device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+}
+
+async fn error_of(resp: reqwest::Response) -> (u16, String, String) {
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.expect("a JSON error body");
+    let code = body["error"].as_str().expect("error code").to_owned();
+    let message = body["message"].as_str().expect("message").to_owned();
+    assert!(message.len() > 10, "a human sentence: {message}");
+    (status, code, message)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_sync_messages_close_only_their_own_connection() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start_with(&practice.data(), &["--max-message-bytes", "65536"]);
+    let good = practice.device(&server, &wren, "good").await;
+    good.go_online().unwrap();
+    good.refresh_cases().await.unwrap();
+    let visit = good.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
+    still_serving(&good, &visit, "before").await;
+
+    let (_, code) = practice.enrolment_code(&wren);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+
+    // Not CBOR at all.
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    peer.send(b"this is not a sync message".to_vec()).await;
+    let (code, reason) = peer.closed_with().await.expect("close frame");
+    assert_eq!(code, 1007);
+    assert!(reason.starts_with("malformed_message"), "{reason}");
+    still_serving(&good, &visit, "after garbage").await;
+
+    // A sync message whose payload is not automerge.
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    peer.send_sync(&practice.case_document_id, &[0x42, 0, 1, 2]).await;
+    let (code, _) = peer.closed_with().await.expect("close frame");
+    assert_eq!(code, 1007);
+    still_serving(&good, &visit, "after a bad payload").await;
+
+    // Over the limit.
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    peer.send(vec![0xa1; 100_000]).await;
+    let (code, reason) = peer.closed_with().await.expect("close frame");
+    assert_eq!(code, 1009);
+    assert!(reason.starts_with("message_too_large"), "{reason}");
+    still_serving(&good, &visit, "after an oversized message").await;
+
+    // Nothing of it reached the record.
+    let v = good.visit(&visit).await.unwrap();
+    assert_eq!(v.observations.as_str(), "after an oversized message");
+    assert_eq!(practice.audit("malformed_message").len(), 2);
+    assert_eq!(practice.audit("message_too_large").len(), 1);
+    good.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_and_tickets_get_clear_errors() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let url = &server.url;
+
+    // Unknown token.
+    let (status, code, _) = error_of(raw::ticket(url, "not-a-real-token").await).await;
+    assert_eq!((status, code.as_str()), (401, "unknown_token"));
+    // No token.
+    let resp = client().post(format!("{url}/api/sync/ticket")).send().await.unwrap();
+    let (status, code, _) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (401, "missing_token"));
+    // A used enrolment code.
+    let (_, enrol_code) = practice.enrolment_code(&wren);
+    let (token, _) = raw::enrol(url, &enrol_code).await;
+    let resp = client()
+        .post(format!("{url}/api/enrol"))
+        .json(&serde_json::json!({"code": enrol_code, "label": "again"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_enrolment_code"));
+
+    let ws = url.replacen("http://", "ws://", 1);
+    // Missing ticket: refused before the upgrade, with our JSON body.
+    let err = tokio_tungstenite::connect_async(format!("{ws}/sync")).await.unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
+        panic!("expected an HTTP refusal, got {err}")
+    };
+    assert_eq!(resp.status().as_u16(), 401);
+    let body: serde_json::Value = serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
+    assert_eq!(body["error"], "missing_ticket");
+
+    // A ticket works once.
+    let t: serde_json::Value = raw::ticket(url, &token).await.json().await.unwrap();
+    let ticket = t["ticket"].as_str().unwrap();
+    tokio_tungstenite::connect_async(format!("{ws}/sync?ticket={ticket}")).await.expect("first use");
+    let err = tokio_tungstenite::connect_async(format!("{ws}/sync?ticket={ticket}")).await.unwrap_err();
+    let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
+        panic!("expected an HTTP refusal, got {err}")
+    };
+    assert_eq!(resp.status().as_u16(), 401);
+
+    // The server still serves a good device.
+    let good = practice.device(&server, &wren, "good").await;
+    good.go_online().unwrap();
+    good.refresh_cases().await.unwrap();
+    let visit = good.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
+    still_serving(&good, &visit, "still fine").await;
+    good.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_json_to_an_admin_endpoint_changes_nothing() {
+    let practice = Practice::new();
+    let ada = practice.person("Ada Admin", "admin", None);
+    let wren = practice.person("Wren Worker", "worker", None);
+    let server = Server::start(&practice.data());
+    let url = &server.url;
+    let (_, code) = practice.enrolment_code(&ada);
+    let (admin_token, _) = raw::enrol(url, &code).await;
+    let people = || async {
+        fieldvisit_e2e::admin(&practice.data(), &["audit", "--action", "person_added"])
+            .as_array()
+            .map(|a| a.len())
+            .unwrap_or(0)
+    };
+    let before = people().await;
+
+    for body in ["{\"name\": ", "[1,2,3]", "{\"name\": \"X\", \"role\": \"wizard\"}", "{\"name\": \"X\", \"role\": \"worker\", \"extra\": 1}"] {
+        let resp = client()
+            .post(format!("{url}/api/admin/people"))
+            .bearer_auth(&admin_token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = error_of(resp).await;
+        assert!(status == 400 || status == 422, "{body}: {status}");
+        assert_eq!(code, "invalid_json", "{body}");
+    }
+    // Valid JSON, invalid content: a clear validation error.
+    let resp = client()
+        .post(format!("{url}/api/admin/people"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"name": "   ", "role": "worker"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, message) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_input"));
+    assert!(message.contains("name"), "{message}");
+    assert_eq!(people().await, before, "nothing was added");
+
+    // A worker's token is not an admin's.
+    let (_, code) = practice.enrolment_code(&wren);
+    let (worker_token, _) = raw::enrol(url, &code).await;
+    let resp = client()
+        .post(format!("{url}/api/admin/people"))
+        .bearer_auth(&worker_token)
+        .json(&serde_json::json!({"name": "Eve", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(resp).await;
+    assert_eq!((status, code.as_str()), (403, "forbidden"));
+
+    // And a good request still works.
+    let resp = client()
+        .post(format!("{url}/api/admin/people"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({"name": "Nia Worker", "role": "worker"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    assert_eq!(people().await, before + 1);
+}

@@ -1,0 +1,206 @@
+//! The harness of the end-to-end tests: the real server binary on
+//! 127.0.0.1 over a real data directory, administered through its real
+//! command line, and devices running the real device core.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+
+use fieldvisit_mobile::DeviceCore;
+use serde_json::Value;
+
+pub mod raw;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The server binary, built once per test run if missing or stale.
+pub fn server_bin() -> PathBuf {
+    static BUILD: Once = Once::new();
+    if let Ok(p) = std::env::var("FIELDVISIT_SERVER_BIN") {
+        return p.into();
+    }
+    BUILD.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "fieldvisit-sync-server"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("cargo build of the server");
+        assert!(status.success(), "building fieldvisit-sync-server failed");
+    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    target.join("debug").join("fieldvisit-sync-server")
+}
+
+/// Runs `fieldvisit-sync-server admin --json ...` on a data directory.
+pub fn admin(data: &Path, args: &[&str]) -> Value {
+    let out = Command::new(server_bin())
+        .arg("admin")
+        .arg("--data")
+        .arg(data)
+        .arg("--json")
+        .args(args)
+        .output()
+        .expect("run admin command");
+    assert!(
+        out.status.success(),
+        "admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("admin prints JSON")
+}
+
+pub fn str_of(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}")).to_owned()
+}
+
+pub struct Server {
+    pub url: String,
+    pub data: PathBuf,
+    child: Child,
+    extra_args: Vec<String>,
+}
+
+impl Server {
+    pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(server_bin())
+            .arg("serve")
+            .arg("--data")
+            .arg(data)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start server");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("server exited before listening")
+                .unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            url,
+            data: data.to_path_buf(),
+            child,
+            extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `kill -9`: no flush, no goodbye.
+    pub fn kill9(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.data.clone()
+    }
+
+    pub fn restart_after_kill9(self) -> Server {
+        let extra = self.extra_args.clone();
+        let data = self.kill9();
+        let extra: Vec<&str> = extra.iter().map(|s| s.as_str()).collect();
+        Server::start_with(&data, &extra)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A practice with one case and the given people, all set up through the CLI.
+pub struct Practice {
+    pub dir: tempfile::TempDir,
+    pub case_id: String,
+    pub case_document_id: String,
+}
+
+impl Practice {
+    pub fn new() -> Practice {
+        let dir = tempfile::tempdir().unwrap();
+        let case = admin(
+            &dir.path().join("server"),
+            &["add-case", "--reference", "TEST-001", "--person-name", "Casey Synthetic"],
+        );
+        Practice {
+            case_id: str_of(&case, "case_id"),
+            case_document_id: str_of(&case, "document_id"),
+            dir,
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("server")
+    }
+
+    pub fn person(&self, name: &str, role: &str, supervisor: Option<&str>) -> String {
+        let mut args = vec!["add-person", "--name", name, "--role", role];
+        if let Some(s) = supervisor {
+            args.extend(["--supervisor", s]);
+        }
+        str_of(&admin(&self.data(), &args), "id")
+    }
+
+    pub fn assign(&self, person: &str) {
+        admin(&self.data(), &["assign", "--case", &self.case_id, "--person", person]);
+    }
+
+    /// A one-time enrolment code: (device id, code).
+    pub fn enrolment_code(&self, person: &str) -> (String, String) {
+        let e = admin(&self.data(), &["enrol-device", "--person", person, "--label", "Test phone"]);
+        (str_of(&e, "device_id"), str_of(&e, "code"))
+    }
+
+    /// Enrols a device core for `person` in its own store directory.
+    pub async fn device(&self, server: &Server, person: &str, name: &str) -> DeviceCore {
+        let (_, code) = self.enrolment_code(person);
+        DeviceCore::enrol(&self.dir.path().join(name), &server.url, &code, name)
+            .await
+            .expect("enrol device")
+    }
+
+    pub fn audit(&self, action: &str) -> Vec<Value> {
+        admin(&self.data(), &["audit", "--action", action])
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+impl Default for Practice {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits until `check` holds, polling; panics with `what` after the timeout.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + SYNC_TIMEOUT;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

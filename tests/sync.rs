@@ -1,0 +1,102 @@
+//! Offline edits on two phones merge through the real server, and nothing
+//! acknowledged is lost when the server is killed.
+
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
+use fieldvisit_shared::schema::{PlaceKind, TextField};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_offline_devices_merge_every_character() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let server = Server::start(&practice.data());
+
+    let a = practice.device(&server, &wren, "phone-a").await;
+    let b = practice.device(&server, &ash, "phone-b").await;
+    a.go_online().unwrap();
+    b.go_online().unwrap();
+    a.refresh_cases().await.unwrap();
+    b.refresh_cases().await.unwrap();
+
+    let visit = a.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
+    a.set_text(&visit, TextField::Observations, "The kitchen was tidy.").await.unwrap();
+    a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    b.refresh_cases().await.unwrap();
+    let seen = b.visit(&visit).await.unwrap();
+    assert_eq!(seen.observations.as_str(), "The kitchen was tidy.");
+
+    // Both offline: each writes its own section and both edit one sentence.
+    a.go_offline();
+    b.go_offline();
+    a.set_text(&visit, TextField::OwnWords, "I want to stay in my own home.").await.unwrap();
+    b.set_text(&visit, TextField::Analysis, "Home is central to her sense of self.").await.unwrap();
+    a.set_text(&visit, TextField::Observations, "The kitchen was very tidy.").await.unwrap();
+    b.set_text(&visit, TextField::Observations, "The kitchen was tidy and warm.").await.unwrap();
+    assert!(a.sync_status().await.unwrap().pending_changes > 0, "A has changes waiting");
+    assert!(!a.sync_status().await.unwrap().connected);
+
+    a.go_online().unwrap();
+    b.go_online().unwrap();
+    a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    b.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    eventually("both phones to hold the same document", || async {
+        a.document_heads(&visit).await.unwrap() == b.document_heads(&visit).await.unwrap()
+    })
+    .await;
+
+    let on_a = a.visit(&visit).await.unwrap();
+    let on_b = b.visit(&visit).await.unwrap();
+    assert_eq!(on_a, on_b);
+    assert_eq!(on_a.own_words.text.as_str(), "I want to stay in my own home.");
+    assert_eq!(on_a.analysis.as_str(), "Home is central to her sense of self.");
+    assert_eq!(on_a.observations.as_str(), "The kitchen was very tidy and warm.");
+
+    // The server holds the same: a third phone that never saw either edit
+    // gets exactly these heads from it.
+    let c = practice.device(&server, &wren, "phone-c").await;
+    c.go_online().unwrap();
+    c.refresh_cases().await.unwrap();
+    eventually("the server's copy to reach a fresh phone", || async {
+        c.document_heads(&visit).await.ok() == Some(a.document_heads(&visit).await.unwrap())
+    })
+    .await;
+    assert_eq!(c.visit(&visit).await.unwrap(), on_a);
+    a.close().await;
+    b.close().await;
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_acknowledgement_loses_nothing() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let a = practice.device(&server, &wren, "phone-a").await;
+    a.go_online().unwrap();
+    a.refresh_cases().await.unwrap();
+    let visit = a.create_visit(&practice.case_id, PlaceKind::CareHome).await.unwrap();
+    let mut words = String::new();
+    for i in 0..20 {
+        words.push_str(&format!("Sentence {i} of the visit. "));
+        a.set_text(&visit, TextField::Observations, &words).await.unwrap();
+    }
+    // Acknowledged: the server's sync heads include every change...
+    a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let heads = a.document_heads(&visit).await.unwrap();
+    // ...so killing it at once must lose none of them.
+    let server = server.restart_after_kill9();
+    a.close().await;
+
+    let b = practice.device(&server, &wren, "phone-b").await;
+    b.go_online().unwrap();
+    b.refresh_cases().await.unwrap();
+    eventually("the restarted server to serve the visit", || async {
+        b.document_heads(&visit).await.ok() == Some(heads.clone())
+    })
+    .await;
+    assert_eq!(b.visit(&visit).await.unwrap().observations.as_str(), words);
+    b.close().await;
+}
