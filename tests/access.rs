@@ -15,8 +15,14 @@ async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited(
     let owner = practice.device(&server, &wren, "owner").await;
     owner.go_online().unwrap();
     owner.refresh_cases().await.unwrap();
-    let visit = owner.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
-    owner.set_text(&visit, TextField::OwnWords, "Private words.").await.unwrap();
+    let visit = owner
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    owner
+        .set_text(&visit, TextField::OwnWords, "Private words.")
+        .await
+        .unwrap();
     owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
 
     // The outsider's device core: no cases listed, and the known ids lead nowhere.
@@ -48,19 +54,24 @@ async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited(
     peer.send_sync(&practice.case_document_id, &data).await;
 
     eventually("the refused write to reach the audit log", || async {
-        practice
-            .audit("write_refused")
-            .iter()
-            .any(|e| e["document_id"] == practice.case_document_id.as_str() && e["detail"] == "not_assigned")
+        practice.audit("write_refused").iter().any(|e| {
+            e["document_id"] == practice.case_document_id.as_str() && e["detail"] == "not_assigned"
+        })
     })
     .await;
     assert!(
-        practice.audit("request_refused").iter().any(|e| e["document_id"] == visit.as_str()),
+        practice
+            .audit("request_refused")
+            .iter()
+            .any(|e| e["document_id"] == visit.as_str()),
         "the outsider's requests are audited too"
     );
     // Nothing changed: the owner still reads the real reference.
     owner.refresh_cases().await.unwrap();
-    assert_eq!(owner.case(&practice.case_id).await.unwrap().reference, "TEST-001");
+    assert_eq!(
+        owner.case(&practice.case_id).await.unwrap().reference,
+        "TEST-001"
+    );
     owner.close().await;
     outsider.close().await;
 }
@@ -76,7 +87,10 @@ async fn a_supervisor_sees_their_workers_cases() {
     sup.go_online().unwrap();
     let cases = sup.refresh_cases().await.unwrap();
     assert_eq!(cases.len(), 1);
-    assert_eq!(sup.case(&practice.case_id).await.unwrap().reference, "TEST-001");
+    assert_eq!(
+        sup.case(&practice.case_id).await.unwrap().reference,
+        "TEST-001"
+    );
     sup.close().await;
 }
 

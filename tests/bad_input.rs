@@ -7,7 +7,10 @@ use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::schema::{PlaceKind, TextField};
 
 async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
-    device.set_text(visit, TextField::Observations, text).await.unwrap();
+    device
+        .set_text(visit, TextField::Observations, text)
+        .await
+        .unwrap();
     device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
 }
 
@@ -29,7 +32,10 @@ async fn bad_sync_messages_close_only_their_own_connection() {
     let good = practice.device(&server, &wren, "good").await;
     good.go_online().unwrap();
     good.refresh_cases().await.unwrap();
-    let visit = good.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
+    let visit = good
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
     still_serving(&good, &visit, "before").await;
 
     let (_, code) = practice.enrolment_code(&wren);
@@ -45,7 +51,8 @@ async fn bad_sync_messages_close_only_their_own_connection() {
 
     // A sync message whose payload is not automerge.
     let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
-    peer.send_sync(&practice.case_document_id, &[0x42, 0, 1, 2]).await;
+    peer.send_sync(&practice.case_document_id, &[0x42, 0, 1, 2])
+        .await;
     let (code, _) = peer.closed_with().await.expect("close frame");
     assert_eq!(code, 1007);
     still_serving(&good, &visit, "after a bad payload").await;
@@ -78,7 +85,11 @@ async fn bad_credentials_and_tickets_get_clear_errors() {
     let (status, code, _) = error_of(raw::ticket(url, "not-a-real-token").await).await;
     assert_eq!((status, code.as_str()), (401, "unknown_token"));
     // No token.
-    let resp = client().post(format!("{url}/api/sync/ticket")).send().await.unwrap();
+    let resp = client()
+        .post(format!("{url}/api/sync/ticket"))
+        .send()
+        .await
+        .unwrap();
     let (status, code, _) = error_of(resp).await;
     assert_eq!((status, code.as_str()), (401, "missing_token"));
     // A used enrolment code.
@@ -95,19 +106,26 @@ async fn bad_credentials_and_tickets_get_clear_errors() {
 
     let ws = url.replacen("http://", "ws://", 1);
     // Missing ticket: refused before the upgrade, with our JSON body.
-    let err = tokio_tungstenite::connect_async(format!("{ws}/sync")).await.unwrap_err();
+    let err = tokio_tungstenite::connect_async(format!("{ws}/sync"))
+        .await
+        .unwrap_err();
     let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
         panic!("expected an HTTP refusal, got {err}")
     };
     assert_eq!(resp.status().as_u16(), 401);
-    let body: serde_json::Value = serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
     assert_eq!(body["error"], "missing_ticket");
 
     // A ticket works once.
     let t: serde_json::Value = raw::ticket(url, &token).await.json().await.unwrap();
     let ticket = t["ticket"].as_str().unwrap();
-    tokio_tungstenite::connect_async(format!("{ws}/sync?ticket={ticket}")).await.expect("first use");
-    let err = tokio_tungstenite::connect_async(format!("{ws}/sync?ticket={ticket}")).await.unwrap_err();
+    tokio_tungstenite::connect_async(format!("{ws}/sync?ticket={ticket}"))
+        .await
+        .expect("first use");
+    let err = tokio_tungstenite::connect_async(format!("{ws}/sync?ticket={ticket}"))
+        .await
+        .unwrap_err();
     let tokio_tungstenite::tungstenite::Error::Http(resp) = err else {
         panic!("expected an HTTP refusal, got {err}")
     };
@@ -117,7 +135,10 @@ async fn bad_credentials_and_tickets_get_clear_errors() {
     let good = practice.device(&server, &wren, "good").await;
     good.go_online().unwrap();
     good.refresh_cases().await.unwrap();
-    let visit = good.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
+    let visit = good
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
     still_serving(&good, &visit, "still fine").await;
     good.close().await;
 }
@@ -139,7 +160,12 @@ async fn invalid_json_to_an_admin_endpoint_changes_nothing() {
     };
     let before = people().await;
 
-    for body in ["{\"name\": ", "[1,2,3]", "{\"name\": \"X\", \"role\": \"wizard\"}", "{\"name\": \"X\", \"role\": \"worker\", \"extra\": 1}"] {
+    for body in [
+        "{\"name\": ",
+        "[1,2,3]",
+        "{\"name\": \"X\", \"role\": \"wizard\"}",
+        "{\"name\": \"X\", \"role\": \"worker\", \"extra\": 1}",
+    ] {
         let resp = client()
             .post(format!("{url}/api/admin/people"))
             .bearer_auth(&admin_token)

@@ -20,8 +20,13 @@ async fn two_offline_devices_merge_every_character() {
     a.refresh_cases().await.unwrap();
     b.refresh_cases().await.unwrap();
 
-    let visit = a.create_visit(&practice.case_id, PlaceKind::Home).await.unwrap();
-    a.set_text(&visit, TextField::Observations, "The kitchen was tidy.").await.unwrap();
+    let visit = a
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    a.set_text(&visit, TextField::Observations, "The kitchen was tidy.")
+        .await
+        .unwrap();
     a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     b.refresh_cases().await.unwrap();
     let seen = b.visit(&visit).await.unwrap();
@@ -30,11 +35,38 @@ async fn two_offline_devices_merge_every_character() {
     // Both offline: each writes its own section and both edit one sentence.
     a.go_offline();
     b.go_offline();
-    a.set_text(&visit, TextField::OwnWords, "I want to stay in my own home.").await.unwrap();
-    b.set_text(&visit, TextField::Analysis, "Home is central to her sense of self.").await.unwrap();
-    a.set_text(&visit, TextField::Observations, "The kitchen was very tidy.").await.unwrap();
-    b.set_text(&visit, TextField::Observations, "The kitchen was tidy and warm.").await.unwrap();
-    assert!(a.sync_status().await.unwrap().pending_changes > 0, "A has changes waiting");
+    a.set_text(
+        &visit,
+        TextField::OwnWords,
+        "I want to stay in my own home.",
+    )
+    .await
+    .unwrap();
+    b.set_text(
+        &visit,
+        TextField::Analysis,
+        "Home is central to her sense of self.",
+    )
+    .await
+    .unwrap();
+    a.set_text(
+        &visit,
+        TextField::Observations,
+        "The kitchen was very tidy.",
+    )
+    .await
+    .unwrap();
+    b.set_text(
+        &visit,
+        TextField::Observations,
+        "The kitchen was tidy and warm.",
+    )
+    .await
+    .unwrap();
+    assert!(
+        a.sync_status().await.unwrap().pending_changes > 0,
+        "A has changes waiting"
+    );
     assert!(!a.sync_status().await.unwrap().connected);
 
     a.go_online().unwrap();
@@ -49,9 +81,18 @@ async fn two_offline_devices_merge_every_character() {
     let on_a = a.visit(&visit).await.unwrap();
     let on_b = b.visit(&visit).await.unwrap();
     assert_eq!(on_a, on_b);
-    assert_eq!(on_a.own_words.text.as_str(), "I want to stay in my own home.");
-    assert_eq!(on_a.analysis.as_str(), "Home is central to her sense of self.");
-    assert_eq!(on_a.observations.as_str(), "The kitchen was very tidy and warm.");
+    assert_eq!(
+        on_a.own_words.text.as_str(),
+        "I want to stay in my own home."
+    );
+    assert_eq!(
+        on_a.analysis.as_str(),
+        "Home is central to her sense of self."
+    );
+    assert_eq!(
+        on_a.observations.as_str(),
+        "The kitchen was very tidy and warm."
+    );
 
     // The server holds the same: a third phone that never saw either edit
     // gets exactly these heads from it.
@@ -77,11 +118,16 @@ async fn kill_9_after_acknowledgement_loses_nothing() {
     let a = practice.device(&server, &wren, "phone-a").await;
     a.go_online().unwrap();
     a.refresh_cases().await.unwrap();
-    let visit = a.create_visit(&practice.case_id, PlaceKind::CareHome).await.unwrap();
+    let visit = a
+        .create_visit(&practice.case_id, PlaceKind::CareHome)
+        .await
+        .unwrap();
     let mut words = String::new();
     for i in 0..20 {
         words.push_str(&format!("Sentence {i} of the visit. "));
-        a.set_text(&visit, TextField::Observations, &words).await.unwrap();
+        a.set_text(&visit, TextField::Observations, &words)
+            .await
+            .unwrap();
     }
     // Acknowledged: the server's sync heads include every change...
     a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();

@@ -3,16 +3,18 @@ use thiserror::Error;
 /// The one error type of the shared crate.
 #[derive(Debug, Error)]
 pub enum Error {
-    #[error("this record was written by a newer Fieldvisit (schema {found}, this app reads up to {supported}); update the app to open it")]
+    #[error(
+        "this record was written by a newer Fieldvisit (schema {found}, this app reads up to {supported}); update the app to open it"
+    )]
     NewerSchema { found: u64, supported: u64 },
     #[error("this document has no schema version, so it is not a Fieldvisit record")]
     MissingSchema,
     #[error("the record could not be read: {0}")]
-    Hydrate(#[from] autosurgeon::HydrateError),
+    Hydrate(Box<autosurgeon::HydrateError>),
     #[error("the record could not be written: {0}")]
-    Reconcile(#[from] autosurgeon::ReconcileError),
+    Reconcile(Box<autosurgeon::ReconcileError>),
     #[error("automerge refused the change: {0}")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(Box<automerge::AutomergeError>),
     #[error("{0}")]
     Invalid(#[from] ValidationError),
     #[error("{role} cannot move a visit from {from} to {to}")]
@@ -21,6 +23,25 @@ pub enum Error {
         from: &'static str,
         to: &'static str,
     },
+}
+
+// Boxed: these errors are large and rare; the common path stays small.
+impl From<autosurgeon::HydrateError> for Error {
+    fn from(e: autosurgeon::HydrateError) -> Self {
+        Error::Hydrate(Box::new(e))
+    }
+}
+
+impl From<autosurgeon::ReconcileError> for Error {
+    fn from(e: autosurgeon::ReconcileError) -> Self {
+        Error::Reconcile(Box::new(e))
+    }
+}
+
+impl From<automerge::AutomergeError> for Error {
+    fn from(e: automerge::AutomergeError) -> Self {
+        Error::Automerge(Box::new(e))
+    }
 }
 
 /// Why a record or an input is not acceptable. Each variant names the field
@@ -35,7 +56,9 @@ pub enum ValidationError {
         len: usize,
         max: usize,
     },
-    #[error("{field} is not a valid date and time (expected RFC 3339, e.g. 2026-11-25T14:30:00Z): {value}")]
+    #[error(
+        "{field} is not a valid date and time (expected RFC 3339, e.g. 2026-11-25T14:30:00Z): {value}"
+    )]
     BadTimestamp { field: &'static str, value: String },
     #[error("{field} is not a valid date (expected YYYY-MM-DD): {value}")]
     BadDate { field: &'static str, value: String },
@@ -43,7 +66,9 @@ pub enum ValidationError {
     BadSha256 { field: &'static str, value: String },
     #[error("{field} may only hold letters, digits, '-' and '_' (1 to 64 of them): {value}")]
     BadId { field: &'static str, value: String },
-    #[error("photo {sha256} is referenced by a creative-method observation but is not among the visit's photos")]
+    #[error(
+        "photo {sha256} is referenced by a creative-method observation but is not among the visit's photos"
+    )]
     UnknownPhoto { sha256: String },
     #[error("annotation {id} is anchored outside its text")]
     BadAnchor { id: String },

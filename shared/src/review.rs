@@ -66,11 +66,20 @@ mod tests {
                             | (Actor::Supervisor, Submitted, Returned)
                             | (Actor::Supervisor, Submitted, SignedOff)
                     );
-                    assert_eq!(transition(actor, from, to).is_ok(), expected, "{actor:?} {from} {to}");
+                    assert_eq!(
+                        transition(actor, from, to).is_ok(),
+                        expected,
+                        "{actor:?} {from} {to}"
+                    );
                 }
             }
         }
-        let msg = transition(Actor::Author, SignedOff, Draft).unwrap_err().to_string();
-        assert_eq!(msg, "the visit's author cannot move a visit from signed_off to draft");
+        let msg = transition(Actor::Author, SignedOff, Draft)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            msg,
+            "the visit's author cannot move a visit from signed_off to draft"
+        );
     }
 }

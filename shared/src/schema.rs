@@ -376,7 +376,7 @@ pub fn index_visit(
         };
         autosurgeon::reconcile_prop(tx, &visits, visit_document_id, entry)
     })
-    .map_err(|f| crate::Error::Reconcile(f.error))?;
+    .map_err(|f| crate::Error::from(f.error))?;
     Ok(())
 }
 
@@ -403,7 +403,7 @@ pub fn put_at<R: autosurgeon::Reconcile>(
         }
         autosurgeon::reconcile_prop(tx, &obj, key, value)
     })
-    .map_err(|f| crate::Error::Reconcile(f.error))?;
+    .map_err(|f| crate::Error::from(f.error))?;
     Ok(())
 }
 
@@ -426,7 +426,7 @@ pub fn update_text(
         tx.update_text(&obj, value)?;
         Ok(())
     })
-    .map_err(|f| crate::Error::Automerge(f.error))?;
+    .map_err(|f| crate::Error::from(f.error))?;
     Ok(())
 }
 
@@ -435,7 +435,12 @@ mod tests {
     use super::*;
 
     fn visit() -> VisitDoc {
-        VisitDoc::new("case-1", "worker-1", "2026-11-25T10:00:00Z", PlaceKind::Home)
+        VisitDoc::new(
+            "case-1",
+            "worker-1",
+            "2026-11-25T10:00:00Z",
+            PlaceKind::Home,
+        )
     }
 
     #[test]
@@ -482,10 +487,7 @@ mod tests {
     #[test]
     fn a_document_without_schema_is_not_a_record() {
         let doc = automerge::Automerge::new();
-        assert!(matches!(
-            read_visit(&doc),
-            Err(crate::Error::MissingSchema)
-        ));
+        assert!(matches!(read_visit(&doc), Err(crate::Error::MissingSchema)));
     }
 
     #[test]
@@ -498,7 +500,12 @@ mod tests {
         b2.merge(&mut a).unwrap();
         b = b2;
         let mut a2 = b.fork();
-        update_text(&mut a2, TextField::Observations.path(), "She smiled warmly.").unwrap();
+        update_text(
+            &mut a2,
+            TextField::Observations.path(),
+            "She smiled warmly.",
+        )
+        .unwrap();
         update_text(&mut b, TextField::Observations.path(), "Today she smiled.").unwrap();
         a2.merge(&mut b).unwrap();
         assert_eq!(

@@ -33,7 +33,11 @@ pub fn date(field: &'static str, value: &str) -> Result<(), ValidationError> {
 }
 
 pub fn sha256_hex(field: &'static str, value: &str) -> Result<(), ValidationError> {
-    if value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if value.len() == 64
+        && value
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         Ok(())
     } else {
         Err(ValidationError::BadSha256 {
@@ -167,7 +171,12 @@ mod tests {
 
     #[test]
     fn a_fresh_visit_is_valid() {
-        let v = VisitDoc::new("case-1", "w-1", "2026-11-25T10:00:00+00:00", PlaceKind::Home);
+        let v = VisitDoc::new(
+            "case-1",
+            "w-1",
+            "2026-11-25T10:00:00+00:00",
+            PlaceKind::Home,
+        );
         assert_eq!(visit(&v), vec![]);
     }
 

@@ -174,13 +174,17 @@ impl Db {
 
     pub fn person(&self, id: &str) -> Result<PersonSummary> {
         self.with(|c| {
-            c.query_row("SELECT id, name, role FROM people WHERE id = ?1", [id], |r| {
-                Ok(PersonSummary {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    role: role(&r.get::<_, String>(2)?)?,
-                })
-            })
+            c.query_row(
+                "SELECT id, name, role FROM people WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(PersonSummary {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        role: role(&r.get::<_, String>(2)?)?,
+                    })
+                },
+            )
             .optional()?
             .ok_or_else(|| Error::NotFound(format!("person {id}")))
         })
@@ -322,7 +326,12 @@ impl Db {
 
     /// Claims a visit document for a case. Idempotent for the same case;
     /// a document already registered elsewhere is refused.
-    pub fn register_visit(&self, device: &Device, case_id: &str, document_id: &str) -> Result<bool> {
+    pub fn register_visit(
+        &self,
+        device: &Device,
+        case_id: &str,
+        document_id: &str,
+    ) -> Result<bool> {
         let visible = self
             .cases_visible_to(&device.person.id)?
             .iter()
@@ -357,7 +366,12 @@ impl Db {
     }
 
     /// Registers a visit document created on the server (the demo seed).
-    pub fn register_seeded_visit(&self, case_id: &str, document_id: &str, author: &str) -> Result<()> {
+    pub fn register_seeded_visit(
+        &self,
+        case_id: &str,
+        document_id: &str,
+        author: &str,
+    ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
@@ -372,9 +386,14 @@ impl Db {
 
     pub fn people(&self) -> Result<Vec<PersonSummary>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, name, role FROM people ORDER BY created_at, id")?;
+            let mut stmt =
+                c.prepare_cached("SELECT id, name, role FROM people ORDER BY created_at, id")?;
             let rows = stmt.query_map([], |r| {
-                Ok(PersonSummary { id: r.get(0)?, name: r.get(1)?, role: role(&r.get::<_, String>(2)?)? })
+                Ok(PersonSummary {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    role: role(&r.get::<_, String>(2)?)?,
+                })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
@@ -482,7 +501,8 @@ impl Db {
 
     pub fn revoked_device_ids(&self) -> Result<Vec<String>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT id FROM devices WHERE revoked_at IS NOT NULL")?;
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM devices WHERE revoked_at IS NOT NULL")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })
@@ -581,9 +601,12 @@ mod tests {
         let db = Db::open(&uri).unwrap();
         drop(db);
         let db = Db::open(&uri).unwrap();
-        db.insert_person("sup", "Sam Supervisor", &Role::Supervisor, None).unwrap();
-        db.insert_person("w1", "Wren Worker", &Role::Worker, Some("sup")).unwrap();
-        db.insert_person("w2", "Ash Worker", &Role::Worker, None).unwrap();
+        db.insert_person("sup", "Sam Supervisor", &Role::Supervisor, None)
+            .unwrap();
+        db.insert_person("w1", "Wren Worker", &Role::Worker, Some("sup"))
+            .unwrap();
+        db.insert_person("w2", "Ash Worker", &Role::Worker, None)
+            .unwrap();
         assert!(matches!(
             db.insert_person("w3", "X", &Role::Worker, Some("w2")),
             Err(Error::Conflict(_))
@@ -591,11 +614,18 @@ mod tests {
         db.insert_case("c1", "REF-1", "Alex", "docA").unwrap();
         db.assign("c1", "w1").unwrap();
         let ids = |p: &str| -> Vec<String> {
-            db.cases_visible_to(p).unwrap().into_iter().map(|c| c.case_id).collect()
+            db.cases_visible_to(p)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.case_id)
+                .collect()
         };
         assert_eq!(ids("w1"), ["c1"]);
         assert_eq!(ids("sup"), ["c1"]);
         assert!(ids("w2").is_empty());
-        assert!(matches!(db.insert_case("c2", "REF-1", "B", "docB"), Err(Error::Conflict(_))));
+        assert!(matches!(
+            db.insert_case("c2", "REF-1", "B", "docB"),
+            Err(Error::Conflict(_))
+        ));
     }
 }

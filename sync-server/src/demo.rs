@@ -56,7 +56,8 @@ async fn create_practice(db: &Db, repo: &samod::Repo) -> Result<()> {
         let author = workers[0];
         let started_at = format!("2026-11-{:02}T10:30:00Z", 10 + i);
         let mut visit = VisitDoc::new(&case.case_id, author, &started_at, PlaceKind::Home);
-        visit.own_words.text = autosurgeon::Text::with_value("I like my garden. I don't want to move.");
+        visit.own_words.text =
+            autosurgeon::Text::with_value("I like my garden. I don't want to move.");
         visit.own_words.communication = vec![Communication::Speech, Communication::Objects];
         visit.observations = autosurgeon::Text::with_value(
             "Met in the kitchen. Showed me photographs of the garden and smiled when talking about it.",
@@ -70,9 +71,14 @@ async fn create_practice(db: &Db, repo: &samod::Repo) -> Result<()> {
             .map_err(|_| Error::Stopped)?;
         let visit_doc = handle.document_id().to_string();
         let (c, v, a) = (case.case_id.clone(), visit_doc.clone(), author.to_owned());
-        db.run(move |db| db.register_seeded_visit(&c, &v, &a)).await?;
+        db.run(move |db| db.register_seeded_visit(&c, &v, &a))
+            .await?;
         let case_handle = repo
-            .find(case.document_id.parse().map_err(|_| Error::Internal("bad case id".into()))?)
+            .find(
+                case.document_id
+                    .parse()
+                    .map_err(|_| Error::Internal("bad case id".into()))?,
+            )
             .await
             .map_err(|_| Error::Stopped)?
             .ok_or_else(|| Error::Internal("seeded case document vanished".into()))?;

@@ -16,13 +16,17 @@ pub enum Error {
     UnknownToken,
     #[error("this device has been revoked; ask your practice admin to enrol it again")]
     DeviceRevoked,
-    #[error("the sync connection needs a ticket: POST /api/sync/ticket with your device token, then open /sync?ticket=...")]
+    #[error(
+        "the sync connection needs a ticket: POST /api/sync/ticket with your device token, then open /sync?ticket=..."
+    )]
     MissingTicket,
     #[error("/sync speaks WebSocket only: open it with a WebSocket client")]
     NotWebSocket,
     #[error("this ticket is unknown, expired or already used; buy a new one")]
     InvalidTicket,
-    #[error("this enrolment code is unknown, expired or already used; ask your practice admin for a new one")]
+    #[error(
+        "this enrolment code is unknown, expired or already used; ask your practice admin for a new one"
+    )]
     InvalidEnrolmentCode,
     #[error("only {0} may do this")]
     Forbidden(&'static str),

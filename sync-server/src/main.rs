@@ -10,7 +10,11 @@ use fieldvisit_sync_server::{demo, practice};
 use serde::Serialize;
 
 #[derive(Parser)]
-#[command(name = "fieldvisit-sync-server", version, about = "Fieldvisit's sync server: one shared case record for the practice")]
+#[command(
+    name = "fieldvisit-sync-server",
+    version,
+    about = "Fieldvisit's sync server: one shared case record for the practice"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -91,7 +95,11 @@ enum Admin {
     },
 }
 
-fn print<T: Serialize>(json: bool, value: &T, human: impl FnOnce(&T) -> String) -> anyhow::Result<()> {
+fn print<T: Serialize>(
+    json: bool,
+    value: &T,
+    human: impl FnOnce(&T) -> String,
+) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string(value)?);
     } else {
@@ -110,10 +118,22 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve { data, listen, demo, web, max_message_bytes } => {
-            let opened = Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
+        Command::Serve {
+            data,
+            listen,
+            demo,
+            web,
+            max_message_bytes,
+        } => {
+            let opened =
+                Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
             let db = opened.db.clone();
-            let config = Config { data_dir: data, listen, web_dir: web, limits: Limits { max_message_bytes } };
+            let config = Config {
+                data_dir: data,
+                listen,
+                web_dir: web,
+                limits: Limits { max_message_bytes },
+            };
             let running = server::start(config, opened).await?;
             if demo {
                 let sign_ins = demo::seed(&db, &running.engine.repo).await?;
@@ -122,43 +142,91 @@ async fn main() -> anyhow::Result<()> {
                     println!("  {:<16} {:<11} {}", s.name, s.role, s.code);
                 }
             }
-            println!("fieldvisit-sync-server listening on http://{}", running.addr);
+            println!(
+                "fieldvisit-sync-server listening on http://{}",
+                running.addr
+            );
             running.run_until_ctrl_c().await?;
         }
         Command::Admin { data, json, action } => {
-            let opened = Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
+            let opened =
+                Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
             let db = opened.db.clone();
             match action {
-                Admin::AddPerson { name, role, supervisor } => {
-                    let role = Role::parse(&role).with_context(|| format!("role must be worker, supervisor or admin, not {role:?}"))?;
+                Admin::AddPerson {
+                    name,
+                    role,
+                    supervisor,
+                } => {
+                    let role = Role::parse(&role).with_context(|| {
+                        format!("role must be worker, supervisor or admin, not {role:?}")
+                    })?;
                     let p = practice::add_person(&db, &name, role, supervisor.as_deref()).await?;
-                    print(json, &p, |p| format!("added {} {} ({})", p.role.as_str(), p.name, p.id))?;
+                    print(json, &p, |p| {
+                        format!("added {} {} ({})", p.role.as_str(), p.name, p.id)
+                    })?;
                 }
-                Admin::AddCase { reference, person_name } => {
+                Admin::AddCase {
+                    reference,
+                    person_name,
+                } => {
                     let repo = opened.repo().await;
                     let c = practice::add_case(&db, &repo, &reference, &person_name).await;
                     repo.stop().await;
                     let c = c?;
-                    print(json, &c, |c| format!("added case {} ({}), document {}", c.reference, c.case_id, c.document_id))?;
+                    print(json, &c, |c| {
+                        format!(
+                            "added case {} ({}), document {}",
+                            c.reference, c.case_id, c.document_id
+                        )
+                    })?;
                 }
                 Admin::Assign { case_id, person_id } => {
                     practice::assign(&db, &case_id, &person_id).await?;
-                    print(json, &serde_json::json!({"case_id": case_id, "person_id": person_id}), |_| format!("assigned {person_id} to {case_id}"))?;
+                    print(
+                        json,
+                        &serde_json::json!({"case_id": case_id, "person_id": person_id}),
+                        |_| format!("assigned {person_id} to {case_id}"),
+                    )?;
                 }
                 Admin::EnrolDevice { person_id, label } => {
                     let e = practice::add_device(&db, &person_id, &label).await?;
-                    print(json, &e, |e| format!("enrolment code {} for device {} (valid until {})", e.code, e.device_id, e.expires_at))?;
+                    print(json, &e, |e| {
+                        format!(
+                            "enrolment code {} for device {} (valid until {})",
+                            e.code, e.device_id, e.expires_at
+                        )
+                    })?;
                 }
                 Admin::RevokeDevice { device_id } => {
                     let r = practice::revoke(&db, &device_id).await?;
-                    print(json, &r, |r| if r.was_already_revoked { format!("{} was already revoked", r.device_id) } else { format!("revoked {}", r.device_id) })?;
+                    print(json, &r, |r| {
+                        if r.was_already_revoked {
+                            format!("{} was already revoked", r.device_id)
+                        } else {
+                            format!("revoked {}", r.device_id)
+                        }
+                    })?;
                 }
                 Admin::Audit { action, limit } => {
                     let entries = db.audit_entries(action.as_deref(), limit)?;
                     print(json, &entries, |entries| {
-                        entries.iter().map(|e| format!("{} {} device={} person={} doc={} case={} {}", e.at, e.action,
-                            e.device_id.as_deref().unwrap_or("-"), e.person_id.as_deref().unwrap_or("-"),
-                            e.document_id.as_deref().unwrap_or("-"), e.case_id.as_deref().unwrap_or("-"), e.detail)).collect::<Vec<_>>().join("\n")
+                        entries
+                            .iter()
+                            .map(|e| {
+                                format!(
+                                    "{} {} device={} person={} doc={} case={} {}",
+                                    e.at,
+                                    e.action,
+                                    e.device_id.as_deref().unwrap_or("-"),
+                                    e.person_id.as_deref().unwrap_or("-"),
+                                    e.document_id.as_deref().unwrap_or("-"),
+                                    e.case_id.as_deref().unwrap_or("-"),
+                                    e.detail
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
                     })?;
                 }
             }

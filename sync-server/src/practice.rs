@@ -28,7 +28,12 @@ pub struct Revoked {
     pub was_already_revoked: bool,
 }
 
-pub async fn add_person(db: &Db, name: &str, role: Role, supervisor: Option<&str>) -> Result<PersonSummary> {
+pub async fn add_person(
+    db: &Db,
+    name: &str,
+    role: Role,
+    supervisor: Option<&str>,
+) -> Result<PersonSummary> {
     validate::label("name", name)?;
     if let Some(s) = supervisor {
         validate::id("supervisor", s)?;
@@ -46,13 +51,20 @@ pub async fn add_person(db: &Db, name: &str, role: Role, supervisor: Option<&str
 }
 
 /// Creates the case's automerge document and registers it.
-pub async fn add_case(db: &Db, repo: &samod::Repo, reference: &str, person_name: &str) -> Result<CaseSummary> {
+pub async fn add_case(
+    db: &Db,
+    repo: &samod::Repo,
+    reference: &str,
+    person_name: &str,
+) -> Result<CaseSummary> {
     validate::label("reference", reference)?;
     validate::label("person_name", person_name)?;
     let (reference, person_name) = (reference.trim().to_owned(), person_name.trim().to_owned());
     let r = reference.clone();
     if db.run(move |db| db.reference_taken(&r)).await? {
-        return Err(Error::Conflict(format!("a case with reference {reference} already exists")));
+        return Err(Error::Conflict(format!(
+            "a case with reference {reference} already exists"
+        )));
     }
     let case_id = secrets::id("case");
     let doc = schema::new_document(&CaseDoc::new(&case_id, &reference, &person_name))?;
@@ -91,8 +103,16 @@ pub async fn add_device(db: &Db, person_id: &str, label: &str) -> Result<Enrolme
         expires_at,
     };
     let (o, label) = (out.clone(), label.trim().to_owned());
-    db.run(move |db| db.insert_device(&o.device_id, &o.person_id, &label, &secrets::hash(&o.code), &o.expires_at))
-        .await?;
+    db.run(move |db| {
+        db.insert_device(
+            &o.device_id,
+            &o.person_id,
+            &label,
+            &secrets::hash(&o.code),
+            &o.expires_at,
+        )
+    })
+    .await?;
     Ok(out)
 }
 
@@ -102,7 +122,9 @@ pub async fn enrol(db: &Db, code: &str, label: &str) -> Result<EnrolResponse> {
     let token = secrets::token();
     let token_hash = secrets::hash(&token);
     let label = label.trim().to_owned();
-    let device = db.run(move |db| db.enrol(&code_hash, &token_hash, &label)).await?;
+    let device = db
+        .run(move |db| db.enrol(&code_hash, &token_hash, &label))
+        .await?;
     Ok(EnrolResponse {
         peer_id: sync::peer_id_for(&device.id),
         device_id: device.id,

@@ -106,7 +106,8 @@ pub async fn open_repo(storage: SqliteStorage, db: Db) -> samod::Repo {
 impl SyncEngine {
     pub async fn start(storage: SqliteStorage, db: Db, limits: Limits) -> Result<Arc<Self>> {
         let repo = open_repo(storage, db.clone()).await;
-        let url = samod::Url::parse("ws://fieldvisit/sync").map_err(|e| Error::Internal(e.to_string()))?;
+        let url = samod::Url::parse("ws://fieldvisit/sync")
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let acceptor = repo.make_acceptor(url).map_err(|_| Error::Stopped)?;
         let known: HashSet<String> = db.revoked_device_ids()?.into_iter().collect();
         let (revoked, _) = broadcast::channel(64);
@@ -128,7 +129,10 @@ impl SyncEngine {
         let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         tickets.retain(|_, (_, expires)| *expires > now);
-        tickets.insert(secrets::hash(&ticket), (device_id.to_owned(), now + TICKET_LIFETIME));
+        tickets.insert(
+            secrets::hash(&ticket),
+            (device_id.to_owned(), now + TICKET_LIFETIME),
+        );
         ticket
     }
 
@@ -145,6 +149,13 @@ impl SyncEngine {
         TICKET_LIFETIME
     }
 
+    fn is_revoked(&self, device_id: &str) -> bool {
+        self.known_revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(device_id)
+    }
+
     /// Closes every open connection of a device now.
     pub fn disconnect_device(&self, device_id: &str) {
         self.known_revoked
@@ -157,7 +168,8 @@ impl SyncEngine {
     /// Runs one authenticated device connection until it ends.
     pub async fn serve_connection(self: Arc<Self>, socket: WebSocket, device: Device) {
         let peer = PeerId::from(peer_id_for(&device.id));
-        let (to_samod, samod_in) = futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
+        let (to_samod, samod_in) =
+            futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
         let (samod_out, mut from_samod) = futures::channel::mpsc::channel::<Vec<u8>>(16);
         let transport = samod::Transport::new(samod_in, samod_out).with_expected_peer_id(peer);
         if self.acceptor.accept(transport).is_err() {
@@ -204,17 +216,13 @@ impl SyncEngine {
                     }
                     None => break Some((1000, "closed".into())),
                 },
-                id = revoked.recv() => match id {
-                    Ok(id) if id == device.id => {
+                id = revoked.recv() => {
+                    let lagged = matches!(id, Err(broadcast::error::RecvError::Lagged(_)));
+                    let is_me = matches!(&id, Ok(id) if *id == device.id);
+                    if is_me || (lagged && self.is_revoked(&device.id)) {
                         break Some((CLOSE_REVOKED, "device_revoked: this device has been revoked".into()));
                     }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        if self.known_revoked.lock().unwrap_or_else(|p| p.into_inner()).contains(&device.id) {
-                            break Some((CLOSE_REVOKED, "device_revoked: this device has been revoked".into()));
-                        }
-                    }
-                    _ => {}
-                },
+                }
             }
         };
         drop(to_samod);
@@ -225,7 +233,10 @@ impl SyncEngine {
                 reason.pop();
             }
             let _ = ws_tx
-                .send(Message::Close(Some(CloseFrame { code, reason: reason.into() })))
+                .send(Message::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
                 .await;
         }
         let _ = ws_tx.close().await;
@@ -233,7 +244,11 @@ impl SyncEngine {
     }
 
     async fn audit_rejection(&self, device: &Device, rejection: &wire::Rejection) {
-        let (device_id, person_id, detail) = (device.id.clone(), device.person.id.clone(), rejection.to_string());
+        let (device_id, person_id, detail) = (
+            device.id.clone(),
+            device.person.id.clone(),
+            rejection.to_string(),
+        );
         let action = rejection.code();
         let result = self
             .db
@@ -255,8 +270,13 @@ impl SyncEngine {
     /// Whether the device may sync `doc`; a refused request or write is
     /// written to the audit log (samod's share policy does the refusing).
     async fn check_and_audit(&self, device: &Device, doc: &str, msg: &wire::Inbound) -> bool {
-        let (device_id, person_id, doc) = (device.id.clone(), device.person.id.clone(), doc.to_owned());
-        let action = if msg.carries_changes { "write_refused" } else { "request_refused" };
+        let (device_id, person_id, doc) =
+            (device.id.clone(), device.person.id.clone(), doc.to_owned());
+        let action = if msg.carries_changes {
+            "write_refused"
+        } else {
+            "request_refused"
+        };
         let result = self
             .db
             .run(move |db| {
@@ -295,7 +315,9 @@ async fn watch_revocations(engine: std::sync::Weak<SyncEngine>) {
     let mut last_version = None;
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let Some(engine) = engine.upgrade() else { return };
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
         let db = engine.db.clone();
         let seen = last_version;
         let result = db
@@ -311,7 +333,10 @@ async fn watch_revocations(engine: std::sync::Weak<SyncEngine>) {
             Ok((version, ids)) if Some(version) != last_version => {
                 last_version = Some(version);
                 let fresh: Vec<String> = {
-                    let known = engine.known_revoked.lock().unwrap_or_else(|p| p.into_inner());
+                    let known = engine
+                        .known_revoked
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
                     ids.into_iter().filter(|id| !known.contains(id)).collect()
                 };
                 for id in fresh {

@@ -14,7 +14,10 @@ use serde_json::Value;
 pub mod raw;
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// The server binary, built once per test run if missing or stale.
@@ -56,7 +59,10 @@ pub fn admin(data: &Path, args: &[&str]) -> Value {
 }
 
 pub fn str_of(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("{key} in {v}")).to_owned()
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} in {v}"))
+        .to_owned()
 }
 
 pub struct Server {
@@ -137,7 +143,13 @@ impl Practice {
         let dir = tempfile::tempdir().unwrap();
         let case = admin(
             &dir.path().join("server"),
-            &["add-case", "--reference", "TEST-001", "--person-name", "Casey Synthetic"],
+            &[
+                "add-case",
+                "--reference",
+                "TEST-001",
+                "--person-name",
+                "Casey Synthetic",
+            ],
         );
         Practice {
             case_id: str_of(&case, "case_id"),
@@ -159,12 +171,18 @@ impl Practice {
     }
 
     pub fn assign(&self, person: &str) {
-        admin(&self.data(), &["assign", "--case", &self.case_id, "--person", person]);
+        admin(
+            &self.data(),
+            &["assign", "--case", &self.case_id, "--person", person],
+        );
     }
 
     /// A one-time enrolment code: (device id, code).
     pub fn enrolment_code(&self, person: &str) -> (String, String) {
-        let e = admin(&self.data(), &["enrol-device", "--person", person, "--label", "Test phone"]);
+        let e = admin(
+            &self.data(),
+            &["enrol-device", "--person", person, "--label", "Test phone"],
+        );
         (str_of(&e, "device_id"), str_of(&e, "code"))
     }
 
@@ -200,7 +218,10 @@ where
 {
     let deadline = tokio::time::Instant::now() + SYNC_TIMEOUT;
     while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -6,7 +6,8 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub struct RawPeer {
     pub socket: Socket,
@@ -95,9 +96,10 @@ impl RawPeer {
     pub async fn connect(url: &str, token: &str, peer_id: &str) -> RawPeer {
         let t: serde_json::Value = ticket(url, token).await.json().await.unwrap();
         let ticket = t["ticket"].as_str().expect("ticket");
-        let (socket, _) = tokio_tungstenite::connect_async(format!("{}/sync?ticket={ticket}", ws_url(url)))
-            .await
-            .expect("websocket");
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("{}/sync?ticket={ticket}", ws_url(url)))
+                .await
+                .expect("websocket");
         let mut peer = RawPeer {
             socket,
             peer_id: peer_id.to_owned(),
@@ -109,19 +111,28 @@ impl RawPeer {
         ]);
         peer.send(join).await;
         let reply = peer.next_binary().await.expect("peer message");
-        assert!(String::from_utf8_lossy(&reply).contains("peer"), "handshake reply");
+        assert!(
+            String::from_utf8_lossy(&reply).contains("peer"),
+            "handshake reply"
+        );
         peer
     }
 
     pub async fn send(&mut self, bytes: Vec<u8>) {
-        self.socket.send(Message::Binary(bytes.into())).await.unwrap();
+        self.socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .unwrap();
     }
 
     pub async fn send_sync(&mut self, document_id: &str, data: &[u8]) {
         let msg = encode(&[
             ("type", Field::Str("sync")),
             ("senderId", Field::Str(&self.peer_id.clone())),
-            ("targetId", Field::Str(fieldvisit_shared::api::SERVER_PEER_ID)),
+            (
+                "targetId",
+                Field::Str(fieldvisit_shared::api::SERVER_PEER_ID),
+            ),
             ("documentId", Field::Str(document_id)),
             ("data", Field::Bytes(data)),
         ]);
@@ -132,7 +143,9 @@ impl RawPeer {
         loop {
             match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await {
                 Ok(Some(Ok(Message::Binary(b)))) => return Some(b.to_vec()),
-                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => return None,
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                    return None;
+                }
                 Ok(Some(Ok(_))) => {}
             }
         }
@@ -145,7 +158,9 @@ impl RawPeer {
                 Ok(Some(Ok(Message::Close(Some(frame))))) => {
                     return Some((frame.code.into(), frame.reason.to_string()));
                 }
-                Ok(Some(Ok(Message::Close(None)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => return None,
+                Ok(Some(Ok(Message::Close(None)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                    return None;
+                }
                 Ok(Some(Ok(_))) => {}
             }
         }

@@ -58,14 +58,23 @@ impl ApiClient {
         Ok(url)
     }
 
-    async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, CoreError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, CoreError> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
-        let resp = req.send().await.map_err(|e| CoreError::Offline(e.to_string()))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
         let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| CoreError::Offline(e.to_string()))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| CoreError::Protocol(e.to_string()))
         } else {
@@ -81,11 +90,13 @@ impl ApiClient {
             code: code.to_owned(),
             label: label.to_owned(),
         };
-        self.send(self.http.post(self.url("api/enrol")?).json(&body)).await
+        self.send(self.http.post(self.url("api/enrol")?).json(&body))
+            .await
     }
 
     pub async fn ticket(&self) -> Result<TicketResponse, CoreError> {
-        self.send(self.http.post(self.url("api/sync/ticket")?)).await
+        self.send(self.http.post(self.url("api/sync/ticket")?))
+            .await
     }
 
     pub async fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {

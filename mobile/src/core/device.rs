@@ -3,19 +3,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use automerge::ReadDoc;
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, SERVER_PEER_ID};
 use fieldvisit_shared::schema::{
     self, CaseDoc, Communication, PlaceKind, TextField, VisitDoc, VisitIndexEntry,
 };
 use fieldvisit_shared::validate;
 use fieldvisit_sqlite_store::{Durability, SqliteStorage};
-use automerge::ReadDoc;
 use samod::{BackoffConfig, ConnectionState, DialerHandle, DocHandle, DocumentId, PeerId};
 
+use super::CoreError;
 use super::api_client::ApiClient;
 use super::dialer::{DialFailed, SyncDialer, flush_registrations, share_policy};
 use super::local::{Enrolment, Local};
-use super::CoreError;
 
 /// What the sync indicator shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +63,14 @@ fn parse_doc_id(id: &str) -> Result<DocumentId, CoreError> {
 
 impl DeviceCore {
     /// Enrols this device with a one-time code and opens its store.
-    pub async fn enrol(dir: &Path, server_url: &str, code: &str, label: &str) -> Result<Self, CoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| CoreError::Protocol(format!("cannot create {}: {e}", dir.display())))?;
+    pub async fn enrol(
+        dir: &Path,
+        server_url: &str,
+        code: &str,
+        label: &str,
+    ) -> Result<Self, CoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::Protocol(format!("cannot create {}: {e}", dir.display())))?;
         let local = Local::open(&paths(dir).0)?;
         let response = ApiClient::new(server_url, None)?.enrol(code, label).await?;
         local.save_enrolment(server_url, &response)?;
@@ -137,7 +143,11 @@ impl DeviceCore {
                 local: self.local.clone(),
                 registered: self.registered.clone(),
             };
-            *dialer = Some(self.repo.dial(backoff, Arc::new(d)).map_err(|_| CoreError::Stopped)?);
+            *dialer = Some(
+                self.repo
+                    .dial(backoff, Arc::new(d))
+                    .map_err(|_| CoreError::Stopped)?,
+            );
         }
         Ok(())
     }
@@ -188,7 +198,12 @@ impl DeviceCore {
     }
 
     async fn handle(&self, document_id: &str) -> Result<DocHandle, CoreError> {
-        if let Some(h) = self.handles.lock().unwrap_or_else(|p| p.into_inner()).get(document_id) {
+        if let Some(h) = self
+            .handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(document_id)
+        {
             return Ok(h.clone());
         }
         let handle = self
@@ -241,10 +256,19 @@ impl DeviceCore {
             author: self.enrolment.person.id.clone(),
         };
         case_handle.with_document(|doc| schema::index_visit(doc, &visit_id, &entry))?;
-        if self.dialer.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+        if self
+            .dialer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+        {
             // Online: register now rather than at the next reconnection. A
             // failure leaves it queued; the dialer retries on connect.
-            let (api, local, registered) = (self.api.clone(), self.local.clone(), self.registered.clone());
+            let (api, local, registered) = (
+                self.api.clone(),
+                self.local.clone(),
+                self.registered.clone(),
+            );
             tokio::spawn(async move {
                 if let Err(e) = flush_registrations(&api, &local, &registered).await {
                     tracing::info!(error = %e, "visit registration deferred");
@@ -261,7 +285,12 @@ impl DeviceCore {
 
     /// Sets a text field to what the person now sees in it; only the
     /// difference is recorded, so concurrent edits elsewhere survive.
-    pub async fn set_text(&self, visit_id: &str, field: TextField, value: &str) -> Result<(), CoreError> {
+    pub async fn set_text(
+        &self,
+        visit_id: &str,
+        field: TextField,
+        value: &str,
+    ) -> Result<(), CoreError> {
         validate::text(field.as_str(), value)?;
         let handle = self.handle(visit_id).await?;
         handle.with_document(|doc| {
@@ -271,7 +300,11 @@ impl DeviceCore {
         Ok(())
     }
 
-    pub async fn set_communication(&self, visit_id: &str, modes: &[Communication]) -> Result<(), CoreError> {
+    pub async fn set_communication(
+        &self,
+        visit_id: &str,
+        modes: &[Communication],
+    ) -> Result<(), CoreError> {
         let handle = self.handle(visit_id).await?;
         handle.with_document(|doc| {
             schema::check_schema(doc)?;
@@ -330,7 +363,8 @@ impl DeviceCore {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let status = self.sync_status().await?;
-            if status.connected && status.pending_changes == 0 && status.registrations_waiting == 0 {
+            if status.connected && status.pending_changes == 0 && status.registrations_waiting == 0
+            {
                 return Ok(status);
             }
             if tokio::time::Instant::now() >= deadline {
@@ -342,14 +376,20 @@ impl DeviceCore {
 
     /// Looks a document up by id, locally and then from the server: `None`
     /// when no one will share it with this device.
-    pub async fn try_fetch(&self, document_id: &str) -> Result<Option<automerge::Automerge>, CoreError> {
+    pub async fn try_fetch(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<automerge::Automerge>, CoreError> {
         let id = parse_doc_id(document_id)?;
         let found = self.repo.find(id).await.map_err(|_| CoreError::Stopped)?;
         Ok(found.map(|h| h.with_document(|d| d.clone())))
     }
 
     /// The raw automerge document, for tests that compare devices byte by byte.
-    pub async fn document_heads(&self, document_id: &str) -> Result<Vec<automerge::ChangeHash>, CoreError> {
+    pub async fn document_heads(
+        &self,
+        document_id: &str,
+    ) -> Result<Vec<automerge::ChangeHash>, CoreError> {
         let handle = self.handle(document_id).await?;
         Ok(handle.with_document(|doc| doc.get_heads()))
     }

@@ -88,7 +88,10 @@ impl Local {
             )?;
             if !applied {
                 tx.execute_batch(sql)?;
-                tx.execute("INSERT INTO schema_migrations (version) VALUES (?1)", [version])?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version) VALUES (?1)",
+                    [version],
+                )?;
             }
             tx.commit()?;
         }
@@ -172,7 +175,12 @@ impl Local {
         })
     }
 
-    pub fn add_document(&self, document_id: &str, case_id: &str, kind: &str) -> Result<(), CoreError> {
+    pub fn add_document(
+        &self,
+        document_id: &str,
+        case_id: &str,
+        kind: &str,
+    ) -> Result<(), CoreError> {
         self.with(|c| {
             c.execute(
                 "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, ?3)",
@@ -184,7 +192,8 @@ impl Local {
 
     pub fn documents(&self) -> Result<Vec<String>, CoreError> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT document_id FROM documents ORDER BY document_id")?;
+            let mut stmt =
+                c.prepare_cached("SELECT document_id FROM documents ORDER BY document_id")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         })
@@ -229,8 +238,11 @@ impl Local {
 
     pub fn registration_done(&self, document_id: &str) -> Result<(), CoreError> {
         self.with(|c| {
-            c.execute("DELETE FROM pending_registrations WHERE document_id = ?1", [document_id])
-                .map(|_| ())
+            c.execute(
+                "DELETE FROM pending_registrations WHERE document_id = ?1",
+                [document_id],
+            )
+            .map(|_| ())
         })
     }
 
@@ -260,8 +272,16 @@ impl Local {
             .collect())
     }
 
-    pub fn set_server_heads(&self, document_id: &str, heads: &[automerge::ChangeHash]) -> Result<(), CoreError> {
-        let joined = heads.iter().map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+    pub fn set_server_heads(
+        &self,
+        document_id: &str,
+        heads: &[automerge::ChangeHash],
+    ) -> Result<(), CoreError> {
+        let joined = heads
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
         self.with(|c| {
             c.execute(
                 "INSERT OR REPLACE INTO server_heads (document_id, heads) VALUES (?1, ?2)",

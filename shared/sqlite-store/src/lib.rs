@@ -123,11 +123,9 @@ impl Storage for SqliteStorage {
     fn load(&self, key: StorageKey) -> impl Future<Output = Option<Vec<u8>>> + Send {
         let k = encode(&key);
         let fut = self.run("load", move |c| {
-            c.query_row(
-                "SELECT data FROM samod_storage WHERE key = ?1",
-                [k],
-                |r| r.get(0),
-            )
+            c.query_row("SELECT data FROM samod_storage WHERE key = ?1", [k], |r| {
+                r.get(0)
+            })
             .optional()
         });
         async move { fut.await.flatten() }
@@ -144,7 +142,9 @@ impl Storage for SqliteStorage {
                 "SELECT key, data FROM samod_storage
                  WHERE key = ?1 OR (key >= ?1 || '/' AND key < ?1 || '0')",
             )?;
-            let rows = stmt.query_map([p], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            let rows = stmt.query_map([p], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
             rows.collect::<rusqlite::Result<Vec<(String, Vec<u8>)>>>()
         });
         async move {
@@ -202,7 +202,10 @@ mod tests {
             s.put(key(&["doc1", "incremental", "a"]), vec![4]).await;
         }
         let s = SqliteStorage::open(&path, Durability::Full).unwrap();
-        assert_eq!(s.load(key(&["doc1", "incremental", "a"])).await, Some(vec![4]));
+        assert_eq!(
+            s.load(key(&["doc1", "incremental", "a"])).await,
+            Some(vec![4])
+        );
         let range = s.load_range(key(&["doc1"])).await;
         assert_eq!(range.len(), 2, "doc10 is not under doc1: {range:?}");
         s.delete(key(&["doc1", "snapshot", "b"])).await;

@@ -54,7 +54,8 @@ async fn add_case(
     ApiJson(c): ApiJson<NewCase>,
 ) -> Result<(StatusCode, Json<CaseSummary>)> {
     admin.require_admin()?;
-    let case = practice::add_case(&state.db, &state.engine.repo, &c.reference, &c.person_name).await?;
+    let case =
+        practice::add_case(&state.db, &state.engine.repo, &c.reference, &c.person_name).await?;
     Ok((StatusCode::CREATED, Json(case)))
 }
 
@@ -65,7 +66,11 @@ struct Assignment {
     person_id: String,
 }
 
-async fn assign(State(state): State<AppState>, admin: AuthDevice, ApiJson(a): ApiJson<Assignment>) -> Result<StatusCode> {
+async fn assign(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    ApiJson(a): ApiJson<Assignment>,
+) -> Result<StatusCode> {
     admin.require_admin()?;
     practice::assign(&state.db, &a.case_id, &a.person_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -84,10 +89,17 @@ async fn add_device(
     ApiJson(d): ApiJson<NewDevice>,
 ) -> Result<(StatusCode, Json<EnrolmentCode>)> {
     admin.require_admin()?;
-    Ok((StatusCode::CREATED, Json(practice::add_device(&state.db, &d.person_id, &d.label).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(practice::add_device(&state.db, &d.person_id, &d.label).await?),
+    ))
 }
 
-async fn revoke(State(state): State<AppState>, admin: AuthDevice, Path(device_id): Path<String>) -> Result<Json<Revoked>> {
+async fn revoke(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    Path(device_id): Path<String>,
+) -> Result<Json<Revoked>> {
     admin.require_admin()?;
     let revoked = practice::revoke(&state.db, &device_id).await?;
     state.engine.disconnect_device(&device_id);
@@ -107,5 +119,10 @@ async fn audit(
 ) -> Result<Json<Vec<AuditEntry>>> {
     admin.require_admin()?;
     let limit = q.limit.unwrap_or(100).min(1000);
-    Ok(Json(state.db.run(move |db| db.audit_entries(q.action.as_deref(), limit)).await?))
+    Ok(Json(
+        state
+            .db
+            .run(move |db| db.audit_entries(q.action.as_deref(), limit))
+            .await?,
+    ))
 }

@@ -14,9 +14,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/cases/{case_id}/visits", post(register_visit))
 }
 
-async fn list(State(state): State<AppState>, AuthDevice(device): AuthDevice) -> Result<Json<Vec<CaseSummary>>> {
+async fn list(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+) -> Result<Json<Vec<CaseSummary>>> {
     let person = device.person.id;
-    Ok(Json(state.db.run(move |db| db.cases_visible_to(&person)).await?))
+    Ok(Json(
+        state.db.run(move |db| db.cases_visible_to(&person)).await?,
+    ))
 }
 
 async fn register_visit(
@@ -27,10 +32,27 @@ async fn register_visit(
 ) -> Result<(StatusCode, Json<RegisterVisitResponse>)> {
     validate::id("case_id", &case_id)?;
     if req.document_id.parse::<samod::DocumentId>().is_err() {
-        return Err(Error::InvalidJson(format!("document_id is not an automerge document id: {}", req.document_id)));
+        return Err(Error::InvalidJson(format!(
+            "document_id is not an automerge document id: {}",
+            req.document_id
+        )));
     }
     let (c, d) = (case_id.clone(), req.document_id.clone());
-    let created = state.db.run(move |db| db.register_visit(&device, &c, &d)).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(RegisterVisitResponse { case_id, document_id: req.document_id, created })))
+    let created = state
+        .db
+        .run(move |db| db.register_visit(&device, &c, &d))
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(RegisterVisitResponse {
+            case_id,
+            document_id: req.document_id,
+            created,
+        }),
+    ))
 }

@@ -14,11 +14,19 @@ pub fn router() -> Router<AppState> {
         .route("/api/me", get(me))
 }
 
-async fn enrol(State(state): State<AppState>, ApiJson(req): ApiJson<EnrolRequest>) -> Result<Json<EnrolResponse>> {
-    Ok(Json(practice::enrol(&state.db, &req.code, &req.label).await?))
+async fn enrol(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<EnrolRequest>,
+) -> Result<Json<EnrolResponse>> {
+    Ok(Json(
+        practice::enrol(&state.db, &req.code, &req.label).await?,
+    ))
 }
 
-async fn ticket(State(state): State<AppState>, AuthDevice(device): AuthDevice) -> Json<TicketResponse> {
+async fn ticket(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+) -> Json<TicketResponse> {
     Json(TicketResponse {
         ticket: state.engine.buy_ticket(&device.id),
         expires_in_seconds: state.engine.ticket_lifetime().as_secs(),

@@ -2,11 +2,11 @@
 //! Browsers cannot set headers on a WebSocket, so the upgrade carries a
 //! single-use ticket bought with the device token, never the token itself.
 
+use axum::Router;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
 use super::AppState;
@@ -21,10 +21,20 @@ struct TicketQuery {
     ticket: Option<String>,
 }
 
-async fn upgrade(State(state): State<AppState>, Query(q): Query<TicketQuery>, ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>) -> Result<Response> {
-    let ticket = q.ticket.filter(|t| !t.is_empty()).ok_or(Error::MissingTicket)?;
+async fn upgrade(
+    State(state): State<AppState>,
+    Query(q): Query<TicketQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response> {
+    let ticket = q
+        .ticket
+        .filter(|t| !t.is_empty())
+        .ok_or(Error::MissingTicket)?;
     let ws = ws.map_err(|_| Error::NotWebSocket)?;
-    let device_id = state.engine.redeem_ticket(&ticket).ok_or(Error::InvalidTicket)?;
+    let device_id = state
+        .engine
+        .redeem_ticket(&ticket)
+        .ok_or(Error::InvalidTicket)?;
     let device = state.db.run(move |db| db.device(&device_id)).await?;
     if device.revoked {
         return Err(Error::DeviceRevoked);

@@ -19,13 +19,10 @@ Build it as README.md describes, then restart the server.</p>
 
 pub fn router(state: &AppState) -> Router<AppState> {
     match &state.web_dir {
-        Some(dir) if dir.join("index.html").is_file() => Router::new().fallback_service(
-            ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))),
-        ),
+        Some(dir) if dir.join("index.html").is_file() => Router::new()
+            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
         _ => Router::new()
             .route("/", get(|| async { (StatusCode::OK, Html(NOT_BUILT)) }))
-            .fallback(|| async {
-                crate::error::Error::NotFound("this address".into())
-            }),
+            .fallback(|| async { crate::error::Error::NotFound("this address".into()) }),
     }
 }
