@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
+use fieldvisit_sqlite_store::{Durability, apply_migrations, open_connection};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::access::{self, Facts};
@@ -109,12 +110,9 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let mut conn = open_connection(path, Durability::Full)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn)?;
+        apply_migrations(&mut conn, MIGRATIONS)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -552,30 +550,6 @@ fn audit_tx(c: &Connection, e: &Audit<'_>) -> rusqlite::Result<()> {
         e.case_id,
         e.detail
     ])?;
-    Ok(())
-}
-
-fn migrate(conn: &mut Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)",
-    )?;
-    for (version, sql) in MIGRATIONS {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let applied: bool = tx.query_row(
-            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
-            [version],
-            |r| r.get(0),
-        )?;
-        if !applied {
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
-                params![version, now()],
-            )?;
-            tracing::info!(version, "applied database migration");
-        }
-        tx.commit()?;
-    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use fieldvisit_shared::api::{CaseSummary, EnrolResponse, PersonSummary, Role};
+use fieldvisit_sqlite_store::{Durability, apply_migrations, open_connection};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::CoreError;
@@ -72,29 +73,8 @@ pub struct Local {
 
 impl Local {
     pub fn open(path: &Path) -> Result<Self, CoreError> {
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)",
-        )?;
-        for (version, sql) in MIGRATIONS {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let applied: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
-                [version],
-                |r| r.get(0),
-            )?;
-            if !applied {
-                tx.execute_batch(sql)?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (version) VALUES (?1)",
-                    [version],
-                )?;
-            }
-            tx.commit()?;
-        }
+        let mut conn = open_connection(path, Durability::Full)?;
+        apply_migrations(&mut conn, MIGRATIONS)?;
         Ok(Local {
             conn: Arc::new(Mutex::new(conn)),
         })

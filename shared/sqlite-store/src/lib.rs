@@ -31,6 +31,53 @@ pub enum Durability {
     Normal,
 }
 
+/// Opens a SQLite file the way every Fieldvisit database is opened: WAL,
+/// the given durability, and a busy timeout so that a second process (the
+/// admin command line) waits rather than fails.
+pub fn open_connection(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        },
+    )?;
+    Ok(conn)
+}
+
+/// Applies numbered migrations that have not been applied yet, each in its
+/// own transaction with its record in `schema_migrations`.
+pub fn apply_migrations(conn: &mut Connection, migrations: &[(u32, &str)]) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+            version INTEGER PRIMARY KEY,
+            applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+        )",
+    )?;
+    for (version, sql) in migrations {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let applied: bool = tx.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if !applied {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES (?1)",
+                [version],
+            )?;
+            tracing::info!(version, "applied database migration");
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
@@ -50,17 +97,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS samod_storage (
 impl SqliteStorage {
     /// Opens (creating if needed) the store in the SQLite file at `path`.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(
-            None,
-            "synchronous",
-            match durability {
-                Durability::Full => "FULL",
-                Durability::Normal => "NORMAL",
-            },
-        )?;
+        let conn = open_connection(path, durability)?;
         conn.execute_batch(SCHEMA)?;
         Ok(SqliteStorage {
             conn: Arc::new(Mutex::new(conn)),
