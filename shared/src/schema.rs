@@ -291,6 +291,106 @@ impl TextField {
     }
 }
 
+string_enum! {
+    /// The editable text of an action.
+    ActionText { Text => "text", Owner => "owner" }
+}
+
+string_enum! {
+    /// The editable texts of a creative-method observation: what the person
+    /// expressed and how (their voice), and the worker's reading of it.
+    CreativeText { Expressed => "expressed", How => "how", Reading => "reading" }
+}
+
+/// One piece of text a worker edits in a visit, wherever it lives: the app
+/// and the device core name text by this rather than by raw paths, so a UI
+/// bug cannot write text into the wrong part of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum VisitText {
+    Field(TextField),
+    Action { id: String, part: ActionText },
+    Creative { id: String, part: CreativeText },
+}
+
+impl From<TextField> for VisitText {
+    fn from(field: TextField) -> Self {
+        VisitText::Field(field)
+    }
+}
+
+impl VisitText {
+    /// Where the text object lives in a visit document.
+    pub fn path(&self) -> Vec<&str> {
+        match self {
+            VisitText::Field(f) => f.path().to_vec(),
+            VisitText::Action { id, part } => vec!["actions", id.as_str(), part.as_str()],
+            VisitText::Creative { id, part } => vec!["creative", id.as_str(), part.as_str()],
+        }
+    }
+
+    /// A name for error messages and validation.
+    pub fn name(&self) -> &'static str {
+        match self {
+            VisitText::Field(f) => f.as_str(),
+            VisitText::Action { part, .. } => match part {
+                ActionText::Text => "action",
+                ActionText::Owner => "action owner",
+            },
+            VisitText::Creative { part, .. } => match part {
+                CreativeText::Expressed => "what was expressed",
+                CreativeText::How => "how it was expressed",
+                CreativeText::Reading => "worker's reading",
+            },
+        }
+    }
+
+    /// The current value in `visit`; `None` when the action or observation
+    /// does not exist (removed elsewhere, or not synced yet).
+    pub fn read<'a>(&self, visit: &'a VisitDoc) -> Option<&'a str> {
+        match self {
+            VisitText::Field(f) => Some(visit.text(*f)),
+            VisitText::Action { id, part } => visit.actions.get(id).map(|a| match part {
+                ActionText::Text => a.text.as_str(),
+                ActionText::Owner => a.owner.as_str(),
+            }),
+            VisitText::Creative { id, part } => visit.creative.get(id).map(|c| match part {
+                CreativeText::Expressed => c.expressed.as_str(),
+                CreativeText::How => c.how.as_str(),
+                CreativeText::Reading => c.reading.as_str(),
+            }),
+        }
+    }
+}
+
+impl Action {
+    pub fn new() -> Self {
+        Action {
+            text: Text::default(),
+            owner: Text::default(),
+            due: String::new(),
+            done: false,
+        }
+    }
+}
+
+impl Default for Action {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CreativeObservation {
+    pub fn new(method: CreativeMethod) -> Self {
+        CreativeObservation {
+            method,
+            expressed: Text::default(),
+            how: Text::default(),
+            reading: Text::default(),
+            photos: Vec::new(),
+        }
+    }
+}
+
 impl CaseDoc {
     pub fn new(case_id: &str, reference: &str, person_name: &str) -> Self {
         CaseDoc {
@@ -416,14 +516,27 @@ pub fn update_text(
 ) -> Result<(), crate::Error> {
     use automerge::{ReadDoc, transaction::Transactable};
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let Some((last, parents)) = path.split_last() else {
+            return Err(automerge::AutomergeError::InvalidObjId("empty path".into()));
+        };
         let mut obj = automerge::ROOT;
-        for key in path {
+        for key in parents {
             obj = match tx.get(&obj, *key)? {
-                Some((automerge::Value::Object(_), id)) => id,
-                _ => tx.put_object(&obj, *key, automerge::ObjType::Text)?,
+                Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+                _ => {
+                    return Err(automerge::AutomergeError::InvalidObjId(format!(
+                        "no map at {key}"
+                    )));
+                }
             };
         }
-        tx.update_text(&obj, value)?;
+        // Only the text itself may be created here, never a missing parent:
+        // an action removed elsewhere must not come back as a bare text.
+        let text = match tx.get(&obj, *last)? {
+            Some((automerge::Value::Object(automerge::ObjType::Text), id)) => id,
+            _ => tx.put_object(&obj, *last, automerge::ObjType::Text)?,
+        };
+        tx.update_text(&text, value)?;
         Ok(())
     })
     .map_err(|f| crate::Error::from(f.error))?;

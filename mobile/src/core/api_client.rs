@@ -31,10 +31,14 @@ impl ApiClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
+        // The browser's fetch has its own timeouts and no builder for ours.
+        #[cfg(not(target_arch = "wasm32"))]
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(20))
             .build()
             .map_err(|e| CoreError::Protocol(e.to_string()))?;
+        #[cfg(target_arch = "wasm32")]
+        let http = reqwest::Client::new();
         Ok(ApiClient { http, base, token })
     }
 

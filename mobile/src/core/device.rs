@@ -6,16 +6,18 @@ use std::time::Duration;
 use automerge::ReadDoc;
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, SERVER_PEER_ID};
 use fieldvisit_shared::schema::{
-    self, CaseDoc, Communication, PlaceKind, TextField, VisitDoc, VisitIndexEntry,
+    self, Action, CaseDoc, Communication, CreativeMethod, CreativeObservation, PlaceKind, VisitDoc,
+    VisitIndexEntry, VisitText,
 };
 use fieldvisit_shared::validate;
-use fieldvisit_sqlite_store::{Durability, SqliteStorage};
+use fieldvisit_sqlite_store::SqliteStorage;
 use samod::{BackoffConfig, ConnectionState, DialerHandle, DocHandle, DocumentId, PeerId};
 
 use super::CoreError;
 use super::api_client::ApiClient;
 use super::dialer::{DialFailed, SyncDialer, flush_registrations, share_policy};
 use super::local::{Enrolment, Local};
+use super::platform;
 
 /// What the sync indicator shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,26 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Ids of actions and observations inside a visit: random, so two devices
+/// adding offline never collide.
+fn new_item_id() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+/// Natively the store is a folder of SQLite files; in the browser the files
+/// live in IndexedDB through SQLite's VFS, which must be registered first.
+async fn prepare_store(dir: &Path) -> Result<(), CoreError> {
+    #[cfg(not(target_arch = "wasm32"))]
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CoreError::Protocol(format!("cannot create {}: {e}", dir.display())))?;
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = dir;
+        super::browser::install_store().await?;
+    }
+    Ok(())
+}
+
 fn parse_doc_id(id: &str) -> Result<DocumentId, CoreError> {
     id.parse()
         .map_err(|_| CoreError::UnknownDocument(id.to_owned()))
@@ -69,8 +91,7 @@ impl DeviceCore {
         code: &str,
         label: &str,
     ) -> Result<Self, CoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CoreError::Protocol(format!("cannot create {}: {e}", dir.display())))?;
+        prepare_store(dir).await?;
         let local = Local::open(&paths(dir).0)?;
         let response = ApiClient::new(server_url, None)?.enrol(code, label).await?;
         local.save_enrolment(server_url, &response)?;
@@ -81,9 +102,11 @@ impl DeviceCore {
     /// Opens an enrolled device's store; `None` when it was never enrolled.
     pub async fn open(dir: &Path) -> Result<Option<Self>, CoreError> {
         let (local_path, _) = paths(dir);
+        #[cfg(not(target_arch = "wasm32"))]
         if !local_path.exists() {
             return Ok(None);
         }
+        prepare_store(dir).await?;
         let local = Local::open(&local_path)?;
         match local.enrolment()? {
             Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment).await?)),
@@ -92,10 +115,14 @@ impl DeviceCore {
     }
 
     async fn start(dir: &Path, local: Local, enrolment: Enrolment) -> Result<Self, CoreError> {
-        let storage = SqliteStorage::open(&paths(dir).1, Durability::Full)
+        let storage = SqliteStorage::open(&paths(dir).1, platform::DURABILITY)
             .map_err(|e| CoreError::Protocol(e.to_string()))?;
         let (registered, _) = tokio::sync::watch::channel(0);
-        let repo = samod::Repo::build_tokio()
+        #[cfg(not(target_arch = "wasm32"))]
+        let builder = samod::Repo::build_tokio();
+        #[cfg(target_arch = "wasm32")]
+        let builder = samod::Repo::builder(super::browser::BrowserRuntime);
+        let repo = builder
             .with_storage(storage)
             .with_peer_id(PeerId::from(enrolment.peer_id.clone()))
             .with_share_policy(share_policy(local.clone(), registered.clone()))
@@ -188,7 +215,7 @@ impl DeviceCore {
             .as_ref()
             .map(|d| d.established());
         if let Some(established) = established {
-            let _ = tokio::time::timeout(timeout, established).await;
+            let _ = platform::timeout(timeout, established).await;
         }
     }
 
@@ -269,7 +296,7 @@ impl DeviceCore {
                 self.local.clone(),
                 self.registered.clone(),
             );
-            tokio::spawn(async move {
+            platform::spawn(async move {
                 if let Err(e) = flush_registrations(&api, &local, &registered).await {
                     tracing::info!(error = %e, "visit registration deferred");
                 }
@@ -283,19 +310,20 @@ impl DeviceCore {
         Ok(handle.with_document(|doc| schema::read_visit(doc))?)
     }
 
-    /// Sets a text field to what the person now sees in it; only the
+    /// Sets a piece of text to what the person now sees in it; only the
     /// difference is recorded, so concurrent edits elsewhere survive.
     pub async fn set_text(
         &self,
         visit_id: &str,
-        field: TextField,
+        text: impl Into<VisitText>,
         value: &str,
     ) -> Result<(), CoreError> {
-        validate::text(field.as_str(), value)?;
+        let text = text.into();
+        validate::text(text.name(), value)?;
         let handle = self.handle(visit_id).await?;
         handle.with_document(|doc| {
             schema::check_schema(doc)?;
-            schema::update_text(doc, field.path(), value)
+            schema::update_text(doc, &text.path(), value)
         })?;
         Ok(())
     }
@@ -305,12 +333,90 @@ impl DeviceCore {
         visit_id: &str,
         modes: &[Communication],
     ) -> Result<(), CoreError> {
+        self.put_in_visit(visit_id, &["own_words"], "communication", modes)
+            .await
+    }
+
+    /// Adds an empty action and returns its id.
+    pub async fn add_action(&self, visit_id: &str) -> Result<String, CoreError> {
+        let id = new_item_id();
+        self.put_in_visit(visit_id, &["actions"], &id, Action::new())
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn set_action_done(
+        &self,
+        visit_id: &str,
+        action_id: &str,
+        done: bool,
+    ) -> Result<(), CoreError> {
+        self.put_in_visit(visit_id, &["actions", action_id], "done", done)
+            .await
+    }
+
+    /// Adds a creative-method observation and returns its id.
+    pub async fn add_creative(
+        &self,
+        visit_id: &str,
+        method: CreativeMethod,
+    ) -> Result<String, CoreError> {
+        let id = new_item_id();
+        self.put_in_visit(
+            visit_id,
+            &["creative"],
+            &id,
+            CreativeObservation::new(method),
+        )
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn set_creative_method(
+        &self,
+        visit_id: &str,
+        observation_id: &str,
+        method: CreativeMethod,
+    ) -> Result<(), CoreError> {
+        self.put_in_visit(visit_id, &["creative", observation_id], "method", method)
+            .await
+    }
+
+    async fn put_in_visit<R: autosurgeon::Reconcile>(
+        &self,
+        visit_id: &str,
+        path: &[&str],
+        key: &str,
+        value: R,
+    ) -> Result<(), CoreError> {
         let handle = self.handle(visit_id).await?;
         handle.with_document(|doc| {
             schema::check_schema(doc)?;
-            schema::put_at(doc, &["own_words"], "communication", modes)
+            schema::put_at(doc, path, key, value)
         })?;
         Ok(())
+    }
+
+    /// Fires whenever the visit changes, here or by sync, so a screen can
+    /// show a colleague's words as they arrive.
+    pub async fn visit_changes(
+        &self,
+        visit_id: &str,
+    ) -> Result<impl futures::Stream<Item = ()> + 'static, CoreError> {
+        use futures::StreamExt;
+        let handle = self.handle(visit_id).await?;
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        // samod's stream borrows its handle; this task owns both and stops
+        // at the first change after the screen has gone.
+        platform::spawn(async move {
+            let mut changes = std::pin::pin!(handle.changes());
+            while changes.next().await.is_some() {
+                if tx.unbounded_send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(rx)
     }
 
     /// What the sync indicator shows now. Also records what the server is
@@ -360,17 +466,17 @@ impl DeviceCore {
 
     /// Waits until every local change is known to be on the server.
     pub async fn wait_until_synced(&self, timeout: Duration) -> Result<SyncStatus, CoreError> {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = web_time::Instant::now() + timeout;
         loop {
             let status = self.sync_status().await?;
             if status.connected && status.pending_changes == 0 && status.registrations_waiting == 0
             {
                 return Ok(status);
             }
-            if tokio::time::Instant::now() >= deadline {
+            if web_time::Instant::now() >= deadline {
                 return Err(CoreError::Timeout("sync"));
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            platform::sleep(Duration::from_millis(50)).await;
         }
     }
 

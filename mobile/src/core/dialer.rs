@@ -4,9 +4,9 @@
 //! then opens the WebSocket.
 
 use futures::future::BoxFuture;
+#[cfg(not(target_arch = "wasm32"))]
 use futures::{SinkExt, StreamExt};
 use samod::{DialError, PeerId, Transport};
-use tokio_tungstenite::tungstenite::Message;
 
 use super::CoreError;
 use super::api_client::ApiClient;
@@ -59,7 +59,7 @@ impl samod::Dialer for SyncDialer {
         let api = self.api.clone();
         let local = self.local.clone();
         let registered = self.registered.clone();
-        Box::pin(async move {
+        let work = async move {
             let permanent_or_transient = |e: CoreError| match e.server_code() {
                 Some("device_revoked" | "unknown_token") => {
                     DialError::PermanentFailure(DialFailed(e.to_string()))
@@ -73,30 +73,46 @@ impl samod::Dialer for SyncDialer {
             let url = api
                 .sync_url(&ticket.ticket)
                 .map_err(|e| DialError::PermanentFailure(DialFailed(e.to_string())))?;
-            let (socket, _) = tokio_tungstenite::connect_async(url.as_str())
+            let transport = open_websocket(url.as_str())
                 .await
-                .map_err(|e| DialError::transient(DialFailed(e.to_string())))?;
-            let (sink, stream) = socket.split();
-            let stream = stream.filter_map(|m| async move {
-                match m {
-                    Ok(Message::Binary(b)) => Some(Ok(b.to_vec())),
-                    Ok(Message::Close(frame)) => {
-                        if let Some(f) = frame {
-                            tracing::warn!(code = %f.code, reason = %f.reason, "server closed the sync connection");
-                        }
-                        None
-                    }
-                    Ok(_) => None,
-                    Err(e) => Some(Err(e)),
-                }
-            });
-            let sink = sink.with(|b: Vec<u8>| async move {
-                Ok::<_, tokio_tungstenite::tungstenite::Error>(Message::Binary(b.into()))
-            });
-            Ok(Transport::new(Box::pin(stream), Box::pin(sink))
-                .with_expected_peer_id(PeerId::from(SERVER_PEER_ID)))
-        })
+                .map_err(|e| DialError::transient(DialFailed(e)))?;
+            Ok(transport.with_expected_peer_id(PeerId::from(SERVER_PEER_ID)))
+        };
+        // In the browser fetch and WebSocket futures are not `Send`; they
+        // only ever run on the page's one thread.
+        #[cfg(target_arch = "wasm32")]
+        let work = send_wrapper::SendWrapper::new(work);
+        Box::pin(work)
     }
+}
+
+#[cfg(target_arch = "wasm32")]
+use super::browser::connect_websocket as open_websocket;
+
+#[cfg(not(target_arch = "wasm32"))]
+async fn open_websocket(url: &str) -> Result<Transport, String> {
+    use tokio_tungstenite::tungstenite::Message;
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (sink, stream) = socket.split();
+    let stream = stream.filter_map(|m| async move {
+        match m {
+            Ok(Message::Binary(b)) => Some(Ok(b.to_vec())),
+            Ok(Message::Close(frame)) => {
+                if let Some(f) = frame {
+                    tracing::warn!(code = %f.code, reason = %f.reason, "server closed the sync connection");
+                }
+                None
+            }
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        }
+    });
+    let sink = sink.with(|b: Vec<u8>| async move {
+        Ok::<_, tokio_tungstenite::tungstenite::Error>(Message::Binary(b.into()))
+    });
+    Ok(Transport::new(Box::pin(stream), Box::pin(sink)))
 }
 
 /// The device's share policy. A visit created offline is offered to the

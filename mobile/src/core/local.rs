@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use fieldvisit_shared::api::{CaseSummary, EnrolResponse, PersonSummary, Role};
-use fieldvisit_sqlite_store::{Durability, apply_migrations, open_connection};
+use fieldvisit_sqlite_store::{apply_migrations, open_connection};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::CoreError;
@@ -73,7 +73,7 @@ pub struct Local {
 
 impl Local {
     pub fn open(path: &Path) -> Result<Self, CoreError> {
-        let mut conn = open_connection(path, Durability::Full)?;
+        let mut conn = open_connection(path, super::platform::DURABILITY)?;
         apply_migrations(&mut conn, MIGRATIONS)?;
         Ok(Local {
             conn: Arc::new(Mutex::new(conn)),

@@ -5,10 +5,15 @@
 //! the server happens whenever a connection exists, and never blocks an edit.
 
 mod api_client;
+#[cfg(target_arch = "wasm32")]
+mod browser;
 mod device;
 mod dialer;
 mod error;
 mod local;
+pub mod platform;
 
+#[cfg(target_arch = "wasm32")]
+pub use browser::browser_online;
 pub use device::{DeviceCore, SyncStatus};
 pub use error::CoreError;

@@ -29,6 +29,11 @@ pub enum Durability {
     /// `synchronous=NORMAL` in WAL: survives a killed process but may lose
     /// the last commits on power loss; for benchmarks that compare the two.
     Normal,
+    /// The browser: sqlite-wasm-vfs's IndexedDB VFS keeps the database in
+    /// memory and writes each commit's pages to IndexedDB in one IndexedDB
+    /// transaction a moment later. It accepts only `synchronous=off` and has
+    /// no shared memory for WAL, so the journal stays in memory.
+    Browser,
 }
 
 /// Opens a SQLite file the way every Fieldvisit database is opened: WAL,
@@ -37,15 +42,13 @@ pub enum Durability {
 pub fn open_connection(path: &Path, durability: Durability) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        match durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        },
-    )?;
+    let (journal, synchronous) = match durability {
+        Durability::Full => ("WAL", "FULL"),
+        Durability::Normal => ("WAL", "NORMAL"),
+        Durability::Browser => ("MEMORY", "OFF"),
+    };
+    conn.pragma_update(None, "journal_mode", journal)?;
+    conn.pragma_update(None, "synchronous", synchronous)?;
     Ok(conn)
 }
 
@@ -119,23 +122,21 @@ impl SqliteStorage {
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> impl Future<Output = Option<T>> + Send + 'static {
         let conn = self.conn.clone();
+        let work = move || {
+            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&conn)
+        };
         async move {
-            let result = tokio::task::spawn_blocking(move || {
-                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-                f(&conn)
-            })
-            .await;
-            match result {
-                Ok(Ok(v)) => Some(v),
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "document store {what} failed");
-                    None
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "document store {what} task failed");
-                    None
-                }
-            }
+            #[cfg(not(target_arch = "wasm32"))]
+            let result = match tokio::task::spawn_blocking(work).await {
+                Ok(r) => r.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            #[cfg(target_arch = "wasm32")]
+            let result = work().map_err(|e| e.to_string());
+            result
+                .inspect_err(|e| tracing::error!(error = %e, "document store {what} failed"))
+                .ok()
         }
     }
 

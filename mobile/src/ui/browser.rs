@@ -1,0 +1,104 @@
+//! What the app needs from its surroundings: the address fragment, and
+//! whether there is a network. In the browser these are the page's
+//! location and its `online`/`offline` events; in a desktop window there is
+//! no address bar and the network is assumed.
+
+use std::rc::Rc;
+
+use crate::DeviceCore;
+
+use super::Route;
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use std::rc::Rc;
+
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    use crate::DeviceCore;
+
+    pub fn fragment() -> String {
+        web_sys::window()
+            .and_then(|w| w.location().hash().ok())
+            .unwrap_or_default()
+    }
+
+    pub fn set_fragment(fragment: &str) {
+        if let Some(w) = web_sys::window() {
+            let _ = w.location().set_hash(fragment);
+        }
+    }
+
+    /// The listener lives as long as the page.
+    fn listen(event: &str, f: impl FnMut() + 'static) {
+        if let Some(w) = web_sys::window() {
+            let f = Closure::<dyn FnMut()>::new(f);
+            let _ = w.add_event_listener_with_callback(event, f.as_ref().unchecked_ref());
+            f.forget();
+        }
+    }
+
+    pub fn on_fragment_change(mut f: impl FnMut(String) + 'static) {
+        listen("hashchange", move || f(fragment()));
+    }
+
+    pub fn on_connectivity_change(core: Rc<DeviceCore>) {
+        let c = core.clone();
+        listen("online", move || super::super::go_online_if_possible(&c));
+        listen("offline", move || core.go_offline());
+    }
+
+    pub fn online() -> bool {
+        crate::core::browser_online()
+    }
+
+    pub fn origin() -> Option<String> {
+        web_sys::window().and_then(|w| w.location().origin().ok())
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    use std::rc::Rc;
+
+    use crate::DeviceCore;
+
+    pub fn fragment() -> String {
+        String::new()
+    }
+    pub fn set_fragment(_: &str) {}
+    pub fn on_fragment_change(_: impl FnMut(String) + 'static) {}
+    pub fn on_connectivity_change(_: Rc<DeviceCore>) {}
+    pub fn online() -> bool {
+        true
+    }
+    pub fn origin() -> Option<String> {
+        None
+    }
+}
+
+pub fn initial_route() -> Route {
+    Route::from_fragment(&imp::fragment())
+}
+
+pub fn set_fragment(fragment: &str) {
+    imp::set_fragment(fragment);
+}
+
+pub fn on_fragment_change(f: impl FnMut(String) + 'static) {
+    imp::on_fragment_change(f);
+}
+
+pub fn on_connectivity_change(core: Rc<DeviceCore>) {
+    imp::on_connectivity_change(core);
+}
+
+pub fn online() -> bool {
+    imp::online()
+}
+
+/// The server the app was loaded from, the natural default to enrol with.
+pub fn origin() -> Option<String> {
+    imp::origin()
+}

@@ -1,0 +1,151 @@
+//! One case: the person's key details and the visits, newest first. A new
+//! visit is created here, offline if need be.
+
+use dioxus::prelude::*;
+use fieldvisit_shared::schema::{CaseDoc, PlaceKind};
+
+use super::{Core, Route, labels, navigate};
+
+#[component]
+pub fn CaseScreen(case_id: String) -> Element {
+    let core: Core = use_context();
+    let mut case = use_signal(|| None::<Result<CaseDoc, String>>);
+    let mut place = use_signal(|| PlaceKind::Home);
+    let mut error = use_signal(|| None::<String>);
+
+    let load_id = case_id.clone();
+    use_future(move || {
+        let case_id = load_id.clone();
+        async move {
+            let Some(core) = core.peek().clone() else {
+                return;
+            };
+            case.set(Some(core.case(&case_id).await.map_err(|e| e.to_string())));
+        }
+    });
+
+    let start_visit = {
+        let case_id = case_id.clone();
+        move |_| {
+            let case_id = case_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                match core.create_visit(&case_id, place()).await {
+                    Ok(visit_id) => navigate(Route::Visit { case_id, visit_id }),
+                    Err(e) => error.set(Some(format!("The visit could not be started: {e}"))),
+                }
+            }
+        }
+    };
+
+    let own_id = core
+        .read()
+        .as_ref()
+        .map(|c| c.person().id.clone())
+        .unwrap_or_default();
+
+    let body = match case() {
+        None => rsx! { p { role: "status", "Opening the case…" } },
+        Some(Err(why)) => rsx! {
+            p { role: "alert", "This case is not on this device yet: {why}" }
+            p { "Connect to the internet and refresh your cases." }
+        },
+        Some(Ok(c)) => {
+            let visits: Vec<(String, String, String)> = c
+                .visits_newest_first()
+                .into_iter()
+                .map(|(id, v)| {
+                    let by = if v.author == own_id {
+                        "you".to_string()
+                    } else {
+                        v.author.clone()
+                    };
+                    (id.to_owned(), labels::when(&v.started_at), by)
+                })
+                .collect();
+            let person = &c.person;
+            let details: Vec<(&str, String)> = [
+                ("Preferred name", person.preferred_name.as_str().to_owned()),
+                ("Date of birth", person.date_of_birth.clone()),
+                (
+                    "Communication needs",
+                    person.communication_needs.as_str().to_owned(),
+                ),
+                ("Key details", person.key_details.as_str().to_owned()),
+            ]
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+            rsx! {
+                h1 { "{person.name.as_str()}" }
+                p { class: "quiet", "Case {c.reference}" }
+                section { aria_labelledby: "details-h",
+                    h2 { id: "details-h", "Key details" }
+                    if details.is_empty() && c.key_people.is_empty() {
+                        p { class: "quiet", "No key details recorded yet." }
+                    }
+                    dl {
+                        for (term, value) in details {
+                            dt { "{term}" }
+                            dd { "{value}" }
+                        }
+                        for (id, kp) in c.key_people.iter() {
+                            dt { key: "{id}", "{kp.relationship.as_str()}" }
+                            dd { "{kp.name.as_str()}" }
+                        }
+                    }
+                }
+                section { aria_labelledby: "new-h",
+                    h2 { id: "new-h", "Start a visit" }
+                    label { r#for: "place", "Where" }
+                    select {
+                        id: "place",
+                        onchange: move |e| {
+                            if let Some(p) = PlaceKind::parse(&e.value()) {
+                                place.set(p);
+                            }
+                        },
+                        for p in PlaceKind::ALL.iter().copied() {
+                            option { value: "{p.as_str()}", selected: p == place(), "{labels::place(p)}" }
+                        }
+                    }
+                    if let Some(why) = error() {
+                        p { class: "error", role: "alert", "{why}" }
+                    }
+                    button { class: "primary", r#type: "button", onclick: start_visit, "Start a visit" }
+                }
+                section { aria_labelledby: "visits-h",
+                    h2 { id: "visits-h", "Visits" }
+                    if visits.is_empty() {
+                        p { class: "quiet", "No visits yet." }
+                    }
+                    ul { class: "list", aria_label: "Visits, newest first",
+                        for (visit_id, when, by) in visits {
+                            li { key: "{visit_id}",
+                                button {
+                                    class: "row",
+                                    r#type: "button",
+                                    onclick: {
+                                        let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
+                                        move |_| navigate(Route::Visit { case_id: case_id.clone(), visit_id: visit_id.clone() })
+                                    },
+                                    span { class: "title", "Visit on {when}" }
+                                    span { class: "quiet", "by {by}" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+
+    rsx! {
+        nav { aria_label: "Back",
+            button { class: "link", r#type: "button", onclick: move |_| navigate(Route::Cases), "← My cases" }
+        }
+        {body}
+    }
+}

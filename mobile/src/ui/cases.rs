@@ -1,0 +1,88 @@
+//! My cases: what this device may see, from the local store at once, then
+//! refreshed from the server when there is a connection.
+
+use dioxus::prelude::*;
+use fieldvisit_shared::api::CaseSummary;
+
+use super::{Core, Route, browser, navigate};
+
+#[component]
+pub fn Cases() -> Element {
+    let core: Core = use_context();
+    let mut cases = use_signal(Vec::<CaseSummary>::new);
+    let mut note = use_signal(|| None::<String>);
+    let mut refreshing = use_signal(|| false);
+
+    let mut refresh = move || {
+        let Some(core) = core.peek().clone() else {
+            return;
+        };
+        if let Ok(local) = core.cases() {
+            cases.set(local);
+        }
+        if !browser::online() {
+            note.set(Some("Offline: showing the cases on this device.".into()));
+            return;
+        }
+        refreshing.set(true);
+        spawn(async move {
+            match core.refresh_cases().await {
+                Ok(fresh) => {
+                    cases.set(fresh);
+                    note.set(None);
+                }
+                Err(e) => note.set(Some(format!(
+                    "Could not refresh from the server ({e}); showing the cases on this device."
+                ))),
+            }
+            refreshing.set(false);
+        });
+    };
+    use_hook(move || refresh());
+
+    let person = core
+        .read()
+        .as_ref()
+        .map(|c| c.person().name.clone())
+        .unwrap_or_default();
+
+    rsx! {
+        h1 { "My cases" }
+        p { class: "quiet", "Signed in as {person}" }
+        if let Some(n) = note() {
+            p { class: "note", role: "status", "{n}" }
+        }
+        if cases.read().is_empty() {
+            p {
+                if refreshing() {
+                    "Fetching your cases…"
+                } else {
+                    "No cases are assigned to you on this device yet."
+                }
+            }
+        }
+        ul { class: "list", aria_label: "Cases",
+            for case in cases() {
+                li { key: "{case.case_id}",
+                    button {
+                        class: "row",
+                        r#type: "button",
+                        onclick: {
+                            let case_id = case.case_id.clone();
+                            move |_| navigate(Route::Case { case_id: case_id.clone() })
+                        },
+                        span { class: "title", "{case.person_name}" }
+                        span { class: "quiet", "Case {case.reference}" }
+                    }
+                }
+            }
+        }
+        button {
+            class: "secondary",
+            r#type: "button",
+            disabled: refreshing(),
+            onclick: move |_| refresh(),
+            if refreshing() { "Refreshing…" } else { "Refresh cases" }
+        }
+    }
+}

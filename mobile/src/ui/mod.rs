@@ -1,0 +1,108 @@
+//! The app's screens, one file each. Every screen reaches the device core
+//! through the one [`Core`] handle in context; nothing here touches storage
+//! or the network itself.
+
+mod auto_text;
+mod browser;
+mod case;
+mod cases;
+mod labels;
+mod route;
+mod sign_in;
+mod sync_indicator;
+mod visit;
+
+use std::rc::Rc;
+
+use dioxus::prelude::*;
+
+use crate::DeviceCore;
+pub use route::Route;
+
+/// Where the app keeps its store: a folder natively, a name inside
+/// IndexedDB in the browser.
+fn store_dir() -> std::path::PathBuf {
+    std::env::var_os("FIELDVISIT_APP_DATA")
+        .map(Into::into)
+        .unwrap_or_else(|| "fieldvisit".into())
+}
+
+/// The device core, once the device is enrolled and its store open.
+pub type Core = Signal<Option<Rc<DeviceCore>>>;
+
+/// Moves to a screen (and records it in the address, in the browser).
+pub fn navigate(route: Route) {
+    browser::set_fragment(&route.to_fragment());
+    consume_context::<Signal<Route>>().set(route);
+}
+
+enum Start {
+    Opening,
+    Ready,
+    Failed(String),
+}
+
+#[component]
+pub fn App() -> Element {
+    let mut core: Core = use_context_provider(|| Signal::new(None));
+    let mut route = use_context_provider(|| Signal::new(browser::initial_route()));
+    let mut start = use_signal(|| Start::Opening);
+
+    use_hook(move || {
+        browser::on_fragment_change(move |fragment| route.set(Route::from_fragment(&fragment)));
+    });
+
+    use_future(move || async move {
+        match DeviceCore::open(&store_dir()).await {
+            Ok(Some(opened)) => {
+                let opened = Rc::new(opened);
+                go_online_if_possible(&opened);
+                browser::on_connectivity_change(opened.clone());
+                core.set(Some(opened));
+                start.set(Start::Ready);
+            }
+            Ok(None) => start.set(Start::Ready),
+            Err(e) => start.set(Start::Failed(e.to_string())),
+        }
+    });
+
+    let body = match &*start.read() {
+        Start::Opening => rsx! {
+            p { class: "quiet", role: "status", "Opening your records…" }
+        },
+        Start::Failed(why) => rsx! {
+            h1 { "Fieldvisit could not open its records" }
+            p { role: "alert", "{why}" }
+            p { "Nothing has been deleted. Close the app and open it again; if this keeps happening, tell your practice admin." }
+        },
+        Start::Ready => match (core.read().clone(), route.read().clone()) {
+            (None, _) => rsx! { sign_in::SignIn {} },
+            (Some(_), Route::Cases) => rsx! { cases::Cases {} },
+            (Some(_), Route::Case { case_id }) => rsx! { case::CaseScreen { case_id } },
+            (Some(_), Route::Visit { case_id, visit_id }) => {
+                rsx! { visit::VisitScreen { case_id, visit_id } }
+            }
+        },
+    };
+
+    rsx! {
+        a { class: "skip", href: "#content", "Skip to content" }
+        header { class: "bar",
+            span { class: "brand", "Fieldvisit" }
+            if core.read().is_some() {
+                sync_indicator::SyncIndicator {}
+            }
+        }
+        main { id: "content", tabindex: "-1", {body} }
+    }
+}
+
+/// Starts sync unless the browser knows it has no network; sync never
+/// blocks work, so this returns at once either way.
+pub fn go_online_if_possible(core: &DeviceCore) {
+    if browser::online() {
+        if let Err(e) = core.go_online() {
+            tracing::warn!(error = %e, "sync could not start");
+        }
+    }
+}

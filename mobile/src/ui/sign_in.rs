@@ -1,0 +1,107 @@
+//! Sign in: the practice's server and the one-time code an admin issued.
+//! The code is exchanged for this device's own token, kept in the local
+//! store; the code itself is spent.
+
+use std::rc::Rc;
+
+use dioxus::prelude::*;
+
+use super::{Core, Route, browser, go_online_if_possible, navigate, store_dir};
+use crate::DeviceCore;
+
+#[component]
+pub fn SignIn() -> Element {
+    let mut core: Core = use_context();
+    let mut server = use_signal(|| browser::origin().unwrap_or_default());
+    let mut code = use_signal(String::new);
+    let mut label = use_signal(|| "My phone".to_string());
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+
+    let submit = move |e: FormEvent| async move {
+        e.prevent_default();
+        if busy() {
+            return;
+        }
+        let code_now = code.read().trim().to_uppercase();
+        if code_now.is_empty() {
+            error.set(Some(
+                "Enter the enrolment code your practice admin gave you.".into(),
+            ));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let result = DeviceCore::enrol(
+            &store_dir(),
+            server.read().trim(),
+            &code_now,
+            label.read().trim(),
+        )
+        .await;
+        busy.set(false);
+        match result {
+            Ok(enrolled) => {
+                let enrolled = Rc::new(enrolled);
+                go_online_if_possible(&enrolled);
+                browser::on_connectivity_change(enrolled.clone());
+                core.set(Some(enrolled));
+                navigate(Route::Cases);
+            }
+            Err(e) => error.set(Some(sign_in_error(&e))),
+        }
+    };
+
+    rsx! {
+        h1 { "Sign in to Fieldvisit" }
+        p { "Your practice admin gives you a one-time code. It links this device to you; you will not need it again." }
+        form { class: "stack", onsubmit: submit,
+            label { r#for: "server", "Practice server address" }
+            input {
+                id: "server",
+                r#type: "url",
+                inputmode: "url",
+                autocomplete: "url",
+                value: "{server}",
+                oninput: move |e| server.set(e.value()),
+            }
+            label { r#for: "code", "Enrolment code" }
+            input {
+                id: "code",
+                r#type: "text",
+                autocomplete: "one-time-code",
+                autocapitalize: "characters",
+                spellcheck: "false",
+                value: "{code}",
+                oninput: move |e| code.set(e.value()),
+            }
+            label { r#for: "label", "Name for this device" }
+            input {
+                id: "label",
+                r#type: "text",
+                value: "{label}",
+                oninput: move |e| label.set(e.value()),
+            }
+            if let Some(why) = error() {
+                p { class: "error", role: "alert", "{why}" }
+            }
+            button { class: "primary", r#type: "submit", disabled: busy(),
+                if busy() { "Signing in…" } else { "Sign in" }
+            }
+        }
+    }
+}
+
+fn sign_in_error(e: &crate::CoreError) -> String {
+    match e.server_code() {
+        Some("invalid_enrolment_code") => {
+            "That code was not accepted: it may be mistyped, used already or expired. Ask your practice admin for a new one.".into()
+        }
+        _ => match e {
+            crate::CoreError::Offline(_) => {
+                "The server could not be reached. Check the address and your connection, then try again.".into()
+            }
+            other => other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,321 @@
+//! One visit, as the worker records it: the person's own words and how
+//! they communicated, the worker's observations and analysis (three voices,
+//! kept apart), actions, creative-method observations, and what review and
+//! supervision have said.
+
+use dioxus::prelude::*;
+use fieldvisit_shared::VisitDoc;
+use fieldvisit_shared::schema::{
+    ActionText, Communication, CreativeMethod, CreativeText, TextField, VisitText,
+};
+use futures::StreamExt;
+
+use super::auto_text::AutoText;
+use super::{Core, Route, labels, navigate};
+
+#[component]
+pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
+    let core: Core = use_context();
+    let mut visit = use_signal(|| None::<VisitDoc>);
+    let mut failed = use_signal(|| None::<String>);
+    let mut error = use_signal(|| None::<String>);
+
+    let watch_id = visit_id.clone();
+    use_future(move || {
+        let visit_id = watch_id.clone();
+        async move {
+            let Some(core) = core.peek().clone() else {
+                return;
+            };
+            match core.visit(&visit_id).await {
+                Ok(v) => visit.set(Some(v)),
+                Err(e) => {
+                    failed.set(Some(e.to_string()));
+                    return;
+                }
+            }
+            let Ok(mut changes) = core.visit_changes(&visit_id).await else {
+                return;
+            };
+            while changes.next().await.is_some() {
+                match core.visit(&visit_id).await {
+                    Ok(v) => visit.set(Some(v)),
+                    Err(e) => tracing::warn!(error = %e, "visit could not be reread"),
+                }
+            }
+        }
+    });
+
+    let back = {
+        let case_id = case_id.clone();
+        move |_| {
+            navigate(Route::Case {
+                case_id: case_id.clone(),
+            })
+        }
+    };
+    let nav = rsx! {
+        nav { aria_label: "Back",
+            button { class: "link", r#type: "button", onclick: back, "← Case" }
+        }
+    };
+
+    if let Some(why) = failed() {
+        return rsx! {
+            {nav}
+            h1 { "Visit" }
+            p { role: "alert", "This visit is not on this device yet: {why}" }
+        };
+    }
+    let Some(v) = visit() else {
+        return rsx! { {nav} p { role: "status", "Opening the visit…" } };
+    };
+
+    let toggle_mode = {
+        let visit_id = visit_id.clone();
+        move |mode: Communication| {
+            let visit_id = visit_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                let mut modes = visit
+                    .peek()
+                    .as_ref()
+                    .map(|v| v.own_words.communication.clone())
+                    .unwrap_or_default();
+                if let Some(i) = modes.iter().position(|m| *m == mode) {
+                    modes.remove(i);
+                } else {
+                    modes.push(mode);
+                }
+                if let Err(e) = core.set_communication(&visit_id, &modes).await {
+                    error.set(Some(format!("Not saved: {e}")));
+                }
+            }
+        }
+    };
+
+    let add_action = {
+        let visit_id = visit_id.clone();
+        move |_| {
+            let visit_id = visit_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                if let Err(e) = core.add_action(&visit_id).await {
+                    error.set(Some(format!("The action could not be added: {e}")));
+                }
+            }
+        }
+    };
+
+    let add_creative = {
+        let visit_id = visit_id.clone();
+        move |method: CreativeMethod| {
+            let visit_id = visit_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                if let Err(e) = core.add_creative(&visit_id, method).await {
+                    error.set(Some(format!("The observation could not be added: {e}")));
+                }
+            }
+        }
+    };
+
+    let field = |f: TextField, id: &str, label: &str, hint: &str| {
+        rsx! {
+            AutoText {
+                key: "{id}",
+                visit_id: visit_id.clone(),
+                text: VisitText::Field(f),
+                id: id.to_owned(),
+                label: label.to_owned(),
+                hint: Some(hint.to_owned()),
+                visit,
+            }
+        }
+    };
+
+    rsx! {
+        {nav}
+        h1 { "Visit on {labels::when(&v.started_at)}" }
+        p { class: "quiet", "{labels::place(v.place)} · {labels::review(v.review.status)}" }
+        if let Some(why) = error() {
+            p { class: "error", role: "alert", "{why}" }
+        }
+
+        section { class: "voice person", aria_labelledby: "own-h",
+            h2 { id: "own-h", "In their own words" }
+            {field(TextField::OwnWords, "own-words", "What the person said or expressed, verbatim", "Their words only; your view goes below.")}
+            fieldset { class: "chips",
+                legend { "How they communicated" }
+                for mode in Communication::ALL.iter().copied() {
+                    button {
+                        key: "{mode.as_str()}",
+                        class: "chip",
+                        r#type: "button",
+                        aria_pressed: if v.own_words.communication.contains(&mode) { "true" } else { "false" },
+                        onclick: {
+                            let toggle = toggle_mode.clone();
+                            move |_| toggle(mode)
+                        },
+                        "{labels::communication(mode)}"
+                    }
+                }
+            }
+        }
+
+        section { class: "voice worker", aria_labelledby: "obs-h",
+            h2 { id: "obs-h", "My observations" }
+            {field(TextField::Observations, "observations", "What I saw and heard", "Facts: the home, the person's presentation, who was there.")}
+        }
+
+        section { class: "voice worker", aria_labelledby: "analysis-h",
+            h2 { id: "analysis-h", "My analysis" }
+            {field(TextField::Analysis, "analysis", "What I think it means", "Your professional judgement, kept apart from what you observed.")}
+        }
+
+        section { aria_labelledby: "actions-h",
+            h2 { id: "actions-h", "Actions" }
+            if v.actions.is_empty() {
+                p { class: "quiet", "No actions yet." }
+            }
+            for (n, (id, action)) in v.actions.iter().enumerate() {
+                div { key: "{id}", class: "item", role: "group", aria_label: "Action {n + 1}",
+                    AutoText {
+                        visit_id: visit_id.clone(),
+                        text: VisitText::Action { id: id.clone(), part: ActionText::Text },
+                        id: format!("action-{id}-text"),
+                        label: format!("Action {}", n + 1),
+                        hint: None,
+                        visit,
+                    }
+                    AutoText {
+                        visit_id: visit_id.clone(),
+                        text: VisitText::Action { id: id.clone(), part: ActionText::Owner },
+                        id: format!("action-{id}-owner"),
+                        label: "Who will do it".to_string(),
+                        hint: None,
+                        visit,
+                        multiline: false,
+                    }
+                    label { class: "check",
+                        input {
+                            r#type: "checkbox",
+                            checked: action.done,
+                            onchange: {
+                                let (visit_id, id) = (visit_id.clone(), id.clone());
+                                move |e: FormEvent| {
+                                    let (visit_id, id) = (visit_id.clone(), id.clone());
+                                    async move {
+                                        let Some(core) = core.peek().clone() else { return };
+                                        if let Err(err) = core.set_action_done(&visit_id, &id, e.checked()).await {
+                                            error.set(Some(format!("Not saved: {err}")));
+                                        }
+                                    }
+                                }
+                            },
+                        }
+                        "Done"
+                    }
+                }
+            }
+            button { class: "secondary", r#type: "button", onclick: add_action, "Add an action" }
+        }
+
+        section { aria_labelledby: "creative-h",
+            h2 { id: "creative-h", "Creative-method observations" }
+            p { class: "hint", "When the person communicated through music, movement, art, sound or objects rather than words." }
+            for (n, (id, obs)) in v.creative.iter().enumerate() {
+                div { key: "{id}", class: "item", role: "group", aria_label: "Creative observation {n + 1}",
+                    fieldset { class: "chips",
+                        legend { "Method" }
+                        for method in CreativeMethod::ALL.iter().copied() {
+                            button {
+                                key: "{method.as_str()}",
+                                class: "chip",
+                                r#type: "button",
+                                aria_pressed: if obs.method == method { "true" } else { "false" },
+                                onclick: {
+                                    let (visit_id, id) = (visit_id.clone(), id.clone());
+                                    move |_| {
+                                        let (visit_id, id) = (visit_id.clone(), id.clone());
+                                        async move {
+                                            let Some(core) = core.peek().clone() else { return };
+                                            if let Err(e) = core.set_creative_method(&visit_id, &id, method).await {
+                                                error.set(Some(format!("Not saved: {e}")));
+                                            }
+                                        }
+                                    }
+                                },
+                                "{labels::creative_method(method)}"
+                            }
+                        }
+                    }
+                    AutoText {
+                        visit_id: visit_id.clone(),
+                        text: VisitText::Creative { id: id.clone(), part: CreativeText::Expressed },
+                        id: format!("creative-{id}-expressed"),
+                        label: "What they expressed".to_string(),
+                        hint: None,
+                        visit,
+                    }
+                    AutoText {
+                        visit_id: visit_id.clone(),
+                        text: VisitText::Creative { id: id.clone(), part: CreativeText::How },
+                        id: format!("creative-{id}-how"),
+                        label: "How they expressed it".to_string(),
+                        hint: None,
+                        visit,
+                    }
+                    AutoText {
+                        visit_id: visit_id.clone(),
+                        text: VisitText::Creative { id: id.clone(), part: CreativeText::Reading },
+                        id: format!("creative-{id}-reading"),
+                        label: "My reading of it".to_string(),
+                        hint: Some("Your interpretation, kept apart from what they expressed.".to_string()),
+                        visit,
+                    }
+                }
+            }
+            fieldset { class: "chips",
+                legend { "Add an observation through" }
+                for method in CreativeMethod::ALL.iter().copied() {
+                    button {
+                        key: "{method.as_str()}",
+                        class: "chip add",
+                        r#type: "button",
+                        onclick: {
+                            let add = add_creative.clone();
+                            move |_| add(method)
+                        },
+                        "+ {labels::creative_method(method)}"
+                    }
+                }
+            }
+        }
+
+        section { aria_labelledby: "review-h",
+            h2 { id: "review-h", "Review and supervision" }
+            p { "{labels::review(v.review.status)}" }
+            if !v.review.changed_at.is_empty() {
+                p { class: "quiet", "Last changed by {v.review.changed_by} on {labels::when(&v.review.changed_at)}" }
+            }
+            if v.annotations.is_empty() {
+                p { class: "quiet", "No supervisor comments." }
+            }
+            ul { class: "comments",
+                for (id, a) in v.annotations.iter() {
+                    li { key: "{id}",
+                        p { "{a.body.as_str()}" }
+                        p { class: "quiet", "{a.author}, {labels::when(&a.created_at)}, on {a.field.as_str()}" }
+                    }
+                }
+            }
+        }
+    }
+}
