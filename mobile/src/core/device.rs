@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,7 +40,9 @@ pub struct DeviceCore {
     repo: samod::Repo,
     handles: Mutex<HashMap<String, DocHandle>>,
     dialer: Mutex<Option<DialerHandle<DialFailed>>>,
-    registered: tokio::sync::watch::Sender<u64>,
+    share_changed: tokio::sync::watch::Sender<u64>,
+    /// Visits being created right now (see [`share_policy`]).
+    creating: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for DeviceCore {
@@ -117,7 +120,8 @@ impl DeviceCore {
     async fn start(dir: &Path, local: Local, enrolment: Enrolment) -> Result<Self, CoreError> {
         let storage = SqliteStorage::open(&paths(dir).1, platform::DURABILITY)
             .map_err(|e| CoreError::Protocol(e.to_string()))?;
-        let (registered, _) = tokio::sync::watch::channel(0);
+        let (share_changed, _) = tokio::sync::watch::channel(0);
+        let creating = Arc::new(AtomicUsize::new(0));
         #[cfg(not(target_arch = "wasm32"))]
         let builder = samod::Repo::build_tokio();
         #[cfg(target_arch = "wasm32")]
@@ -125,7 +129,11 @@ impl DeviceCore {
         let repo = builder
             .with_storage(storage)
             .with_peer_id(PeerId::from(enrolment.peer_id.clone()))
-            .with_share_policy(share_policy(local.clone(), registered.clone()))
+            .with_share_policy(share_policy(
+                local.clone(),
+                share_changed.clone(),
+                creating.clone(),
+            ))
             .load()
             .await;
         let api = ApiClient::new(&enrolment.server_url, Some(enrolment.token.clone()))?;
@@ -136,7 +144,8 @@ impl DeviceCore {
             repo,
             handles: Mutex::new(HashMap::new()),
             dialer: Mutex::new(None),
-            registered,
+            share_changed,
+            creating,
         };
         // Load every local document so samod syncs all of them on connect.
         for doc in core.local.documents()? {
@@ -168,7 +177,7 @@ impl DeviceCore {
             let d = SyncDialer {
                 api: self.api.clone(),
                 local: self.local.clone(),
-                registered: self.registered.clone(),
+                share_changed: self.share_changed.clone(),
             };
             *dialer = Some(
                 self.repo
@@ -189,7 +198,7 @@ impl DeviceCore {
     /// Fetches the list of cases this device may see (needs a connection),
     /// then loads each case and its visits so they are there offline.
     pub async fn refresh_cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
-        flush_registrations(&self.api, &self.local, &self.registered).await?;
+        flush_registrations(&self.api, &self.local, &self.share_changed).await?;
         let cases = self.api.cases().await?;
         self.wait_for_connection(Duration::from_secs(10)).await;
         self.local.replace_cases(&cases)?;
@@ -246,6 +255,11 @@ impl DeviceCore {
         Ok(handle)
     }
 
+    /// Re-asks the share policy's pending answers (see `dialer.rs`).
+    fn notify_share_changed(&self) {
+        self.share_changed.send_modify(|v| *v += 1);
+    }
+
     fn case_summary(&self, case_id: &str) -> Result<CaseSummary, CoreError> {
         self.local
             .cases()?
@@ -267,13 +281,23 @@ impl DeviceCore {
         let case_handle = self.handle(&summary.document_id).await?;
         let started_at = now();
         let visit = VisitDoc::new(case_id, &self.enrolment.person.id, &started_at, place);
-        let handle = self
-            .repo
-            .create(schema::new_document(&visit)?)
-            .await
-            .map_err(|_| CoreError::Stopped)?;
-        let visit_id = handle.document_id().to_string();
-        self.local.add_visit(&visit_id, case_id)?;
+        // samod picks the id and asks the share policy at once; until the
+        // registration is queued, documents it does not know stay unshared.
+        self.creating.fetch_add(1, Ordering::SeqCst);
+        let created = async {
+            let handle = self
+                .repo
+                .create(schema::new_document(&visit)?)
+                .await
+                .map_err(|_| CoreError::Stopped)?;
+            let visit_id = handle.document_id().to_string();
+            self.local.add_visit(&visit_id, case_id)?;
+            Ok::<_, CoreError>((handle, visit_id))
+        }
+        .await;
+        self.creating.fetch_sub(1, Ordering::SeqCst);
+        self.notify_share_changed();
+        let (handle, visit_id) = created?;
         self.handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -291,13 +315,13 @@ impl DeviceCore {
         {
             // Online: register now rather than at the next reconnection. A
             // failure leaves it queued; the dialer retries on connect.
-            let (api, local, registered) = (
+            let (api, local, share_changed) = (
                 self.api.clone(),
                 self.local.clone(),
-                self.registered.clone(),
+                self.share_changed.clone(),
             );
             platform::spawn(async move {
-                if let Err(e) = flush_registrations(&api, &local, &registered).await {
+                if let Err(e) = flush_registrations(&api, &local, &share_changed).await {
                     tracing::info!(error = %e, "visit registration deferred");
                 }
             });

@@ -3,6 +3,9 @@
 //! the visit registrations made offline, then buys a fresh single-use ticket,
 //! then opens the WebSocket.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use futures::future::BoxFuture;
 #[cfg(not(target_arch = "wasm32"))]
 use futures::{SinkExt, StreamExt};
@@ -16,7 +19,7 @@ use fieldvisit_shared::api::SERVER_PEER_ID;
 pub struct SyncDialer {
     pub api: ApiClient,
     pub local: Local,
-    pub registered: tokio::sync::watch::Sender<u64>,
+    pub share_changed: tokio::sync::watch::Sender<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -25,18 +28,18 @@ pub struct DialFailed(String);
 
 /// Sends queued registrations. A refusal (the case was unassigned, the id
 /// clashed) is kept with its reason and does not stop sync of the rest.
-/// Each success bumps `registered`, which releases the document to sync
+/// Each success bumps `share_changed`, which releases the document to sync
 /// (see [`share_policy`]).
 pub async fn flush_registrations(
     api: &ApiClient,
     local: &Local,
-    registered: &tokio::sync::watch::Sender<u64>,
+    share_changed: &tokio::sync::watch::Sender<u64>,
 ) -> Result<(), CoreError> {
     for (case_id, document_id) in local.pending_registrations()? {
         match api.register_visit(&case_id, &document_id).await {
             Ok(_) => {
                 local.registration_done(&document_id)?;
-                registered.send_modify(|v| *v += 1);
+                share_changed.send_modify(|v| *v += 1);
             }
             Err(CoreError::Server(body)) => {
                 tracing::warn!(%document_id, error = %body.message, "visit registration refused");
@@ -58,7 +61,7 @@ impl samod::Dialer for SyncDialer {
     fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<DialFailed>>> {
         let api = self.api.clone();
         let local = self.local.clone();
-        let registered = self.registered.clone();
+        let share_changed = self.share_changed.clone();
         let work = async move {
             let permanent_or_transient = |e: CoreError| match e.server_code() {
                 Some("device_revoked" | "unknown_token") => {
@@ -66,7 +69,7 @@ impl samod::Dialer for SyncDialer {
                 }
                 _ => DialError::transient(DialFailed(e.to_string())),
             };
-            flush_registrations(&api, &local, &registered)
+            flush_registrations(&api, &local, &share_changed)
                 .await
                 .map_err(permanent_or_transient)?;
             let ticket = api.ticket().await.map_err(permanent_or_transient)?;
@@ -115,22 +118,32 @@ async fn open_websocket(url: &str) -> Result<Transport, String> {
     Ok(Transport::new(Box::pin(stream), Box::pin(sink)))
 }
 
-/// The device's share policy. A visit created offline is offered to the
+/// The device's share policy. A visit created here is offered to the
 /// server only once the server has registered it to its case: offered
 /// earlier, the server would refuse it for that connection. So a pending
 /// visit starts as "not shared" and flips to read-write when its
 /// registration lands.
+///
+/// samod asks about a new document inside `create`, before its id is known
+/// to us and so before its registration can be queued. While a visit is
+/// being created (`creating` above zero) documents this device does not
+/// know yet are held back too; the creation ends with a bump of
+/// `share_changed`, which re-asks. Documents from elsewhere (a colleague's
+/// visit the server announces) are otherwise shared as usual.
 pub fn share_policy(
     local: Local,
-    registered: tokio::sync::watch::Sender<u64>,
+    share_changed: tokio::sync::watch::Sender<u64>,
+    creating: Arc<AtomicUsize>,
 ) -> impl samod::SharePolicy {
     move |doc: samod::DocumentId, peer: PeerId| {
         let local = local.clone();
-        let rx = registered.subscribe();
+        let creating = creating.clone();
+        let rx = share_changed.subscribe();
         let doc = doc.to_string();
         let to_server = peer.as_str() == SERVER_PEER_ID;
         futures::stream::unfold(Some((true, rx)), move |state| {
             let local = local.clone();
+            let creating = creating.clone();
             let doc = doc.clone();
             async move {
                 let (first, mut rx) = state?;
@@ -139,7 +152,9 @@ pub fn share_policy(
                 }
                 loop {
                     let pending = local.is_pending_registration(&doc).unwrap_or(true);
-                    if !pending {
+                    let maybe_being_created = creating.load(Ordering::SeqCst) > 0
+                        && !local.is_known(&doc).unwrap_or(false);
+                    if !pending && !maybe_being_created {
                         return Some((samod::ShareConfig::read_write(), None));
                     }
                     if first {

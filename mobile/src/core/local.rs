@@ -170,6 +170,16 @@ impl Local {
         })
     }
 
+    pub fn is_known(&self, document_id: &str) -> Result<bool, CoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM documents WHERE document_id = ?1)",
+                [document_id],
+                |r| r.get(0),
+            )
+        })
+    }
+
     pub fn documents(&self) -> Result<Vec<String>, CoreError> {
         self.with(|c| {
             let mut stmt =

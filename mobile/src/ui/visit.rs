@@ -190,7 +190,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         visit_id: visit_id.clone(),
                         text: VisitText::Action { id: id.clone(), part: ActionText::Text },
                         id: format!("action-{id}-text"),
-                        label: format!("Action {}", n + 1),
+                        label: "What needs doing".to_string(),
                         hint: None,
                         visit,
                     }
