@@ -54,10 +54,11 @@ pub fn AutoText(
                 .read()
                 .as_ref()
                 .and_then(|v| text.read(v).map(str::to_owned));
-            if let Some(remote) = remote {
-                if !draft.unsaved.get() && *value.peek() != remote {
-                    value.set(remote);
-                }
+            if let Some(remote) = remote
+                && !draft.unsaved.get()
+                && *value.peek() != remote
+            {
+                value.set(remote);
             }
         });
     }

@@ -38,7 +38,7 @@ pub fn Cases() -> Element {
             refreshing.set(false);
         });
     };
-    use_hook(move || refresh());
+    use_hook(refresh);
 
     let person = core
         .read()

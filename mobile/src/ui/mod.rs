@@ -100,9 +100,9 @@ pub fn App() -> Element {
 /// Starts sync unless the browser knows it has no network; sync never
 /// blocks work, so this returns at once either way.
 pub fn go_online_if_possible(core: &DeviceCore) {
-    if browser::online() {
-        if let Err(e) = core.go_online() {
-            tracing::warn!(error = %e, "sync could not start");
-        }
+    if browser::online()
+        && let Err(e) = core.go_online()
+    {
+        tracing::warn!(error = %e, "sync could not start");
     }
 }
