@@ -5,6 +5,7 @@
 //! context.
 
 pub mod core;
+pub mod route;
 #[cfg(feature = "ui")]
 pub mod ui;
 

@@ -3,5 +3,8 @@
 //! in a desktop window.
 
 fn main() {
+    // samod reports every sync step at info; a phone's console needs only
+    // what went wrong.
+    let _ = dioxus::logger::init(dioxus::logger::tracing::Level::WARN);
     dioxus::launch(fieldvisit_mobile::ui::App);
 }

@@ -642,4 +642,42 @@ mod tests {
         let ids: Vec<_> = case.visits_newest_first().iter().map(|v| v.0).collect();
         assert_eq!(ids, ["b", "a"]);
     }
+
+    #[test]
+    fn action_and_creative_text_live_where_the_schema_reads_them() {
+        let mut v = visit();
+        v.actions.insert("a1".into(), Action::new());
+        v.creative
+            .insert("c1".into(), CreativeObservation::new(CreativeMethod::Music));
+        let mut doc = new_document(&v).unwrap();
+        let texts = [
+            VisitText::Field(TextField::Analysis),
+            VisitText::Action {
+                id: "a1".into(),
+                part: ActionText::Owner,
+            },
+            VisitText::Creative {
+                id: "c1".into(),
+                part: CreativeText::Reading,
+            },
+        ];
+        for (n, t) in texts.iter().enumerate() {
+            update_text(&mut doc, &t.path(), &format!("value {n}")).unwrap();
+        }
+        let read = read_visit(&doc).unwrap();
+        for (n, t) in texts.iter().enumerate() {
+            assert_eq!(t.read(&read), Some(format!("value {n}").as_str()));
+        }
+    }
+
+    #[test]
+    fn text_for_a_missing_action_is_refused_not_invented() {
+        let mut doc = new_document(&visit()).unwrap();
+        let gone = VisitText::Action {
+            id: "removed".into(),
+            part: ActionText::Text,
+        };
+        assert!(update_text(&mut doc, &gone.path(), "orphan").is_err());
+        assert!(read_visit(&doc).unwrap().actions.is_empty());
+    }
 }

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,7 @@ pub struct DeviceCore {
     share_changed: tokio::sync::watch::Sender<u64>,
     /// Visits being created right now (see [`share_policy`]).
     creating: Arc<AtomicUsize>,
+    was_synced: AtomicBool,
 }
 
 impl std::fmt::Debug for DeviceCore {
@@ -146,6 +147,7 @@ impl DeviceCore {
             dialer: Mutex::new(None),
             share_changed,
             creating,
+            was_synced: AtomicBool::new(false),
         };
         // Load every local document so samod syncs all of them on connect.
         for doc in core.local.documents()? {
@@ -426,9 +428,25 @@ impl DeviceCore {
     pub async fn visit_changes(
         &self,
         visit_id: &str,
-    ) -> Result<impl futures::Stream<Item = ()> + 'static, CoreError> {
+    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
+        self.changes(visit_id).await
+    }
+
+    /// Fires whenever the case document changes (a colleague's new visit).
+    pub async fn case_changes(
+        &self,
+        case_id: &str,
+    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
+        let summary = self.case_summary(case_id)?;
+        self.changes(&summary.document_id).await
+    }
+
+    async fn changes(
+        &self,
+        document_id: &str,
+    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
         use futures::StreamExt;
-        let handle = self.handle(visit_id).await?;
+        let handle = self.handle(document_id).await?;
         let (tx, rx) = futures::channel::mpsc::unbounded();
         // samod's stream borrows its handle; this task owns both and stops
         // at the first change after the screen has gone.
@@ -458,14 +476,20 @@ impl DeviceCore {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        let mut server_moved = false;
         for (doc_id, handle) in handles {
+            let mut server_heads = self.local.server_heads(&doc_id)?;
             if let Some(their) = server
                 .and_then(|c| c.docs.get(handle.document_id()))
                 .and_then(|s| s.their_heads.clone())
+                && their != server_heads
             {
+                // Written only when it moves: in the browser every commit is
+                // an IndexedDB transaction, and this runs about every second.
                 self.local.set_server_heads(&doc_id, &their)?;
+                server_heads = their;
+                server_moved = true;
             }
-            let server_heads = self.local.server_heads(&doc_id)?;
             pending += handle.with_document(|doc| {
                 let known: Vec<_> = server_heads
                     .iter()
@@ -477,7 +501,12 @@ impl DeviceCore {
         }
         let registrations_waiting = self.local.pending_registrations()?.len();
         let connected = server.is_some();
-        if connected && pending == 0 && registrations_waiting == 0 {
+        let synced = connected && pending == 0 && registrations_waiting == 0;
+        // "Last synced" is when this device last saw the server catch up:
+        // on becoming synced, and whenever the server takes in more while
+        // synced.
+        let was_synced = self.was_synced.swap(synced, Ordering::SeqCst);
+        if synced && (server_moved || !was_synced) {
             self.local.set_meta("last_synced_at", &now())?;
         }
         Ok(SyncStatus {

@@ -168,3 +168,61 @@ pub fn share_policy(
         })
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use samod::{DocumentId, ShareConfig, SharePolicy};
+    use std::time::Duration;
+
+    const MADE_HERE: &str = "2MXzV18EEnx3ZrVNXvRsKgWQTQ72";
+    const FROM_ELSEWHERE: &str = "37kszySSeLEH3GnZSM56nQgWfRof";
+
+    fn id(s: &str) -> DocumentId {
+        s.parse().unwrap()
+    }
+
+    async fn next(
+        stream: &mut (impl futures::Stream<Item = ShareConfig> + Unpin),
+    ) -> Option<ShareConfig> {
+        tokio::time::timeout(Duration::from_millis(200), stream.next())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    #[tokio::test]
+    async fn a_visit_reaches_the_server_only_after_its_registration() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Local::open(&dir.path().join("device.sqlite")).unwrap();
+        let (changed, _) = tokio::sync::watch::channel(0);
+        let creating = Arc::new(AtomicUsize::new(0));
+        let policy = share_policy(local.clone(), changed.clone(), creating.clone());
+        let server = PeerId::from(SERVER_PEER_ID);
+
+        // samod asks while the visit is being created, before we know its id.
+        creating.fetch_add(1, Ordering::SeqCst);
+        let mut made_here = Box::pin(policy.share(id(MADE_HERE), server.clone()));
+        assert_eq!(next(&mut made_here).await, Some(ShareConfig::none()));
+
+        // The creation ends with the registration queued: still withheld.
+        local.add_visit(MADE_HERE, "case-1").unwrap();
+        creating.fetch_sub(1, Ordering::SeqCst);
+        changed.send_modify(|v| *v += 1);
+        assert_eq!(next(&mut made_here).await, None, "no answer while pending");
+
+        // The server registers it: now it is shared.
+        local.registration_done(MADE_HERE).unwrap();
+        changed.send_modify(|v| *v += 1);
+        assert_eq!(next(&mut made_here).await, Some(ShareConfig::read_write()));
+
+        // A colleague's visit the server announces is shared at once.
+        let mut announced = Box::pin(policy.share(id(FROM_ELSEWHERE), server));
+        assert_eq!(next(&mut announced).await, Some(ShareConfig::read_write()));
+
+        // Nothing is offered to any peer but the server.
+        let mut other = Box::pin(policy.share(id(FROM_ELSEWHERE), PeerId::from("device-x")));
+        assert_eq!(next(&mut other).await, Some(ShareConfig::none()));
+    }
+}

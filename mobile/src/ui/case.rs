@@ -1,8 +1,10 @@
-//! One case: the person's key details and the visits, newest first. A new
-//! visit is created here, offline if need be.
+//! One case: the person's key details and the visits, newest first (a
+//! colleague's visit appears as it syncs). A new visit is created here,
+//! offline if need be.
 
 use dioxus::prelude::*;
 use fieldvisit_shared::schema::{CaseDoc, PlaceKind};
+use futures::StreamExt;
 
 use super::{Core, Route, labels, navigate};
 
@@ -21,6 +23,14 @@ pub fn CaseScreen(case_id: String) -> Element {
                 return;
             };
             case.set(Some(core.case(&case_id).await.map_err(|e| e.to_string())));
+            let Ok(mut changes) = core.case_changes(&case_id).await else {
+                return;
+            };
+            while changes.next().await.is_some() {
+                if let Ok(fresh) = core.case(&case_id).await {
+                    case.set(Some(Ok(fresh)));
+                }
+            }
         }
     });
 

@@ -7,7 +7,7 @@ mod browser;
 mod case;
 mod cases;
 mod labels;
-mod route;
+
 mod sign_in;
 mod sync_indicator;
 mod visit;
@@ -17,7 +17,7 @@ use std::rc::Rc;
 use dioxus::prelude::*;
 
 use crate::DeviceCore;
-pub use route::Route;
+pub use crate::route::Route;
 
 /// Where the app keeps its store: a folder natively, a name inside
 /// IndexedDB in the browser.
