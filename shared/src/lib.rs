@@ -4,6 +4,7 @@
 //! as it is.
 
 pub mod api;
+pub mod chronology;
 pub mod error;
 pub mod review;
 pub mod schema;

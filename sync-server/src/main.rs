@@ -37,6 +37,11 @@ enum Command {
         /// Largest sync message accepted; larger ones close the connection with a reason.
         #[arg(long, default_value_t = server::DEFAULT_MAX_MESSAGE_BYTES)]
         max_message_bytes: usize,
+        /// FOR BENCHMARKS ONLY: accept /sync without a ticket and share every
+        /// document with everyone, as the reference JavaScript server does.
+        /// Refused unless listening on a loopback address.
+        #[arg(long)]
+        insecure_no_auth_for_benchmarks: bool,
     },
     /// Practice administration on the data directory (works with or without a running server).
     Admin {
@@ -124,7 +129,18 @@ async fn main() -> anyhow::Result<()> {
             demo,
             web,
             max_message_bytes,
+            insecure_no_auth_for_benchmarks,
         } => {
+            if insecure_no_auth_for_benchmarks {
+                anyhow::ensure!(
+                    listen.ip().is_loopback(),
+                    "--insecure-no-auth-for-benchmarks only listens on a loopback address, not {listen}"
+                );
+                eprintln!(
+                    "WARNING: authentication and access control are OFF (--insecure-no-auth-for-benchmarks). \
+                     Every device may read and write every document. For benchmarks on 127.0.0.1 only; never with real records."
+                );
+            }
             let opened =
                 Data::open(&data).with_context(|| format!("opening {}", data.display()))?;
             let db = opened.db.clone();
@@ -132,7 +148,10 @@ async fn main() -> anyhow::Result<()> {
                 data_dir: data,
                 listen,
                 web_dir: web,
-                limits: Limits { max_message_bytes },
+                limits: Limits {
+                    max_message_bytes,
+                    insecure_open_access: insecure_no_auth_for_benchmarks,
+                },
             };
             let running = server::start(config, opened).await?;
             if demo {

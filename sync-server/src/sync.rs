@@ -51,6 +51,11 @@ fn device_of(peer: &PeerId) -> Option<&str> {
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_message_bytes: usize,
+    /// Benchmarks only (`--insecure-no-auth-for-benchmarks`): `/sync`
+    /// takes connections without a ticket and shares every document with
+    /// everyone, so the reference JavaScript server's clients' workload can
+    /// run unchanged. Inbound messages are still checked for size and shape.
+    pub insecure_open_access: bool,
 }
 
 pub struct SyncEngine {
@@ -103,9 +108,24 @@ pub async fn open_repo(storage: SqliteStorage, db: Db) -> samod::Repo {
         .await
 }
 
+/// The repo of a benchmark run with authentication off: everything is
+/// shared with every peer (see [`Limits::insecure_open_access`]).
+async fn open_repo_for_benchmarks(storage: SqliteStorage) -> samod::Repo {
+    samod::Repo::build_tokio()
+        .with_storage(storage)
+        .with_peer_id(PeerId::from(SERVER_PEER_ID))
+        .with_share_policy(ShareConfig::read_write())
+        .load()
+        .await
+}
+
 impl SyncEngine {
     pub async fn start(storage: SqliteStorage, db: Db, limits: Limits) -> Result<Arc<Self>> {
-        let repo = open_repo(storage, db.clone()).await;
+        let repo = if limits.insecure_open_access {
+            open_repo_for_benchmarks(storage).await
+        } else {
+            open_repo(storage, db.clone()).await
+        };
         let url = samod::Url::parse("ws://fieldvisit/sync")
             .map_err(|e| Error::Internal(e.to_string()))?;
         let acceptor = repo.make_acceptor(url).map_err(|_| Error::Stopped)?;
@@ -165,13 +185,20 @@ impl SyncEngine {
         let _ = self.revoked.send(device_id.to_owned());
     }
 
-    /// Runs one authenticated device connection until it ends.
-    pub async fn serve_connection(self: Arc<Self>, socket: WebSocket, device: Device) {
-        let peer = PeerId::from(peer_id_for(&device.id));
+    /// Runs one device connection until it ends: an authenticated device,
+    /// or `None` only when [`Limits::insecure_open_access`] is on.
+    pub async fn serve_connection(self: Arc<Self>, socket: WebSocket, device: Option<Device>) {
         let (to_samod, samod_in) =
             futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
         let (samod_out, mut from_samod) = futures::channel::mpsc::channel::<Vec<u8>>(16);
-        let transport = samod::Transport::new(samod_in, samod_out).with_expected_peer_id(peer);
+        let mut transport = samod::Transport::new(samod_in, samod_out);
+        if let Some(device) = &device {
+            transport = transport.with_expected_peer_id(PeerId::from(peer_id_for(&device.id)));
+        }
+        let device_id = device
+            .as_ref()
+            .map_or("anonymous", |d| d.id.as_str())
+            .to_owned();
         if self.acceptor.accept(transport).is_err() {
             return;
         }
@@ -179,20 +206,24 @@ impl SyncEngine {
         let mut to_samod = to_samod;
         let (mut ws_tx, mut ws_rx) = socket.split();
         let mut allowed_docs: HashSet<String> = HashSet::new();
-        tracing::info!(device = %device.id, "sync connection opened");
+        tracing::info!(device = %device_id, "sync connection opened");
         let close: Option<(u16, String)> = loop {
             tokio::select! {
                 inbound = ws_rx.next() => match inbound {
                     Some(Ok(Message::Binary(bytes))) => {
                         match wire::inspect(&bytes, self.limits.max_message_bytes) {
                             Err(rejection) => {
-                                self.audit_rejection(&device, &rejection).await;
+                                match &device {
+                                    Some(device) => self.audit_rejection(device, &rejection).await,
+                                    None => tracing::warn!(%rejection, "inbound message refused"),
+                                }
                                 break Some((rejection.close_code(), format!("{}: {}", rejection.code(), rejection)));
                             }
                             Ok(msg) => {
                                 if let Some(doc) = &msg.document_id
+                                    && let Some(device) = &device
                                     && !allowed_docs.contains(doc)
-                                    && self.check_and_audit(&device, doc, &msg).await
+                                    && self.check_and_audit(device, doc, &msg).await
                                 {
                                     allowed_docs.insert(doc.clone());
                                 }
@@ -218,8 +249,8 @@ impl SyncEngine {
                 },
                 id = revoked.recv() => {
                     let lagged = matches!(id, Err(broadcast::error::RecvError::Lagged(_)));
-                    let is_me = matches!(&id, Ok(id) if *id == device.id);
-                    if is_me || (lagged && self.is_revoked(&device.id)) {
+                    let is_me = matches!(&id, Ok(id) if *id == device_id);
+                    if device.is_some() && (is_me || (lagged && self.is_revoked(&device_id))) {
                         break Some((CLOSE_REVOKED, "device_revoked: this device has been revoked".into()));
                     }
                 }
@@ -240,7 +271,7 @@ impl SyncEngine {
                 .await;
         }
         let _ = ws_tx.close().await;
-        tracing::info!(device = %device.id, "sync connection closed");
+        tracing::info!(device = %device_id, "sync connection closed");
     }
 
     async fn audit_rejection(&self, device: &Device, rejection: &wire::Rejection) {

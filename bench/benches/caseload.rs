@@ -1,0 +1,197 @@
+//! Initial sync of a worker's whole caseload to a fresh phone store: the
+//! real server (release build, run as a process on 127.0.0.1) holds C cases
+//! of 40 visits each, assigned to one worker; a newly enrolled device core
+//! (native, SQLite store in a temporary directory) refreshes its cases,
+//! which fetches every case and visit document. Sizes 3, 10 and 30 cases
+//! show how the cost grows; 30 x 40 is the caseload.
+//!
+//! `cargo build --release -p fieldvisit-sync-server && cargo bench -p fieldvisit-bench --bench caseload`
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use fieldvisit_bench::servers::workspace_root;
+use fieldvisit_bench::table::{Table, ms};
+use fieldvisit_mobile::DeviceCore;
+use fieldvisit_shared::schema::{PlaceKind, TextField};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const VISITS_PER_CASE: usize = 40;
+
+fn server_bin() -> PathBuf {
+    let bin = workspace_root().join("target/release/fieldvisit-sync-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo build --release -p fieldvisit-sync-server",
+        bin.display()
+    );
+    bin
+}
+
+fn admin(data: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(server_bin())
+        .arg("admin")
+        .arg("--data")
+        .arg(data)
+        .arg("--json")
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("admin");
+    assert!(out.status.success(), "admin {args:?} failed");
+    serde_json::from_slice(&out.stdout).expect("admin json")
+}
+
+fn field(v: &serde_json::Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_owned()
+}
+
+async fn run(cases: usize) -> (std::time::Duration, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let worker = field(
+        &admin(
+            &data,
+            &["add-person", "--name", "Bench Worker", "--role", "worker"],
+        ),
+        "id",
+    );
+    for c in 0..cases {
+        let reference = format!("BENCH-{c:03}");
+        let case = admin(
+            &data,
+            &[
+                "add-case",
+                "--reference",
+                &reference,
+                "--person-name",
+                "Synthetic Person",
+            ],
+        );
+        admin(
+            &data,
+            &[
+                "assign",
+                "--case",
+                &field(&case, "case_id"),
+                "--person",
+                &worker,
+            ],
+        );
+    }
+    let mut child = tokio::process::Command::new(server_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next_line().await.unwrap().expect("server exited");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+
+    // The caseload, written by the worker's first phone.
+    let code = field(
+        &admin(
+            &data,
+            &["enrol-device", "--person", &worker, "--label", "first"],
+        ),
+        "code",
+    );
+    let first = DeviceCore::enrol(&dir.path().join("first"), &url, &code, "first")
+        .await
+        .unwrap();
+    first.go_online().unwrap();
+    let summaries = first.refresh_cases().await.unwrap();
+    for case in &summaries {
+        for v in 0..VISITS_PER_CASE {
+            let visit = first
+                .create_visit(&case.case_id, PlaceKind::Home)
+                .await
+                .unwrap();
+            first
+                .set_text(
+                    &visit,
+                    TextField::Observations,
+                    &format!("Synthetic observation {v} for {}.", case.reference),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    first
+        .wait_until_synced(std::time::Duration::from_secs(300))
+        .await
+        .unwrap();
+    first.close().await;
+
+    // The measured part: a new phone, enrolled, fetches everything.
+    let code = field(
+        &admin(
+            &data,
+            &["enrol-device", "--person", &worker, "--label", "fresh"],
+        ),
+        "code",
+    );
+    let fresh_dir = dir.path().join("fresh");
+    let started = Instant::now();
+    let fresh = DeviceCore::enrol(&fresh_dir, &url, &code, "fresh")
+        .await
+        .unwrap();
+    fresh.go_online().unwrap();
+    let fetched = fresh.refresh_cases().await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(fetched.len(), cases);
+    for case in &fetched {
+        assert_eq!(
+            fresh.case(&case.case_id).await.unwrap().visits.len(),
+            VISITS_PER_CASE
+        );
+    }
+    fresh.close().await;
+    let store = std::fs::metadata(fresh_dir.join("documents.sqlite"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let _ = child.kill().await;
+    (took, store)
+}
+
+#[tokio::main]
+async fn main() {
+    let mut t = Table::new(&[
+        "cases",
+        "visits",
+        "initial sync ms",
+        "ms per visit",
+        "phone store KiB",
+        "growth",
+    ]);
+    let mut before: Option<std::time::Duration> = None;
+    for cases in [3, 10, 30] {
+        let (took, store) = run(cases).await;
+        let visits = cases * VISITS_PER_CASE;
+        t.row(vec![
+            cases.to_string(),
+            visits.to_string(),
+            ms(took),
+            format!("{:.2}", took.as_secs_f64() * 1000.0 / visits as f64),
+            (store / 1024).to_string(),
+            before
+                .map(|b| format!("x{:.1}", took.as_secs_f64() / b.as_secs_f64()))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+        before = Some(took);
+    }
+    println!(
+        "Initial sync of a caseload to a fresh phone (native device core, SQLite store)\n\n{}",
+        t.render()
+    );
+}
