@@ -24,5 +24,8 @@ for crate in samod samod-core; do
   rm -rf "$here/$crate/tests" "$here/$crate/interop-test-server" "$here/$crate/docs" \
     "$here/$crate/TODO.md" "$here/$crate/Cargo.lock" "$here/$crate/.cargo-checksum.json"
   (cd "$here/$crate" && patch -p1 --quiet < "$here/patches/$crate.patch")
+  # cargo vendor keeps the archive's old timestamps; cargo would then
+  # think a previous build of the patched copy is still fresh.
+  find "$here/$crate" -type f -exec touch {} +
 done
 echo "vendor/samod and vendor/samod-core regenerated from $version with patches applied"

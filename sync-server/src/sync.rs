@@ -108,13 +108,18 @@ pub async fn open_repo(storage: SqliteStorage, db: Db) -> samod::Repo {
         .await
 }
 
-/// The repo of a benchmark run with authentication off: everything is
-/// shared with every peer (see [`Limits::insecure_open_access`]).
+/// The repo of a benchmark run with authentication off: every peer may
+/// read and write every document (see [`Limits::insecure_open_access`]).
+/// Like the reference server it announces nothing: a peer gets the
+/// documents it asks for, not every document every other peer writes.
 async fn open_repo_for_benchmarks(storage: SqliteStorage) -> samod::Repo {
     samod::Repo::build_tokio()
         .with_storage(storage)
         .with_peer_id(PeerId::from(SERVER_PEER_ID))
-        .with_share_policy(ShareConfig::read_write())
+        .with_share_policy(ShareConfig {
+            access: samod::ShareAccess::ReadWrite,
+            announce: false,
+        })
         .load()
         .await
 }
@@ -190,7 +195,7 @@ impl SyncEngine {
     pub async fn serve_connection(self: Arc<Self>, socket: WebSocket, device: Option<Device>) {
         let (to_samod, samod_in) =
             futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
-        let (samod_out, mut from_samod) = futures::channel::mpsc::channel::<Vec<u8>>(16);
+        let (samod_out, from_samod) = futures::channel::mpsc::channel::<Vec<u8>>(16);
         let mut transport = samod::Transport::new(samod_in, samod_out);
         if let Some(device) = &device {
             transport = transport.with_expected_peer_id(PeerId::from(peer_id_for(&device.id)));
@@ -204,7 +209,14 @@ impl SyncEngine {
         }
         let mut revoked = self.revoked.subscribe();
         let mut to_samod = to_samod;
-        let (mut ws_tx, mut ws_rx) = socket.split();
+        let (ws_tx, mut ws_rx) = socket.split();
+        // The two directions run as two tasks. In one loop, waiting for samod
+        // to take an inbound message would stop us draining its outbound
+        // queue; samod, waiting to send, stops taking inbound: a deadlock
+        // that stalls every connection once a busy device fills both queues.
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<(u16, String)>();
+        let (writer_done_tx, mut writer_done) = tokio::sync::oneshot::channel::<()>();
+        let writer = tokio::spawn(write_to_socket(ws_tx, from_samod, close_rx, writer_done_tx));
         let mut allowed_docs: HashSet<String> = HashSet::new();
         tracing::info!(device = %device_id, "sync connection opened");
         let close: Option<(u16, String)> = loop {
@@ -239,14 +251,7 @@ impl SyncEngine {
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 },
-                outbound = from_samod.next() => match outbound {
-                    Some(bytes) => {
-                        if ws_tx.send(Message::Binary(bytes.into())).await.is_err() {
-                            break None;
-                        }
-                    }
-                    None => break Some((1000, "closed".into())),
-                },
+                _ = &mut writer_done => break None,
                 id = revoked.recv() => {
                     let lagged = matches!(id, Err(broadcast::error::RecvError::Lagged(_)));
                     let is_me = matches!(&id, Ok(id) if *id == device_id);
@@ -257,20 +262,12 @@ impl SyncEngine {
             }
         };
         drop(to_samod);
-        if let Some((code, reason)) = close {
-            let mut reason = reason;
-            // A close reason may hold at most 123 bytes.
-            while reason.len() > 123 {
-                reason.pop();
-            }
-            let _ = ws_tx
-                .send(Message::Close(Some(CloseFrame {
-                    code,
-                    reason: reason.into(),
-                })))
-                .await;
+        if let Some(close) = close {
+            let _ = close_tx.send(close);
+        } else {
+            drop(close_tx);
         }
-        let _ = ws_tx.close().await;
+        let _ = writer.await;
         tracing::info!(device = %device_id, "sync connection closed");
     }
 
@@ -338,6 +335,43 @@ impl SyncEngine {
             false
         })
     }
+}
+
+/// The outbound half of a connection: samod's messages to the socket,
+/// then a close frame with a reason when the inbound half asks for one.
+async fn write_to_socket(
+    mut ws_tx: futures::stream::SplitSink<WebSocket, Message>,
+    mut from_samod: futures::channel::mpsc::Receiver<Vec<u8>>,
+    mut close_rx: tokio::sync::oneshot::Receiver<(u16, String)>,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    let close = loop {
+        tokio::select! {
+            outbound = from_samod.next() => match outbound {
+                Some(bytes) => {
+                    if ws_tx.send(Message::Binary(bytes.into())).await.is_err() {
+                        break None;
+                    }
+                }
+                None => break Some((1000, "closed".to_string())),
+            },
+            close = &mut close_rx => break close.ok(),
+        }
+    };
+    if let Some((code, mut reason)) = close {
+        // A close reason may hold at most 123 bytes.
+        while reason.len() > 123 {
+            reason.pop();
+        }
+        let _ = ws_tx
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+            .await;
+    }
+    let _ = ws_tx.close().await;
+    let _ = done.send(());
 }
 
 /// Picks up revocations made by another process (the admin command line

@@ -296,6 +296,15 @@ impl State {
         let mut to_connect = Vec::new();
         for (conn_id, conn) in &mut self.connections {
             if let Some(established) = conn.established_connection_mut() {
+                // Subscriptions are only ever added, and only for keys of
+                // `document_to_actor` (which only grows): equal sizes mean
+                // this connection has every document. Without this check the
+                // sweep below ran on every hub event, costing connections x
+                // documents hash lookups each time (Fieldvisit's benchmark:
+                // 76 % of the server's CPU at 50 devices x 10 documents).
+                if established.document_subscriptions().len() >= self.document_to_actor.len() {
+                    continue;
+                }
                 for (doc_id, doc_actor) in &self.document_to_actor {
                     if !established.document_subscriptions().contains_key(doc_id) {
                         to_connect.push((
