@@ -86,7 +86,8 @@ mod tests {
                 summary: autosurgeon::Text::with_value("Daughter rang."),
             },
         );
-        let order: Vec<&str> = chronology(&case).iter().map(|i| i.key()).collect();
+        let items = chronology(&case);
+        let order: Vec<&str> = items.iter().map(|i| i.key()).collect();
         assert_eq!(order, ["v2", "e1", "v1"]);
     }
 }

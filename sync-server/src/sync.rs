@@ -261,12 +261,15 @@ impl SyncEngine {
                 }
             }
         };
-        drop(to_samod);
+        // The reason first: once samod sees the inbound side end it closes
+        // its outbound side, and the writer must not take that for a
+        // normal close.
         if let Some(close) = close {
             let _ = close_tx.send(close);
         } else {
             drop(close_tx);
         }
+        drop(to_samod);
         let _ = writer.await;
         tracing::info!(device = %device_id, "sync connection closed");
     }
@@ -347,6 +350,8 @@ async fn write_to_socket(
 ) {
     let close = loop {
         tokio::select! {
+            biased;
+            close = &mut close_rx => break close.ok(),
             outbound = from_samod.next() => match outbound {
                 Some(bytes) => {
                     if ws_tx.send(Message::Binary(bytes.into())).await.is_err() {
@@ -355,7 +360,6 @@ async fn write_to_socket(
                 }
                 None => break Some((1000, "closed".to_string())),
             },
-            close = &mut close_rx => break close.ok(),
         }
     };
     if let Some((code, mut reason)) = close {
