@@ -146,3 +146,27 @@ async fn kill_9_after_acknowledgement_loses_nothing() {
     assert_eq!(b.visit(&visit).await.unwrap().observations.as_str(), words);
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_visits_created_online_in_a_row_all_reach_the_server() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let phone = practice.device(&server, &wren, "phone").await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    for n in 0..40 {
+        let visit = phone
+            .create_visit(&practice.case_id, PlaceKind::Home)
+            .await
+            .unwrap();
+        phone
+            .set_text(&visit, TextField::Observations, &format!("Visit {n}."))
+            .await
+            .unwrap();
+    }
+    let status = phone.wait_until_synced(SYNC_TIMEOUT).await;
+    assert!(status.is_ok(), "{:?}", phone.sync_status().await);
+    phone.close().await;
+}

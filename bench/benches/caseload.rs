@@ -175,7 +175,15 @@ async fn main() {
         "growth",
     ]);
     let mut before: Option<std::time::Duration> = None;
-    for cases in [3, 10, 30] {
+    for cases in std::env::var("CASELOAD_SIZES")
+        .ok()
+        .map(|v| {
+            v.split(',')
+                .filter_map(|n| n.parse().ok())
+                .collect::<Vec<usize>>()
+        })
+        .unwrap_or_else(|| vec![3, 10, 30])
+    {
         let (took, store) = run(cases).await;
         let visits = cases * VISITS_PER_CASE;
         t.row(vec![
