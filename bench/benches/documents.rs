@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fieldvisit_bench::stats::time_median;
+use fieldvisit_bench::synthetic_visit;
 use fieldvisit_bench::table::{Table, ms};
 use fieldvisit_shared::chronology::chronology;
-use fieldvisit_shared::schema::{
-    self, CaseDoc, ChronologyEntry, PlaceKind, TextField, VisitDoc, VisitIndexEntry,
-};
+use fieldvisit_shared::schema::{self, CaseDoc, ChronologyEntry, TextField, VisitIndexEntry};
 
 /// A visit edited `changes` times (counting its creation), a few
 /// characters appended to one of the three voices per change, as typing
@@ -21,13 +20,7 @@ use fieldvisit_shared::schema::{
 fn visit_with_changes(changes: usize) -> Vec<u8> {
     use automerge::transaction::Transactable;
     use automerge::{ROOT, ReadDoc};
-    let visit = VisitDoc::new(
-        "case-1",
-        "worker-1",
-        "2026-11-25T09:00:00Z",
-        PlaceKind::Home,
-    );
-    let mut doc = schema::new_document(&visit).unwrap();
+    let mut doc = synthetic_visit("case-1");
     let text_at = |doc: &automerge::Automerge, field: TextField| {
         let mut obj = ROOT;
         for key in field.path() {

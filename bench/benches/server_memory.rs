@@ -12,8 +12,9 @@ use std::time::Duration;
 use fieldvisit_bench::client::{self, Bytes};
 use fieldvisit_bench::servers::{start_ours, workspace_root};
 use fieldvisit_bench::stats::rss;
+use fieldvisit_bench::synthetic_visit;
 use fieldvisit_bench::table::{Table, mib};
-use fieldvisit_shared::schema::{self, PlaceKind, TextField, VisitDoc};
+use fieldvisit_shared::schema::{self, TextField};
 
 async fn run(documents: usize) -> (u64, u64) {
     let bin = workspace_root().join("target/release/fieldvisit-sync-server");
@@ -30,13 +31,7 @@ async fn run(documents: usize) -> (u64, u64) {
         .unwrap();
     let mut handles = Vec::with_capacity(documents);
     for i in 0..documents {
-        let visit = VisitDoc::new(
-            "case-1",
-            "worker-1",
-            "2026-11-25T09:00:00Z",
-            PlaceKind::Home,
-        );
-        let mut doc = schema::new_document(&visit).unwrap();
+        let mut doc = synthetic_visit("case-1");
         schema::update_text(
             &mut doc,
             TextField::Observations.path(),

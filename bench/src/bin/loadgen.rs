@@ -21,10 +21,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use fieldvisit_bench::client::{self, Bytes};
-use fieldvisit_bench::servers;
 use fieldvisit_bench::stats::{percentile, rss};
 use fieldvisit_bench::table::{Table, mib, ms};
-use fieldvisit_shared::schema::{self, PlaceKind, TextField, VisitDoc};
+use fieldvisit_bench::{servers, synthetic_visit};
+use fieldvisit_shared::schema::{self, TextField};
 
 /// Longest any one wait may take before the run is declared failed.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -104,15 +104,9 @@ async fn write_document(
     case: usize,
     edits: usize,
 ) -> Result<(String, Vec<automerge::ChangeHash>, Vec<Duration>)> {
-    let visit = VisitDoc::new(
-        &format!("case-{case}"),
-        "bench-worker",
-        "2026-11-25T09:00:00Z",
-        PlaceKind::Home,
-    );
     let handle = device
         .repo
-        .create(schema::new_document(&visit)?)
+        .create(synthetic_visit(&format!("case-{case}")))
         .await
         .map_err(|_| anyhow::anyhow!("repo stopped"))?;
     let mut text = String::new();

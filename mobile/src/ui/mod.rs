@@ -44,7 +44,7 @@ enum Start {
 
 #[component]
 pub fn App() -> Element {
-    let mut core: Core = use_context_provider(|| Signal::new(None));
+    let core: Core = use_context_provider(|| Signal::new(None));
     let mut route = use_context_provider(|| Signal::new(browser::initial_route()));
     let mut start = use_signal(|| Start::Opening);
 
@@ -55,10 +55,7 @@ pub fn App() -> Element {
     use_future(move || async move {
         match DeviceCore::open(&store_dir()).await {
             Ok(Some(opened)) => {
-                let opened = Rc::new(opened);
-                go_online_if_possible(&opened);
-                browser::on_connectivity_change(opened.clone());
-                core.set(Some(opened));
+                take_core(core, opened);
                 start.set(Start::Ready);
             }
             Ok(None) => start.set(Start::Ready),
@@ -95,6 +92,15 @@ pub fn App() -> Element {
         }
         main { id: "content", tabindex: "-1", {body} }
     }
+}
+
+/// Puts an opened device core in context and keeps sync following the
+/// network from then on.
+pub fn take_core(mut core: Core, opened: DeviceCore) {
+    let opened = Rc::new(opened);
+    go_online_if_possible(&opened);
+    browser::on_connectivity_change(opened.clone());
+    core.set(Some(opened));
 }
 
 /// Starts sync unless the browser knows it has no network; sync never

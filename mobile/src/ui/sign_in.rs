@@ -2,16 +2,14 @@
 //! The code is exchanged for this device's own token, kept in the local
 //! store; the code itself is spent.
 
-use std::rc::Rc;
-
 use dioxus::prelude::*;
 
-use super::{Core, Route, browser, go_online_if_possible, navigate, store_dir};
+use super::{Core, Route, browser, navigate, store_dir, take_core};
 use crate::DeviceCore;
 
 #[component]
 pub fn SignIn() -> Element {
-    let mut core: Core = use_context();
+    let core: Core = use_context();
     let mut server = use_signal(|| browser::origin().unwrap_or_default());
     let mut code = use_signal(String::new);
     let mut label = use_signal(|| "My phone".to_string());
@@ -42,10 +40,7 @@ pub fn SignIn() -> Element {
         busy.set(false);
         match result {
             Ok(enrolled) => {
-                let enrolled = Rc::new(enrolled);
-                go_online_if_possible(&enrolled);
-                browser::on_connectivity_change(enrolled.clone());
-                core.set(Some(enrolled));
+                take_core(core, enrolled);
                 navigate(Route::Cases);
             }
             Err(e) => error.set(Some(sign_in_error(&e))),

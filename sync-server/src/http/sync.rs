@@ -27,29 +27,30 @@ async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
     let engine = state.engine.clone();
+    let ticket = q.ticket.filter(|t| !t.is_empty());
+    let open_without_ticket = ticket.is_none() && engine.limits.insecure_open_access;
+    let ticket = if open_without_ticket {
+        None
+    } else {
+        Some(ticket.ok_or(Error::MissingTicket)?)
+    };
+    let ws = ws.map_err(|_| Error::NotWebSocket)?;
+    let device = match ticket {
+        None => None,
+        Some(ticket) => {
+            let device_id = engine.redeem_ticket(&ticket).ok_or(Error::InvalidTicket)?;
+            let device = state.db.run(move |db| db.device(&device_id)).await?;
+            if device.revoked {
+                return Err(Error::DeviceRevoked);
+            }
+            Some(device)
+        }
+    };
     // Twice our own limit: larger frames are cut off by the socket itself;
     // ours get a close frame that says why.
     let hard_limit = engine.limits.max_message_bytes.saturating_mul(2);
-    let ticket = q.ticket.filter(|t| !t.is_empty());
-    if ticket.is_none() && engine.limits.insecure_open_access {
-        let ws = ws.map_err(|_| Error::NotWebSocket)?;
-        return Ok(ws
-            .max_message_size(hard_limit)
-            .max_frame_size(hard_limit)
-            .on_upgrade(move |socket| engine.serve_connection(socket, None)));
-    }
-    let ticket = ticket.ok_or(Error::MissingTicket)?;
-    let ws = ws.map_err(|_| Error::NotWebSocket)?;
-    let device_id = state
-        .engine
-        .redeem_ticket(&ticket)
-        .ok_or(Error::InvalidTicket)?;
-    let device = state.db.run(move |db| db.device(&device_id)).await?;
-    if device.revoked {
-        return Err(Error::DeviceRevoked);
-    }
     Ok(ws
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .on_upgrade(move |socket| engine.serve_connection(socket, Some(device))))
+        .on_upgrade(move |socket| engine.serve_connection(socket, device)))
 }
