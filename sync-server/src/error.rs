@@ -38,6 +38,10 @@ pub enum Error {
     UnsupportedBackend(String),
     #[error("the sync engine has stopped")]
     Stopped,
+    #[error("too many {0}")]
+    TooMany(&'static str),
+    #[error("too many attempts from this address; wait a minute and try again")]
+    RateLimited,
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("record error: {0}")]
@@ -65,6 +69,9 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::UnsupportedBackend(_) => "unsupported_backend",
             Error::Stopped => "stopped",
+            Error::TooMany(_) => "too_many",
+            Error::RateLimited => "rate_limited",
+            Error::Database(e) if storage_unavailable(e) => "storage_unavailable",
             Error::Database(_) | Error::Record(_) | Error::Internal(_) => "internal",
         }
     }
@@ -83,6 +90,8 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Stopped => StatusCode::SERVICE_UNAVAILABLE,
+            Error::TooMany(_) | Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Error::Database(e) if storage_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Error::UnsupportedBackend(_)
             | Error::Database(_)
             | Error::Record(_)
@@ -91,9 +100,27 @@ impl Error {
     }
 }
 
+/// The database cannot take writes just now (a full disk, a read-only file
+/// or an IO error): the client should retry later; nothing was changed.
+fn storage_unavailable(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(DiskFull | ReadOnly | SystemIoFailure | CannotOpen | DatabaseBusy | DatabaseLocked)
+    )
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
+        if self.code() == "storage_unavailable" {
+            tracing::error!(error = %self, "the practice database cannot write; the request is refused");
+            let body = ErrorBody {
+                error: self.code().to_owned(),
+                message: "the server cannot store anything just now; nothing was changed, try again later".to_owned(),
+            };
+            return (status, axum::Json(body)).into_response();
+        }
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             // Details go to the log, not to the client.
             tracing::error!(error = %self, "request failed");

@@ -5,11 +5,11 @@ pub mod access;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod practice;
 pub mod secrets;
 pub mod server;
 pub mod sync;
-pub mod wire;
 
 pub use error::{Error, Result};

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use fieldvisit_shared::api::Role;
 use fieldvisit_sync_server::server::{self, Config, Data};
-use fieldvisit_sync_server::sync::Limits;
+use fieldvisit_sync_server::sync::{self, Limits};
 use fieldvisit_sync_server::{demo, practice};
 use serde::Serialize;
 
@@ -35,8 +35,16 @@ enum Command {
         #[arg(long, env = "FIELDVISIT_WEB_DIR")]
         web: Option<PathBuf>,
         /// Largest sync message accepted; larger ones close the connection with a reason.
-        #[arg(long, default_value_t = server::DEFAULT_MAX_MESSAGE_BYTES)]
+        #[arg(long, default_value_t = sync::DEFAULT_MAX_MESSAGE_BYTES)]
         max_message_bytes: usize,
+        /// Open sync connections one device may hold at once.
+        #[arg(long, default_value_t = 4)]
+        max_connections_per_device: usize,
+        /// FOR TESTS ONLY: the document actor of this document panics on
+        /// every sync message, to show that the others keep syncing.
+        /// Refused unless listening on a loopback address.
+        #[arg(long, hide = true)]
+        test_panic_on_document: Option<String>,
         /// FOR BENCHMARKS ONLY: accept /sync without a ticket and share every
         /// document with everyone, as the reference JavaScript server does.
         /// Refused unless listening on a loopback address.
@@ -129,8 +137,23 @@ async fn main() -> anyhow::Result<()> {
             demo,
             web,
             max_message_bytes,
+            max_connections_per_device,
+            test_panic_on_document,
             insecure_no_auth_for_benchmarks,
         } => {
+            let test_panic_on_document = match test_panic_on_document {
+                None => None,
+                Some(id) => {
+                    anyhow::ensure!(
+                        listen.ip().is_loopback(),
+                        "--test-panic-on-document only listens on a loopback address"
+                    );
+                    Some(
+                        id.parse()
+                            .map_err(|_| anyhow::anyhow!("not a document id: {id}"))?,
+                    )
+                }
+            };
             if insecure_no_auth_for_benchmarks {
                 anyhow::ensure!(
                     listen.ip().is_loopback(),
@@ -150,7 +173,10 @@ async fn main() -> anyhow::Result<()> {
                 web_dir: web,
                 limits: Limits {
                     max_message_bytes,
+                    max_connections_per_device,
                     insecure_open_access: insecure_no_auth_for_benchmarks,
+                    test_panic_on_document,
+                    ..Limits::default()
                 },
             };
             let running = server::start(config, opened).await?;

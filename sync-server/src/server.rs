@@ -11,8 +11,6 @@ use crate::error::{Error, Result};
 use crate::http::{self, AppState};
 use crate::sync::{self, Limits, SyncEngine};
 
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
@@ -64,7 +62,17 @@ impl Running {
                 tracing::info!("stopping: flushing the document store");
             }
         }
-        engine.repo.stop().await;
+        // Stopping waits for the document store's writes; a store that
+        // cannot write (a full disk) would keep us here for ever. What it
+        // holds was never acknowledged, so devices still have it.
+        if tokio::time::timeout(std::time::Duration::from_secs(15), engine.repo.stop())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                "stopped with document store writes unfinished (never acknowledged; devices keep those changes)"
+            );
+        }
         Ok(())
     }
 }

@@ -7,10 +7,19 @@
 //! resolves. samod (as patched in `vendor/`) holds the sync messages of a
 //! step until that step's writes have resolved, so a peer is only ever told
 //! about changes that are already on disk.
+//!
+//! samod's `Storage` cannot report a failure, and a write that resolved is
+//! taken as done (its sync messages go out, and after a compaction snapshot
+//! the older chunks are deleted). So a failed operation never resolves: it is
+//! retried, with back-off, until it succeeds (the disk has room again, the
+//! file is writable again). Meanwhile [`StoreHealth`] says why writes fail,
+//! so the server can report unhealthy and refuse new writes, and nothing
+//! that was not stored is ever acknowledged or deleted.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use samod::storage::{Storage, StorageKey};
@@ -81,9 +90,64 @@ pub fn apply_migrations(conn: &mut Connection, migrations: &[(u32, &str)]) -> ru
     Ok(())
 }
 
+/// Whether the store's operations are failing now, and why: read by the
+/// server's `/health` and by its inbound gate (which refuses new writes
+/// while the store cannot take them).
+#[derive(Clone, Default)]
+pub struct StoreHealth(Arc<Mutex<Option<StoreFailure>>>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreFailure {
+    /// `put`, `delete`, `load` or `load_range`.
+    pub operation: &'static str,
+    pub error: String,
+    /// Failed attempts in a row.
+    pub attempts: u64,
+}
+
+impl std::fmt::Debug for StoreHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StoreHealth").field(&self.failing()).finish()
+    }
+}
+
+impl StoreHealth {
+    /// The current failure, if operations are failing.
+    pub fn failing(&self) -> Option<StoreFailure> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn failed(&self, operation: &'static str, error: &str) -> u64 {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let attempts = state.as_ref().map_or(0, |f| f.attempts) + 1;
+        *state = Some(StoreFailure {
+            operation,
+            error: error.to_owned(),
+            attempts,
+        });
+        attempts
+    }
+
+    fn succeeded(&self) {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(failure) = state.take() {
+            tracing::warn!(
+                after_failed_attempts = failure.attempts,
+                "the document store works again"
+            );
+        }
+    }
+}
+
+/// The wait before retrying a failed operation: from 50 ms, doubling, to 5 s.
+pub fn retry_delay(attempt: u64) -> Duration {
+    Duration::from_millis(50u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(5))
+}
+
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
+    health: StoreHealth,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -102,41 +166,79 @@ impl SqliteStorage {
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
         let conn = open_connection(path, durability)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStorage {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self::over(conn))
     }
 
     /// A private in-memory store, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory()?;
         conn.execute_batch(SCHEMA)?;
-        Ok(SqliteStorage {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        Ok(Self::over(conn))
     }
 
+    fn over(conn: Connection) -> Self {
+        SqliteStorage {
+            conn: Arc::new(Mutex::new(conn)),
+            health: StoreHealth::default(),
+        }
+    }
+
+    pub fn health(&self) -> StoreHealth {
+        self.health.clone()
+    }
+
+    /// Runs `f` until it succeeds (natively; see the module's comment). In
+    /// the browser there is no thread to wait on: one attempt, and a failure
+    /// is logged and recorded (the page's store is in memory, written to
+    /// IndexedDB later, so a SQLite-level failure there is exceptional).
     fn run<T: Send + 'static>(
         &self,
         what: &'static str,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+        f: impl Fn(&Connection) -> rusqlite::Result<T> + Send + Sync + 'static,
     ) -> impl Future<Output = Option<T>> + Send + 'static {
         let conn = self.conn.clone();
-        let work = move || {
-            let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&conn)
-        };
+        let health = self.health.clone();
+        let f = Arc::new(f);
         async move {
-            #[cfg(not(target_arch = "wasm32"))]
-            let result = match tokio::task::spawn_blocking(work).await {
-                Ok(r) => r.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            #[cfg(target_arch = "wasm32")]
-            let result = work().map_err(|e| e.to_string());
-            result
-                .inspect_err(|e| tracing::error!(error = %e, "document store {what} failed"))
-                .ok()
+            let mut attempt = 0;
+            loop {
+                let (conn, f) = (conn.clone(), f.clone());
+                let work = move || {
+                    let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                    f(&conn)
+                };
+                #[cfg(not(target_arch = "wasm32"))]
+                let result = match tokio::task::spawn_blocking(work).await {
+                    Ok(r) => r.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                #[cfg(target_arch = "wasm32")]
+                let result = work().map_err(|e| e.to_string());
+                match result {
+                    Ok(value) => {
+                        if attempt > 0 {
+                            health.succeeded();
+                        }
+                        return Some(value);
+                    }
+                    Err(error) => {
+                        attempt = health.failed(what, &error);
+                        // Once at the start of a run of failures, then now and then.
+                        if attempt == 1 || attempt % 100 == 0 {
+                            tracing::error!(
+                                %error,
+                                operation = what,
+                                attempt,
+                                "document store operation failed; it is retried until it succeeds, and nothing it holds is acknowledged meanwhile"
+                            );
+                        }
+                        #[cfg(target_arch = "wasm32")]
+                        return None;
+                        #[cfg(not(target_arch = "wasm32"))]
+                        tokio::time::sleep(retry_delay(attempt)).await;
+                    }
+                }
+            }
         }
     }
 
@@ -161,7 +263,7 @@ impl Storage for SqliteStorage {
     fn load(&self, key: StorageKey) -> impl Future<Output = Option<Vec<u8>>> + Send {
         let k = encode(&key);
         let fut = self.run("load", move |c| {
-            c.query_row("SELECT data FROM samod_storage WHERE key = ?1", [k], |r| {
+            c.query_row("SELECT data FROM samod_storage WHERE key = ?1", [&k], |r| {
                 r.get(0)
             })
             .optional()
@@ -180,7 +282,7 @@ impl Storage for SqliteStorage {
                 "SELECT key, data FROM samod_storage
                  WHERE key = ?1 OR (key >= ?1 || '/' AND key < ?1 || '0')",
             )?;
-            let rows = stmt.query_map([p], |r| {
+            let rows = stmt.query_map([&p], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
             })?;
             rows.collect::<rusqlite::Result<Vec<(String, Vec<u8>)>>>()
@@ -201,7 +303,7 @@ impl Storage for SqliteStorage {
                 "INSERT INTO samod_storage (key, data) VALUES (?1, ?2)
                  ON CONFLICT(key) DO UPDATE SET data = excluded.data",
             )?
-            .execute(params![k, data])
+            .execute(params![k, &data])
         });
         async move {
             fut.await;
@@ -212,7 +314,7 @@ impl Storage for SqliteStorage {
         let k = encode(&key);
         let fut = self.run("delete", move |c| {
             c.prepare_cached("DELETE FROM samod_storage WHERE key = ?1")?
-                .execute([k])
+                .execute([&k])
         });
         async move {
             fut.await;
@@ -249,5 +351,44 @@ mod tests {
         s.delete(key(&["doc1", "snapshot", "b"])).await;
         assert_eq!(s.load(key(&["doc1", "snapshot", "b"])).await, None);
         assert_eq!(s.chunk_count().unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_never_resolves_until_it_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        let s = SqliteStorage::open(&path, Durability::Full).unwrap();
+        s.put(key(&["doc1", "incremental", "a"]), vec![1]).await;
+        // The file refuses writes, as a full disk or a read-only mount would.
+        let set_read_only = |on: bool| {
+            let conn = s.conn.lock().unwrap();
+            conn.pragma_update(None, "query_only", on).unwrap();
+        };
+        set_read_only(true);
+        let put = tokio::spawn({
+            let s = s.clone();
+            async move { s.put(key(&["doc1", "snapshot", "b"]), vec![2]).await }
+        });
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(!put.is_finished(), "a write that failed must not resolve");
+        let failure = s.health().failing().expect("the failure is reported");
+        assert_eq!(failure.operation, "put");
+        assert!(failure.attempts >= 2, "{failure:?}");
+        // Reads still work meanwhile.
+        assert_eq!(
+            s.load(key(&["doc1", "incremental", "a"])).await,
+            Some(vec![1])
+        );
+        set_read_only(false);
+        put.await.unwrap();
+        assert_eq!(s.health().failing(), None);
+        assert_eq!(s.load(key(&["doc1", "snapshot", "b"])).await, Some(vec![2]));
+    }
+
+    #[test]
+    fn retries_back_off_to_five_seconds() {
+        assert_eq!(retry_delay(1), Duration::from_millis(100));
+        assert_eq!(retry_delay(3), Duration::from_millis(400));
+        assert_eq!(retry_delay(1_000), Duration::from_secs(5));
     }
 }

@@ -31,9 +31,9 @@ async fn register_visit(
     ApiJson(req): ApiJson<RegisterVisitRequest>,
 ) -> Result<(StatusCode, Json<RegisterVisitResponse>)> {
     validate::id("case_id", &case_id)?;
-    if req.document_id.parse::<samod::DocumentId>().is_err() {
+    if crate::sync::wire::canonical_document_id(&req.document_id).is_none() {
         return Err(Error::InvalidJson(format!(
-            "document_id is not an automerge document id: {}",
+            "document_id is not an automerge document id in its canonical (bs58check) form: {}",
             req.document_id
         )));
     }

@@ -26,11 +26,11 @@ async fn enrol(
 async fn ticket(
     State(state): State<AppState>,
     AuthDevice(device): AuthDevice,
-) -> Json<TicketResponse> {
-    Json(TicketResponse {
-        ticket: state.engine.buy_ticket(&device.id),
+) -> Result<Json<TicketResponse>> {
+    Ok(Json(TicketResponse {
+        ticket: state.engine.buy_ticket(&device.id)?,
         expires_in_seconds: state.engine.ticket_lifetime().as_secs(),
-    })
+    }))
 }
 
 async fn me(AuthDevice(device): AuthDevice) -> Json<PersonSummary> {

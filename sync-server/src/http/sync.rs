@@ -48,9 +48,13 @@ async fn upgrade(
     };
     // Twice our own limit: larger frames are cut off by the socket itself;
     // ours get a close frame that says why.
+    let slot = match &device {
+        Some(d) => Some(engine.open_slot(&d.id)?),
+        None => None,
+    };
     let hard_limit = engine.limits.max_message_bytes.saturating_mul(2);
     Ok(ws
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .on_upgrade(move |socket| engine.serve_connection(socket, device)))
+        .on_upgrade(move |socket| engine.serve_connection(socket, device, slot)))
 }

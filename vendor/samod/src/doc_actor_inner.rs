@@ -293,6 +293,37 @@ impl DocActorInner {
         self.release_held_messages();
     }
 
+    /// Runs one step of the actor, containing a panic to this document
+    /// (patched in by Fieldvisit). On a panic the actor's state is no longer
+    /// trusted: held messages are dropped (nothing unsaved is acknowledged),
+    /// the observer hears of it, and the hub is told the actor terminated,
+    /// so the document loads again from storage when it is next needed.
+    /// Returns false when the actor must not run again.
+    pub(crate) fn contain_panic(&mut self, step: impl FnOnce(&mut Self)) -> bool {
+        let Err(payload) =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *self)))
+        else {
+            return true;
+        };
+        let message = panic_message(payload.as_ref());
+        tracing::error!(
+            document_id = %self.document_id,
+            %message,
+            "document actor panicked; it is stopped and reloads from storage when next needed"
+        );
+        self.held_messages.clear();
+        if let Some(obs) = self.observer.as_ref() {
+            obs.observe(&observer::RepoEvent::DocumentPanicked {
+                document_id: self.document_id.clone(),
+                message,
+            });
+        }
+        let _ = self
+            .tx_to_core
+            .unbounded_send((self.actor_id, DocToHubMsg::terminated()));
+        false
+    }
+
     pub(crate) fn is_stopped(&self) -> bool {
         self.actor.is_stopped()
     }
@@ -354,5 +385,16 @@ fn log_sync_message_stats(
             num_changes,
             "sync_message"
         );
+    }
+}
+
+/// The text of a panic's payload, for the log and the observer.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_owned()
     }
 }

@@ -972,6 +972,19 @@ impl Inner {
         self.dialers.lock().unwrap().get(&dialer_id).cloned()
     }
 
+    /// Drops what samod keeps for an actor that has terminated (patched in by
+    /// Fieldvisit: samod kept every actor's handle and mailbox forever).
+    fn forget_actor(&mut self, actor_id: DocumentActorId) {
+        self.actors.remove(&actor_id);
+        match &mut self.doc_runner {
+            #[cfg(feature = "threadpool")]
+            DocRunner::Threadpool(_) => {}
+            DocRunner::Async { task_senders, .. } => {
+                task_senders.remove(&actor_id);
+            }
+        }
+    }
+
     /// Dispatch a task to a document actor.
     ///
     /// In async mode, this sends the task via the actor's channel stored in DocRunner.
@@ -1006,6 +1019,24 @@ impl Inner {
         }
         let hub_start = web_time::Instant::now();
         let now = UnixTimestamp::now();
+        // A panic in the hub (patched in by Fieldvisit) is contained to the
+        // event that caused it: the hub's state machine keeps running for
+        // every other connection and document, and the observer hears of it.
+        let rng = &mut self.rng;
+        let hub = &mut self.hub;
+        let results = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            hub.handle_event(rng, now, event)
+        })) {
+            Ok(results) => results,
+            Err(payload) => {
+                let message = doc_actor_inner::panic_message(payload.as_ref());
+                tracing::error!(%message, "the hub panicked handling one event; the event is dropped");
+                if let Some(obs) = self.observer.as_ref() {
+                    obs.observe(&RepoEvent::HubPanicked { message });
+                }
+                return;
+            }
+        };
         let HubResults {
             new_tasks,
             completed_commands,
@@ -1019,7 +1050,7 @@ impl Inner {
             connections_count,
             documents_count,
             search_state_updates,
-        } = self.hub.handle_event(&mut self.rng, now, event);
+        } = results;
 
         for spawn_args in spawn_actors {
             self.spawn_actor(spawn_args);
@@ -1347,11 +1378,18 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                     }
                     Ok(SpawnedActor { inner, rx_tasks, init_results, doc_id, actor_id }) => {
                         running_actors.push(async move {
-                            inner.lock().unwrap().handle_results(init_results);
+                            // Every step runs inside `contain_panic` (patched in by
+                            // Fieldvisit): all actors share this one task, so one
+                            // document's panic used to stop every document.
+                            if !inner.lock().unwrap().contain_panic(|inner| inner.handle_results(init_results)) {
+                                return;
+                            }
 
                             while let Ok(actor_task) = rx_tasks.recv().await {
                                 let mut inner = inner.lock().unwrap();
-                                inner.handle_task(actor_task);
+                                if !inner.contain_panic(|inner| inner.handle_task(actor_task)) {
+                                    break;
+                                }
                                 if inner.is_stopped() {
                                     tracing::debug!(?doc_id, ?actor_id, "actor stopped");
                                     break;
@@ -1486,8 +1524,13 @@ impl TaskSetup {
             async move {
                 let rx = self.rx_from_core;
                 while let Ok((actor_id, msg)) = rx.recv().await {
+                    let terminated = msg.is_terminated();
                     let event = HubEvent::actor_message(actor_id, msg);
-                    inner.lock().unwrap().handle_event(event);
+                    let mut inner = inner.lock().unwrap();
+                    inner.handle_event(event);
+                    if terminated {
+                        inner.forget_actor(actor_id);
+                    }
                 }
             }
             .instrument(tracing::info_span!("actor_loop", local_peer_id=%peer_id))
@@ -1528,8 +1571,13 @@ impl TaskSetup {
             async move {
                 let rx = self.rx_from_core;
                 while let Ok((actor_id, msg)) = rx.recv().await {
+                    let terminated = msg.is_terminated();
                     let event = HubEvent::actor_message(actor_id, msg);
-                    inner.lock().unwrap().handle_event(event);
+                    let mut inner = inner.lock().unwrap();
+                    inner.handle_event(event);
+                    if terminated {
+                        inner.forget_actor(actor_id);
+                    }
                 }
             }
             .instrument(tracing::info_span!("actor_loop", local_peer_id=%peer_id))

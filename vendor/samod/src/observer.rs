@@ -66,6 +66,18 @@ pub enum RepoEvent {
     ConnectionLost {
         connection_id: ConnectionId,
     },
+    /// A document actor panicked (patched in by Fieldvisit). The actor is
+    /// stopped and forgotten; the document loads again from storage when it
+    /// is next needed, and every other document carries on.
+    DocumentPanicked {
+        document_id: DocumentId,
+        message: String,
+    },
+    /// The hub panicked handling one event, which was dropped (patched in by
+    /// Fieldvisit).
+    HubPanicked {
+        message: String,
+    },
     /// Number of sync messages waiting for storage loading or a sharing decision.
     DocumentPendingSyncMessages {
         document_id: DocumentId,

@@ -255,6 +255,22 @@ impl State {
         self.document_to_actor.insert(document_id, actor_id);
     }
 
+    /// Forgets a document whose actor has terminated (it was unloaded, or it
+    /// panicked), so that the next message or search for it spawns a fresh
+    /// actor that loads from storage, and no connection keeps state for it.
+    /// Patched in by Fieldvisit: samod kept every document forever.
+    fn forget_document(&mut self, document_id: &DocumentId, actor_id: DocumentActorId) {
+        if self.document_to_actor.get(document_id) != Some(&actor_id) {
+            return;
+        }
+        self.document_to_actor.remove(document_id);
+        for conn in self.connections.values_mut() {
+            if let Some(established) = conn.established_connection_mut() {
+                established.remove_document_subscription(document_id);
+            }
+        }
+    }
+
     pub(crate) fn find_actor_for_document(&self, document_id: &DocumentId) -> Option<&ActorInfo> {
         self.document_to_actor
             .get(document_id)
@@ -493,7 +509,9 @@ impl State {
                         }
                         DocToHubMsgPayload::Terminated => {
                             tracing::debug!(?actor_id, "document actor terminated");
-                            self.actors.remove(&actor_id);
+                            if let Some(info) = self.actors.remove(&actor_id) {
+                                self.forget_document(&info.document_id, actor_id);
+                            }
                         }
                     },
                     HubInput::ConnectionLost { connection_id } => {

@@ -11,6 +11,21 @@ use super::SyncMessage;
 #[derive(Debug, Clone)]
 pub struct DocToHubMsg(pub(crate) DocToHubMsgPayload);
 
+impl DocToHubMsg {
+    /// The message a document actor's runner sends on the actor's behalf when
+    /// the actor can no longer run (it panicked): the hub forgets the actor,
+    /// and the next message for the document spawns a fresh one that loads
+    /// from storage. Patched in by Fieldvisit.
+    pub fn terminated() -> Self {
+        DocToHubMsg(DocToHubMsgPayload::Terminated)
+    }
+
+    /// Whether this is the last message of an actor.
+    pub fn is_terminated(&self) -> bool {
+        matches!(self.0, DocToHubMsgPayload::Terminated)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum DocToHubMsgPayload {
     DocSearchChanged(DocSearchPhase),

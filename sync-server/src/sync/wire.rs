@@ -1,8 +1,11 @@
 //! A look at each inbound sync message before samod gets it, as a pure
 //! function: refuse what is too large or not a well-formed automerge-repo
-//! message (with a reason the client can read in the close frame), and say
-//! which document it concerns and whether it carries changes, so refused
-//! writes can be audited.
+//! message (with a reason the client can read in the close frame), check
+//! the automerge sync payload inside it ([`super::payload`]), and say which
+//! document it concerns and whether it carries changes, so the gate can
+//! decide and refused writes can be audited.
+
+use super::payload;
 
 /// What an acceptable message is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +54,29 @@ const KNOWN_TYPES: &[&str] = &[
     "remote-heads-changed",
 ];
 
-pub fn inspect(bytes: &[u8], max: usize) -> Result<Inbound, Rejection> {
+/// A document id in its one canonical spelling (bs58check, as samod writes
+/// it), or `None`. Other spellings of the same id would otherwise slip past
+/// the registry and the audit log as different ids.
+pub fn canonical_document_id(s: &str) -> Option<samod::DocumentId> {
+    let id: samod::DocumentId = s.parse().ok()?;
+    (id.to_string() == s).then_some(id)
+}
+
+/// The answer for a document the device may not see or that does not
+/// exist: the same bytes either way.
+pub fn doc_unavailable(sender: &str, target: &str, document_id: &str) -> Vec<u8> {
+    let mut e = minicbor::Encoder::new(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = e
+        .map(4)
+        .and_then(|e| e.str("type")?.str("doc-unavailable"))
+        .and_then(|e| e.str("senderId")?.str(sender))
+        .and_then(|e| e.str("targetId")?.str(target))
+        .and_then(|e| e.str("documentId")?.str(document_id));
+    e.into_writer()
+}
+
+pub fn inspect(bytes: &[u8], max: usize, limits: &payload::Limits) -> Result<Inbound, Rejection> {
     if bytes.len() > max {
         return Err(Rejection::TooLarge {
             len: bytes.len(),
@@ -80,10 +105,12 @@ pub fn inspect(bytes: &[u8], max: usize) -> Result<Inbound, Rejection> {
                             .map_err(|_| bad("documentId is not a document id"))?
                             .to_string()
                     }
-                    _ => d
-                        .str()
-                        .map_err(|_| bad("documentId is not a string"))?
-                        .to_owned(),
+                    _ => {
+                        let s = d.str().map_err(|_| bad("documentId is not a string"))?;
+                        canonical_document_id(s)
+                            .ok_or_else(|| bad("documentId is not a canonical document id"))?
+                            .to_string()
+                    }
                 };
                 document_id = Some(id);
             }
@@ -104,9 +131,9 @@ pub fn inspect(bytes: &[u8], max: usize) -> Result<Inbound, Rejection> {
             return Err(bad("sync message without documentId"));
         }
         let data = data.ok_or_else(|| bad("sync message without data"))?;
-        let msg = automerge::sync::Message::decode(data)
-            .map_err(|_| bad("data is not an automerge sync message"))?;
-        carries_changes = !msg.changes.is_empty();
+        let summary = payload::check(data, limits)
+            .map_err(|e| Rejection::Malformed(format!("the sync payload is refused: {e}")))?;
+        carries_changes = summary.carries_changes;
     }
     Ok(Inbound {
         kind,
@@ -118,6 +145,36 @@ pub fn inspect(bytes: &[u8], max: usize) -> Result<Inbound, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const DOC: &str = "pEbmSWqJdBuPadRGm8tDZXgWR6";
+
+    #[test]
+    fn only_the_canonical_spelling_of_a_document_id_is_accepted() {
+        let id = samod::DocumentId::new(&mut rand::rng()).to_string();
+        assert!(canonical_document_id(&id).is_some());
+        // The same id in samod's legacy UUID spelling.
+        let hex = hex::encode(canonical_document_id(&id).unwrap().as_bytes());
+        let uuid = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..]
+        );
+        assert!(uuid.parse::<samod::DocumentId>().is_ok());
+        assert!(canonical_document_id(&uuid).is_none());
+        assert!(canonical_document_id(&format!(" {id}")).is_none());
+        assert!(canonical_document_id(&format!("automerge:{id}")).is_none());
+        assert!(canonical_document_id("abc").is_none());
+        let m = encode(&[
+            ("type", Value::Str("request")),
+            ("documentId", Value::Str("abc")),
+            ("data", Value::Bytes(sync_data(false))),
+        ]);
+        let r = inspect(&m, 1 << 20, &payload::Limits::default()).unwrap_err();
+        assert!(r.to_string().contains("canonical"), "{r}");
+    }
 
     fn encode(fields: &[(&str, Value)]) -> Vec<u8> {
         let mut e = minicbor::Encoder::new(Vec::new());
@@ -166,45 +223,55 @@ mod tests {
     fn a_sync_message_with_changes_is_recognised() {
         let m = encode(&[
             ("type", Value::Str("sync")),
-            ("documentId", Value::Str("abc")),
+            ("documentId", Value::Str(DOC)),
             ("senderId", Value::Str("p")),
             ("targetId", Value::Str("q")),
             ("data", Value::Bytes(sync_data(true))),
         ]);
-        let got = inspect(&m, 1 << 20).unwrap();
+        let got = inspect(&m, 1 << 20, &payload::Limits::default()).unwrap();
         assert_eq!(got.kind, "sync");
-        assert_eq!(got.document_id.as_deref(), Some("abc"));
+        assert_eq!(got.document_id.as_deref(), Some(DOC));
         assert!(got.carries_changes);
         let m = encode(&[
             ("type", Value::Str("request")),
-            ("documentId", Value::Str("abc")),
+            ("documentId", Value::Str(DOC)),
             ("data", Value::Bytes(sync_data(false))),
         ]);
-        assert!(!inspect(&m, 1 << 20).unwrap().carries_changes);
+        assert!(
+            !inspect(&m, 1 << 20, &payload::Limits::default())
+                .unwrap()
+                .carries_changes
+        );
     }
 
     #[test]
     fn garbage_and_oversize_are_refused_with_reasons() {
         assert_eq!(
-            inspect(&[0u8; 10], 5),
+            inspect(&[0u8; 10], 5, &payload::Limits::default()),
             Err(Rejection::TooLarge { len: 10, max: 5 })
         );
-        let r = inspect(b"hello", 100).unwrap_err();
+        let r = inspect(b"hello", 100, &payload::Limits::default()).unwrap_err();
         assert_eq!(r.code(), "malformed_message");
-        let r = inspect(&encode(&[("type", Value::Str("nonsense"))]), 100).unwrap_err();
+        let r = inspect(
+            &encode(&[("type", Value::Str("nonsense"))]),
+            100,
+            &payload::Limits::default(),
+        )
+        .unwrap_err();
         assert!(r.to_string().contains("unknown type"));
         let r = inspect(
             &encode(&[
                 ("type", Value::Str("sync")),
-                ("documentId", Value::Str("abc")),
+                ("documentId", Value::Str(DOC)),
                 ("data", Value::Bytes(vec![1, 2, 3])),
             ]),
             100,
+            &payload::Limits::default(),
         )
         .unwrap_err();
-        assert!(r.to_string().contains("sync message"));
+        assert!(r.to_string().contains("sync payload"), "{r}");
         let mut m = encode(&[("type", Value::Str("leave"))]);
         m.push(0);
-        assert!(inspect(&m, 100).is_err());
+        assert!(inspect(&m, 100, &payload::Limits::default()).is_err());
     }
 }

@@ -1,0 +1,149 @@
+//! What `/health` reports, from three sources: a probe of the sync engine
+//! (can its hub and its document actors still answer?), the document store
+//! (are its writes failing?), and the panics samod contained (a document
+//! that panicked is stopped and reloads from storage, but someone should
+//! look). The verdict is a pure function of those facts.
+
+use std::sync::Mutex;
+
+use fieldvisit_sqlite_store::StoreFailure;
+use serde::Serialize;
+
+/// Panics samod contained since the server started.
+#[derive(Debug, Default)]
+pub struct Panics {
+    inner: Mutex<PanicLog>,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct PanicLog {
+    pub documents: u64,
+    pub hub: u64,
+    /// The most recent one: where, what, when.
+    pub last: Option<PanicRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PanicRecord {
+    pub document_id: Option<String>,
+    pub message: String,
+    pub at: String,
+}
+
+impl Panics {
+    pub fn record(&self, document_id: Option<String>, message: String) {
+        let mut log = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if document_id.is_some() {
+            log.documents += 1;
+        } else {
+            log.hub += 1;
+        }
+        log.last = Some(PanicRecord {
+            document_id,
+            message,
+            at: crate::db::now(),
+        });
+    }
+
+    pub fn log(&self) -> PanicLog {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Everything `/health` knows.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// `Err(why)` when the engine did not answer its probe in time.
+    pub engine: Result<(), String>,
+    pub store: Option<StoreFailure>,
+    pub panics: PanicLog,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Everything works.
+    Ok,
+    /// Serving, but something failed and was contained: look at the log.
+    Degraded,
+    /// Not doing its job: sync has stopped, or nothing can be stored.
+    Unhealthy,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub status: Status,
+    pub version: &'static str,
+    pub sync_engine: String,
+    pub document_store: String,
+    pub panics: PanicLog,
+}
+
+pub fn assess(facts: &Facts) -> Report {
+    let status = if facts.engine.is_err() || facts.store.is_some() {
+        Status::Unhealthy
+    } else if facts.panics.documents + facts.panics.hub > 0 {
+        Status::Degraded
+    } else {
+        Status::Ok
+    };
+    Report {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        sync_engine: match &facts.engine {
+            Ok(()) => "ok".into(),
+            Err(why) => format!("not answering: {why}"),
+        },
+        document_store: match &facts.store {
+            None => "ok".into(),
+            Some(f) => format!(
+                "{} failing ({} attempts): {}; new writes are refused until it recovers",
+                f.operation, f.attempts, f.error
+            ),
+        },
+        panics: facts.panics.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy() -> Facts {
+        Facts {
+            engine: Ok(()),
+            store: None,
+            panics: PanicLog::default(),
+        }
+    }
+
+    #[test]
+    fn the_verdict_follows_the_worst_fact() {
+        assert_eq!(assess(&healthy()).status, Status::Ok);
+        let panics = Panics::default();
+        panics.record(Some("doc".into()), "boom".into());
+        let f = Facts {
+            panics: panics.log(),
+            ..healthy()
+        };
+        assert_eq!(assess(&f).status, Status::Degraded);
+        let f = Facts {
+            engine: Err("no answer in 3 s".into()),
+            ..f
+        };
+        let report = assess(&f);
+        assert_eq!(report.status, Status::Unhealthy);
+        assert!(report.sync_engine.contains("no answer"));
+        let f = Facts {
+            store: Some(StoreFailure {
+                operation: "put",
+                error: "database or disk is full".into(),
+                attempts: 3,
+            }),
+            ..healthy()
+        };
+        let report = assess(&f);
+        assert_eq!(report.status, Status::Unhealthy);
+        assert!(report.document_store.contains("disk is full"));
+    }
+}

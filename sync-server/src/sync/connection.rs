@@ -1,0 +1,300 @@
+//! One device's sync connection: the socket's two directions, the inbound
+//! gate between the socket and samod, and the close with a reason.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use futures::{SinkExt, StreamExt};
+use samod::PeerId;
+use tokio::sync::broadcast;
+
+use super::gate::{AuditNote, Gate, Step, Verdict};
+use super::{CLOSE_REVOKED, SERVER_PEER_ID, SyncEngine, peer_id_for, wire};
+use crate::access::{self, Decision};
+use crate::db::{Audit, Device};
+use crate::error::Error;
+
+/// Counts a device's open connection for as long as it lives.
+struct Slot {
+    engine: Arc<SyncEngine>,
+    device_id: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .engine
+            .open_connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = open.get_mut(&self.device_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.device_id);
+            }
+        }
+    }
+}
+
+impl SyncEngine {
+    /// Takes one of a device's connection slots, or `Err` when it holds
+    /// every one already.
+    pub fn open_slot(self: &Arc<Self>, device_id: &str) -> Result<impl Send + 'static, Error> {
+        let mut open = self
+            .open_connections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let n = open.entry(device_id.to_owned()).or_default();
+        if *n >= self.limits.max_connections_per_device {
+            return Err(Error::TooMany(
+                "open sync connections for this device; close one first",
+            ));
+        }
+        *n += 1;
+        Ok(Slot {
+            engine: self.clone(),
+            device_id: device_id.to_owned(),
+        })
+    }
+
+    /// Runs one device connection until it ends: an authenticated device,
+    /// or `None` only when [`super::Limits::insecure_open_access`] is on.
+    /// `slot` is the device's connection slot, held until the end.
+    pub async fn serve_connection(
+        self: Arc<Self>,
+        socket: WebSocket,
+        device: Option<Device>,
+        slot: impl Send + 'static,
+    ) {
+        let (to_samod, samod_in) =
+            futures::channel::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
+        let (samod_out, from_samod) = futures::channel::mpsc::channel::<Vec<u8>>(16);
+        let mut transport = samod::Transport::new(samod_in, samod_out);
+        if let Some(device) = &device {
+            transport = transport.with_expected_peer_id(PeerId::from(peer_id_for(&device.id)));
+        }
+        let device_id = device
+            .as_ref()
+            .map_or("anonymous", |d| d.id.as_str())
+            .to_owned();
+        // Subscribe before looking: a revocation that lands during the
+        // upgrade is either already known or still to be heard.
+        let mut revoked = self.revoked.subscribe();
+        if device.is_some() && self.is_revoked(&device_id) {
+            return;
+        }
+        if self.acceptor.accept(transport).is_err() {
+            return;
+        }
+        let mut to_samod = to_samod;
+        let (ws_tx, mut ws_rx) = socket.split();
+        // The two directions run as two tasks. In one loop, waiting for samod
+        // to take an inbound message would stop us draining its outbound
+        // queue; samod, waiting to send, stops taking inbound: a deadlock
+        // that stalls every connection once a busy device fills both queues.
+        let (close_tx, close_rx) = tokio::sync::oneshot::channel::<(u16, String)>();
+        let (writer_done_tx, mut writer_done) = tokio::sync::oneshot::channel::<()>();
+        let (answers, answers_rx) = futures::channel::mpsc::channel::<Vec<u8>>(16);
+        let writer = tokio::spawn(write_to_socket(
+            ws_tx,
+            from_samod,
+            answers_rx,
+            close_rx,
+            writer_done_tx,
+        ));
+        let mut answers = answers;
+        let mut gate = Gate::new(device.is_none());
+        tracing::info!(device = %device_id, "sync connection opened");
+        let close: Option<(u16, String)> = loop {
+            tokio::select! {
+                inbound = ws_rx.next() => match inbound {
+                    Some(Ok(Message::Binary(bytes))) => {
+                        let msg = match wire::inspect(&bytes, self.limits.max_message_bytes, &self.limits.payload) {
+                            Ok(msg) => msg,
+                            Err(rejection) => {
+                                match &device {
+                                    Some(device) => self.audit_rejection(device, &rejection).await,
+                                    None => tracing::warn!(%rejection, "inbound message refused"),
+                                }
+                                break Some((rejection.close_code(), format!("{}: {}", rejection.code(), rejection)));
+                            }
+                        };
+                        match self.pass(&mut gate, device.as_ref(), &msg).await {
+                            Verdict::Forward => {
+                                if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
+                                    break None;
+                                }
+                            }
+                            Verdict::Unavailable(doc) => {
+                                let answer = wire::doc_unavailable(SERVER_PEER_ID, &peer_id_for(&device_id), &doc);
+                                if answers.send(answer).await.is_err() {
+                                    break None;
+                                }
+                            }
+                            Verdict::Drop => {}
+                            Verdict::Close { code, reason } => break Some((code, reason)),
+                        }
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        break Some((1003, "binary_only: sync messages are binary CBOR".into()));
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                },
+                _ = &mut writer_done => break None,
+                id = revoked.recv() => {
+                    let lagged = matches!(id, Err(broadcast::error::RecvError::Lagged(_)));
+                    let is_me = matches!(&id, Ok(id) if *id == device_id);
+                    if device.is_some() && (is_me || (lagged && self.is_revoked(&device_id))) {
+                        break Some((CLOSE_REVOKED, "device_revoked: this device has been revoked".into()));
+                    }
+                }
+            }
+        };
+        // The reason first: once samod sees the inbound side end it closes
+        // its outbound side, and the writer must not take that for a
+        // normal close.
+        if let Some(close) = close {
+            let _ = close_tx.send(close);
+        } else {
+            drop(close_tx);
+        }
+        drop(to_samod);
+        let _ = writer.await;
+        if let Some(device) = &device {
+            self.audit_summary(device, &gate).await;
+        }
+        drop(slot);
+        tracing::info!(device = %device_id, "sync connection closed");
+    }
+
+    /// Runs the gate for one message, asking the database what it needs.
+    async fn pass(&self, gate: &mut Gate, device: Option<&Device>, msg: &wire::Inbound) -> Verdict {
+        loop {
+            let generation = self.access_generation();
+            let (step, note) = gate.check(msg, generation, self.store_failing());
+            if let (Some(note), Some(device)) = (note, device) {
+                self.audit_note(device, note).await;
+            }
+            match step {
+                Step::Decided(verdict) => return verdict,
+                Step::Ask(doc) => {
+                    let answer = match device {
+                        Some(device) => self.may_see(device, &doc).await,
+                        None => Ok(()),
+                    };
+                    gate.learn(&doc, answer, generation);
+                }
+            }
+        }
+    }
+
+    /// `Ok(())` when the device may see the document, or why not.
+    async fn may_see(&self, device: &Device, doc: &str) -> Result<(), &'static str> {
+        let (device_id, doc) = (device.id.clone(), doc.to_owned());
+        let result = self
+            .db
+            .run(move |db| db.access_facts(&device_id, &doc))
+            .await;
+        match result {
+            Ok(Some(facts)) => match access::decide(&facts) {
+                Decision::Allow { .. } => Ok(()),
+                Decision::Deny(reason) => Err(reason.as_str()),
+            },
+            Ok(None) => Err("unknown_device"),
+            Err(e) => {
+                tracing::error!(error = %e, "access check failed; denying");
+                Err("access_check_failed")
+            }
+        }
+    }
+
+    async fn write_audit(
+        &self,
+        device: &Device,
+        action: &'static str,
+        document_id: Option<String>,
+        detail: String,
+    ) {
+        let (device_id, person_id) = (device.id.clone(), device.person.id.clone());
+        let result = self
+            .db
+            .run(move |db| {
+                db.audit(&Audit {
+                    device_id: Some(&device_id),
+                    person_id: Some(&person_id),
+                    action,
+                    document_id: document_id.as_deref(),
+                    detail: &detail,
+                    ..Default::default()
+                })
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, action, "could not write audit entry");
+        }
+    }
+
+    async fn audit_rejection(&self, device: &Device, rejection: &wire::Rejection) {
+        self.write_audit(device, rejection.code(), None, rejection.to_string())
+            .await;
+    }
+
+    async fn audit_note(&self, device: &Device, note: AuditNote) {
+        self.write_audit(
+            device,
+            note.action,
+            note.document_id,
+            note.reason.to_owned(),
+        )
+        .await;
+    }
+
+    /// One row per kind of refusal counted beyond the first.
+    async fn audit_summary(&self, device: &Device, gate: &Gate) {
+        for s in gate.summary() {
+            let detail = format!("{}; {} more on this connection", s.reason, s.count);
+            self.write_audit(device, s.action, None, detail).await;
+        }
+    }
+}
+
+/// The outbound half of a connection: samod's messages and the gate's own
+/// answers to the socket, then a close frame with a reason when the inbound
+/// half asks for one.
+async fn write_to_socket(
+    mut ws_tx: futures::stream::SplitSink<WebSocket, Message>,
+    mut from_samod: futures::channel::mpsc::Receiver<Vec<u8>>,
+    mut answers: futures::channel::mpsc::Receiver<Vec<u8>>,
+    mut close_rx: tokio::sync::oneshot::Receiver<(u16, String)>,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    let close = loop {
+        let bytes = tokio::select! {
+            biased;
+            close = &mut close_rx => break close.ok(),
+            Some(answer) = answers.next() => answer,
+            outbound = from_samod.next() => match outbound {
+                Some(bytes) => bytes,
+                None => break Some((1000, "closed".to_string())),
+            },
+        };
+        if ws_tx.send(Message::Binary(bytes.into())).await.is_err() {
+            break None;
+        }
+    };
+    if let Some((code, mut reason)) = close {
+        // A close reason may hold at most 123 bytes.
+        while reason.len() > 123 {
+            reason.pop();
+        }
+        let _ = ws_tx
+            .send(Message::Close(Some(CloseFrame {
+                code,
+                reason: reason.into(),
+            })))
+            .await;
+    }
+    let _ = ws_tx.close().await;
+    let _ = done.send(());
+}

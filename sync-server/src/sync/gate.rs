@@ -1,0 +1,327 @@
+//! The inbound gate of one connection, as a state machine with no IO: every
+//! message a device sends passes here after [`wire::inspect`] and before
+//! samod sees it.
+//!
+//! samod creates a document actor (about 35 KiB, kept until unloaded) for
+//! every document id a peer names, before its share policy is asked. So a
+//! device naming ids it may not see (guessed, random, or of another case)
+//! is answered here, exactly as a missing document is answered, and samod
+//! never hears of them. The gate remembers what it decided for this
+//! connection so the database is asked once per document, and it counts
+//! refusals so that a flood of them costs a bounded number of audit rows:
+//! the first few of each kind are written at once (with their document),
+//! the rest as one row with a count when the connection ends.
+//!
+//! Ephemeral messages (presence, cursors) are not relayed: the app sends
+//! none, and relaying them would let any device broadcast to everyone on a
+//! document while costing the server per-session state for every session
+//! id a peer invents. They are dropped and counted.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::wire::Inbound;
+
+/// Most denied document ids remembered per connection; past this the
+/// memory is cleared and the database is asked again.
+const MAX_REMEMBERED_DENIALS: usize = 1024;
+/// Refusals of one kind audited one by one per connection, before counting.
+const AUDITED_ONE_BY_ONE: u64 = 10;
+
+/// What to do with one inbound message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Hand it to samod.
+    Forward,
+    /// Answer `doc-unavailable` for this document ourselves; samod never
+    /// sees the message.
+    Unavailable(String),
+    /// Drop it without an answer.
+    Drop,
+    /// Close the connection with this code and reason.
+    Close { code: u16, reason: String },
+}
+
+/// The gate's question for the caller, which asks the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Decided(Verdict),
+    /// May this connection's device see this document? Answer with
+    /// [`Gate::learn`], then call [`Gate::check`] again.
+    Ask(String),
+}
+
+/// One refusal to write to the audit log now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditNote {
+    pub action: &'static str,
+    pub reason: &'static str,
+    pub document_id: Option<String>,
+}
+
+/// One row to write when the connection ends: refusals of one kind beyond
+/// the first, which was written at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSummary {
+    pub action: &'static str,
+    pub reason: &'static str,
+    pub count: u64,
+}
+
+/// Close code for a write refused while the document store cannot store it
+/// (1013: try again later); the device keeps its changes and retries.
+pub const CLOSE_STORAGE_UNAVAILABLE: u16 = 1013;
+
+#[derive(Debug, Default)]
+pub struct Gate {
+    /// Every document is forwarded (benchmarks only; see `Limits`).
+    open_access: bool,
+    allowed: HashSet<String>,
+    /// Denied documents and why (the reason goes to the audit log only).
+    denied: HashMap<String, &'static str>,
+    /// The access generation the two sets above were learnt in.
+    generation: u64,
+    refusals: BTreeMap<(&'static str, &'static str), Tally>,
+}
+
+impl Gate {
+    pub fn new(open_access: bool) -> Self {
+        Gate {
+            open_access,
+            ..Default::default()
+        }
+    }
+
+    /// Decides on one inspected message. `generation` is the current access
+    /// generation (it changes whenever an assignment, a supervisor or a
+    /// revocation does): what was learnt in an older one is forgotten.
+    /// `store_failing` is true while the document store cannot write.
+    pub fn check(
+        &mut self,
+        msg: &Inbound,
+        generation: u64,
+        store_failing: bool,
+    ) -> (Step, Option<AuditNote>) {
+        if generation != self.generation {
+            self.allowed.clear();
+            self.denied.clear();
+            self.generation = generation;
+        }
+        if msg.kind == "ephemeral" {
+            self.count("ephemeral_dropped", "not_relayed");
+            return (Step::Decided(Verdict::Drop), None);
+        }
+        if msg.carries_changes && store_failing {
+            let note = self.refuse("write_deferred", "storage_unavailable", msg);
+            let reason = "storage_unavailable: the server cannot store changes just now; \
+                          they stay on this device and sync later"
+                .to_owned();
+            return (
+                Step::Decided(Verdict::Close {
+                    code: CLOSE_STORAGE_UNAVAILABLE,
+                    reason,
+                }),
+                note,
+            );
+        }
+        let Some(doc) = &msg.document_id else {
+            return (Step::Decided(Verdict::Forward), None);
+        };
+        if self.open_access || self.allowed.contains(doc) {
+            return (Step::Decided(Verdict::Forward), None);
+        }
+        let Some(&reason) = self.denied.get(doc) else {
+            return (Step::Ask(doc.clone()), None);
+        };
+        let action = if msg.carries_changes {
+            "write_refused"
+        } else {
+            "request_refused"
+        };
+        let note = self.refuse(action, reason, msg);
+        let verdict = match msg.kind.as_str() {
+            // Only requests and sync messages expect an answer.
+            "request" | "sync" => Verdict::Unavailable(doc.clone()),
+            _ => Verdict::Drop,
+        };
+        (Step::Decided(verdict), note)
+    }
+
+    /// Records the database's answer for a document, in `generation`:
+    /// `Ok(())` when the device may see it, or the reason it may not.
+    pub fn learn(&mut self, document_id: &str, answer: Result<(), &'static str>, generation: u64) {
+        if generation != self.generation {
+            return;
+        }
+        match answer {
+            Ok(()) => {
+                self.allowed.insert(document_id.to_owned());
+            }
+            Err(reason) => {
+                if self.denied.len() >= MAX_REMEMBERED_DENIALS {
+                    self.denied.clear();
+                }
+                self.denied.insert(document_id.to_owned(), reason);
+            }
+        }
+    }
+
+    /// The rows to write when the connection ends: what was counted and not
+    /// yet written.
+    pub fn summary(&self) -> Vec<AuditSummary> {
+        self.refusals
+            .iter()
+            .map(|(&(action, reason), tally)| AuditSummary {
+                action,
+                reason,
+                count: tally.count - tally.audited,
+            })
+            .filter(|s| s.count > 0)
+            .collect()
+    }
+
+    /// Counts a refusal; the first few of its kind are audited at once.
+    fn refuse(
+        &mut self,
+        action: &'static str,
+        reason: &'static str,
+        msg: &Inbound,
+    ) -> Option<AuditNote> {
+        let tally = self.refusals.entry((action, reason)).or_default();
+        tally.count += 1;
+        if tally.audited >= AUDITED_ONE_BY_ONE {
+            return None;
+        }
+        tally.audited += 1;
+        Some(AuditNote {
+            action,
+            reason,
+            document_id: msg.document_id.clone(),
+        })
+    }
+
+    /// Counts something audited only in the summary.
+    fn count(&mut self, action: &'static str, reason: &'static str) {
+        self.refusals.entry((action, reason)).or_default().count += 1;
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    count: u64,
+    /// How many of `count` were audited one by one.
+    audited: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: &str, doc: Option<&str>, changes: bool) -> Inbound {
+        Inbound {
+            kind: kind.into(),
+            document_id: doc.map(str::to_owned),
+            carries_changes: changes,
+        }
+    }
+
+    #[test]
+    fn documents_are_asked_about_once_and_answered_by_the_gate_when_denied() {
+        let mut gate = Gate::new(false);
+        let req = msg("request", Some("doc-a"), false);
+        assert_eq!(
+            gate.check(&req, 0, false),
+            (Step::Ask("doc-a".into()), None)
+        );
+        gate.learn("doc-a", Err("not_assigned"), 0);
+        let (step, note) = gate.check(&req, 0, false);
+        assert_eq!(step, Step::Decided(Verdict::Unavailable("doc-a".into())));
+        let note = note.unwrap();
+        assert_eq!(
+            (note.action, note.reason),
+            ("request_refused", "not_assigned")
+        );
+        // Past the first few, refusals of the same kind are only counted.
+        for _ in 1..AUDITED_ONE_BY_ONE {
+            assert!(gate.check(&req, 0, false).1.is_some());
+        }
+        for _ in 0..5 {
+            assert_eq!(gate.check(&req, 0, false).1, None);
+        }
+        assert_eq!(
+            gate.summary(),
+            [AuditSummary {
+                action: "request_refused",
+                reason: "not_assigned",
+                count: 5
+            }]
+        );
+        gate.learn("doc-b", Ok(()), 0);
+        let sync = msg("sync", Some("doc-b"), true);
+        assert_eq!(
+            gate.check(&sync, 0, false).0,
+            Step::Decided(Verdict::Forward)
+        );
+    }
+
+    #[test]
+    fn an_access_change_forgets_what_was_learnt() {
+        let mut gate = Gate::new(false);
+        gate.learn("doc-a", Ok(()), 0);
+        let sync = msg("sync", Some("doc-a"), false);
+        assert_eq!(
+            gate.check(&sync, 0, false).0,
+            Step::Decided(Verdict::Forward)
+        );
+        assert_eq!(gate.check(&sync, 1, false).0, Step::Ask("doc-a".into()));
+        // An answer from before the change is not learnt.
+        gate.learn("doc-a", Ok(()), 0);
+        assert_eq!(gate.check(&sync, 1, false).0, Step::Ask("doc-a".into()));
+    }
+
+    #[test]
+    fn ephemeral_messages_are_dropped_and_only_counted() {
+        let mut gate = Gate::new(true);
+        for _ in 0..200 {
+            let (step, note) = gate.check(&msg("ephemeral", Some("doc-a"), false), 0, false);
+            assert_eq!(step, Step::Decided(Verdict::Drop));
+            assert_eq!(note, None);
+        }
+        assert_eq!(
+            gate.summary(),
+            [AuditSummary {
+                action: "ephemeral_dropped",
+                reason: "not_relayed",
+                count: 200
+            }]
+        );
+    }
+
+    #[test]
+    fn writes_wait_while_the_store_fails_but_reads_go_on() {
+        let mut gate = Gate::new(false);
+        gate.learn("doc-a", Ok(()), 0);
+        let read = msg("sync", Some("doc-a"), false);
+        assert_eq!(
+            gate.check(&read, 0, true).0,
+            Step::Decided(Verdict::Forward)
+        );
+        let (step, note) = gate.check(&msg("sync", Some("doc-a"), true), 0, true);
+        assert!(matches!(
+            step,
+            Step::Decided(Verdict::Close {
+                code: CLOSE_STORAGE_UNAVAILABLE,
+                ..
+            })
+        ));
+        assert_eq!(note.unwrap().reason, "storage_unavailable");
+    }
+
+    #[test]
+    fn denials_kept_in_memory_are_bounded() {
+        let mut gate = Gate::new(false);
+        for i in 0..20_000 {
+            gate.learn(&format!("doc-{i}"), Err("unknown_document"), 0);
+        }
+        assert!(gate.denied.len() <= MAX_REMEMBERED_DENIALS);
+    }
+}

@@ -1,0 +1,382 @@
+//! The sync engine: samod over the SQLite store, with authentication bound
+//! at the WebSocket upgrade and authorisation in the share policy.
+//!
+//! ## How a visit created offline joins its case
+//!
+//! A phone creates a visit document with no signal, so the server cannot be
+//! asked first. The phone records the new document id in the case document
+//! (so the visit lists offline) and queues a registration. Before every sync
+//! connection the phone sends its queued registrations
+//! (`POST /api/cases/{case}/visits`), then buys a ticket and connects. The
+//! server registers the document to the case only if the device's person may
+//! see that case and the id is not already registered (the first claim wins;
+//! a clash is refused and audited). Only registered documents are ever shared
+//! (`documents` table, consulted by the share policy), so a device cannot
+//! smuggle a document into a case, nor reach one by guessing its id: samod
+//! answers "unavailable", exactly as for a document that does not exist.
+//!
+//! The registry is the authority; the case document's list of visits is for
+//! display and is never trusted for access.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fieldvisit_sqlite_store::{SqliteStorage, StoreHealth};
+use samod::{DocumentId, PeerId, ShareConfig};
+use tokio::sync::broadcast;
+
+use crate::access::{self, Decision};
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::health::{self, Panics};
+use crate::secrets;
+
+mod connection;
+pub mod gate;
+pub mod payload;
+pub mod wire;
+
+pub use fieldvisit_shared::api::SERVER_PEER_ID;
+const TICKET_LIFETIME: Duration = Duration::from_secs(60);
+/// Close code for a connection ended because its device was revoked.
+pub const CLOSE_REVOKED: u16 = 4001;
+
+/// The samod peer id a device must present (its device id, which starts
+/// with `device-`); the server binds it at upgrade.
+pub fn peer_id_for(device_id: &str) -> String {
+    device_id.to_owned()
+}
+
+fn device_of(peer: &PeerId) -> Option<&str> {
+    Some(peer.as_str()).filter(|p| p.starts_with("device-"))
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    /// What a sync payload may hold (see [`payload`]).
+    pub payload: payload::Limits,
+    /// Open sync connections one device may hold at once.
+    pub max_connections_per_device: usize,
+    /// FOR TESTS ONLY (`--test-panic-on-document`): the document actor of
+    /// this document panics whenever it handles a sync message, to show that
+    /// a panic in one document leaves the others syncing.
+    pub test_panic_on_document: Option<DocumentId>,
+    /// Benchmarks only (`--insecure-no-auth-for-benchmarks`): `/sync`
+    /// takes connections without a ticket and shares every document with
+    /// everyone, so the reference JavaScript server's clients' workload can
+    /// run unchanged. Inbound messages are still checked for size and shape.
+    pub insecure_open_access: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            payload: payload::Limits::default(),
+            max_connections_per_device: 4,
+            insecure_open_access: false,
+            test_panic_on_document: None,
+        }
+    }
+}
+
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+/// Sync tickets one device may hold unredeemed.
+const MAX_TICKETS_PER_DEVICE: usize = 8;
+/// How long the engine has to answer the health probe.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct SyncEngine {
+    pub repo: samod::Repo,
+    acceptor: samod::AcceptorHandle,
+    db: Db,
+    tickets: Mutex<HashMap<String, (String, Instant)>>,
+    revoked: broadcast::Sender<String>,
+    known_revoked: Mutex<HashSet<String>>,
+    /// Changes whenever who may see what may have changed; connections
+    /// forget what they learnt about access in an older generation.
+    access_generation: AtomicU64,
+    /// Open sync connections per device.
+    open_connections: Mutex<HashMap<String, usize>>,
+    store: StoreHealth,
+    panics: Arc<Panics>,
+    /// A document of the engine's own, found and read by the health probe:
+    /// it answers only while the hub and the document actors run.
+    canary: samod::DocHandle,
+    pub limits: Limits,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine").finish_non_exhaustive()
+    }
+}
+
+/// Share documents only with devices whose person may see their case.
+fn share_policy(db: Db) -> impl samod::SharePolicy {
+    move |doc_id: DocumentId, peer: PeerId| {
+        let db = db.clone();
+        futures::stream::once(async move {
+            let Some(device_id) = device_of(&peer).map(str::to_owned) else {
+                return ShareConfig::none();
+            };
+            let doc = doc_id.to_string();
+            match db.run(move |db| db.access_facts(&device_id, &doc)).await {
+                Ok(Some(facts)) => match access::decide(&facts) {
+                    Decision::Allow { .. } => ShareConfig::read_write(),
+                    Decision::Deny(_) => ShareConfig::none(),
+                },
+                Ok(None) => ShareConfig::none(),
+                Err(e) => {
+                    tracing::error!(error = %e, "share policy lookup failed; denying");
+                    ShareConfig::none()
+                }
+            }
+        })
+    }
+}
+
+/// Hears of the panics samod contained (and, in tests, injects one).
+struct Observer {
+    panics: Arc<Panics>,
+    panic_on: Option<DocumentId>,
+}
+
+impl samod::RepoObserver for Observer {
+    fn observe(&self, event: &samod::RepoEvent) {
+        match event {
+            samod::RepoEvent::DocumentPanicked {
+                document_id,
+                message,
+            } => self
+                .panics
+                .record(Some(document_id.to_string()), message.clone()),
+            samod::RepoEvent::HubPanicked { message } => self.panics.record(None, message.clone()),
+            samod::RepoEvent::SyncMessageReceived { document_id, .. }
+                if self.panic_on.as_ref() == Some(document_id) =>
+            {
+                panic!("test hook: a panic injected while handling {document_id}")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Opens the samod repo over `storage`, for the server or the admin CLI.
+pub async fn open_repo(storage: SqliteStorage, db: Db) -> samod::Repo {
+    open_observed_repo(storage, db, None).await
+}
+
+async fn open_observed_repo(
+    storage: SqliteStorage,
+    db: Db,
+    observer: Option<Observer>,
+) -> samod::Repo {
+    let builder = samod::Repo::build_tokio()
+        .with_storage(storage)
+        .with_peer_id(PeerId::from(SERVER_PEER_ID))
+        .with_share_policy(share_policy(db));
+    match observer {
+        Some(o) => builder.with_observer(o).load().await,
+        None => builder.load().await,
+    }
+}
+
+/// The repo of a benchmark run with authentication off: every peer may
+/// read and write every document (see [`Limits::insecure_open_access`]).
+/// Like the reference server it announces nothing: a peer gets the
+/// documents it asks for, not every document every other peer writes.
+async fn open_repo_for_benchmarks(storage: SqliteStorage, observer: Observer) -> samod::Repo {
+    samod::Repo::build_tokio()
+        .with_storage(storage)
+        .with_peer_id(PeerId::from(SERVER_PEER_ID))
+        .with_share_policy(ShareConfig {
+            access: samod::ShareAccess::ReadWrite,
+            announce: false,
+        })
+        .with_observer(observer)
+        .load()
+        .await
+}
+
+impl SyncEngine {
+    pub async fn start(storage: SqliteStorage, db: Db, limits: Limits) -> Result<Arc<Self>> {
+        let store = storage.health();
+        let panics = Arc::new(Panics::default());
+        let observer = Observer {
+            panics: panics.clone(),
+            panic_on: limits.test_panic_on_document.clone(),
+        };
+        let repo = if limits.insecure_open_access {
+            open_repo_for_benchmarks(storage, observer).await
+        } else {
+            open_observed_repo(storage, db.clone(), Some(observer)).await
+        };
+        let canary = repo
+            .create(automerge::Automerge::new())
+            .await
+            .map_err(|_| Error::Stopped)?;
+        let url = samod::Url::parse("ws://fieldvisit/sync")
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let acceptor = repo.make_acceptor(url).map_err(|_| Error::Stopped)?;
+        let known: HashSet<String> = db.revoked_device_ids()?.into_iter().collect();
+        let (revoked, _) = broadcast::channel(64);
+        let engine = Arc::new(SyncEngine {
+            repo,
+            acceptor,
+            db,
+            tickets: Mutex::new(HashMap::new()),
+            revoked,
+            known_revoked: Mutex::new(known),
+            access_generation: AtomicU64::new(0),
+            open_connections: Mutex::new(HashMap::new()),
+            store,
+            panics,
+            canary,
+            limits,
+        });
+        tokio::spawn(watch_revocations(Arc::downgrade(&engine)));
+        Ok(engine)
+    }
+
+    /// A single-use ticket for `/sync`; a device holds at most a few
+    /// unredeemed at once, so buying tickets in a loop costs nothing.
+    pub fn buy_ticket(&self, device_id: &str) -> Result<String> {
+        let ticket = secrets::token();
+        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        tickets.retain(|_, (_, expires)| *expires > now);
+        let held = tickets.values().filter(|(d, _)| d == device_id).count();
+        if held >= MAX_TICKETS_PER_DEVICE {
+            return Err(Error::TooMany(
+                "unredeemed sync tickets for this device; use one or wait a minute",
+            ));
+        }
+        tickets.insert(
+            secrets::hash(&ticket),
+            (device_id.to_owned(), now + TICKET_LIFETIME),
+        );
+        Ok(ticket)
+    }
+
+    /// Single use: a ticket is gone once presented, valid or not.
+    pub fn redeem_ticket(&self, ticket: &str) -> Option<String> {
+        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
+        match tickets.remove(&secrets::hash(ticket)) {
+            Some((device, expires)) if expires > Instant::now() => Some(device),
+            _ => None,
+        }
+    }
+
+    pub fn ticket_lifetime(&self) -> Duration {
+        TICKET_LIFETIME
+    }
+
+    fn is_revoked(&self, device_id: &str) -> bool {
+        self.known_revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(device_id)
+    }
+
+    /// Closes every open connection of a device now.
+    pub fn disconnect_device(&self, device_id: &str) {
+        self.known_revoked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(device_id.to_owned());
+        self.access_changed();
+        let _ = self.revoked.send(device_id.to_owned());
+    }
+
+    /// Who may see what may have changed (an assignment, a supervisor, a
+    /// revocation): open connections check again.
+    pub fn access_changed(&self) {
+        self.access_generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn access_generation(&self) -> u64 {
+        self.access_generation.load(Ordering::SeqCst)
+    }
+
+    /// Whether the document store is failing to write now.
+    fn store_failing(&self) -> bool {
+        self.store.failing().is_some()
+    }
+
+    /// Everything `/health` reports. The probe finds and reads the canary
+    /// document, which goes through the hub and a document actor: if either
+    /// has stopped, it does not answer in time.
+    pub async fn health(&self) -> health::Report {
+        let probe = async {
+            let handle = self
+                .repo
+                .find(self.canary.document_id().clone())
+                .await
+                .map_err(|_| "the repo has stopped".to_owned())?
+                .ok_or_else(|| "its own document is missing".to_owned())?;
+            handle
+                .with_document_async(|d| d.get_heads().len())
+                .await
+                .map_err(|_| "the document actor has stopped".to_owned())
+        };
+        let engine = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(why)) => Err(why),
+            Err(_) => Err(format!("no answer in {} s", PROBE_TIMEOUT.as_secs())),
+        };
+        health::assess(&health::Facts {
+            engine,
+            store: self.store.failing(),
+            panics: self.panics.log(),
+        })
+    }
+}
+
+/// Picks up revocations made by another process (the admin command line
+/// writing the same database) and disconnects those devices.
+async fn watch_revocations(engine: std::sync::Weak<SyncEngine>) {
+    let mut last_version = None;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let db = engine.db.clone();
+        let seen = last_version;
+        let result = db
+            .run(move |db| {
+                let version = db.data_version()?;
+                if Some(version) == seen {
+                    return Ok((version, Vec::new()));
+                }
+                Ok((version, db.revoked_device_ids()?))
+            })
+            .await;
+        match result {
+            Ok((version, ids)) if Some(version) != last_version => {
+                if last_version.is_some() {
+                    // Another process committed: perhaps an assignment.
+                    engine.access_changed();
+                }
+                last_version = Some(version);
+                let fresh: Vec<String> = {
+                    let known = engine
+                        .known_revoked
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    ids.into_iter().filter(|id| !known.contains(id)).collect()
+                };
+                for id in fresh {
+                    tracing::info!(device = %id, "device revoked; closing its connections");
+                    engine.disconnect_device(&id);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "revocation check failed"),
+        }
+    }
+}
