@@ -31,17 +31,22 @@ pub struct Limits {
     pub max_chunks: usize,
     /// Bytes all compressed parts of one message may inflate to together.
     pub max_inflated_bytes: usize,
+    /// Rows one column of a chunk may hold: ops in a change or a document,
+    /// changes in a document. Columns are run-length encoded, so a few
+    /// bytes could otherwise claim billions of ops.
+    pub max_rows: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_hashes: 4096,
-            max_haves: 16,
+            max_haves: 1,
             max_bloom_parameter: 64,
             max_bloom_entries: 1 << 20,
             max_chunks: 100_000,
             max_inflated_bytes: 64 * 1024 * 1024,
+            max_rows: 4_000_000,
         }
     }
 }
@@ -79,6 +84,16 @@ pub enum Refused {
     Chunk(&'static str),
     #[error("compressed data inflates past the limit of {0} bytes")]
     Inflated(usize),
+    #[error("{0} lists a hash twice or out of order")]
+    Unsorted(&'static str),
+    #[error("a chunk's column {spec:#x} holds over {limit} rows")]
+    Rows { spec: u32, limit: u64 },
+    #[error("a column holds a run of nulls where nulls cannot be: {0:#x}")]
+    NullRun(u32),
+    #[error("a change's ops would number past u32::MAX")]
+    StartOp,
+    #[error("a document's change columns disagree: {0}")]
+    ChangeColumns(&'static str),
 }
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -92,6 +107,10 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<Summary, Refused> {
     if msg.need.len() > limits.max_hashes {
         return Err(Refused::Need(msg.need.len()));
     }
+    // automerge writes each list sorted; a repeated `need` makes the answer
+    // build one change twice and panic.
+    ascending("heads", &msg.heads)?;
+    ascending("need", &msg.need)?;
     if msg.have.len() > limits.max_haves {
         return Err(Refused::Haves(msg.have.len()));
     }
@@ -99,6 +118,7 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<Summary, Refused> {
         if have.last_sync.len() > limits.max_hashes {
             return Err(Refused::LastSync(have.last_sync.len()));
         }
+        ascending("last_sync", &have.last_sync)?;
         check_bloom(&have.bloom.to_bytes(), limits)?;
     }
     let mut budget = Budget {
@@ -111,6 +131,14 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<Summary, Refused> {
     Ok(Summary {
         carries_changes: !msg.changes.is_empty(),
     })
+}
+
+fn ascending(field: &'static str, hashes: &[automerge::ChangeHash]) -> Result<(), Refused> {
+    if hashes.windows(2).all(|w| w[0] < w[1]) {
+        Ok(())
+    } else {
+        Err(Refused::Unsorted(field))
+    }
 }
 
 /// A Bloom filter as automerge encodes it: nothing (empty), or three LEB128
@@ -153,6 +181,9 @@ struct Budget {
 /// and a LEB128 length. Compressed parts are inflated here, against the
 /// limit, and thrown away.
 fn check_chunks(entry: &[u8], limits: &Limits, budget: &mut Budget) -> Result<(), Refused> {
+    if entry.is_empty() {
+        return Err(Refused::Chunk("an empty entry in the change list"));
+    }
     let mut r = Reader(entry);
     while !r.0.is_empty() {
         budget.chunks += 1;
@@ -170,14 +201,12 @@ fn check_chunks(entry: &[u8], limits: &Limits, budget: &mut Budget) -> Result<()
             .take(len)
             .ok_or(Refused::Chunk("shorter than its length"))?;
         match kind {
-            // A document or an uncompressed change: its columns.
-            0 | 1 => columns::check(kind, body, limits, budget)?,
-            // A change compressed whole.
-            2 => {
-                inflate(body, limits, budget)?;
-            }
-            // A bundle: its columns.
-            3 => columns::check(kind, body, limits, budget)?,
+            0 => columns::document(body, limits, budget)?,
+            1 => columns::change(body, limits)?,
+            // automerge's sync sends changes uncompressed and documents
+            // with compressed columns; never these.
+            2 => return Err(Refused::Chunk("a compressed change chunk")),
+            3 => return Err(Refused::Chunk("a bundle chunk")),
             _ => return Err(Refused::Chunk("unknown chunk type")),
         }
     }
@@ -218,6 +247,45 @@ impl<'a> Reader<'a> {
         Some(head)
     }
 
+    /// A count of hashes (at most the limit) and the hashes.
+    fn hashes(&mut self, limits: &Limits) -> Option<usize> {
+        let n = usize::try_from(self.uleb()?).ok()?;
+        if n > limits.max_hashes {
+            return None;
+        }
+        self.take(n.checked_mul(32)?)?;
+        Some(n)
+    }
+
+    /// A LEB128 length and that many bytes.
+    fn prefixed(&mut self) -> Option<&'a [u8]> {
+        let n = usize::try_from(self.uleb()?).ok()?;
+        self.take(n)
+    }
+
+    /// A signed LEB128 number of at most 64 bits.
+    fn sleb(&mut self) -> Option<i64> {
+        let mut value: i64 = 0;
+        let mut shift = 0;
+        loop {
+            let b = self.byte()?;
+            if shift == 63 && b != 0 && b != 0x7f {
+                return None;
+            }
+            value |= i64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b & 0x80 == 0 {
+                if shift < 64 && b & 0x40 != 0 {
+                    value |= -1i64 << shift;
+                }
+                return Some(value);
+            }
+            if shift > 63 {
+                return None;
+            }
+        }
+    }
+
     /// An unsigned LEB128 number of at most 64 bits.
     fn uleb(&mut self) -> Option<u64> {
         let mut value: u64 = 0;
@@ -236,15 +304,659 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Automerge's column-oriented chunks: a change (its ops) and a document
+/// (its changes' metadata and all ops), walked without building anything.
 mod columns {
-    use super::{Budget, Limits, Refused};
+    use super::{Budget, Limits, Reader, Refused, inflate};
 
-    pub(super) fn check(
-        _kind: u8,
-        _body: &[u8],
-        _limits: &Limits,
-        _budget: &mut Budget,
-    ) -> Result<(), Refused> {
+    /// The deflate bit of a column spec; the low three bits are its type.
+    const DEFLATE: u32 = 0x08;
+    /// Column specs (id << 4 | type) that automerge indexes or divides by,
+    /// in a document's change columns.
+    const CHANGE_ACTOR: u32 = 0x01;
+    const CHANGE_SEQ: u32 = 0x03;
+    const CHANGE_MAX_OP: u32 = 0x13;
+    const CHANGE_DEPS_COUNT: u32 = 0x40;
+    const CHANGE_DEPS: u32 = 0x43;
+    /// The action column of an op: one row per op.
+    const OP_ACTION: u32 = 0x42;
+    const MAX_ACTORS: u64 = 100_000;
+
+    /// A change chunk's body: its header fields, then its op columns,
+    /// which may not be compressed.
+    pub(super) fn change(body: &[u8], limits: &Limits) -> Result<(), Refused> {
+        let mut r = Reader(body);
+        let bad = Refused::Chunk;
+        r.hashes(limits).ok_or(bad("change deps"))?;
+        r.prefixed().ok_or(bad("change actor"))?;
+        r.uleb().ok_or(bad("change seq"))?;
+        let start_op = r.uleb().ok_or(bad("change start_op"))?;
+        if start_op == 0 || start_op > u64::from(u32::MAX) {
+            return Err(Refused::StartOp);
+        }
+        r.sleb().ok_or(bad("change timestamp"))?;
+        r.prefixed().ok_or(bad("change message"))?;
+        let others = r.uleb().ok_or(bad("change other_actors"))?;
+        if others > MAX_ACTORS {
+            return Err(bad("change other_actors"));
+        }
+        for _ in 0..others {
+            r.prefixed().ok_or(bad("change other_actors"))?;
+        }
+        let specs = metadata(&mut r)?;
+        let mut ops = 0;
+        for (spec, data) in split(&mut r, &specs)? {
+            if spec & DEFLATE != 0 {
+                return Err(bad("a compressed column in a change"));
+            }
+            let walked = walk(spec, data, limits, Of::Ops)?;
+            if spec == OP_ACTION {
+                ops = walked.rows;
+            }
+            // Actor columns index the change's actor and its other actors.
+            if spec & 0x07 == 1 && walked.max >= i128::from(others) + 1 {
+                return Err(bad("an op's actor index is out of range"));
+            }
+        }
+        if start_op + ops > u64::from(u32::MAX) + 1 {
+            return Err(Refused::StartOp);
+        }
         Ok(())
+    }
+
+    /// A document chunk's body: actors, heads, the change columns and the
+    /// op columns (compressed ones are inflated against the budget), then
+    /// optional head indices.
+    pub(super) fn document(
+        body: &[u8],
+        limits: &Limits,
+        budget: &mut Budget,
+    ) -> Result<(), Refused> {
+        let mut r = Reader(body);
+        let bad = Refused::Chunk;
+        let actors = r.uleb().ok_or(bad("document actors"))?;
+        if actors > MAX_ACTORS {
+            return Err(bad("document actors"));
+        }
+        for _ in 0..actors {
+            r.prefixed().ok_or(bad("document actors"))?;
+        }
+        r.hashes(limits).ok_or(bad("document heads"))?;
+        let change_specs = metadata(&mut r)?;
+        let op_specs = metadata(&mut r)?;
+        let change_columns = split(&mut r, &change_specs)?;
+        let op_columns = split(&mut r, &op_specs)?;
+        let mut changes = ChangeColumns::default();
+        for (spec, data) in change_columns {
+            let walked = walk_maybe_compressed(spec, data, limits, budget, Of::DocumentChanges)?;
+            // An empty column stands for defaults; only written ones count.
+            if !data.is_empty() {
+                changes.add(spec & !DEFLATE, walked);
+            }
+        }
+        changes.agree(actors)?;
+        for (spec, data) in op_columns {
+            walk_maybe_compressed(spec, data, limits, budget, Of::Ops)?;
+        }
+        Ok(())
+    }
+
+    fn walk_maybe_compressed(
+        spec: u32,
+        data: &[u8],
+        limits: &Limits,
+        budget: &mut Budget,
+        of: Of,
+    ) -> Result<Walked, Refused> {
+        if spec & DEFLATE == 0 {
+            return walk(spec, data, limits, of);
+        }
+        let inflated = inflate(data, limits, budget)?;
+        walk(spec & !DEFLATE, &inflated, limits, of)
+    }
+
+    /// What a document's change columns said, to check they agree.
+    #[derive(Default)]
+    struct ChangeColumns {
+        counts: Vec<(u32, u64)>,
+        deps_total: Option<u64>,
+        deps: Option<Walked>,
+        actor: Option<Walked>,
+    }
+
+    impl ChangeColumns {
+        fn add(&mut self, spec: u32, walked: Walked) {
+            match spec {
+                CHANGE_ACTOR | CHANGE_SEQ | CHANGE_MAX_OP | CHANGE_DEPS_COUNT => {
+                    self.counts.push((spec, walked.rows));
+                    if spec == CHANGE_DEPS_COUNT {
+                        self.deps_total = Some(walked.sum);
+                    }
+                    if spec == CHANGE_ACTOR {
+                        self.actor = Some(walked);
+                    }
+                }
+                CHANGE_DEPS => self.deps = Some(walked),
+                _ => {}
+            }
+        }
+
+        /// One row per change in each, as many deps as the counts say, and
+        /// every index (actor, dep) in range: automerge indexes with them.
+        fn agree(&self, actors: u64) -> Result<(), Refused> {
+            let changes = self.counts.first().map_or(0, |(_, n)| *n);
+            if self.counts.iter().any(|(_, n)| *n != changes) {
+                return Err(Refused::ChangeColumns("their row counts differ"));
+            }
+            let deps_rows = self.deps.as_ref().map_or(0, |d| d.rows);
+            if self.deps_total.unwrap_or(0) != deps_rows {
+                return Err(Refused::ChangeColumns("the deps do not add up"));
+            }
+            if let Some(deps) = &self.deps
+                && deps.rows > 0
+                && (deps.min < 0 || deps.max >= changes as i128)
+            {
+                return Err(Refused::ChangeColumns("a dep is out of range"));
+            }
+            if let Some(actor) = &self.actor
+                && actor.rows > 0
+                && actor.max >= i128::from(actors.min(i64::MAX as u64) as i64)
+            {
+                return Err(Refused::ChangeColumns("an actor index is out of range"));
+            }
+            Ok(())
+        }
+    }
+
+    /// Column metadata: a count, then (spec, length) pairs.
+    fn metadata(r: &mut Reader<'_>) -> Result<Vec<(u32, usize)>, Refused> {
+        let bad = || Refused::Chunk("column metadata");
+        let n = r.uleb().ok_or_else(bad)?;
+        if n > 1024 {
+            return Err(bad());
+        }
+        (0..n)
+            .map(|_| {
+                let spec = u32::try_from(r.uleb().ok_or_else(bad)?).map_err(|_| bad())?;
+                let len = usize::try_from(r.uleb().ok_or_else(bad)?).map_err(|_| bad())?;
+                Ok((spec, len))
+            })
+            .collect()
+    }
+
+    /// The columns' bytes, one after the other in the order listed.
+    fn split<'a>(
+        r: &mut Reader<'a>,
+        specs: &[(u32, usize)],
+    ) -> Result<Vec<(u32, &'a [u8])>, Refused> {
+        specs
+            .iter()
+            .map(|&(spec, len)| {
+                let data = r.take(len).ok_or(Refused::Chunk("a column is truncated"))?;
+                Ok((spec, data))
+            })
+            .collect()
+    }
+
+    /// Which columns a column is among: the same spec means different
+    /// things in a document's change columns and in op columns.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Of {
+        Ops,
+        DocumentChanges,
+    }
+
+    /// What walking one column found: its rows, and for integer columns the
+    /// sum of its values and their range (as absolute values for delta
+    /// columns).
+    #[derive(Debug, Default, Clone)]
+    struct Walked {
+        rows: u64,
+        sum: u64,
+        min: i128,
+        max: i128,
+    }
+
+    /// Walks one column by its type, counting rows against the limit and
+    /// refusing truncated values and (where automerge cannot take them)
+    /// runs of nulls.
+    fn walk(spec: u32, data: &[u8], limits: &Limits, of: Of) -> Result<Walked, Refused> {
+        let mut r = Reader(data);
+        let mut w = Walked {
+            min: i128::MAX,
+            max: i128::MIN,
+            ..Walked::default()
+        };
+        let too_many = Refused::Rows {
+            spec,
+            limit: limits.max_rows,
+        };
+        let truncated = Refused::Chunk("a column value is truncated");
+        let non_nullable = of == Of::DocumentChanges
+            && matches!(
+                spec,
+                CHANGE_ACTOR | CHANGE_SEQ | CHANGE_MAX_OP | CHANGE_DEPS_COUNT | CHANGE_DEPS
+            );
+        let add_rows = |w: &mut Walked, n: u64| -> Result<(), Refused> {
+            w.rows = w
+                .rows
+                .checked_add(n)
+                .filter(|r| *r <= limits.max_rows)
+                .ok_or(too_many.clone())?;
+            Ok(())
+        };
+        match spec & 0x07 {
+            // Raw values: their length comes from the metadata column.
+            7 => {}
+            // Booleans: alternating run lengths.
+            4 => {
+                while !r.0.is_empty() {
+                    let run = r.uleb().ok_or(truncated.clone())?;
+                    add_rows(&mut w, run)?;
+                }
+            }
+            kind => {
+                // Run-length encoded: uleb values (0, 1, 2, 6), sleb deltas
+                // (3) or strings (5).
+                let mut absolute: i128 = 0;
+                while !r.0.is_empty() {
+                    let count = r.sleb().ok_or(truncated.clone())?;
+                    if count == 0 {
+                        let nulls = r.uleb().ok_or(truncated.clone())?;
+                        if non_nullable && nulls > 0 {
+                            return Err(Refused::NullRun(spec));
+                        }
+                        add_rows(&mut w, nulls)?;
+                        continue;
+                    }
+                    let (repeats, literals) = if count > 0 {
+                        (count.unsigned_abs(), 1)
+                    } else {
+                        (1, count.unsigned_abs())
+                    };
+                    add_rows(&mut w, repeats * literals)?;
+                    for _ in 0..literals {
+                        let value: i128 = match kind {
+                            5 => {
+                                r.prefixed().ok_or(truncated.clone())?;
+                                0
+                            }
+                            3 => i128::from(r.sleb().ok_or(truncated.clone())?),
+                            _ => i128::from(r.uleb().ok_or(truncated.clone())?),
+                        };
+                        if kind == 3 {
+                            // A delta repeated: the values move monotonically,
+                            // so the ends of the run bound them.
+                            let first = absolute + value;
+                            absolute += value * i128::from(repeats);
+                            w.min = w.min.min(first).min(absolute);
+                            w.max = w.max.max(first).max(absolute);
+                        } else {
+                            w.min = w.min.min(value);
+                            w.max = w.max.max(value);
+                            let total = u64::try_from(value)
+                                .unwrap_or(u64::MAX)
+                                .saturating_mul(repeats);
+                            w.sum = w.sum.saturating_add(total);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(w)
+    }
+}
+
+/// Payloads for tests and the fuzzer's seeds: honest ones from automerge,
+/// and one hostile payload per field checked above, named after it.
+pub mod samples {
+    use super::MAGIC;
+
+    pub fn uleb(out: &mut Vec<u8>, mut v: u64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    pub fn sleb(out: &mut Vec<u8>, mut v: i64) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if (v == 0 && b & 0x40 == 0) || (v == -1 && b & 0x40 != 0) {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// A v1 sync message by hand: heads, need, one have (or none) and chunks.
+    pub fn message(
+        heads: &[[u8; 32]],
+        need: &[[u8; 32]],
+        bloom: Option<&[u8]>,
+        chunks: &[Vec<u8>],
+    ) -> Vec<u8> {
+        let mut m = vec![0x42];
+        uleb(&mut m, heads.len() as u64);
+        heads.iter().for_each(|h| m.extend(h));
+        uleb(&mut m, need.len() as u64);
+        need.iter().for_each(|h| m.extend(h));
+        match bloom {
+            None => uleb(&mut m, 0),
+            Some(b) => {
+                uleb(&mut m, 1);
+                uleb(&mut m, 0);
+                uleb(&mut m, b.len() as u64);
+                m.extend(b);
+            }
+        }
+        uleb(&mut m, chunks.len() as u64);
+        for c in chunks {
+            uleb(&mut m, c.len() as u64);
+            m.extend(c);
+        }
+        m
+    }
+
+    pub fn bloom(entries: u64, bits_per_entry: u64, probes: u64, bits: usize) -> Vec<u8> {
+        let mut b = Vec::new();
+        uleb(&mut b, entries);
+        uleb(&mut b, bits_per_entry);
+        uleb(&mut b, probes);
+        b.extend(vec![0u8; bits]);
+        b
+    }
+
+    pub fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut c = MAGIC.to_vec();
+        c.extend([0, 0, 0, 0, kind]);
+        uleb(&mut c, body.len() as u64);
+        c.extend(body);
+        c
+    }
+
+    /// A change chunk's body with one op column (the action column) of the
+    /// given bytes.
+    pub fn change_body(start_op: u64, action_column: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        uleb(&mut b, 0); // deps
+        uleb(&mut b, 16);
+        b.extend([7u8; 16]); // actor
+        uleb(&mut b, 1); // seq
+        uleb(&mut b, start_op);
+        sleb(&mut b, 0); // time
+        uleb(&mut b, 0); // message
+        uleb(&mut b, 0); // other actors
+        uleb(&mut b, 1);
+        uleb(&mut b, 0x42);
+        uleb(&mut b, action_column.len() as u64);
+        b.extend(action_column);
+        b
+    }
+
+    /// A document chunk's body with the given change columns and no ops.
+    pub fn document_body(actors: u64, columns: &[(u32, Vec<u8>)]) -> Vec<u8> {
+        let mut b = Vec::new();
+        uleb(&mut b, actors);
+        for _ in 0..actors {
+            uleb(&mut b, 16);
+            b.extend([9u8; 16]);
+        }
+        uleb(&mut b, 0); // heads
+        uleb(&mut b, columns.len() as u64);
+        for (spec, data) in columns {
+            uleb(&mut b, u64::from(*spec));
+            uleb(&mut b, data.len() as u64);
+        }
+        uleb(&mut b, 0); // op columns
+        for (_, data) in columns {
+            b.extend(data);
+        }
+        b
+    }
+
+    pub fn rle(runs: &[(i64, u64)]) -> Vec<u8> {
+        let mut c = Vec::new();
+        for &(count, value) in runs {
+            sleb(&mut c, count);
+            if count == 0 {
+                uleb(&mut c, value);
+            } else {
+                uleb(&mut c, value);
+            }
+        }
+        c
+    }
+
+    /// One payload per inconsistent field, each refused by [`super::check`].
+    pub fn hostile() -> Vec<(&'static str, Vec<u8>)> {
+        use std::io::Write;
+        let h = [5u8; 32];
+        let mut two_haves = message(&[], &[], None, &[]);
+        two_haves.splice(3..4, [2u8, 0, 0, 0, 0]);
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        // Writing to a Vec cannot fail.
+        let _ = z.write_all(&vec![0u8; 100 << 20]);
+        let bomb = z.finish().unwrap_or_default();
+        let mut dep_column = Vec::new();
+        sleb(&mut dep_column, 1);
+        sleb(&mut dep_column, 7);
+        vec![
+            (
+                "bloom_num_bits_per_entry_zero",
+                message(&[], &[], Some(&bloom(1, 0, 7, 0)), &[]),
+            ),
+            (
+                "bloom_num_probes_huge",
+                message(&[], &[], Some(&bloom(1, 10, u64::from(u32::MAX), 2)), &[]),
+            ),
+            (
+                "bloom_num_probes_zero",
+                message(&[], &[], Some(&bloom(1, 10, 0, 2)), &[]),
+            ),
+            ("need_repeated", message(&[], &[h, h], None, &[])),
+            (
+                "heads_unsorted",
+                message(&[[9u8; 32], [1u8; 32]], &[], None, &[]),
+            ),
+            ("have_count", two_haves),
+            (
+                "change_ops_run_length",
+                message(
+                    &[],
+                    &[],
+                    None,
+                    &[chunk(1, &change_body(1, &rle(&[(1 << 40, 1)])))],
+                ),
+            ),
+            (
+                "change_start_op",
+                message(
+                    &[],
+                    &[],
+                    None,
+                    &[chunk(1, &change_body(u64::from(u32::MAX), &rle(&[(2, 1)])))],
+                ),
+            ),
+            (
+                "compressed_change_chunk",
+                message(&[], &[], None, &[chunk(2, &[1, 2, 3])]),
+            ),
+            (
+                "chunk_magic",
+                message(&[], &[], None, &[vec![1, 2, 3, 4, 5, 6, 7, 8, 9]]),
+            ),
+            (
+                "document_column_inflated_size",
+                message(
+                    &[],
+                    &[],
+                    None,
+                    &[chunk(0, &document_body(0, &[(0x7f | 0x08, bomb)]))],
+                ),
+            ),
+            (
+                "document_actor_null_run",
+                message(
+                    &[],
+                    &[],
+                    None,
+                    &[chunk(0, &document_body(1, &[(0x01, rle(&[(0, 5)]))]))],
+                ),
+            ),
+            (
+                "document_dep_index",
+                message(
+                    &[],
+                    &[],
+                    None,
+                    &[chunk(
+                        0,
+                        &document_body(
+                            1,
+                            &[
+                                (0x01, rle(&[(2, 0)])),
+                                (0x40, rle(&[(1, 0), (1, 1)])),
+                                (0x43, dep_column),
+                            ],
+                        ),
+                    )],
+                ),
+            ),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::samples::*;
+    use super::*;
+    use automerge::sync::SyncDoc;
+    use automerge::transaction::Transactable;
+    use automerge::{Automerge, ROOT};
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    fn honest_messages() -> Vec<Vec<u8>> {
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let text = tx.put_object(ROOT, "notes", automerge::ObjType::Text)?;
+            // Long enough that save() compresses its columns.
+            tx.splice_text(&text, 0, 0, &"She hummed the tune again. ".repeat(200))?;
+            tx.put(ROOT, "n", 3)?;
+            Ok(())
+        })
+        .unwrap();
+        let mut other = doc.fork();
+        other
+            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "m", "x").map(|_| ()))
+            .unwrap();
+        doc.merge(&mut other).unwrap();
+        let mut out = Vec::new();
+        // Both directions of a sync between a full and an empty peer, until quiet.
+        let (mut a, mut b) = (doc, Automerge::new());
+        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+        for _ in 0..10 {
+            let ma = a.generate_sync_message(&mut sa);
+            if let Some(m) = ma {
+                let bytes = m.encode();
+                out.push(bytes.clone());
+                b.receive_sync_message(&mut sb, automerge::sync::Message::decode(&bytes).unwrap())
+                    .unwrap();
+            }
+            if let Some(m) = b.generate_sync_message(&mut sb) {
+                let bytes = m.encode();
+                out.push(bytes.clone());
+                a.receive_sync_message(&mut sa, automerge::sync::Message::decode(&bytes).unwrap())
+                    .unwrap();
+            }
+        }
+        assert!(out.len() >= 3);
+        out
+    }
+
+    #[test]
+    fn honest_sync_messages_pass() {
+        let mut saw_changes = false;
+        for m in honest_messages() {
+            let summary = check(&m, &limits()).unwrap_or_else(|e| panic!("refused: {e}"));
+            saw_changes |= summary.carries_changes;
+        }
+        assert!(saw_changes);
+    }
+
+    #[test]
+    fn every_hostile_sample_is_refused_for_its_field() {
+        let expected = |name: &str, r: &Refused| match name {
+            "bloom_num_bits_per_entry_zero" => *r == Refused::BloomBitsPerEntry(0),
+            "bloom_num_probes_huge" => *r == Refused::BloomProbes(u64::from(u32::MAX)),
+            "bloom_num_probes_zero" => *r == Refused::BloomProbes(0),
+            "need_repeated" => *r == Refused::Unsorted("need"),
+            "heads_unsorted" => *r == Refused::Unsorted("heads"),
+            "have_count" => *r == Refused::Haves(2),
+            "change_ops_run_length" => matches!(r, Refused::Rows { spec: 0x42, .. }),
+            "change_start_op" => *r == Refused::StartOp,
+            "compressed_change_chunk" => matches!(r, Refused::Chunk(_)),
+            "chunk_magic" => *r == Refused::Chunk("wrong magic bytes"),
+            "document_column_inflated_size" => matches!(r, Refused::Inflated(_)),
+            "document_actor_null_run" => *r == Refused::NullRun(0x01),
+            "document_dep_index" => *r == Refused::ChangeColumns("a dep is out of range"),
+            _ => false,
+        };
+        for (name, bytes) in hostile() {
+            let r = check(&bytes, &limits()).expect_err(name);
+            assert!(expected(name, &r), "{name}: {r}");
+        }
+    }
+
+    #[test]
+    fn bloom_num_entries_huge() {
+        // automerge needs the bits to be there, so a huge filter is also a
+        // huge message; the count alone is refused here.
+        let m = message(&[], &[], Some(&bloom(1 << 30, 1, 7, 0)), &[]);
+        assert!(matches!(
+            check(&m, &limits()),
+            Err(Refused::Undecodable(_) | Refused::BloomEntries(_))
+        ));
+    }
+
+    #[test]
+    fn a_zero_start_op_and_other_chunk_types() {
+        let body = change_body(0, &rle(&[(1, 1)]));
+        let m = message(&[], &[], None, &[chunk(1, &body)]);
+        assert_eq!(check(&m, &limits()), Err(Refused::StartOp));
+        for kind in [3, 9] {
+            let m = message(&[], &[], None, &[chunk(kind, &[1, 2, 3])]);
+            assert!(matches!(check(&m, &limits()), Err(Refused::Chunk(_))));
+        }
+        let actor_out_of_range = document_body(1, &[(0x01, rle(&[(1, 3)]))]);
+        let m = message(&[], &[], None, &[chunk(0, &actor_out_of_range)]);
+        assert!(matches!(
+            check(&m, &limits()),
+            Err(Refused::ChangeColumns(_))
+        ));
+    }
+
+    #[test]
+    fn truncated_and_random_bytes_never_panic() {
+        for m in honest_messages() {
+            for cut in 0..m.len() {
+                let _ = check(&m[..cut], &limits());
+            }
+            for i in 0..m.len().min(400) {
+                let mut bad = m.clone();
+                bad[i] ^= 0xff;
+                let _ = check(&bad, &limits());
+            }
+        }
     }
 }
