@@ -354,7 +354,7 @@ mod columns {
                 ops = walked.rows;
             }
             // Actor columns index the change's actor and its other actors.
-            if spec & 0x07 == 1 && walked.max >= i128::from(others) + 1 {
+            if spec & 0x07 == 1 && walked.max > i128::from(others) {
                 return Err(bad("an op's actor index is out of range"));
             }
         }
@@ -725,12 +725,9 @@ pub mod samples {
     pub fn rle(runs: &[(i64, u64)]) -> Vec<u8> {
         let mut c = Vec::new();
         for &(count, value) in runs {
+            // A run's value, or the length of a null run (count 0).
             sleb(&mut c, count);
-            if count == 0 {
-                uleb(&mut c, value);
-            } else {
-                uleb(&mut c, value);
-            }
+            uleb(&mut c, value);
         }
         c
     }
