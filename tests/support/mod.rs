@@ -109,6 +109,30 @@ impl Server {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's resident memory now, from `/proc`, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .expect("read /proc/PID/status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status")
+    }
+
+    /// `GET /health`: the status code and the report.
+    pub async fn health(&self) -> (u16, Value) {
+        let resp = reqwest::get(format!("{}/health", self.url))
+            .await
+            .expect("GET /health");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.expect("a JSON health report"))
+    }
+
     /// `kill -9`: no flush, no goodbye.
     pub fn kill9(mut self) -> PathBuf {
         let _ = self.child.kill();
@@ -156,6 +180,28 @@ impl Practice {
             case_document_id: str_of(&case, "document_id"),
             dir,
         }
+    }
+
+    /// Another case: (case id, case document id).
+    pub fn add_case(&self, reference: &str) -> (String, String) {
+        let case = admin(
+            &self.data(),
+            &[
+                "add-case",
+                "--reference",
+                reference,
+                "--person-name",
+                "Robin Synthetic",
+            ],
+        );
+        (str_of(&case, "case_id"), str_of(&case, "document_id"))
+    }
+
+    pub fn assign_to(&self, case_id: &str, person: &str) {
+        admin(
+            &self.data(),
+            &["assign", "--case", case_id, "--person", person],
+        );
     }
 
     pub fn data(&self) -> PathBuf {

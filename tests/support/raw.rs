@@ -60,6 +60,9 @@ pub fn encode(fields: &[(&str, Field<'_>)]) -> Vec<u8> {
             Field::Bytes(b) => {
                 e.bytes(b).unwrap();
             }
+            Field::Uint(n) => {
+                e.u64(*n).unwrap();
+            }
             Field::Strs(items) => {
                 e.array(items.len() as u64).unwrap();
                 for i in *items {
@@ -75,6 +78,7 @@ pub enum Field<'a> {
     Str(&'a str),
     Bytes(&'a [u8]),
     Strs(&'a [&'a str]),
+    Uint(u64),
 }
 
 /// A sync message that carries every change of `doc` (as if answering a
@@ -126,13 +130,35 @@ impl RawPeer {
     }
 
     pub async fn send_sync(&mut self, document_id: &str, data: &[u8]) {
+        self.send_to_server("sync", document_id, data).await;
+    }
+
+    /// A `sync` or `request` message for one document.
+    pub async fn send_to_server(&mut self, kind: &str, document_id: &str, data: &[u8]) {
         let msg = encode(&[
-            ("type", Field::Str("sync")),
+            ("type", Field::Str(kind)),
             ("senderId", Field::Str(&self.peer_id.clone())),
             (
                 "targetId",
                 Field::Str(fieldvisit_shared::api::SERVER_PEER_ID),
             ),
+            ("documentId", Field::Str(document_id)),
+            ("data", Field::Bytes(data)),
+        ]);
+        self.send(msg).await;
+    }
+
+    /// An ephemeral message (presence, cursors) for one document.
+    pub async fn send_ephemeral(&mut self, document_id: &str, session: &str, data: &[u8]) {
+        let msg = encode(&[
+            ("type", Field::Str("ephemeral")),
+            ("senderId", Field::Str(&self.peer_id.clone())),
+            (
+                "targetId",
+                Field::Str(fieldvisit_shared::api::SERVER_PEER_ID),
+            ),
+            ("count", Field::Uint(1)),
+            ("sessionId", Field::Str(session)),
             ("documentId", Field::Str(document_id)),
             ("data", Field::Bytes(data)),
         ]);

@@ -1,0 +1,246 @@
+//! One bad or broken peer never hurts anyone else: hostile sync payloads, a
+//! panic inside one document, and floods of ids and ephemeral messages,
+//! each against the real server process while honest devices keep syncing.
+
+use std::time::Duration;
+
+use fieldvisit_e2e::raw::{self, RawPeer};
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
+use fieldvisit_mobile::DeviceCore;
+use fieldvisit_shared::schema::{PlaceKind, TextField};
+use fieldvisit_sync_server::sync::payload::samples;
+use futures::{SinkExt, StreamExt};
+
+async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
+    device
+        .set_text(visit, TextField::Observations, text)
+        .await
+        .unwrap();
+    device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+}
+
+/// An honest `request`: the first sync message of an empty document.
+fn request_data() -> Vec<u8> {
+    use automerge::sync::SyncDoc;
+    automerge::Automerge::new()
+        .generate_sync_message(&mut automerge::sync::State::new())
+        .expect("a first message")
+        .encode()
+}
+
+/// Two workers on two cases: the first (who also has a raw peer) and a
+/// colleague on the same case, and a third person on another case, each
+/// with a visit that syncs. Returns the devices and their visits.
+struct Scene {
+    practice: Practice,
+    wren: String,
+    same_case: (DeviceCore, String),
+    other_case: (DeviceCore, String),
+}
+
+async fn scene(server_args: &[&str], practice: Practice) -> (Scene, Server) {
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    let kit = practice.person("Kit Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let (other_case, _) = practice.add_case("TEST-002");
+    practice.assign_to(&other_case, &kit);
+    let server = Server::start_with(&practice.data(), server_args);
+    let mut devices = Vec::new();
+    for (person, name, case) in [(&ash, "ash", &practice.case_id), (&kit, "kit", &other_case)] {
+        let device = practice.device(&server, person, name).await;
+        device.go_online().unwrap();
+        device.refresh_cases().await.unwrap();
+        let visit = device.create_visit(case, PlaceKind::Home).await.unwrap();
+        still_serving(&device, &visit, "before").await;
+        devices.push((device, visit));
+    }
+    let other = devices.pop().unwrap();
+    let same = devices.pop().unwrap();
+    (
+        Scene {
+            practice,
+            wren,
+            same_case: same,
+            other_case: other,
+        },
+        server,
+    )
+}
+
+impl Scene {
+    async fn both_still_sync(&self, text: &str) {
+        still_serving(&self.same_case.0, &self.same_case.1, text).await;
+        still_serving(&self.other_case.0, &self.other_case.1, text).await;
+    }
+
+    async fn raw_peer(&self, server: &Server) -> RawPeer {
+        let (_, code) = self.practice.enrolment_code(&self.wren);
+        let (token, peer_id) = raw::enrol(&server.url, &code).await;
+        RawPeer::connect(&server.url, &token, &peer_id).await
+    }
+
+    async fn close(self) {
+        self.same_case.0.close().await;
+        self.other_case.0.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_inconsistent_payload_field_closes_only_its_own_connection() {
+    let (scene, server) = scene(&[], Practice::new()).await;
+    let hostile = samples::hostile();
+    for (field, payload) in &hostile {
+        let mut peer = scene.raw_peer(&server).await;
+        peer.send_sync(&scene.practice.case_document_id, payload)
+            .await;
+        let (code, reason) = peer
+            .closed_with()
+            .await
+            .unwrap_or_else(|| panic!("{field}: a close frame"));
+        assert_eq!(code, 1007, "{field}: {reason}");
+        assert!(
+            reason.starts_with("malformed_message") && reason.contains("sync payload"),
+            "{field}: {reason}"
+        );
+        scene.both_still_sync(&format!("after {field}")).await;
+    }
+    let audited = scene.practice.audit("malformed_message");
+    assert_eq!(audited.len(), hostile.len(), "one audit entry each");
+    let (status, report) = server.health().await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["status"], "ok", "{report}");
+    scene.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_one_document_leaves_every_other_document_syncing() {
+    // The test hook makes the second case's document panic on every sync
+    // message; the server must be told its id before it starts.
+    let practice = Practice::new();
+    let (_, doomed) = practice.add_case("TEST-DOOMED");
+    let args = ["--test-panic-on-document", doomed.as_str()];
+    let (scene, server) = scene(&args, practice).await;
+    let doomed_case = scene
+        .practice
+        .audit("case_added")
+        .iter()
+        .find(|e| e["document_id"] == doomed.as_str())
+        .and_then(|e| e["case_id"].as_str().map(str::to_owned))
+        .expect("the doomed case");
+    scene.practice.assign_to(&doomed_case, &scene.wren);
+
+    let mut peer = scene.raw_peer(&server).await;
+    for _ in 0..3 {
+        peer.send_to_server("request", &doomed, &request_data())
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eventually("the panic to be reported by /health", || async {
+        let (status, report) = server.health().await;
+        status == 200
+            && report["status"] == "degraded"
+            && report["panics"]["last"]["document_id"] == doomed.as_str()
+    })
+    .await;
+    scene.both_still_sync("after the panic").await;
+    // The doomed document's own peer still gets answers for others.
+    peer.send_to_server("request", &scene.practice.case_document_id, &request_data())
+        .await;
+    assert!(peer.next_binary().await.is_some(), "the case still answers");
+    scene.both_still_sync("and later").await;
+    scene.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floods_of_unknown_ids_and_ephemeral_messages_leave_no_trace() {
+    let (scene, server) = scene(&[], Practice::new()).await;
+    // Warm up whatever the server allocates once, then measure.
+    let mut peer = scene.raw_peer(&server).await;
+    peer.send_to_server("request", &scene.practice.case_document_id, &request_data())
+        .await;
+    peer.next_binary().await;
+    drop(peer);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = server.rss_kib();
+
+    let peer = scene.raw_peer(&server).await;
+    let peer_id = peer.peer_id.clone();
+    let (mut tx, mut rx) = peer.socket.split();
+    let reader = tokio::spawn(async move {
+        let mut answers = 0u64;
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), rx.next()).await {
+            if m.is_binary() {
+                answers += 1;
+            }
+        }
+        answers
+    });
+    let data = request_data();
+    for _ in 0..20_000 {
+        let id = samod::DocumentId::new(&mut rand::rng()).to_string();
+        let msg = raw::encode(&[
+            ("type", raw::Field::Str("request")),
+            ("senderId", raw::Field::Str(&peer_id)),
+            (
+                "targetId",
+                raw::Field::Str(fieldvisit_shared::api::SERVER_PEER_ID),
+            ),
+            ("documentId", raw::Field::Str(&id)),
+            ("data", raw::Field::Bytes(&data)),
+        ]);
+        tx.send(tokio_tungstenite::tungstenite::Message::Binary(msg.into()))
+            .await
+            .unwrap();
+    }
+    let mebibyte = vec![0x5a; 1 << 20];
+    for i in 0..200 {
+        let session = format!("session-{i}-{}", rand::random::<u64>());
+        let msg = raw::encode(&[
+            ("type", raw::Field::Str("ephemeral")),
+            ("senderId", raw::Field::Str(&peer_id)),
+            (
+                "targetId",
+                raw::Field::Str(fieldvisit_shared::api::SERVER_PEER_ID),
+            ),
+            ("count", raw::Field::Uint(1)),
+            ("sessionId", raw::Field::Str(&session)),
+            (
+                "documentId",
+                raw::Field::Str(&scene.practice.case_document_id),
+            ),
+            ("data", raw::Field::Bytes(&mebibyte)),
+        ]);
+        tx.send(tokio_tungstenite::tungstenite::Message::Binary(msg.into()))
+            .await
+            .unwrap();
+    }
+    let _ = tx.close().await;
+    let answers = reader.await.unwrap();
+    assert!(answers >= 20_000, "each unknown id is answered: {answers}");
+    scene.both_still_sync("after the flood").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = server.rss_kib();
+    eprintln!("server RSS before the flood {before} KiB, after {after} KiB");
+    assert!(
+        after <= before + 20 * 1024,
+        "server memory grew from {before} KiB to {after} KiB"
+    );
+    let refused = scene.practice.audit("request_refused");
+    assert!(
+        (1..=12).contains(&refused.len()),
+        "a bounded number of audit rows, not one per id: {}",
+        refused.len()
+    );
+    assert!(
+        refused.iter().any(|e| e["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("19990 more"))),
+        "the rest are counted in one row: {refused:?}"
+    );
+    let dropped = scene.practice.audit("ephemeral_dropped");
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert!(dropped[0]["detail"].as_str().unwrap().contains("200 more"));
+    scene.close().await;
+}
