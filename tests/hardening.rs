@@ -244,3 +244,132 @@ async fn floods_of_unknown_ids_and_ephemeral_messages_leave_no_trace() {
     assert!(dropped[0]["detail"].as_str().unwrap().contains("200 more"));
     scene.close().await;
 }
+
+/// A tmpfs of a few MiB mounted over a directory, unmounted on drop.
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(dir: &std::path::Path, size: &str) -> SmallDisk {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "this test mounts a small tmpfs to fill it and needs root (CI runs as root)"
+        );
+        SmallDisk {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Writes a filler file until the disk is full.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.join("filler");
+        let mut f = std::fs::File::create(&path).expect("create filler");
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        let _ = f.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(dir.path(), "24m");
+    let practice = Practice::in_dir(dir);
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let server = Server::start(&practice.data());
+    // The phones' own stores are elsewhere: only the server's disk fills.
+    let phones = tempfile::tempdir().unwrap();
+    let enrol = |person: &str, name: &str| {
+        let (_, code) = practice.enrolment_code(person);
+        let dir = phones.path().join(name);
+        let url = server.url.clone();
+        let name = name.to_owned();
+        async move { DeviceCore::enrol(&dir, &url, &code, &name).await.unwrap() }
+    };
+    let writer = enrol(&wren, "writer").await;
+    let reader = enrol(&ash, "reader").await;
+    writer.go_online().unwrap();
+    writer.refresh_cases().await.unwrap();
+    let visit = writer
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    let before = "Stored before the disk filled.";
+    writer
+        .set_text(&visit, TextField::Observations, before)
+        .await
+        .unwrap();
+    writer.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+
+    let filler = disk.fill();
+    let mut text = before.to_owned();
+    for word in [" Typed", " while", " the", " disk", " was", " full."] {
+        text.push_str(word);
+        writer
+            .set_text(&visit, TextField::Observations, &text)
+            .await
+            .unwrap();
+    }
+    eventually("/health to report the store failing", || async {
+        let (status, report) = server.health().await;
+        status == 503 && report["document_store"].as_str().is_some_and(|s| s != "ok")
+    })
+    .await;
+    assert!(
+        writer
+            .wait_until_synced(Duration::from_secs(3))
+            .await
+            .is_err(),
+        "nothing written while the disk is full may be acknowledged"
+    );
+    // Reads go on: a colleague's phone opens the case.
+    reader.go_online().unwrap();
+    reader.refresh_cases().await.unwrap();
+    let case = tokio::time::timeout(SYNC_TIMEOUT, reader.case(&practice.case_id))
+        .await
+        .expect("the case document is served while the disk is full")
+        .unwrap();
+    assert_eq!(case.reference, "TEST-001");
+
+    std::fs::remove_file(&filler).unwrap();
+    writer.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let (status, report) = server.health().await;
+    assert_eq!(status, 200, "{report}");
+
+    // Everything acknowledged survives a kill -9 and a restart.
+    let server = server.restart_after_kill9();
+    let (_, code) = practice.enrolment_code(&ash);
+    let late = DeviceCore::enrol(&phones.path().join("late"), &server.url, &code, "late")
+        .await
+        .unwrap();
+    late.go_online().unwrap();
+    late.refresh_cases().await.unwrap();
+    eventually("the whole text on a new phone", || async {
+        matches!(late.visit(&visit).await, Ok(v) if v.observations.as_str() == text)
+    })
+    .await;
+    writer.close().await;
+    reader.close().await;
+    late.close().await;
+    drop(server);
+}

@@ -125,8 +125,9 @@ fn print<T: Serialize>(
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "fieldvisit_sync_server=info,samod=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                "fieldvisit_sync_server=info,fieldvisit_sqlite_store=info,samod=warn".into()
+            }),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -164,7 +164,11 @@ pub struct Practice {
 
 impl Practice {
     pub fn new() -> Practice {
-        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    /// A practice whose server data lives in `dir` (a small filesystem, say).
+    pub fn in_dir(dir: tempfile::TempDir) -> Practice {
         let case = admin(
             &dir.path().join("server"),
             &[

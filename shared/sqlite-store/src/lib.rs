@@ -199,43 +199,57 @@ impl SqliteStorage {
         let conn = self.conn.clone();
         let health = self.health.clone();
         let f = Arc::new(f);
+        let attempt = move || {
+            let (conn, f) = (conn.clone(), f.clone());
+            move || {
+                let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                f(&conn).map_err(|e| e.to_string())
+            }
+        };
         async move {
-            let mut attempt = 0;
-            loop {
-                let (conn, f) = (conn.clone(), f.clone());
-                let work = move || {
-                    let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-                    f(&conn)
-                };
-                #[cfg(not(target_arch = "wasm32"))]
-                let result = match tokio::task::spawn_blocking(work).await {
-                    Ok(r) => r.map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                #[cfg(target_arch = "wasm32")]
-                let result = work().map_err(|e| e.to_string());
+            #[cfg(target_arch = "wasm32")]
+            {
+                let result = attempt()();
                 match result {
                     Ok(value) => {
-                        if attempt > 0 {
-                            health.succeeded();
-                        }
-                        return Some(value);
+                        health.succeeded();
+                        Some(value)
                     }
                     Err(error) => {
-                        attempt = health.failed(what, &error);
-                        // Once at the start of a run of failures, then now and then.
-                        if attempt == 1 || attempt % 100 == 0 {
-                            tracing::error!(
-                                %error,
-                                operation = what,
-                                attempt,
-                                "document store operation failed; it is retried until it succeeds, and nothing it holds is acknowledged meanwhile"
-                            );
+                        health.failed(what, &error);
+                        tracing::error!(%error, operation = what, "document store operation failed");
+                        None
+                    }
+                }
+            }
+            #[cfg(not(target_arch = "wasm32"))]
+            {
+                let mut failures = 0;
+                loop {
+                    let result = match tokio::task::spawn_blocking(attempt()).await {
+                        Ok(r) => r,
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match result {
+                        Ok(value) => {
+                            if failures > 0 {
+                                health.succeeded();
+                            }
+                            return Some(value);
                         }
-                        #[cfg(target_arch = "wasm32")]
-                        return None;
-                        #[cfg(not(target_arch = "wasm32"))]
-                        tokio::time::sleep(retry_delay(attempt)).await;
+                        Err(error) => {
+                            failures = health.failed(what, &error);
+                            // Once at the start of a run of failures, then now and then.
+                            if failures == 1 || failures % 100 == 0 {
+                                tracing::error!(
+                                    %error,
+                                    operation = what,
+                                    attempt = failures,
+                                    "document store operation failed; it is retried until it succeeds, and nothing it holds is acknowledged meanwhile"
+                                );
+                            }
+                            tokio::time::sleep(retry_delay(failures)).await;
+                        }
                     }
                 }
             }

@@ -33,14 +33,22 @@ pub(crate) struct DocActorInner {
     /// The set of peers who are connected to this document as of the last [`DocAtorResult`]
     last_observed_peers: HashSet<PeerId>,
     observer: Option<Arc<dyn RepoObserver>>,
-    /// Storage writes (puts and deletes) issued but not yet reported complete.
-    unsaved_writes: HashSet<IoTaskId>,
-    /// Outgoing messages held back, in order, each batch with the writes it waits for.
+    /// Storage writes (puts and deletes) issued but not yet reported complete,
+    /// each with the connection whose message caused it (`None`: a local
+    /// change or the actor's own work, owed to every connection).
+    unsaved_writes: HashMap<IoTaskId, Option<ConnectionId>>,
+    /// Whose message the running step handles, while it runs.
+    writes_owner: Option<ConnectionId>,
+    /// Outgoing sync messages held back, in order, each with the writes it
+    /// waits for.
     ///
     /// Patched in by Fieldvisit: a sync message tells the peer which heads we
-    /// have, so sending it before the writes of the same step are on disk would
-    /// acknowledge changes that a crash a moment later loses.
-    held_messages: VecDeque<(HashSet<IoTaskId>, Vec<DocToHubMsg>)>,
+    /// have, so sending it to a peer before the writes of its own changes are
+    /// on disk would acknowledge changes that a crash a moment later loses.
+    /// Other peers are not held up (they are told nothing about their own
+    /// changes), so a write that cannot complete (a full disk) stops only its
+    /// own sender's acknowledgements, and reads go on.
+    held_messages: VecDeque<(HashSet<IoTaskId>, DocToHubMsg)>,
 }
 
 impl DocActorInner {
@@ -63,7 +71,8 @@ impl DocActorInner {
             actor,
             last_observed_peers: HashSet::new(),
             observer,
-            unsaved_writes: HashSet::new(),
+            unsaved_writes: HashMap::new(),
+            writes_owner: None,
             held_messages: VecDeque::new(),
         }
     }
@@ -169,7 +178,7 @@ impl DocActorInner {
                 task.action,
                 DocumentIoTask::Storage(StorageTask::Put { .. } | StorageTask::Delete { .. })
             ) {
-                self.unsaved_writes.insert(task.task_id);
+                self.unsaved_writes.insert(task.task_id, self.writes_owner);
             }
         }
         for task in io_tasks {
@@ -186,19 +195,35 @@ impl DocActorInner {
         if stopped {
             // A stopping actor is never polled again: release everything now
             // (Repo::stop still waits for the storage writes themselves).
-            let held: Vec<_> = self.held_messages.drain(..).flat_map(|(_, m)| m).collect();
+            let held: Vec<_> = self.held_messages.drain(..).map(|(_, m)| m).collect();
             if !self.send_to_core(held) {
                 return;
             }
         }
-        if !outgoing_messages.is_empty() {
-            if self.unsaved_writes.is_empty() && self.held_messages.is_empty() || stopped {
-                if !self.send_to_core(outgoing_messages) {
+        for msg in outgoing_messages {
+            let Some(target) = msg.to_connection().filter(|_| !stopped) else {
+                // Not a sync message to a peer: nothing to acknowledge.
+                if !self.send_to_core(vec![msg]) {
+                    return;
+                }
+                continue;
+            };
+            let waiting: HashSet<IoTaskId> = self
+                .unsaved_writes
+                .iter()
+                .filter(|(_, owner)| owner.is_none_or(|o| o == target))
+                .map(|(id, _)| *id)
+                .collect();
+            let behind_earlier = self
+                .held_messages
+                .iter()
+                .any(|(_, m)| m.to_connection() == Some(target));
+            if waiting.is_empty() && !behind_earlier {
+                if !self.send_to_core(vec![msg]) {
                     return;
                 }
             } else {
-                self.held_messages
-                    .push_back((self.unsaved_writes.clone(), outgoing_messages));
+                self.held_messages.push_back((waiting, msg));
             }
         }
 
@@ -252,7 +277,7 @@ impl DocActorInner {
     /// Marks a storage write as durable and sends every held batch that no
     /// longer waits for anything, keeping their order.
     fn write_completed(&mut self, task_id: IoTaskId) {
-        if !self.unsaved_writes.remove(&task_id) {
+        if self.unsaved_writes.remove(&task_id).is_none() {
             return;
         }
         for (waiting, _) in self.held_messages.iter_mut() {
@@ -260,25 +285,35 @@ impl DocActorInner {
         }
     }
 
+    /// Sends every held message whose writes are done and which is not
+    /// behind a still-held message to the same connection.
     fn release_held_messages(&mut self) {
-        while self
-            .held_messages
-            .front()
-            .is_some_and(|(waiting, _)| waiting.is_empty())
-        {
-            if let Some((_, messages)) = self.held_messages.pop_front()
-                && !self.send_to_core(messages)
-            {
-                return;
+        if self.held_messages.iter().all(|(waiting, _)| !waiting.is_empty()) {
+            return;
+        }
+        let mut blocked = HashSet::new();
+        let mut still_held = VecDeque::new();
+        let mut ready = Vec::new();
+        for (waiting, msg) in self.held_messages.drain(..) {
+            let target = msg.to_connection();
+            if waiting.is_empty() && !blocked.contains(&target) {
+                ready.push(msg);
+            } else {
+                blocked.insert(target);
+                still_held.push_back((waiting, msg));
             }
         }
+        self.held_messages = still_held;
+        self.send_to_core(ready);
     }
 
     pub(crate) fn handle_task(&mut self, task: ActorTask) {
         let result = match task {
-            ActorTask::HandleMessage(samod_to_actor_message) => self
-                .actor
-                .handle_message(UnixTimestamp::now(), samod_to_actor_message),
+            ActorTask::HandleMessage(samod_to_actor_message) => {
+                self.writes_owner = samod_to_actor_message.from_connection();
+                self.actor
+                    .handle_message(UnixTimestamp::now(), samod_to_actor_message)
+            }
             ActorTask::IoComplete(io_result) => {
                 self.write_completed(io_result.task_id);
                 self.actor
@@ -290,6 +325,7 @@ impl DocActorInner {
             }
         };
         self.handle_results(result.unwrap());
+        self.writes_owner = None;
         self.release_held_messages();
     }
 

@@ -20,6 +20,14 @@ impl DocToHubMsg {
         DocToHubMsg(DocToHubMsgPayload::Terminated)
     }
 
+    /// The connection a sync message is for, if it is one.
+    pub fn to_connection(&self) -> Option<ConnectionId> {
+        match &self.0 {
+            DocToHubMsgPayload::SendSyncMessage { connection_id, .. } => Some(*connection_id),
+            _ => None,
+        }
+    }
+
     /// Whether this is the last message of an actor.
     pub fn is_terminated(&self) -> bool {
         matches!(self.0, DocToHubMsgPayload::Terminated)

@@ -7,6 +7,15 @@ use super::DocMessage;
 pub struct HubToDocMsg(pub(crate) HubToDocMsgPayload);
 
 impl HubToDocMsg {
+    /// The connection a peer's message came in on (patched in by Fieldvisit:
+    /// the writes a step makes for it are owed to that connection).
+    pub fn from_connection(&self) -> Option<ConnectionId> {
+        match &self.0 {
+            HubToDocMsgPayload::HandleDocMessage { connection_id, .. } => Some(*connection_id),
+            _ => None,
+        }
+    }
+
     /// Install a sharing decision on all current connections to this peer,
     /// superseding any pending initial policy checks.
     pub fn update_share_policy(peer_id: crate::PeerId, config: crate::ShareConfig) -> Self {
