@@ -215,3 +215,45 @@ async fn invalid_json_to_an_admin_endpoint_changes_nothing() {
     assert_eq!(resp.status().as_u16(), 201);
     assert_eq!(people().await, before + 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_codes_and_tokens_from_one_address_is_slowed_and_audited() {
+    let practice = Practice::new();
+    let server = Server::start(&practice.data());
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let resp = client()
+            .post(format!("{}/api/enrol", server.url))
+            .json(&serde_json::json!({"code": "WRONG-CODE", "label": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+        if resp.status().as_u16() == 429 {
+            let (_, code, _) = error_of(resp).await;
+            assert_eq!(code, "rate_limited");
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        30,
+        "{statuses:?}"
+    );
+    assert!(statuses[30..].iter().all(|s| *s == 429), "{statuses:?}");
+    let mut token_statuses = Vec::new();
+    for _ in 0..40 {
+        let resp = raw::ticket(&server.url, "not-a-token").await;
+        token_statuses.push(resp.status().as_u16());
+    }
+    assert!(
+        token_statuses[..30].iter().all(|s| *s == 401),
+        "{token_statuses:?}"
+    );
+    assert!(
+        token_statuses[31..].iter().all(|s| *s == 429),
+        "{token_statuses:?}"
+    );
+    // One audit row per streak, not one per attempt.
+    let limited = practice.audit("rate_limited");
+    assert_eq!(limited.len(), 2, "{limited:?}");
+}

@@ -11,5 +11,6 @@ pub mod practice;
 pub mod secrets;
 pub mod server;
 pub mod sync;
+pub mod throttle;
 
 pub use error::{Error, Result};

@@ -83,6 +83,7 @@ pub async fn start(config: Config, data: Data) -> Result<Running> {
         db: data.db.clone(),
         engine: engine.clone(),
         web_dir: config.web_dir.clone(),
+        throttles: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -91,7 +92,13 @@ pub async fn start(config: Config, data: Data) -> Result<Running> {
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
     let app = http::router(state);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
     Ok(Running {
         addr,
         engine,

@@ -1,11 +1,75 @@
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::db::Device;
+use crate::db::{Audit, Db, Device};
 use crate::error::Error;
 use crate::secrets;
+use crate::throttle::{Throttle, Verdict};
+
+/// The address a request came from, when the server knows it.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}
+
+impl ClientIp {
+    /// Spends one attempt (`spend`) or checks there is one left, refusing
+    /// with `rate_limited` when the address has none; the first refusal of
+    /// a streak is audited.
+    pub async fn throttle(
+        &self,
+        throttle: &Throttle,
+        spend: bool,
+        db: &Db,
+        what: &'static str,
+    ) -> Result<(), Error> {
+        let Some(ip) = self.0 else {
+            return Ok(());
+        };
+        let verdict = if spend {
+            throttle.spend(ip, Instant::now())
+        } else {
+            throttle.check(ip, Instant::now())
+        };
+        match verdict {
+            Verdict::Allowed => Ok(()),
+            Verdict::Refused { first } => {
+                if first {
+                    let detail = format!("{what} from {ip}");
+                    let db = db.clone();
+                    let result = db
+                        .run(move |db| {
+                            db.audit(&Audit {
+                                action: "rate_limited",
+                                detail: &detail,
+                                ..Default::default()
+                            })
+                        })
+                        .await;
+                    if let Err(e) = result {
+                        tracing::error!(error = %e, "could not write audit entry");
+                    }
+                }
+                Err(Error::RateLimited)
+            }
+        }
+    }
+}
 
 /// The enrolled, unrevoked device behind a `Bearer` token.
 pub struct AuthDevice(pub Device);
@@ -14,6 +78,14 @@ impl FromRequestParts<AppState> for AuthDevice {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let ip = ClientIp::from_request_parts(parts, state).await?;
+        ip.throttle(
+            &state.throttles.auth_failures,
+            false,
+            &state.db,
+            "authentication",
+        )
+        .await?;
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -29,8 +101,19 @@ impl FromRequestParts<AppState> for AuthDevice {
         let device = state
             .db
             .run(move |db| db.device_by_token_hash(&hash))
-            .await?
-            .ok_or(Error::UnknownToken)?;
+            .await?;
+        let Some(device) = device else {
+            // A failed guess costs the address one attempt.
+            let _ = ip
+                .throttle(
+                    &state.throttles.auth_failures,
+                    true,
+                    &state.db,
+                    "authentication",
+                )
+                .await;
+            return Err(Error::UnknownToken);
+        };
         if device.revoked {
             return Err(Error::DeviceRevoked);
         }

@@ -3,7 +3,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use fieldvisit_shared::api::{EnrolRequest, EnrolResponse, PersonSummary, TicketResponse};
 
-use super::{ApiJson, AppState, AuthDevice};
+use super::{ApiJson, AppState, AuthDevice, ClientIp};
 use crate::error::Result;
 use crate::practice;
 
@@ -16,8 +16,11 @@ pub fn router() -> Router<AppState> {
 
 async fn enrol(
     State(state): State<AppState>,
+    ip: ClientIp,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>> {
+    ip.throttle(&state.throttles.enrol, true, &state.db, "enrolment")
+        .await?;
     Ok(Json(
         practice::enrol(&state.db, &req.code, &req.label).await?,
     ))

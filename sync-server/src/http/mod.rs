@@ -7,6 +7,7 @@ use axum::Router;
 
 use crate::db::Db;
 use crate::sync::SyncEngine;
+use crate::throttle::Throttle;
 
 mod admin;
 mod auth;
@@ -16,7 +17,7 @@ mod health;
 mod sync;
 mod web;
 
-pub use auth::{ApiJson, AuthDevice};
+pub use auth::{ApiJson, AuthDevice, ClientIp};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,6 +25,27 @@ pub struct AppState {
     pub engine: Arc<SyncEngine>,
     /// The built web app, when there is one.
     pub web_dir: Option<PathBuf>,
+    pub throttles: Arc<Throttles>,
+}
+
+/// What a stranger may try per source address.
+#[derive(Debug)]
+pub struct Throttles {
+    /// Enrolment attempts: 30 at once (an admin enrolling a team's phones
+    /// from one office), then one every 2 seconds.
+    pub enrol: Throttle,
+    /// Failed authentications (unknown tokens, tickets): 30 at once, then
+    /// one a second.
+    pub auth_failures: Throttle,
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Throttles {
+            enrol: Throttle::new(30, std::time::Duration::from_secs(2)),
+            auth_failures: Throttle::new(30, std::time::Duration::from_secs(1)),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::AppState;
+use super::{AppState, ClientIp};
 use crate::error::{Error, Result};
 
 pub fn router() -> Router<AppState> {
@@ -23,6 +23,7 @@ struct TicketQuery {
 
 async fn upgrade(
     State(state): State<AppState>,
+    ip: ClientIp,
     Query(q): Query<TicketQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response> {
@@ -38,7 +39,24 @@ async fn upgrade(
     let device = match ticket {
         None => None,
         Some(ticket) => {
-            let device_id = engine.redeem_ticket(&ticket).ok_or(Error::InvalidTicket)?;
+            ip.throttle(
+                &state.throttles.auth_failures,
+                false,
+                &state.db,
+                "sync ticket",
+            )
+            .await?;
+            let Some(device_id) = engine.redeem_ticket(&ticket) else {
+                let _ = ip
+                    .throttle(
+                        &state.throttles.auth_failures,
+                        true,
+                        &state.db,
+                        "sync ticket",
+                    )
+                    .await;
+                return Err(Error::InvalidTicket);
+            };
             let device = state.db.run(move |db| db.device(&device_id)).await?;
             if device.revoked {
                 return Err(Error::DeviceRevoked);

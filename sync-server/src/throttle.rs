@@ -1,0 +1,150 @@
+//! Attempts per source address, for what a stranger can try without a
+//! token: enrolment codes and tokens. A token bucket per address: a burst
+//! of `burst` attempts, then one every `refill`. Pure: the caller passes
+//! the time, so it is tested without sleeping.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Addresses remembered at most; past this, those with a full bucket again
+/// are forgotten (they have nothing to remember).
+const MAX_ADDRESSES: usize = 10_000;
+
+#[derive(Debug)]
+pub struct Throttle {
+    burst: f64,
+    refill: Duration,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    /// The address was refused since it last had a token: audit once.
+    refusing: bool,
+}
+
+/// What one attempt met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Refused; `first` is true for the first refusal of a streak (write it
+    /// to the audit log; the rest of the streak is not).
+    Refused {
+        first: bool,
+    },
+}
+
+impl Throttle {
+    pub fn new(burst: u32, refill: Duration) -> Self {
+        Throttle {
+            burst: f64::from(burst),
+            refill,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `ip` may try now, without spending anything (for failed
+    /// authentication, spent only when it fails).
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Verdict {
+        self.with_bucket(ip, now, |b| {
+            if b.tokens >= 1.0 {
+                Verdict::Allowed
+            } else {
+                Self::refuse(b)
+            }
+        })
+    }
+
+    /// Spends one attempt of `ip`.
+    pub fn spend(&self, ip: IpAddr, now: Instant) -> Verdict {
+        self.with_bucket(ip, now, |b| {
+            if b.tokens >= 1.0 {
+                b.tokens -= 1.0;
+                Verdict::Allowed
+            } else {
+                Self::refuse(b)
+            }
+        })
+    }
+
+    fn refuse(b: &mut Bucket) -> Verdict {
+        let first = !b.refusing;
+        b.refusing = true;
+        Verdict::Refused { first }
+    }
+
+    fn with_bucket(
+        &self,
+        ip: IpAddr,
+        now: Instant,
+        f: impl FnOnce(&mut Bucket) -> Verdict,
+    ) -> Verdict {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_ADDRESSES && !buckets.contains_key(&ip) {
+            let (burst, refill) = (self.burst, self.refill);
+            buckets.retain(|_, b| refilled(b, now, burst, refill).tokens < burst);
+        }
+        let burst = self.burst;
+        let b = buckets.entry(ip).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+            refusing: false,
+        });
+        *b = refilled(b, now, self.burst, self.refill);
+        if b.tokens >= 1.0 {
+            b.refusing = false;
+        }
+        f(b)
+    }
+}
+
+fn refilled(b: &Bucket, now: Instant, burst: f64, refill: Duration) -> Bucket {
+    let earned = now.saturating_duration_since(b.at).as_secs_f64() / refill.as_secs_f64();
+    Bucket {
+        tokens: (b.tokens + earned).min(burst),
+        at: now,
+        refusing: b.refusing,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_one_per_refill_and_one_audit_per_streak() {
+        let t = Throttle::new(3, Duration::from_secs(10));
+        let ip: IpAddr = "192.0.2.7".parse().unwrap();
+        let other: IpAddr = "192.0.2.8".parse().unwrap();
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(t.spend(ip, start), Verdict::Allowed);
+        }
+        assert_eq!(t.spend(ip, start), Verdict::Refused { first: true });
+        assert_eq!(t.check(ip, start), Verdict::Refused { first: false });
+        assert_eq!(t.spend(other, start), Verdict::Allowed, "per address");
+        let later = start + Duration::from_secs(10);
+        assert_eq!(t.check(ip, later), Verdict::Allowed);
+        assert_eq!(t.spend(ip, later), Verdict::Allowed);
+        assert_eq!(t.spend(ip, later), Verdict::Refused { first: true });
+    }
+
+    #[test]
+    fn memory_is_bounded_by_addresses_with_something_to_remember() {
+        let t = Throttle::new(2, Duration::from_secs(1));
+        let start = Instant::now();
+        for i in 0..(MAX_ADDRESSES as u32 + 50) {
+            t.spend(IpAddr::from(i.to_be_bytes()), start);
+        }
+        // A second later every bucket is full again and can be forgotten.
+        t.spend(
+            "198.51.100.1".parse().unwrap(),
+            start + Duration::from_secs(2),
+        );
+        assert!(t.buckets.lock().unwrap().len() <= 2);
+    }
+}
