@@ -114,3 +114,71 @@ async fn a_revoked_device_is_disconnected_and_refused() {
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"], "device_revoked");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_follows_assignments_on_open_connections_within_a_second() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let server = Server::start(&practice.data());
+    let writer = practice.device(&server, &wren, "writer").await;
+    let colleague = practice.device(&server, &ash, "colleague").await;
+    for d in [&writer, &colleague] {
+        d.go_online().unwrap();
+        d.refresh_cases().await.unwrap();
+    }
+    let visit = writer
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    writer
+        .set_text(&visit, TextField::Observations, "Seen by both.")
+        .await
+        .unwrap();
+    writer.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    colleague.refresh_cases().await.unwrap();
+    eventually("the colleague to have the visit", || async {
+        matches!(colleague.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
+    })
+    .await;
+
+    // Unassigned while connected: the next edit does not reach them.
+    admin(
+        &practice.data(),
+        &["unassign", "--case", &practice.case_id, "--person", &ash],
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    writer
+        .set_text(&visit, TextField::Observations, "Seen by both. Not by Ash.")
+        .await
+        .unwrap();
+    writer.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(
+        colleague.visit(&visit).await.unwrap().observations.as_str(),
+        "Seen by both.",
+        "an unassigned device must not receive later edits"
+    );
+    assert!(
+        practice
+            .audit("unassigned")
+            .iter()
+            .any(|e| e["person_id"] == ash.as_str())
+    );
+
+    // Assigned to another case while connected: it syncs without a reconnect.
+    let (case2, _) = practice.add_case("TEST-002");
+    practice.assign_to(&case2, &ash);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let cases = colleague.refresh_cases().await.unwrap();
+    assert!(cases.iter().any(|c| c.case_id == case2), "{cases:?}");
+    let case = tokio::time::timeout(SYNC_TIMEOUT, colleague.case(&case2))
+        .await
+        .expect("the new case loads")
+        .unwrap();
+    assert_eq!(case.reference, "TEST-002");
+    writer.close().await;
+    colleague.close().await;
+}

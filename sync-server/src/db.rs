@@ -257,6 +257,72 @@ impl Db {
         })
     }
 
+    /// Ends an assignment; returns false when there was none.
+    pub fn unassign(&self, case_id: &str, person_id: &str) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let removed = tx.execute(
+                "DELETE FROM assignments WHERE case_id = ?1 AND person_id = ?2",
+                params![case_id, person_id],
+            )?;
+            if removed > 0 {
+                audit_tx(
+                    &tx,
+                    &Audit {
+                        person_id: Some(person_id),
+                        action: "unassigned",
+                        case_id: Some(case_id),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            tx.commit()?;
+            Ok(removed > 0)
+        })
+    }
+
+    /// Gives a worker another supervisor (or none).
+    pub fn set_supervisor(&self, person_id: &str, supervisor_id: Option<&str>) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let role_: Option<String> = tx
+                .query_row("SELECT role FROM people WHERE id = ?1", [person_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            match role_.as_deref() {
+                None => return Err(Error::NotFound(format!("person {person_id}"))),
+                Some("worker") => {}
+                Some(_) => return Err(Error::Conflict(format!("{person_id} is not a worker"))),
+            }
+            if let Some(sup) = supervisor_id {
+                let sup_role: Option<String> = tx
+                    .query_row("SELECT role FROM people WHERE id = ?1", [sup], |r| r.get(0))
+                    .optional()?;
+                match sup_role.as_deref() {
+                    Some("supervisor") => {}
+                    Some(_) => return Err(Error::Conflict(format!("{sup} is not a supervisor"))),
+                    None => return Err(Error::NotFound(format!("supervisor {sup}"))),
+                }
+            }
+            tx.execute(
+                "UPDATE people SET supervisor_id = ?1 WHERE id = ?2",
+                params![supervisor_id, person_id],
+            )?;
+            audit_tx(
+                &tx,
+                &Audit {
+                    person_id: Some(person_id),
+                    action: "supervisor_changed",
+                    detail: supervisor_id.unwrap_or("none"),
+                    ..Default::default()
+                },
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Cases visible to a person: assigned to them, or to a worker they supervise.
     pub fn cases_visible_to(&self, person_id: &str) -> Result<Vec<CaseSummary>> {
         self.with(|c| {

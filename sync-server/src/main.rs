@@ -87,6 +87,20 @@ enum Admin {
         #[arg(long = "person")]
         person_id: String,
     },
+    /// End an assignment: the person's devices stop syncing the case.
+    Unassign {
+        #[arg(long = "case")]
+        case_id: String,
+        #[arg(long = "person")]
+        person_id: String,
+    },
+    /// Give a worker another supervisor (or none, without --supervisor).
+    SetSupervisor {
+        #[arg(long = "person")]
+        person_id: String,
+        #[arg(long)]
+        supervisor: Option<String>,
+    },
     /// Issue a one-time enrolment code for a new device of a person.
     EnrolDevice {
         #[arg(long = "person")]
@@ -233,6 +247,30 @@ async fn main() -> anyhow::Result<()> {
                         json,
                         &serde_json::json!({"case_id": case_id, "person_id": person_id}),
                         |_| format!("assigned {person_id} to {case_id}"),
+                    )?;
+                }
+                Admin::Unassign { case_id, person_id } => {
+                    practice::unassign(&db, &case_id, &person_id).await?;
+                    print(
+                        json,
+                        &serde_json::json!({"case_id": case_id, "person_id": person_id}),
+                        |_| format!("unassigned {person_id} from {case_id}"),
+                    )?;
+                }
+                Admin::SetSupervisor {
+                    person_id,
+                    supervisor,
+                } => {
+                    practice::set_supervisor(&db, &person_id, supervisor.as_deref()).await?;
+                    print(
+                        json,
+                        &serde_json::json!({"person_id": person_id, "supervisor_id": supervisor}),
+                        |_| {
+                            format!(
+                                "supervisor of {person_id} is now {}",
+                                supervisor.as_deref().unwrap_or("none")
+                            )
+                        },
                     )?;
                 }
                 Admin::EnrolDevice { person_id, label } => {

@@ -88,6 +88,31 @@ pub async fn assign(db: &Db, case_id: &str, person_id: &str) -> Result<()> {
     db.run(move |db| db.assign(&c, &p)).await
 }
 
+/// Ends an assignment: the person's devices stop syncing the case's
+/// documents (open connections follow within a second).
+pub async fn unassign(db: &Db, case_id: &str, person_id: &str) -> Result<()> {
+    validate::id("case_id", case_id)?;
+    validate::id("person_id", person_id)?;
+    let (c, p) = (case_id.to_owned(), person_id.to_owned());
+    if db.run(move |db| db.unassign(&c, &p)).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!(
+            "an assignment of {person_id} to {case_id}"
+        )))
+    }
+}
+
+/// Gives a worker another supervisor, or none.
+pub async fn set_supervisor(db: &Db, person_id: &str, supervisor_id: Option<&str>) -> Result<()> {
+    validate::id("person_id", person_id)?;
+    if let Some(s) = supervisor_id {
+        validate::id("supervisor_id", s)?;
+    }
+    let (p, s) = (person_id.to_owned(), supervisor_id.map(str::to_owned));
+    db.run(move |db| db.set_supervisor(&p, s.as_deref())).await
+}
+
 /// Issues a one-time enrolment code for a new device of `person_id`.
 pub async fn add_device(db: &Db, person_id: &str, label: &str) -> Result<EnrolmentCode> {
     validate::id("person_id", person_id)?;

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
 use serde::Deserialize;
@@ -18,6 +18,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/admin/people", post(add_person))
         .route("/api/admin/cases", post(add_case))
         .route("/api/admin/assignments", post(assign))
+        .route(
+            "/api/admin/assignments/{case_id}/{person_id}",
+            delete(unassign),
+        )
+        .route(
+            "/api/admin/people/{person_id}/supervisor",
+            put(set_supervisor),
+        )
         .route("/api/admin/devices", post(add_device))
         .route("/api/admin/devices/{device_id}/revoke", post(revoke))
         .route("/api/admin/audit", get(audit))
@@ -73,6 +81,36 @@ async fn assign(
 ) -> Result<StatusCode> {
     admin.require_admin()?;
     practice::assign(&state.db, &a.case_id, &a.person_id).await?;
+    state.engine.access_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn unassign(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    Path((case_id, person_id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    admin.require_admin()?;
+    practice::unassign(&state.db, &case_id, &person_id).await?;
+    state.engine.access_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Supervisor {
+    supervisor_id: Option<String>,
+}
+
+async fn set_supervisor(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    Path(person_id): Path<String>,
+    ApiJson(s): ApiJson<Supervisor>,
+) -> Result<StatusCode> {
+    admin.require_admin()?;
+    practice::set_supervisor(&state.db, &person_id, s.supervisor_id.as_deref()).await?;
+    state.engine.access_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -19,13 +19,12 @@
 //! display and is never trusted for access.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fieldvisit_sqlite_store::{SqliteStorage, StoreHealth};
 use samod::{DocumentId, PeerId, ShareConfig};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::access::{self, Decision};
 use crate::db::Db;
@@ -98,7 +97,7 @@ pub struct SyncEngine {
     known_revoked: Mutex<HashSet<String>>,
     /// Changes whenever who may see what may have changed; connections
     /// forget what they learnt about access in an older generation.
-    access_generation: AtomicU64,
+    access_generation: watch::Sender<u64>,
     /// Open sync connections per device.
     open_connections: Mutex<HashMap<String, usize>>,
     store: StoreHealth,
@@ -115,27 +114,45 @@ impl std::fmt::Debug for SyncEngine {
     }
 }
 
-/// Share documents only with devices whose person may see their case.
-fn share_policy(db: Db) -> impl samod::SharePolicy {
+/// Share documents only with devices whose person may see their case, and
+/// follow changes: samod keeps one stream per (document, peer) it syncs, so
+/// each stream answers now and again whenever the access generation moves
+/// (an assignment, a supervisor, a revocation). samod ignores an unchanged
+/// answer and applies a changed one to the open connections at once.
+fn share_policy(db: Db, generation: watch::Receiver<u64>) -> impl samod::SharePolicy {
     move |doc_id: DocumentId, peer: PeerId| {
         let db = db.clone();
-        futures::stream::once(async move {
-            let Some(device_id) = device_of(&peer).map(str::to_owned) else {
-                return ShareConfig::none();
-            };
-            let doc = doc_id.to_string();
-            match db.run(move |db| db.access_facts(&device_id, &doc)).await {
-                Ok(Some(facts)) => match access::decide(&facts) {
-                    Decision::Allow { .. } => ShareConfig::read_write(),
-                    Decision::Deny(_) => ShareConfig::none(),
-                },
-                Ok(None) => ShareConfig::none(),
-                Err(e) => {
-                    tracing::error!(error = %e, "share policy lookup failed; denying");
-                    ShareConfig::none()
+        let mut generation = generation.clone();
+        generation.borrow_and_update();
+        futures::stream::unfold((true, generation), move |(first, mut generation)| {
+            let (db, doc_id, peer) = (db.clone(), doc_id.clone(), peer.clone());
+            async move {
+                if !first && generation.changed().await.is_err() {
+                    return None;
                 }
+                let config = decide_share(&db, &doc_id, &peer).await;
+                tracing::debug!(%doc_id, %peer, ?config, "share decision");
+                Some((config, (false, generation)))
             }
         })
+    }
+}
+
+async fn decide_share(db: &Db, doc_id: &DocumentId, peer: &PeerId) -> ShareConfig {
+    let Some(device_id) = device_of(peer).map(str::to_owned) else {
+        return ShareConfig::none();
+    };
+    let doc = doc_id.to_string();
+    match db.run(move |db| db.access_facts(&device_id, &doc)).await {
+        Ok(Some(facts)) => match access::decide(&facts) {
+            Decision::Allow { .. } => ShareConfig::read_write(),
+            Decision::Deny(_) => ShareConfig::none(),
+        },
+        Ok(None) => ShareConfig::none(),
+        Err(e) => {
+            tracing::error!(error = %e, "share policy lookup failed; denying");
+            ShareConfig::none()
+        }
     }
 }
 
@@ -165,20 +182,22 @@ impl samod::RepoObserver for Observer {
     }
 }
 
-/// Opens the samod repo over `storage`, for the server or the admin CLI.
+/// Opens the samod repo over `storage`, for the admin CLI (no peers).
 pub async fn open_repo(storage: SqliteStorage, db: Db) -> samod::Repo {
-    open_observed_repo(storage, db, None).await
+    let (_, generation) = watch::channel(0);
+    open_observed_repo(storage, db, generation, None).await
 }
 
 async fn open_observed_repo(
     storage: SqliteStorage,
     db: Db,
+    generation: watch::Receiver<u64>,
     observer: Option<Observer>,
 ) -> samod::Repo {
     let builder = samod::Repo::build_tokio()
         .with_storage(storage)
         .with_peer_id(PeerId::from(SERVER_PEER_ID))
-        .with_share_policy(share_policy(db));
+        .with_share_policy(share_policy(db, generation));
     match observer {
         Some(o) => builder.with_observer(o).load().await,
         None => builder.load().await,
@@ -210,10 +229,11 @@ impl SyncEngine {
             panics: panics.clone(),
             panic_on: limits.test_panic_on_document.clone(),
         };
+        let (access_generation, generation) = watch::channel(0);
         let repo = if limits.insecure_open_access {
             open_repo_for_benchmarks(storage, observer).await
         } else {
-            open_observed_repo(storage, db.clone(), Some(observer)).await
+            open_observed_repo(storage, db.clone(), generation, Some(observer)).await
         };
         let canary = repo
             .create(automerge::Automerge::new())
@@ -231,7 +251,7 @@ impl SyncEngine {
             tickets: Mutex::new(HashMap::new()),
             revoked,
             known_revoked: Mutex::new(known),
-            access_generation: AtomicU64::new(0),
+            access_generation,
             open_connections: Mutex::new(HashMap::new()),
             store,
             panics,
@@ -295,11 +315,12 @@ impl SyncEngine {
     /// Who may see what may have changed (an assignment, a supervisor, a
     /// revocation): open connections check again.
     pub fn access_changed(&self) {
-        self.access_generation.fetch_add(1, Ordering::SeqCst);
+        tracing::debug!("access may have changed; open connections check again");
+        self.access_generation.send_modify(|g| *g += 1);
     }
 
     fn access_generation(&self) -> u64 {
-        self.access_generation.load(Ordering::SeqCst)
+        *self.access_generation.borrow()
     }
 
     /// Whether the document store is failing to write now.
