@@ -134,9 +134,19 @@ impl Db {
             .map_err(|e| Error::Internal(e.to_string()))?
     }
 
-    /// Changes whenever another connection (the admin command line) commits.
-    pub fn data_version(&self) -> Result<i64> {
-        self.with(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
+    /// Moves whenever who may see what may have changed, whichever process
+    /// changed it (the server's API or the admin command line): the newest
+    /// audit entry of an access change. Unlike `PRAGMA data_version` it does
+    /// not move for every enrolment or audit entry.
+    pub fn access_stamp(&self) -> Result<i64> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT coalesce(max(id), 0) FROM audit_log WHERE action IN
+                 ('assigned', 'unassigned', 'supervisor_changed', 'device_revoked')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     pub fn insert_person(

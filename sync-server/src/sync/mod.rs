@@ -258,7 +258,9 @@ impl SyncEngine {
             canary,
             limits,
         });
-        tokio::spawn(watch_revocations(Arc::downgrade(&engine)));
+        // Read before serving: a change made from now on must be noticed.
+        let stamp = engine.db.access_stamp()?;
+        tokio::spawn(watch_access(Arc::downgrade(&engine), stamp));
         Ok(engine)
     }
 
@@ -357,33 +359,30 @@ impl SyncEngine {
     }
 }
 
-/// Picks up revocations made by another process (the admin command line
-/// writing the same database) and disconnects those devices.
-async fn watch_revocations(engine: std::sync::Weak<SyncEngine>) {
-    let mut last_version = None;
+/// Picks up access changes made by another process (the admin command line
+/// writing the same database): disconnects revoked devices, and has open
+/// connections check their access again.
+async fn watch_access(engine: std::sync::Weak<SyncEngine>, mut last_stamp: i64) {
     loop {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Some(engine) = engine.upgrade() else {
             return;
         };
         let db = engine.db.clone();
-        let seen = last_version;
+        let seen = last_stamp;
         let result = db
             .run(move |db| {
-                let version = db.data_version()?;
-                if Some(version) == seen {
-                    return Ok((version, Vec::new()));
+                let stamp = db.access_stamp()?;
+                if stamp == seen {
+                    return Ok((stamp, Vec::new()));
                 }
-                Ok((version, db.revoked_device_ids()?))
+                Ok((stamp, db.revoked_device_ids()?))
             })
             .await;
         match result {
-            Ok((version, ids)) if Some(version) != last_version => {
-                if last_version.is_some() {
-                    // Another process committed: perhaps an assignment.
-                    engine.access_changed();
-                }
-                last_version = Some(version);
+            Ok((stamp, ids)) if stamp != last_stamp => {
+                engine.access_changed();
+                last_stamp = stamp;
                 let fresh: Vec<String> = {
                     let known = engine
                         .known_revoked
@@ -397,7 +396,7 @@ async fn watch_revocations(engine: std::sync::Weak<SyncEngine>) {
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "revocation check failed"),
+            Err(e) => tracing::error!(error = %e, "access check failed"),
         }
     }
 }
