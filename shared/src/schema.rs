@@ -328,6 +328,32 @@ impl VisitText {
         }
     }
 
+    /// A stable key for this text within its visit (the app's draft journal
+    /// names pending text by it), read back by [`VisitText::from_key`].
+    pub fn key(&self) -> String {
+        match self {
+            VisitText::Field(f) => format!("field:{}", f.as_str()),
+            VisitText::Action { id, part } => format!("action:{id}:{}", part.as_str()),
+            VisitText::Creative { id, part } => format!("creative:{id}:{}", part.as_str()),
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<Self> {
+        let mut parts = key.splitn(3, ':');
+        match (parts.next()?, parts.next()?, parts.next()) {
+            ("field", f, None) => TextField::parse(f).map(VisitText::Field),
+            ("action", id, Some(part)) => Some(VisitText::Action {
+                id: id.to_owned(),
+                part: ActionText::parse(part)?,
+            }),
+            ("creative", id, Some(part)) => Some(VisitText::Creative {
+                id: id.to_owned(),
+                part: CreativeText::parse(part)?,
+            }),
+            _ => None,
+        }
+    }
+
     /// A name for error messages and validation.
     pub fn name(&self) -> &'static str {
         match self {
@@ -546,6 +572,26 @@ pub fn update_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_keys_read_back() {
+        let texts = [
+            VisitText::Field(TextField::OwnWords),
+            VisitText::Action {
+                id: "a1b2".into(),
+                part: ActionText::Owner,
+            },
+            VisitText::Creative {
+                id: "c3d4".into(),
+                part: CreativeText::Reading,
+            },
+        ];
+        for t in texts {
+            assert_eq!(VisitText::from_key(&t.key()), Some(t));
+        }
+        assert_eq!(VisitText::from_key("field:nonsense"), None);
+        assert_eq!(VisitText::from_key("action:x"), None);
+    }
 
     fn visit() -> VisitDoc {
         VisitDoc::new(

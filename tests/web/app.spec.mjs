@@ -225,3 +225,51 @@ test('text typed one second before the browser is killed is there when it is reo
     rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('every keystroke survives a reload at once, ten times, and a closed tab', async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+    const ctx = await browser.newContext();
+    let page = await ctx.newPage();
+    const noErrors = [watchForErrors(page)];
+    await signIn(page, practice.server.url, practice.code(alex));
+    await openCase(page, practice.personName);
+    await startVisit(page);
+    await waitForOfflineShell(page);
+    await waitUntilSynced(page);
+    const visitUrl = page.url();
+    const heading = p => p.getByRole('heading', { level: 1, name: /^Visit on/ });
+
+    // Offline, so every character can only come from this phone's store.
+    await ctx.setOffline(true);
+    let expected = '';
+    for (let round = 1; round <= 10; round++) {
+      const words = `Round ${round} typed then reloaded. `;
+      await typeAtEnd(page, field.observations, words);
+      expected += words;
+      await page.reload(); // at once: no pause after the last key
+      await expect(heading(page)).toBeVisible();
+      await expect(page.getByLabel(field.observations)).toHaveValue(expected);
+    }
+
+    // Typing, then the tab is closed at once and opened again.
+    await typeAtEnd(page, field.analysis, 'Written just before the tab closed.');
+    await page.close();
+    page = await ctx.newPage();
+    noErrors.push(watchForErrors(page));
+    await page.goto(visitUrl);
+    await expect(heading(page)).toBeVisible();
+    await expect(page.getByLabel(field.analysis)).toHaveValue('Written just before the tab closed.');
+    await expect(page.getByLabel(field.observations)).toHaveValue(expected);
+
+    // Back online, all of it reaches the server.
+    await ctx.setOffline(false);
+    await waitUntilSynced(page);
+    noErrors.forEach(check => check());
+    await ctx.close();
+  } finally {
+    await practice.cleanup();
+  }
+});

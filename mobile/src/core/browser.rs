@@ -40,10 +40,36 @@ impl samod::runtime::RuntimeHandle for BrowserRuntime {
 /// the first connection opens.
 pub async fn install_store() -> Result<(), CoreError> {
     use sqlite_wasm_vfs::relaxed_idb::{RelaxedIdbCfg, install};
-    install::<sqlite_wasm_rs::WasmOsCallback>(&RelaxedIdbCfg::default(), true)
+    let util = install::<sqlite_wasm_rs::WasmOsCallback>(&RelaxedIdbCfg::default(), true)
         .await
-        .map(|_| ())
-        .map_err(|e| CoreError::Protocol(format!("the browser's storage is not available: {e}")))
+        .map_err(|e| CoreError::Protocol(format!("the browser's storage is not available: {e}")))?;
+    STORE.with(|s| *s.borrow_mut() = Some(util));
+    Ok(())
+}
+
+thread_local! {
+    static STORE: std::cell::RefCell<Option<sqlite_wasm_vfs::relaxed_idb::RelaxedIdbUtil>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The name of a file that never exists, deleted to wait for the VFS.
+const BARRIER: &str = "fieldvisit-durability-barrier";
+
+/// Resolves once every commit made so far has reached IndexedDB. The VFS
+/// writes commits to IndexedDB one after another in the order they were
+/// made and offers no flush; deleting a file that does not exist queues
+/// behind them and tells when it is done, which is the barrier we need.
+pub async fn store_durable() {
+    let wait = STORE.with(|s| s.borrow().as_ref().map(|u| u.delete_db(BARRIER)));
+    match wait {
+        Some(Ok(wait)) => {
+            if let Err(e) = wait.await {
+                tracing::error!(error = %e, "the browser's storage did not confirm a write");
+            }
+        }
+        Some(Err(e)) => tracing::error!(error = %e, "the browser's storage is not available"),
+        None => {}
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -155,7 +155,47 @@ impl DeviceCore {
                 tracing::warn!(%doc, error = %e, "local document could not be loaded");
             }
         }
+        core.replay_drafts().await;
         Ok(core)
+    }
+
+    /// The journal's name for the text of one visit (see [`platform::journal`]).
+    pub fn draft_key(visit_id: &str, text: &VisitText) -> String {
+        format!("{visit_id}/{}", text.key())
+    }
+
+    /// Saves `value` as a text of a visit and resolves once it is durable in
+    /// the store; then its draft in the journal, if still the latest, goes.
+    pub async fn save_text(
+        &self,
+        visit_id: &str,
+        text: VisitText,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        let key = Self::draft_key(visit_id, &text);
+        self.set_text(visit_id, text, value).await?;
+        platform::store_durable().await;
+        platform::journal::settle(&key, value);
+        Ok(())
+    }
+
+    /// Writes into the store whatever a previous page typed but did not get
+    /// to store durably (it was reloaded, closed or killed at once). A draft
+    /// that cannot be written stays in the journal, never dropped.
+    async fn replay_drafts(&self) {
+        for (key, value) in platform::journal::entries() {
+            let parsed = key
+                .split_once('/')
+                .and_then(|(visit, text)| Some((visit.to_owned(), VisitText::from_key(text)?)));
+            let Some((visit_id, text)) = parsed else {
+                tracing::warn!(%key, "a draft under a name this version does not know");
+                continue;
+            };
+            match self.save_text(&visit_id, text, &value).await {
+                Ok(()) => tracing::info!(%key, "typing from before the page went is saved"),
+                Err(e) => tracing::error!(%key, error = %e, "a draft could not be saved; kept"),
+            }
+        }
     }
 
     pub fn person(&self) -> &PersonSummary {

@@ -45,3 +45,76 @@ pub const DURABILITY: Durability = if cfg!(target_arch = "wasm32") {
 } else {
     Durability::Full
 };
+
+/// The draft journal: text typed but perhaps not yet durable in the store,
+/// kept where a synchronous write survives a reload, a closed tab or a
+/// killed browser at once. In the browser the store's commits reach
+/// IndexedDB a moment after they are made, and a page can go at any
+/// keystroke, so every keystroke is written here first (`localStorage`,
+/// synchronous) and removed only once the store has it durably. Natively
+/// every store commit is fsynced and text is saved as it is typed, so the
+/// journal is empty.
+pub mod journal {
+    #[cfg(target_arch = "wasm32")]
+    const PREFIX: &str = "fieldvisit.draft.";
+
+    #[cfg(target_arch = "wasm32")]
+    fn storage() -> Option<web_sys::Storage> {
+        web_sys::window()?.local_storage().ok()?
+    }
+
+    /// Records `value` as the latest text of `key`, synchronously.
+    pub fn put(key: &str, value: &str) {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(s) = storage()
+            && s.set_item(&format!("{PREFIX}{key}"), value).is_err()
+        {
+            tracing::error!("the draft journal is full; typing is saved a moment later");
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (key, value);
+    }
+
+    /// Forgets `key`, when the store holds `value` durably and nothing newer
+    /// was typed since.
+    pub fn settle(key: &str, value: &str) {
+        #[cfg(target_arch = "wasm32")]
+        if let Some(s) = storage() {
+            let name = format!("{PREFIX}{key}");
+            if s.get_item(&name).ok().flatten().as_deref() == Some(value) {
+                let _ = s.remove_item(&name);
+            }
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = (key, value);
+    }
+
+    /// Every draft: (key, value).
+    pub fn entries() -> Vec<(String, String)> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            let Some(s) = storage() else {
+                return Vec::new();
+            };
+            let n = s.length().unwrap_or(0);
+            (0..n)
+                .filter_map(|i| s.key(i).ok().flatten())
+                .filter_map(|name| {
+                    let key = name.strip_prefix(PREFIX)?.to_owned();
+                    let value = s.get_item(&name).ok().flatten()?;
+                    Some((key, value))
+                })
+                .collect()
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        Vec::new()
+    }
+}
+
+/// Resolves once every store commit made so far is durable: in the
+/// browser, once the IndexedDB VFS has written them; natively at once
+/// (commits are fsynced as they are made).
+pub async fn store_durable() {
+    #[cfg(target_arch = "wasm32")]
+    super::browser::store_durable().await;
+}

@@ -12,10 +12,17 @@ use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::schema::VisitText;
 
 use super::Core;
-use crate::core::platform;
+use crate::core::{DeviceCore, platform};
 
-/// Longest a keystroke waits before it is in the local store.
-const SAVE_AFTER: Duration = Duration::from_millis(200);
+/// Longest a keystroke waits before it is written to the local store. In
+/// the browser every keystroke is in the draft journal at once (see
+/// `platform::journal`), so writes can be gathered; natively the store
+/// itself is the only place, so each keystroke is written as it comes.
+const SAVE_AFTER: Duration = if cfg!(target_arch = "wasm32") {
+    Duration::from_millis(200)
+} else {
+    Duration::ZERO
+};
 
 /// What the box holds beyond what it shows. Not a signal: the write that
 /// is under way must finish even if the screen has gone.
@@ -63,10 +70,13 @@ pub fn AutoText(
         });
     }
 
+    let journal_key = DeviceCore::draft_key(&visit_id, &text);
     let oninput = {
         let (draft, text, visit_id) = (draft.clone(), text.clone(), visit_id.clone());
         move |e: FormEvent| {
             let typed = e.value();
+            // Durable before anything else happens: the page may go now.
+            platform::journal::put(&journal_key, &typed);
             value.set(typed.clone());
             *draft.latest.borrow_mut() = typed;
             draft.unsaved.set(true);
@@ -82,7 +92,7 @@ pub fn AutoText(
                 platform::sleep(SAVE_AFTER).await;
                 draft.scheduled.set(false);
                 let saving = draft.latest.borrow().clone();
-                let result = core.set_text(&visit_id, text, &saving).await;
+                let result = core.save_text(&visit_id, text, &saving).await;
                 if *draft.latest.borrow() == saving {
                     draft.unsaved.set(false);
                 }
