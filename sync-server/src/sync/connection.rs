@@ -109,6 +109,7 @@ impl SyncEngine {
             tokio::select! {
                 inbound = ws_rx.next() => match inbound {
                     Some(Ok(Message::Binary(bytes))) => {
+                        capture(&bytes);
                         let msg = match wire::inspect(&bytes, self.limits.max_message_bytes, &self.limits.payload) {
                             Ok(msg) => msg,
                             Err(rejection) => {
@@ -256,6 +257,24 @@ impl SyncEngine {
             let detail = format!("{}; {} more on this connection", s.reason, s.count);
             self.write_audit(device, s.action, None, detail).await;
         }
+    }
+}
+
+/// Seeds for the fuzzer: with `FIELDVISIT_CAPTURE_INBOUND=<dir>` in the
+/// environment (tests only), every inbound message is also written there,
+/// one file each. See fuzz/README.md.
+fn capture(bytes: &[u8]) {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let Some(dir) =
+        DIR.get_or_init(|| std::env::var_os("FIELDVISIT_CAPTURE_INBOUND").map(Into::into))
+    else {
+        return;
+    };
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("{}-{n}.bin", std::process::id());
+    if let Err(e) = std::fs::write(dir.join(name), bytes) {
+        tracing::warn!(error = %e, "could not capture an inbound message");
     }
 }
 

@@ -732,6 +732,50 @@ pub mod samples {
         c
     }
 
+    /// Honest payloads: both directions of a sync between a full document
+    /// (long text, so its columns are compressed) and an empty one.
+    pub fn honest() -> Vec<Vec<u8>> {
+        use automerge::sync::SyncDoc;
+        use automerge::transaction::Transactable;
+        use automerge::{Automerge, ROOT};
+
+        let mut doc = Automerge::new();
+        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let text = tx.put_object(ROOT, "notes", automerge::ObjType::Text)?;
+            // Long enough that save() compresses its columns.
+            tx.splice_text(&text, 0, 0, &"She hummed the tune again. ".repeat(200))?;
+            tx.put(ROOT, "n", 3)?;
+            Ok(())
+        })
+        .expect("a change");
+        let mut other = doc.fork();
+        other
+            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "m", "x").map(|_| ()))
+            .unwrap();
+        doc.merge(&mut other).unwrap();
+        let mut out = Vec::new();
+        // Both directions of a sync between a full and an empty peer, until quiet.
+        let (mut a, mut b) = (doc, Automerge::new());
+        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
+        for _ in 0..10 {
+            let ma = a.generate_sync_message(&mut sa);
+            if let Some(m) = ma {
+                let bytes = m.encode();
+                out.push(bytes.clone());
+                b.receive_sync_message(&mut sb, automerge::sync::Message::decode(&bytes).unwrap())
+                    .unwrap();
+            }
+            if let Some(m) = b.generate_sync_message(&mut sb) {
+                let bytes = m.encode();
+                out.push(bytes.clone());
+                a.receive_sync_message(&mut sa, automerge::sync::Message::decode(&bytes).unwrap())
+                    .unwrap();
+            }
+        }
+        assert!(out.len() >= 3);
+        out
+    }
+
     /// One payload per inconsistent field, each refused by [`super::check`].
     pub fn hostile() -> Vec<(&'static str, Vec<u8>)> {
         use std::io::Write;
@@ -835,56 +879,15 @@ pub mod samples {
 mod tests {
     use super::samples::*;
     use super::*;
-    use automerge::sync::SyncDoc;
-    use automerge::transaction::Transactable;
-    use automerge::{Automerge, ROOT};
 
     fn limits() -> Limits {
         Limits::default()
     }
 
-    fn honest_messages() -> Vec<Vec<u8>> {
-        let mut doc = Automerge::new();
-        doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-            let text = tx.put_object(ROOT, "notes", automerge::ObjType::Text)?;
-            // Long enough that save() compresses its columns.
-            tx.splice_text(&text, 0, 0, &"She hummed the tune again. ".repeat(200))?;
-            tx.put(ROOT, "n", 3)?;
-            Ok(())
-        })
-        .unwrap();
-        let mut other = doc.fork();
-        other
-            .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "m", "x").map(|_| ()))
-            .unwrap();
-        doc.merge(&mut other).unwrap();
-        let mut out = Vec::new();
-        // Both directions of a sync between a full and an empty peer, until quiet.
-        let (mut a, mut b) = (doc, Automerge::new());
-        let (mut sa, mut sb) = (automerge::sync::State::new(), automerge::sync::State::new());
-        for _ in 0..10 {
-            let ma = a.generate_sync_message(&mut sa);
-            if let Some(m) = ma {
-                let bytes = m.encode();
-                out.push(bytes.clone());
-                b.receive_sync_message(&mut sb, automerge::sync::Message::decode(&bytes).unwrap())
-                    .unwrap();
-            }
-            if let Some(m) = b.generate_sync_message(&mut sb) {
-                let bytes = m.encode();
-                out.push(bytes.clone());
-                a.receive_sync_message(&mut sa, automerge::sync::Message::decode(&bytes).unwrap())
-                    .unwrap();
-            }
-        }
-        assert!(out.len() >= 3);
-        out
-    }
-
     #[test]
     fn honest_sync_messages_pass() {
         let mut saw_changes = false;
-        for m in honest_messages() {
+        for m in honest() {
             let summary = check(&m, &limits()).unwrap_or_else(|e| panic!("refused: {e}"));
             saw_changes |= summary.carries_changes;
         }
@@ -945,7 +948,7 @@ mod tests {
 
     #[test]
     fn truncated_and_random_bytes_never_panic() {
-        for m in honest_messages() {
+        for m in honest() {
             for cut in 0..m.len() {
                 let _ = check(&m[..cut], &limits());
             }

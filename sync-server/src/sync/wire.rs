@@ -76,6 +76,20 @@ pub fn doc_unavailable(sender: &str, target: &str, document_id: &str) -> Vec<u8>
     e.into_writer()
 }
 
+/// The `data` field of a repo message (the automerge sync payload of a
+/// `sync` or `request`), for tests and the fuzzer.
+pub fn sync_payload(bytes: &[u8]) -> Option<&[u8]> {
+    let mut d = minicbor::Decoder::new(bytes);
+    let len = d.map().ok()??;
+    for _ in 0..len {
+        if d.str().ok()? == "data" {
+            return d.bytes().ok();
+        }
+        d.skip().ok()?;
+    }
+    None
+}
+
 pub fn inspect(bytes: &[u8], max: usize, limits: &payload::Limits) -> Result<Inbound, Rejection> {
     if bytes.len() > max {
         return Err(Rejection::TooLarge {
@@ -273,5 +287,101 @@ mod tests {
         let mut m = encode(&[("type", Value::Str("leave"))]);
         m.push(0);
         assert!(inspect(&m, 100, &payload::Limits::default()).is_err());
+    }
+
+    /// Writes the hostile payload samples, each in a `sync` envelope, as
+    /// seeds for the fuzzer: `FIELDVISIT_SEEDS=fuzz/corpus/sync_message
+    /// cargo test -p fieldvisit-sync-server write_fuzz_seeds -- --ignored`.
+    #[test]
+    #[ignore]
+    fn write_fuzz_seeds() {
+        let dir =
+            std::path::PathBuf::from(std::env::var("FIELDVISIT_SEEDS").expect("FIELDVISIT_SEEDS"));
+        for (name, data) in payload::samples::hostile() {
+            if data.len() > 64 * 1024 {
+                continue;
+            }
+            let m = encode(&[
+                ("type", Value::Str("sync")),
+                ("senderId", Value::Str("device-seed")),
+                ("targetId", Value::Str("fieldvisit-server")),
+                ("documentId", Value::Str(DOC)),
+                ("data", Value::Bytes(data)),
+            ]);
+            std::fs::write(dir.join(format!("hostile-{name}")), m).unwrap();
+        }
+    }
+
+    /// What the server does with one inbound message: refuse it with 1007
+    /// or 1009, or accept it; an accepted sync payload is applied and
+    /// answered as samod's document actor does, where a panic is contained
+    /// (as samod's actor runner contains it).
+    fn refused_or_contained(bytes: &[u8]) {
+        let limits = payload::Limits::default();
+        match inspect(bytes, 1 << 20, &limits) {
+            Err(r) => assert!(matches!(r.close_code(), 1007 | 1009), "{r}"),
+            Ok(m) if m.kind == "sync" || m.kind == "request" => {
+                use automerge::sync::SyncDoc;
+                let data = sync_payload(bytes).expect("an accepted sync message has data");
+                let msg = automerge::sync::Message::decode(data).expect("it decoded once");
+                let _ = std::panic::catch_unwind(move || {
+                    let mut doc = automerge::Automerge::new();
+                    let mut state = automerge::sync::State::new();
+                    if doc.receive_sync_message(&mut state, msg).is_ok() {
+                        let _ = doc.generate_sync_message(&mut state);
+                    }
+                });
+            }
+            Ok(_) => {}
+        }
+    }
+
+    fn envelope(data: &[u8]) -> Vec<u8> {
+        encode(&[
+            ("type", Value::Str("sync")),
+            ("senderId", Value::Str("device-x")),
+            ("targetId", Value::Str("server")),
+            ("documentId", Value::Str(DOC)),
+            ("data", Value::Bytes(data.to_vec())),
+        ])
+    }
+
+    #[test]
+    fn every_fuzz_seed_is_refused_or_contained() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/sync_message");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("the fuzz corpus") {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            refused_or_contained(&bytes);
+            n += 1;
+        }
+        assert!(n > 20, "{n} seeds");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_bytes_are_refused_or_contained(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048)) {
+            refused_or_contained(&bytes);
+        }
+
+        #[test]
+        fn any_mutation_of_an_honest_message_is_refused_or_contained(
+            which in 0usize..64,
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 1..8),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let honest = payload::samples::honest();
+            let mut m = envelope(&honest[which % honest.len()]);
+            for (at, byte) in flips {
+                let i = at % m.len();
+                m[i] ^= byte;
+            }
+            let keep = m.len() - cut % (m.len() / 4 + 1);
+            m.truncate(keep);
+            refused_or_contained(&m);
+        }
     }
 }
