@@ -2,17 +2,8 @@
 //! serving everyone else.
 
 use fieldvisit_e2e::raw::{self, RawPeer, client};
-use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server};
-use fieldvisit_mobile::DeviceCore;
-use fieldvisit_shared::schema::{PlaceKind, TextField};
-
-async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
-    device
-        .set_text(visit, TextField::Observations, text)
-        .await
-        .unwrap();
-    device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
-}
+use fieldvisit_e2e::{Practice, Server, still_serving};
+use fieldvisit_shared::schema::PlaceKind;
 
 async fn error_of(resp: reqwest::Response) -> (u16, String, String) {
     let status = resp.status().as_u16();

@@ -5,19 +5,11 @@
 use std::time::Duration;
 
 use fieldvisit_e2e::raw::{self, RawPeer};
-use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually, still_serving};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::schema::{PlaceKind, TextField};
 use fieldvisit_sync_server::sync::payload::samples;
 use futures::{SinkExt, StreamExt};
-
-async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
-    device
-        .set_text(visit, TextField::Observations, text)
-        .await
-        .unwrap();
-    device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
-}
 
 /// An honest `request`: the first sync message of an empty document.
 fn request_data() -> Vec<u8> {

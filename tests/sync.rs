@@ -167,6 +167,11 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
             .unwrap();
     }
     let status = phone.wait_until_synced(SYNC_TIMEOUT).await;
-    assert!(status.is_ok(), "{:?}", phone.sync_status().await);
+    assert!(
+        status.is_ok(),
+        "{:?}; refused: {:?}",
+        phone.sync_status().await,
+        practice.audit("request_refused")
+    );
     phone.close().await;
 }

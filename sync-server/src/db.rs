@@ -159,16 +159,7 @@ impl Db {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Some(sup) = supervisor_id {
-                let sup_role: Option<String> = tx
-                    .query_row("SELECT role FROM people WHERE id = ?1", [sup], |r| r.get(0))
-                    .optional()?;
-                match sup_role.as_deref() {
-                    Some("supervisor") => {}
-                    Some(_) => {
-                        return Err(Error::Conflict(format!("{sup} is not a supervisor")));
-                    }
-                    None => return Err(Error::NotFound(format!("supervisor {sup}"))),
-                }
+                require_supervisor(&tx, sup)?;
             }
             tx.execute(
                 "INSERT INTO people (id, name, role, supervisor_id, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -306,14 +297,7 @@ impl Db {
                 Some(_) => return Err(Error::Conflict(format!("{person_id} is not a worker"))),
             }
             if let Some(sup) = supervisor_id {
-                let sup_role: Option<String> = tx
-                    .query_row("SELECT role FROM people WHERE id = ?1", [sup], |r| r.get(0))
-                    .optional()?;
-                match sup_role.as_deref() {
-                    Some("supervisor") => {}
-                    Some(_) => return Err(Error::Conflict(format!("{sup} is not a supervisor"))),
-                    None => return Err(Error::NotFound(format!("supervisor {sup}"))),
-                }
+                require_supervisor(&tx, sup)?;
             }
             tx.execute(
                 "UPDATE people SET supervisor_id = ?1 WHERE id = ?2",
@@ -609,6 +593,18 @@ impl Db {
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
+    }
+}
+
+/// `sup` is a person whose role is supervisor.
+fn require_supervisor(c: &Connection, sup: &str) -> Result<()> {
+    let role: Option<String> = c
+        .query_row("SELECT role FROM people WHERE id = ?1", [sup], |r| r.get(0))
+        .optional()?;
+    match role.as_deref() {
+        Some("supervisor") => Ok(()),
+        Some(_) => Err(Error::Conflict(format!("{sup} is not a supervisor"))),
+        None => Err(Error::NotFound(format!("supervisor {sup}"))),
     }
 }
 

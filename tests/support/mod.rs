@@ -260,6 +260,20 @@ impl Default for Practice {
 
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Writes `text` into a visit's observations and waits until the server
+/// has it: the device still syncs.
+pub async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
+    device
+        .set_text(
+            visit,
+            fieldvisit_shared::schema::TextField::Observations,
+            text,
+        )
+        .await
+        .unwrap();
+    device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+}
+
 /// Waits until `check` holds, polling; panics with `what` after the timeout.
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where

@@ -171,23 +171,24 @@ impl SyncEngine {
 
     /// Runs the gate for one message, asking the database what it needs.
     async fn pass(&self, gate: &mut Gate, device: Option<&Device>, msg: &wire::Inbound) -> Verdict {
-        loop {
-            let generation = self.access_generation();
-            let (step, note) = gate.check(msg, generation, self.store_failing());
-            if let (Some(note), Some(device)) = (note, device) {
-                self.audit_note(device, note).await;
+        let generation = self.access_generation();
+        let (step, mut note) = gate.check(msg, generation, self.store_failing());
+        let verdict = match step {
+            Step::Decided(verdict) => verdict,
+            Step::Ask(doc) => {
+                let answer = match device {
+                    Some(device) => self.may_see(device, &doc).await,
+                    None => Ok(()),
+                };
+                let (verdict, asked) = gate.answer(msg, answer, generation);
+                note = asked;
+                verdict
             }
-            match step {
-                Step::Decided(verdict) => return verdict,
-                Step::Ask(doc) => {
-                    let answer = match device {
-                        Some(device) => self.may_see(device, &doc).await,
-                        None => Ok(()),
-                    };
-                    gate.learn(&doc, answer, generation);
-                }
-            }
+        };
+        if let (Some(note), Some(device)) = (note, device) {
+            self.audit_note(device, note).await;
         }
+        verdict
     }
 
     /// `Ok(())` when the device may see the document, or why not.

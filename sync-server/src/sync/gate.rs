@@ -46,7 +46,7 @@ pub enum Verdict {
 pub enum Step {
     Decided(Verdict),
     /// May this connection's device see this document? Answer with
-    /// [`Gate::learn`], then call [`Gate::check`] again.
+    /// [`Gate::answer`].
     Ask(String),
 }
 
@@ -132,6 +132,35 @@ impl Gate {
         let Some(&reason) = self.denied.get(doc) else {
             return (Step::Ask(doc.clone()), None);
         };
+        let (verdict, note) = self.refusal(msg, doc, reason);
+        (Step::Decided(verdict), note)
+    }
+
+    /// Decides on a message the gate asked about ([`Step::Ask`]), given the
+    /// database's answer (`Ok(())`, or why the device may not see the
+    /// document), and remembers the answer where it stays true.
+    pub fn answer(
+        &mut self,
+        msg: &Inbound,
+        answer: Result<(), &'static str>,
+        generation: u64,
+    ) -> (Verdict, Option<AuditNote>) {
+        let Some(doc) = msg.document_id.clone() else {
+            return (Verdict::Forward, None);
+        };
+        self.learn(&doc, answer, generation);
+        match answer {
+            Ok(()) => (Verdict::Forward, None),
+            Err(reason) => self.refusal(msg, &doc, reason),
+        }
+    }
+
+    fn refusal(
+        &mut self,
+        msg: &Inbound,
+        doc: &str,
+        reason: &'static str,
+    ) -> (Verdict, Option<AuditNote>) {
         let action = if msg.carries_changes {
             "write_refused"
         } else {
@@ -140,15 +169,15 @@ impl Gate {
         let note = self.refuse(action, reason, msg);
         let verdict = match msg.kind.as_str() {
             // Only requests and sync messages expect an answer.
-            "request" | "sync" => Verdict::Unavailable(doc.clone()),
+            "request" | "sync" => Verdict::Unavailable(doc.to_owned()),
             _ => Verdict::Drop,
         };
-        (Step::Decided(verdict), note)
+        (verdict, note)
     }
 
     /// Records the database's answer for a document, in `generation`:
     /// `Ok(())` when the device may see it, or the reason it may not.
-    pub fn learn(&mut self, document_id: &str, answer: Result<(), &'static str>, generation: u64) {
+    fn learn(&mut self, document_id: &str, answer: Result<(), &'static str>, generation: u64) {
         if generation != self.generation {
             return;
         }
@@ -156,6 +185,9 @@ impl Gate {
             Ok(()) => {
                 self.allowed.insert(document_id.to_owned());
             }
+            // A document no case has yet may be registered any moment (its
+            // creator registers it, then syncs): ask again next time.
+            Err("unknown_document") => {}
             Err(reason) => {
                 if self.denied.len() >= MAX_REMEMBERED_DENIALS {
                     self.denied.clear();
@@ -216,6 +248,11 @@ struct Tally {
 mod tests {
     use super::*;
 
+    /// What the connection does on [`Step::Ask`], for a message about `doc`.
+    fn tell(gate: &mut Gate, doc: &str, answer: Result<(), &'static str>, generation: u64) {
+        gate.answer(&msg("sync", Some(doc), false), answer, generation);
+    }
+
     fn msg(kind: &str, doc: Option<&str>, changes: bool) -> Inbound {
         Inbound {
             kind: kind.into(),
@@ -232,17 +269,19 @@ mod tests {
             gate.check(&req, 0, false),
             (Step::Ask("doc-a".into()), None)
         );
-        gate.learn("doc-a", Err("not_assigned"), 0);
-        let (step, note) = gate.check(&req, 0, false);
-        assert_eq!(step, Step::Decided(Verdict::Unavailable("doc-a".into())));
+        let (verdict, note) = gate.answer(&req, Err("not_assigned"), 0);
+        assert_eq!(verdict, Verdict::Unavailable("doc-a".into()));
         let note = note.unwrap();
         assert_eq!(
             (note.action, note.reason),
             ("request_refused", "not_assigned")
         );
-        // Past the first few, refusals of the same kind are only counted.
+        // Remembered: the next ones are decided without asking, and past
+        // the first few they are only counted.
         for _ in 1..AUDITED_ONE_BY_ONE {
-            assert!(gate.check(&req, 0, false).1.is_some());
+            let (step, note) = gate.check(&req, 0, false);
+            assert_eq!(step, Step::Decided(Verdict::Unavailable("doc-a".into())));
+            assert!(note.is_some());
         }
         for _ in 0..5 {
             assert_eq!(gate.check(&req, 0, false).1, None);
@@ -255,7 +294,7 @@ mod tests {
                 count: 5
             }]
         );
-        gate.learn("doc-b", Ok(()), 0);
+        tell(&mut gate, "doc-b", Ok(()), 0);
         let sync = msg("sync", Some("doc-b"), true);
         assert_eq!(
             gate.check(&sync, 0, false).0,
@@ -266,7 +305,7 @@ mod tests {
     #[test]
     fn an_access_change_forgets_what_was_learnt() {
         let mut gate = Gate::new(false);
-        gate.learn("doc-a", Ok(()), 0);
+        tell(&mut gate, "doc-a", Ok(()), 0);
         let sync = msg("sync", Some("doc-a"), false);
         assert_eq!(
             gate.check(&sync, 0, false).0,
@@ -274,8 +313,21 @@ mod tests {
         );
         assert_eq!(gate.check(&sync, 1, false).0, Step::Ask("doc-a".into()));
         // An answer from before the change is not learnt.
-        gate.learn("doc-a", Ok(()), 0);
+        tell(&mut gate, "doc-a", Ok(()), 0);
         assert_eq!(gate.check(&sync, 1, false).0, Step::Ask("doc-a".into()));
+    }
+
+    #[test]
+    fn an_unknown_document_is_asked_about_again_as_it_may_be_registered_since() {
+        let mut gate = Gate::new(false);
+        let sync = msg("sync", Some("doc-new"), false);
+        tell(&mut gate, "doc-new", Err("unknown_document"), 0);
+        assert_eq!(gate.check(&sync, 0, false).0, Step::Ask("doc-new".into()));
+        tell(&mut gate, "doc-new", Ok(()), 0);
+        assert_eq!(
+            gate.check(&sync, 0, false).0,
+            Step::Decided(Verdict::Forward)
+        );
     }
 
     #[test]
@@ -299,7 +351,7 @@ mod tests {
     #[test]
     fn writes_wait_while_the_store_fails_but_reads_go_on() {
         let mut gate = Gate::new(false);
-        gate.learn("doc-a", Ok(()), 0);
+        tell(&mut gate, "doc-a", Ok(()), 0);
         let read = msg("sync", Some("doc-a"), false);
         assert_eq!(
             gate.check(&read, 0, true).0,
@@ -320,7 +372,7 @@ mod tests {
     fn denials_kept_in_memory_are_bounded() {
         let mut gate = Gate::new(false);
         for i in 0..20_000 {
-            gate.learn(&format!("doc-{i}"), Err("unknown_document"), 0);
+            gate.learn(&format!("doc-{i}"), Err("not_assigned"), 0);
         }
         assert!(gate.denied.len() <= MAX_REMEMBERED_DENIALS);
     }
