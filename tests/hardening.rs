@@ -365,3 +365,58 @@ async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
     late.close().await;
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_documents_leave_memory_and_load_again_when_needed() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let server = Server::start_with(&practice.data(), &["--unload-idle-after-seconds", "1"]);
+    let writer = practice.device(&server, &wren, "writer").await;
+    writer.go_online().unwrap();
+    writer.refresh_cases().await.unwrap();
+    let mut visits = Vec::new();
+    for n in 0..5 {
+        let visit = writer
+            .create_visit(&practice.case_id, PlaceKind::Home)
+            .await
+            .unwrap();
+        still_serving(&writer, &visit, &format!("Visit {n}.")).await;
+        visits.push(visit);
+    }
+    let in_memory = || async {
+        server.health().await.1["documents_in_memory"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(
+        in_memory().await >= 6,
+        "the case and five visits are loaded"
+    );
+    // Only the engine's own health-probe document stays.
+    eventually("idle documents to be unloaded", || async {
+        in_memory().await == 1
+    })
+    .await;
+
+    // They load again on demand: an edit, and a new phone reading all.
+    still_serving(&writer, &visits[0], "Visit 0, written again.").await;
+    let reader = practice.device(&server, &ash, "reader").await;
+    reader.go_online().unwrap();
+    reader.refresh_cases().await.unwrap();
+    for (n, visit) in visits.iter().enumerate() {
+        let expected = if n == 0 {
+            "Visit 0, written again.".to_owned()
+        } else {
+            format!("Visit {n}.")
+        };
+        eventually("the reader to have every visit", || async {
+            matches!(reader.visit(visit).await, Ok(v) if v.observations.as_str() == expected)
+        })
+        .await;
+    }
+    writer.close().await;
+    reader.close().await;
+}

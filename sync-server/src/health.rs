@@ -57,6 +57,7 @@ pub struct Facts {
     pub engine: Result<(), String>,
     pub store: Option<StoreFailure>,
     pub panics: PanicLog,
+    pub documents_in_memory: usize,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub struct Report {
     pub sync_engine: String,
     pub document_store: String,
     pub panics: PanicLog,
+    /// Documents the engine holds in memory now (idle ones are unloaded).
+    pub documents_in_memory: usize,
 }
 
 pub fn assess(facts: &Facts) -> Report {
@@ -102,6 +105,7 @@ pub fn assess(facts: &Facts) -> Report {
             ),
         },
         panics: facts.panics.clone(),
+        documents_in_memory: facts.documents_in_memory,
     }
 }
 
@@ -114,6 +118,7 @@ mod tests {
             engine: Ok(()),
             store: None,
             panics: PanicLog::default(),
+            documents_in_memory: 1,
         }
     }
 

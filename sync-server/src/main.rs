@@ -40,6 +40,10 @@ enum Command {
         /// Open sync connections one device may hold at once.
         #[arg(long, default_value_t = 4)]
         max_connections_per_device: usize,
+        /// Unload documents nothing has touched for this many seconds from
+        /// memory (they load again from storage when next needed).
+        #[arg(long, default_value_t = 600)]
+        unload_idle_after_seconds: u64,
         /// FOR TESTS ONLY: the document actor of this document panics on
         /// every sync message, to show that the others keep syncing.
         /// Refused unless listening on a loopback address.
@@ -153,6 +157,7 @@ async fn main() -> anyhow::Result<()> {
             web,
             max_message_bytes,
             max_connections_per_device,
+            unload_idle_after_seconds,
             test_panic_on_document,
             insecure_no_auth_for_benchmarks,
         } => {
@@ -189,6 +194,7 @@ async fn main() -> anyhow::Result<()> {
                 limits: Limits {
                     max_message_bytes,
                     max_connections_per_device,
+                    unload_idle_after: std::time::Duration::from_secs(unload_idle_after_seconds),
                     insecure_open_access: insecure_no_auth_for_benchmarks,
                     test_panic_on_document,
                     ..Limits::default()

@@ -59,6 +59,9 @@ pub struct Limits {
     pub payload: payload::Limits,
     /// Open sync connections one device may hold at once.
     pub max_connections_per_device: usize,
+    /// Documents nothing has touched for this long are unloaded from memory
+    /// (about 35 KiB each); they load again from storage when next needed.
+    pub unload_idle_after: Duration,
     /// FOR TESTS ONLY (`--test-panic-on-document`): the document actor of
     /// this document panics whenever it handles a sync message, to show that
     /// a panic in one document leaves the others syncing.
@@ -76,6 +79,7 @@ impl Default for Limits {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             payload: payload::Limits::default(),
             max_connections_per_device: 4,
+            unload_idle_after: Duration::from_secs(600),
             insecure_open_access: false,
             test_panic_on_document: None,
         }
@@ -261,6 +265,7 @@ impl SyncEngine {
         // Read before serving: a change made from now on must be noticed.
         let stamp = engine.db.access_stamp()?;
         tokio::spawn(watch_access(Arc::downgrade(&engine), stamp));
+        tokio::spawn(unload_idle(Arc::downgrade(&engine)));
         Ok(engine)
     }
 
@@ -355,7 +360,28 @@ impl SyncEngine {
             engine,
             store: self.store.failing(),
             panics: self.panics.log(),
+            documents_in_memory: self.repo.loaded_documents(),
         })
+    }
+}
+
+/// Unloads idle documents now and then: samod keeps every document it ever
+/// opened in memory otherwise, so memory grew with every document any device
+/// ever synced.
+async fn unload_idle(engine: std::sync::Weak<SyncEngine>) {
+    loop {
+        let Some(idle_for) = engine.upgrade().map(|e| e.limits.unload_idle_after) else {
+            return;
+        };
+        let every = (idle_for / 2).clamp(Duration::from_millis(250), Duration::from_secs(30));
+        tokio::time::sleep(every).await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let unloaded = engine.repo.unload_idle_documents(idle_for);
+        if unloaded > 0 {
+            tracing::debug!(unloaded, "idle documents unloaded from memory");
+        }
     }
 }
 

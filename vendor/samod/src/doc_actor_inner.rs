@@ -49,6 +49,9 @@ pub(crate) struct DocActorInner {
     /// changes), so a write that cannot complete (a full disk) stops only its
     /// own sender's acknowledgements, and reads go on.
     held_messages: VecDeque<(HashSet<IoTaskId>, DocToHubMsg)>,
+    /// When a peer's message or a local use last reached this document
+    /// (patched in by Fieldvisit: idle documents are unloaded).
+    last_active: web_time::Instant,
 }
 
 impl DocActorInner {
@@ -74,6 +77,7 @@ impl DocActorInner {
             unsaved_writes: HashMap::new(),
             writes_owner: None,
             held_messages: VecDeque::new(),
+            last_active: web_time::Instant::now(),
         }
     }
 
@@ -307,7 +311,21 @@ impl DocActorInner {
         self.send_to_core(ready);
     }
 
+    /// Unused for `idle_for`, with nothing unsaved or held back.
+    pub(crate) fn is_idle(&self, idle_for: std::time::Duration) -> bool {
+        self.last_active.elapsed() >= idle_for
+            && self.unsaved_writes.is_empty()
+            && self.held_messages.is_empty()
+            && !self.is_stopped()
+    }
+
     pub(crate) fn handle_task(&mut self, task: ActorTask) {
+        if matches!(
+            task,
+            ActorTask::HandleMessage(_) | ActorTask::WithDocument(_)
+        ) {
+            self.last_active = web_time::Instant::now();
+        }
         let result = match task {
             ActorTask::HandleMessage(samod_to_actor_message) => {
                 self.writes_owner = samod_to_actor_message.from_connection();

@@ -80,6 +80,17 @@ impl DocHandle {
         let _ = self.task_dispatcher.dispatch(task);
     }
 
+    /// Whether the document can be unloaded: idle for `idle_for`, nothing
+    /// unsaved, and no handle but samod's own (samod keeps one, its actor's
+    /// task another). Patched in by Fieldvisit.
+    pub(crate) fn is_idle_and_unheld(&self, idle_for: std::time::Duration) -> bool {
+        Arc::strong_count(&self.inner) <= 2
+            && self
+                .inner
+                .try_lock()
+                .is_ok_and(|inner| inner.is_idle(idle_for))
+    }
+
     /// The ID of this document
     pub fn document_id(&self) -> &DocumentId {
         &self.document_id

@@ -921,6 +921,33 @@ impl Repo {
         Ok(conn_handle)
     }
 
+    /// Unloads every document that no peer or local use has touched for
+    /// `idle_for` and that has nothing unsaved, and returns how many. Call it
+    /// now and then: samod otherwise keeps every document it ever opened in
+    /// memory. An unloaded document loads again from storage when a peer or
+    /// a search next needs it. Patched in by Fieldvisit.
+    pub fn unload_idle_documents(&self, idle_for: std::time::Duration) -> usize {
+        let mut inner = self.inner.lock().unwrap();
+        if inner.stopping {
+            return 0;
+        }
+        let idle: Vec<DocumentActorId> = inner
+            .actors
+            .iter()
+            .filter(|(_, actor)| actor.doc.is_idle_and_unheld(idle_for))
+            .map(|(id, _)| *id)
+            .collect();
+        for actor_id in &idle {
+            inner.handle_event(HubEvent::unload_document(*actor_id));
+        }
+        idle.len()
+    }
+
+    /// How many documents are in memory now.
+    pub fn loaded_documents(&self) -> usize {
+        self.inner.lock().unwrap().actors.len()
+    }
+
     /// Stop the `Samod` instance.
     ///
     /// This will wait until all storage tasks have completed before stopping all

@@ -40,6 +40,16 @@ impl HubEvent {
         }
     }
 
+    /// Unloads the document of an actor that is idle and has nothing
+    /// unsaved (the caller checks): it is forgotten at once, so the next
+    /// message or search for it spawns a fresh actor that loads from
+    /// storage, and the old actor stops. Patched in by Fieldvisit.
+    pub fn unload_document(actor_id: DocumentActorId) -> Self {
+        HubEvent {
+            payload: HubEventPayload::Input(HubInput::UnloadDocument { actor_id }),
+        }
+    }
+
     /// Creates an event indicating that a message was received from a document actor.
     pub fn actor_message(actor_id: DocumentActorId, message: DocToHubMsg) -> Self {
         HubEvent {
@@ -244,6 +254,7 @@ impl HubEvent {
                 },
                 HubInput::UpdateSharePolicy { .. } => "update_share_policy",
                 HubInput::Tick => "tick",
+                HubInput::UnloadDocument { .. } => "unload_document",
                 HubInput::ActorMessage { .. } => "actor_message",
                 HubInput::ConnectionLost { .. } => "connection_lost",
                 HubInput::AddDialer { .. } => "add_dialer",

@@ -19,6 +19,11 @@ pub(crate) enum HubInput {
         config: crate::ShareConfig,
     },
     Tick,
+    /// Unload a document: forget it now (the next use loads it again from
+    /// storage) and stop its actor. Patched in by Fieldvisit.
+    UnloadDocument {
+        actor_id: DocumentActorId,
+    },
     /// Message received from a document actor
     ActorMessage {
         actor_id: DocumentActorId,

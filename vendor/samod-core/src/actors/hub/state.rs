@@ -466,6 +466,15 @@ impl State {
                     HubInput::Tick => {
                         self.handle_tick(rng, now, results);
                     }
+                    HubInput::UnloadDocument { actor_id } => {
+                        if self.run_state == RunState::Running
+                            && let Some(info) = self.actors.get(&actor_id)
+                        {
+                            let document_id = info.document_id.clone();
+                            self.forget_document(&document_id, actor_id);
+                            results.send_to_doc_actor(actor_id, HubToDocMsgPayload::Terminate);
+                        }
+                    }
                     HubInput::ActorMessage { actor_id, message } => match message {
                         DocToHubMsgPayload::SendSyncMessage {
                             document_id,
