@@ -83,9 +83,16 @@ impl SyncEngine {
         if device.is_some() && self.is_revoked(&device_id) {
             return;
         }
-        if self.acceptor.accept(transport).is_err() {
+        let Ok(accepted) = self.acceptor.accept(transport) else {
             return;
-        }
+        };
+        // A document that panics on this connection's message closes it.
+        let (culprit_tx, mut culprit) = tokio::sync::mpsc::channel::<String>(1);
+        let connection_id = accepted.id();
+        self.culprits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(connection_id, culprit_tx);
         let mut to_samod = to_samod;
         let (ws_tx, mut ws_rx) = socket.split();
         // The two directions run as two tasks. In one loop, waiting for samod
@@ -143,6 +150,13 @@ impl SyncEngine {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 },
                 _ = &mut writer_done => break None,
+                Some(doc) = culprit.recv() => {
+                    let detail = format!("document {doc} could not apply this connection's message (it panicked and was reloaded)");
+                    if let Some(device) = &device {
+                        self.write_audit(device, "malformed_message", Some(doc), detail.clone()).await;
+                    }
+                    break Some((1007, format!("malformed_message: {detail}")));
+                }
                 id = revoked.recv() => {
                     let lagged = matches!(id, Err(broadcast::error::RecvError::Lagged(_)));
                     let is_me = matches!(&id, Ok(id) if *id == device_id);
@@ -161,6 +175,10 @@ impl SyncEngine {
             drop(close_tx);
         }
         drop(to_samod);
+        self.culprits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&connection_id);
         let _ = writer.await;
         if let Some(device) = &device {
             self.audit_summary(device, &gate).await;

@@ -106,6 +106,7 @@ pub struct SyncEngine {
     open_connections: Mutex<HashMap<String, usize>>,
     store: StoreHealth,
     panics: Arc<Panics>,
+    culprits: Culprits,
     /// A document of the engine's own, found and read by the health probe:
     /// it answers only while the hub and the document actors run.
     canary: samod::DocHandle,
@@ -160,10 +161,15 @@ async fn decide_share(db: &Db, doc_id: &DocumentId, peer: &PeerId) -> ShareConfi
     }
 }
 
+/// Open connections by samod's id, each with a way to close it when a
+/// document panicked on its message.
+type Culprits = Arc<Mutex<HashMap<samod::ConnectionId, tokio::sync::mpsc::Sender<String>>>>;
+
 /// Hears of the panics samod contained (and, in tests, injects one).
 struct Observer {
     panics: Arc<Panics>,
     panic_on: Option<DocumentId>,
+    culprits: Culprits,
 }
 
 impl samod::RepoObserver for Observer {
@@ -171,10 +177,24 @@ impl samod::RepoObserver for Observer {
         match event {
             samod::RepoEvent::DocumentPanicked {
                 document_id,
+                connection_id,
                 message,
-            } => self
-                .panics
-                .record(Some(document_id.to_string()), message.clone()),
+            } => {
+                self.panics
+                    .record(Some(document_id.to_string()), message.clone());
+                // The message that caused it came from a peer: close that
+                // connection, so one peer cannot keep a document reloading.
+                let culprit = connection_id.and_then(|c| {
+                    self.culprits
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .get(&c)
+                        .cloned()
+                });
+                if let Some(close) = culprit {
+                    let _ = close.try_send(document_id.to_string());
+                }
+            }
             samod::RepoEvent::HubPanicked { message } => self.panics.record(None, message.clone()),
             samod::RepoEvent::SyncMessageReceived { document_id, .. }
                 if self.panic_on.as_ref() == Some(document_id) =>
@@ -229,9 +249,11 @@ impl SyncEngine {
     pub async fn start(storage: SqliteStorage, db: Db, limits: Limits) -> Result<Arc<Self>> {
         let store = storage.health();
         let panics = Arc::new(Panics::default());
+        let culprits = Culprits::default();
         let observer = Observer {
             panics: panics.clone(),
             panic_on: limits.test_panic_on_document.clone(),
+            culprits: culprits.clone(),
         };
         let (access_generation, generation) = watch::channel(0);
         let repo = if limits.insecure_open_access {
@@ -259,6 +281,7 @@ impl SyncEngine {
             open_connections: Mutex::new(HashMap::new()),
             store,
             panics,
+            culprits,
             canary,
             limits,
         });

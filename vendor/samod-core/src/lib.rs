@@ -196,6 +196,7 @@ mod automerge_url;
 pub use actors::hub::{CommandId, CommandResult};
 pub use automerge_url::AutomergeUrl;
 pub mod actors;
+pub mod culprit;
 mod document_changed;
 mod document_id;
 mod ephemera;

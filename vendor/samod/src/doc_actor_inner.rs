@@ -163,7 +163,10 @@ impl DocActorInner {
                         duration: stat.duration,
                     },
                 };
+                // An observer that panics on this event is blamed on its peer.
+                samod_core::culprit::set(Some(stat.connection_id));
                 obs.observe(&event);
+                samod_core::culprit::set(None);
             }
             if pending_sync_messages > 0 {
                 obs.observe(&observer::RepoEvent::DocumentPendingSyncMessages {
@@ -353,12 +356,19 @@ impl DocActorInner {
     /// the observer hears of it, and the hub is told the actor terminated,
     /// so the document loads again from storage when it is next needed.
     /// Returns false when the actor must not run again.
-    pub(crate) fn contain_panic(&mut self, step: impl FnOnce(&mut Self)) -> bool {
+    pub(crate) fn contain_panic(
+        &mut self,
+        from: Option<ConnectionId>,
+        step: impl FnOnce(&mut Self),
+    ) -> bool {
+        samod_core::culprit::take();
         let Err(payload) =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&mut *self)))
         else {
             return true;
         };
+        // The peer whose message or state automerge was working on, if any.
+        let from = samod_core::culprit::take().or(from);
         let message = panic_message(payload.as_ref());
         tracing::error!(
             document_id = %self.document_id,
@@ -369,6 +379,7 @@ impl DocActorInner {
         if let Some(obs) = self.observer.as_ref() {
             obs.observe(&observer::RepoEvent::DocumentPanicked {
                 document_id: self.document_id.clone(),
+                connection_id: from,
                 message,
             });
         }

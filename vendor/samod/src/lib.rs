@@ -1408,13 +1408,17 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                             // Every step runs inside `contain_panic` (patched in by
                             // Fieldvisit): all actors share this one task, so one
                             // document's panic used to stop every document.
-                            if !inner.lock().unwrap().contain_panic(|inner| inner.handle_results(init_results)) {
+                            if !inner.lock().unwrap().contain_panic(None, |inner| inner.handle_results(init_results)) {
                                 return;
                             }
 
                             while let Ok(actor_task) = rx_tasks.recv().await {
+                                let from = match &actor_task {
+                                    ActorTask::HandleMessage(msg) => msg.from_connection(),
+                                    _ => None,
+                                };
                                 let mut inner = inner.lock().unwrap();
-                                if !inner.contain_panic(|inner| inner.handle_task(actor_task)) {
+                                if !inner.contain_panic(from, |inner| inner.handle_task(actor_task)) {
                                     break;
                                 }
                                 if inner.is_stopped() {

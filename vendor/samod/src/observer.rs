@@ -71,6 +71,8 @@ pub enum RepoEvent {
     /// is next needed, and every other document carries on.
     DocumentPanicked {
         document_id: DocumentId,
+        /// The connection whose message the actor was handling, if any.
+        connection_id: Option<ConnectionId>,
         message: String,
     },
     /// The hub panicked handling one event, which was dropped (patched in by

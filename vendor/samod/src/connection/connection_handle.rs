@@ -64,7 +64,8 @@ impl ConnectionHandle {
         }
     }
 
-    pub(crate) fn id(&self) -> ConnectionId {
+    /// The connection's id, as events name it (public: patched in by Fieldvisit).
+    pub fn id(&self) -> ConnectionId {
         self.id
     }
 

@@ -88,7 +88,9 @@ impl PeerDocConnection {
         msg: sync::Message,
     ) -> Result<Duration, AutomergeError> {
         let start = Instant::now();
+        crate::culprit::set(Some(self.connection_id));
         doc.receive_sync_message(&mut self.sync_state, msg)?;
+        crate::culprit::set(None);
         let duration = start.elapsed();
         self.dirty = true;
         self.state.last_received = Some(now);
@@ -109,7 +111,10 @@ impl PeerDocConnection {
         let mut messages = Vec::new();
         loop {
             let start = Instant::now();
-            let Some(msg) = doc.generate_sync_message(&mut self.sync_state) else {
+            crate::culprit::set(Some(self.connection_id));
+            let generated = doc.generate_sync_message(&mut self.sync_state);
+            crate::culprit::set(None);
+            let Some(msg) = generated else {
                 break;
             };
             let duration = start.elapsed();
