@@ -42,6 +42,7 @@ async fn register_visit(
         .db
         .run(move |db| db.register_visit(&device, &c, &d))
         .await?;
+    state.engine.pull(&req.document_id);
     let status = if created {
         StatusCode::CREATED
     } else {

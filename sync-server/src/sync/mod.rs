@@ -353,6 +353,22 @@ impl SyncEngine {
         *self.access_generation.borrow()
     }
 
+    /// Asks the devices that may see a newly registered document for it. A
+    /// phone may have offered the document a moment before its registration
+    /// was committed, and been answered "unavailable" (the gate answers so
+    /// for any document no case has); its sync state then waits for a reply
+    /// that never comes until it next changes the document. Asking for it
+    /// starts the sync from this side instead.
+    pub fn pull(&self, document_id: &str) {
+        let Some(id) = wire::canonical_document_id(document_id) else {
+            return;
+        };
+        let search = self.repo.find(id);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(30), search).await;
+        });
+    }
+
     /// Whether the document store is failing to write now.
     fn store_failing(&self) -> bool {
         self.store.failing().is_some()
