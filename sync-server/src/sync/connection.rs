@@ -10,7 +10,6 @@ use tokio::sync::broadcast;
 
 use super::gate::{AuditNote, Gate, Step, Verdict};
 use super::{CLOSE_REVOKED, SERVER_PEER_ID, SyncEngine, peer_id_for, wire};
-use crate::access::{self, Decision};
 use crate::db::{Audit, Device};
 use crate::error::Error;
 
@@ -211,22 +210,7 @@ impl SyncEngine {
 
     /// `Ok(())` when the device may see the document, or why not.
     async fn may_see(&self, device: &Device, doc: &str) -> Result<(), &'static str> {
-        let (device_id, doc) = (device.id.clone(), doc.to_owned());
-        let result = self
-            .db
-            .run(move |db| db.access_facts(&device_id, &doc))
-            .await;
-        match result {
-            Ok(Some(facts)) => match access::decide(&facts) {
-                Decision::Allow { .. } => Ok(()),
-                Decision::Deny(reason) => Err(reason.as_str()),
-            },
-            Ok(None) => Err("unknown_device"),
-            Err(e) => {
-                tracing::error!(error = %e, "access check failed; denying");
-                Err("access_check_failed")
-            }
-        }
+        super::visibility(&self.db, &device.id, doc).await
     }
 
     async fn write_audit(

@@ -144,19 +144,28 @@ fn share_policy(db: Db, generation: watch::Receiver<u64>) -> impl samod::SharePo
 }
 
 async fn decide_share(db: &Db, doc_id: &DocumentId, peer: &PeerId) -> ShareConfig {
-    let Some(device_id) = device_of(peer).map(str::to_owned) else {
+    let Some(device_id) = device_of(peer) else {
         return ShareConfig::none();
     };
-    let doc = doc_id.to_string();
+    match visibility(db, device_id, &doc_id.to_string()).await {
+        Ok(()) => ShareConfig::read_write(),
+        Err(_) => ShareConfig::none(),
+    }
+}
+
+/// Whether a device may see a document (`Ok`), or why not: the one access
+/// decision, asked by the share policy and by the inbound gate.
+async fn visibility(db: &Db, device_id: &str, doc: &str) -> Result<(), &'static str> {
+    let (device_id, doc) = (device_id.to_owned(), doc.to_owned());
     match db.run(move |db| db.access_facts(&device_id, &doc)).await {
         Ok(Some(facts)) => match access::decide(&facts) {
-            Decision::Allow { .. } => ShareConfig::read_write(),
-            Decision::Deny(_) => ShareConfig::none(),
+            Decision::Allow { .. } => Ok(()),
+            Decision::Deny(reason) => Err(reason.as_str()),
         },
-        Ok(None) => ShareConfig::none(),
+        Ok(None) => Err("unknown_device"),
         Err(e) => {
-            tracing::error!(error = %e, "share policy lookup failed; denying");
-            ShareConfig::none()
+            tracing::error!(error = %e, "access check failed; denying");
+            Err("access_check_failed")
         }
     }
 }
