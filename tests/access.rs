@@ -182,3 +182,124 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
     writer.close().await;
     colleague.close().await;
 }
+
+/// What a colleague's hand-made client gets for `POST .../visits` with
+/// `document_id`: (status, error code, message with the id blanked out).
+async fn try_register(
+    server: &Server,
+    token: &str,
+    case_id: &str,
+    document_id: &str,
+) -> (u16, String, String) {
+    let nonce: [u8; fieldvisit_shared::provenance::NONCE_LEN] = rand::random();
+    let resp = raw::client()
+        .post(format!("{}/api/cases/{case_id}/visits", server.url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"document_id": document_id, "nonce": hex_of(&nonce)}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: serde_json::Value = resp.json().await.unwrap();
+    (
+        status,
+        body["error"].as_str().unwrap_or_default().to_owned(),
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .replace(document_id, "<id>"),
+    )
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_race_a_colleague_cannot_claim_a_new_visit_and_learns_nothing_from_trying() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let colm = practice.person("Colm Colleague", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&colm);
+    let (other_case, _) = practice.add_case("TEST-002");
+    practice.assign_to(&other_case, &colm);
+    let server = Server::start(&practice.data());
+
+    // The owner makes a visit while out of signal: its id exists, its
+    // registration waits.
+    let owner = practice.device(&server, &wren, "owner").await;
+    owner.go_online().unwrap();
+    owner.refresh_cases().await.unwrap();
+    owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    owner.go_offline();
+    let visit = owner
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    owner
+        .set_text(&visit, TextField::OwnWords, "Words said at home.")
+        .await
+        .unwrap();
+
+    // The colleague's hand-made client has the id (a case document lists
+    // it) and tries to claim it first, for a case of theirs and for the
+    // owner's own case; and, for comparison, an id that exists nowhere.
+    let (_, code) = practice.enrolment_code(&colm);
+    let (token, _) = raw::enrol(&server.url, &code).await;
+    let nowhere = {
+        let id = fieldvisit_shared::provenance::document_id(&rand::random(), &rand::random());
+        samod::DocumentId::try_from(id.to_vec())
+            .unwrap()
+            .to_string()
+    };
+    let unknown = try_register(&server, &token, &other_case, &nowhere).await;
+    assert_eq!((unknown.0, unknown.1.as_str()), (404, "not_found"));
+    for case in [&other_case, &practice.case_id] {
+        assert_eq!(
+            try_register(&server, &token, case, &visit).await,
+            unknown,
+            "claiming another device's id must read exactly like an unknown id"
+        );
+    }
+
+    // The owner comes back into signal: the visit registers to its case
+    // and its words reach the server.
+    owner.go_online().unwrap();
+    owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let colleague = practice.device(&server, &colm, "colleague").await;
+    colleague.go_online().unwrap();
+    colleague.refresh_cases().await.unwrap();
+    let at_server = colleague
+        .visit(&visit)
+        .await
+        .expect("the owner's visit reached the server, in the owner's case");
+    assert_eq!(at_server.case_id, practice.case_id);
+    assert_eq!(at_server.own_words.text.as_str(), "Words said at home.");
+
+    // Once registered, a claim still reads like an unknown id.
+    assert_eq!(
+        try_register(&server, &token, &other_case, &visit).await,
+        unknown
+    );
+
+    let refused: Vec<_> = practice
+        .audit("register_refused")
+        .into_iter()
+        .filter(|e| e["document_id"] == visit.as_str())
+        .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        refused,
+        ["not_creator:registered", "not_creator", "not_creator"],
+        "every claim is audited (newest first), with what the device was not told"
+    );
+    let registered = practice.audit("visit_registered");
+    let ours: Vec<_> = registered
+        .iter()
+        .filter(|e| e["document_id"] == visit.as_str())
+        .collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0]["case_id"], practice.case_id.as_str());
+    assert_eq!(ours[0]["person_id"], wren.as_str());
+}

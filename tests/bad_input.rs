@@ -248,3 +248,45 @@ async fn guessing_codes_and_tokens_from_one_address_is_slowed_and_audited() {
     let limited = practice.audit("rate_limited");
     assert_eq!(limited.len(), 2, "{limited:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_without_a_valid_proof_is_refused_and_registers_nothing() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let (_, code) = practice.enrolment_code(&wren);
+    let (token, _) = raw::enrol(&server.url, &code).await;
+    let id = "2i8rPAmrn6KRFc4Z7DpXYgE7yvLb";
+    for (body, expected) in [
+        (serde_json::json!({"document_id": id}), "invalid_json"),
+        (
+            serde_json::json!({"document_id": id, "nonce": "00"}),
+            "invalid_json",
+        ),
+        (
+            serde_json::json!({"document_id": id, "nonce": "AB".repeat(16)}),
+            "invalid_json",
+        ),
+        // Well-formed, but not the nonce this device made the id from.
+        (
+            serde_json::json!({"document_id": id, "nonce": "ab".repeat(16)}),
+            "not_found",
+        ),
+    ] {
+        let resp = client()
+            .post(format!(
+                "{}/api/cases/{}/visits",
+                server.url, practice.case_id
+            ))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = error_of(resp).await;
+        assert_eq!(code, expected, "{body}");
+        assert!(matches!(status, 400 | 422 | 404), "{body}: {status}");
+    }
+    assert!(practice.audit("visit_registered").is_empty());
+}

@@ -87,6 +87,9 @@ pub struct CaseSummary {
 #[serde(deny_unknown_fields)]
 pub struct RegisterVisitRequest {
     pub document_id: String,
+    /// The nonce the device made `document_id` from: the proof that this
+    /// device created it (see [`crate::provenance`]). Hex, 32 digits.
+    pub nonce: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

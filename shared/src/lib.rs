@@ -6,6 +6,7 @@
 pub mod api;
 pub mod chronology;
 pub mod error;
+pub mod provenance;
 pub mod review;
 pub mod schema;
 pub mod validate;

@@ -93,6 +93,12 @@ pub struct Audit<'a> {
     pub detail: &'a str,
 }
 
+/// The one answer for a document a device may not register: the same
+/// whether the id exists elsewhere or nowhere.
+fn not_registrable(document_id: &str) -> Error {
+    Error::NotFound(format!("document {document_id} created on this device"))
+}
+
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -382,13 +388,17 @@ impl Db {
         })
     }
 
-    /// Claims a visit document for a case. Idempotent for the same case;
-    /// a document already registered elsewhere is refused.
+    /// Claims a visit document for a case for the device that created it:
+    /// `proves` answers whether the document id was made by the device whose
+    /// stored token hash it is given (see `fieldvisit_shared::provenance`).
+    /// Idempotent for the same case. A device that did not create the id
+    /// gets the same answer whether or not the id is registered anywhere.
     pub fn register_visit(
         &self,
         device: &Device,
         case_id: &str,
         document_id: &str,
+        proves: impl FnOnce(&str) -> bool,
     ) -> Result<bool> {
         let visible = self
             .cases_visible_to(&device.person.id)?
@@ -396,20 +406,39 @@ impl Db {
             .any(|c| c.case_id == case_id);
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let refuse = |detail: &str| -> Result<()> {
+                audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail })?;
+                Ok(())
+            };
             if !visible {
-                audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail: "not_assigned" })?;
+                refuse("not_assigned")?;
                 tx.commit()?;
                 return Err(Error::NotFound(format!("case {case_id}")));
             }
-            let existing: Option<(String, String)> = tx
-                .query_row("SELECT case_id, kind FROM documents WHERE document_id = ?1", [document_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            let token_hash: Option<String> = tx
+                .query_row("SELECT token_hash FROM devices WHERE id = ?1", [&device.id], |r| r.get(0))
+                .optional()?
+                .flatten();
+            let existing: Option<(String, String, Option<String>)> = tx
+                .query_row("SELECT case_id, kind, registered_by_device FROM documents WHERE document_id = ?1", [document_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?;
+            if !token_hash.as_deref().is_some_and(proves) {
+                refuse(if existing.is_some() { "not_creator:registered" } else { "not_creator" })?;
+                tx.commit()?;
+                return Err(not_registrable(document_id));
+            }
             match existing {
-                Some((existing_case, kind)) if existing_case == case_id && kind == "visit" => return Ok(false),
-                Some(_) => {
-                    audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail: "already_registered" })?;
+                Some((existing_case, kind, _)) if existing_case == case_id && kind == "visit" => return Ok(false),
+                Some((_, _, by)) if by.as_deref() == Some(device.id.as_str()) => {
+                    // Its own document, already in another of its cases.
+                    refuse("already_registered")?;
                     tx.commit()?;
-                    return Err(Error::Conflict(format!("document {document_id} already belongs to a record")));
+                    return Err(Error::Conflict(format!("document {document_id} already belongs to another record")));
+                }
+                Some(_) => {
+                    refuse("registered_by_another")?;
+                    tx.commit()?;
+                    return Err(not_registrable(document_id));
                 }
                 None => {}
             }

@@ -1,6 +1,7 @@
 //! Tokens, tickets, enrolment codes and ids. Only hashes of secrets are
 //! stored; a secret is shown once, to the one who needs it.
 
+use fieldvisit_shared::provenance;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -52,9 +53,43 @@ pub fn normalise_code(code: &str) -> String {
     }
 }
 
+/// Whether `document_id` is the id that the device whose token hashes to
+/// `token_hash` makes from `nonce` (see `fieldvisit_shared::provenance`:
+/// the stored hash is that device's creator key).
+pub fn created_by(
+    token_hash: &str,
+    nonce: &[u8; provenance::NONCE_LEN],
+    document_id: &str,
+) -> bool {
+    let mut key = [0u8; 32];
+    if hex::decode_to_slice(token_hash, &mut key).is_err() {
+        return false;
+    }
+    let made = provenance::document_id(&key, nonce);
+    samod::DocumentId::try_from(made.to_vec()).is_ok_and(|id| id.to_string() == document_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_id_proves_only_its_creator() {
+        let (mine, theirs) = (token(), token());
+        let nonce = [3u8; provenance::NONCE_LEN];
+        let id = provenance::document_id(&provenance::creator_key(&mine), &nonce);
+        let id = samod::DocumentId::try_from(id.to_vec())
+            .unwrap()
+            .to_string();
+        assert!(created_by(&hash(&mine), &nonce, &id));
+        assert!(!created_by(&hash(&theirs), &nonce, &id));
+        assert!(!created_by(
+            &hash(&mine),
+            &[4u8; provenance::NONCE_LEN],
+            &id
+        ));
+        assert!(!created_by("not hex", &nonce, &id));
+    }
 
     #[test]
     fn codes_are_forgiving_to_type() {

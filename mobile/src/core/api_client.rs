@@ -7,6 +7,7 @@ use fieldvisit_shared::api::{
 use serde::de::DeserializeOwned;
 
 use super::CoreError;
+use super::local::PendingRegistration;
 
 #[derive(Clone)]
 pub struct ApiClient {
@@ -109,13 +110,13 @@ impl ApiClient {
 
     pub async fn register_visit(
         &self,
-        case_id: &str,
-        document_id: &str,
+        pending: &PendingRegistration,
     ) -> Result<RegisterVisitResponse, CoreError> {
         let body = RegisterVisitRequest {
-            document_id: document_id.to_owned(),
+            document_id: pending.document_id.clone(),
+            nonce: pending.nonce.clone(),
         };
-        let url = self.url(&format!("api/cases/{case_id}/visits"))?;
+        let url = self.url(&format!("api/cases/{}/visits", pending.case_id))?;
         self.send(self.http.post(url).json(&body)).await
     }
 }

@@ -10,7 +10,7 @@ use fieldvisit_shared::schema::{
     self, Action, CaseDoc, Communication, CreativeMethod, CreativeObservation, PlaceKind, VisitDoc,
     VisitIndexEntry, VisitText,
 };
-use fieldvisit_shared::validate;
+use fieldvisit_shared::{provenance, validate};
 use fieldvisit_sqlite_store::SqliteStorage;
 use samod::{BackoffConfig, ConnectionState, DialerHandle, DocHandle, DocumentId, PeerId};
 
@@ -327,13 +327,26 @@ impl DeviceCore {
         // registration is queued, documents it does not know stay unshared.
         self.creating.fetch_add(1, Ordering::SeqCst);
         let created = async {
-            let handle = self
+            // The id is made from a fresh nonce and this device's creator
+            // key, so that only this device can register it.
+            let nonce: [u8; provenance::NONCE_LEN] = rand::random();
+            let key = provenance::creator_key(&self.enrolment.token);
+            let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
+                .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
+            let handle = match self
                 .repo
-                .create(schema::new_document(&visit)?)
+                .create_with_id(id, schema::new_document(&visit)?)
                 .await
-                .map_err(|_| CoreError::Stopped)?;
+            {
+                Ok(handle) => handle,
+                Err(samod::CreateError::Stopped) => return Err(CoreError::Stopped),
+                Err(e @ samod::CreateError::Exists(_)) => {
+                    return Err(CoreError::Protocol(e.to_string()));
+                }
+            };
             let visit_id = handle.document_id().to_string();
-            self.local.add_visit(&visit_id, case_id)?;
+            self.local
+                .add_visit(&visit_id, case_id, &hex::encode(nonce))?;
             Ok::<_, CoreError>((handle, visit_id))
         }
         .await;

@@ -35,15 +35,16 @@ pub async fn flush_registrations(
     local: &Local,
     share_changed: &tokio::sync::watch::Sender<u64>,
 ) -> Result<(), CoreError> {
-    for (case_id, document_id) in local.pending_registrations()? {
-        match api.register_visit(&case_id, &document_id).await {
+    for pending in local.pending_registrations()? {
+        let document_id = &pending.document_id;
+        match api.register_visit(&pending).await {
             Ok(_) => {
-                local.registration_done(&document_id)?;
+                local.registration_done(document_id)?;
                 share_changed.send_modify(|v| *v += 1);
             }
             Err(CoreError::Server(body)) => {
                 tracing::warn!(%document_id, error = %body.message, "visit registration refused");
-                local.registration_failed(&document_id, &body.message)?;
+                local.registration_failed(document_id, &body.message)?;
             }
             Err(e) => return Err(e),
         }
@@ -207,7 +208,7 @@ mod tests {
         assert_eq!(next(&mut made_here).await, Some(ShareConfig::none()));
 
         // The creation ends with the registration queued: still withheld.
-        local.add_visit(MADE_HERE, "case-1").unwrap();
+        local.add_visit(MADE_HERE, "case-1", "").unwrap();
         creating.fetch_sub(1, Ordering::SeqCst);
         changed.send_modify(|v| *v += 1);
         assert_eq!(next(&mut made_here).await, None, "no answer while pending");

@@ -11,9 +11,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::CoreError;
 
-const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    "CREATE TABLE enrolment (
+const MIGRATIONS: &[(u32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE enrolment (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         server_url TEXT NOT NULL,
         device_id TEXT NOT NULL,
@@ -44,7 +45,22 @@ const MIGRATIONS: &[(u32, &str)] = &[(
         heads TEXT NOT NULL
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);",
-)];
+    ),
+    // The nonce a new document's id was made from: the registration's proof
+    // that this device created it (`fieldvisit_shared::provenance`).
+    (
+        2,
+        "ALTER TABLE pending_registrations ADD COLUMN nonce TEXT NOT NULL DEFAULT ''",
+    ),
+];
+
+/// A document made on this device that the server has not yet accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRegistration {
+    pub case_id: String,
+    pub document_id: String,
+    pub nonce: String,
+}
 
 #[derive(Clone)]
 pub struct Enrolment {
@@ -190,8 +206,13 @@ impl Local {
     }
 
     /// Creates the visit's bookkeeping in one transaction: known document
-    /// and queued registration.
-    pub fn add_visit(&self, document_id: &str, case_id: &str) -> Result<(), CoreError> {
+    /// and queued registration with the nonce its id was made from.
+    pub fn add_visit(
+        &self,
+        document_id: &str,
+        case_id: &str,
+        nonce: &str,
+    ) -> Result<(), CoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
@@ -199,19 +220,25 @@ impl Local {
             params![document_id, case_id],
         )?;
         tx.execute(
-            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id) VALUES (?1, ?2)",
-            params![document_id, case_id],
+            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id, nonce) VALUES (?1, ?2, ?3)",
+            params![document_id, case_id, nonce],
         )?;
         tx.commit()?;
         Ok(())
     }
 
-    pub fn pending_registrations(&self) -> Result<Vec<(String, String)>, CoreError> {
+    pub fn pending_registrations(&self) -> Result<Vec<PendingRegistration>, CoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT case_id, document_id FROM pending_registrations ORDER BY rowid",
+                "SELECT case_id, document_id, nonce FROM pending_registrations ORDER BY rowid",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PendingRegistration {
+                    case_id: r.get(0)?,
+                    document_id: r.get(1)?,
+                    nonce: r.get(2)?,
+                })
+            })?;
             rows.collect()
         })
     }

@@ -3,10 +3,11 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fieldvisit_shared::api::{CaseSummary, RegisterVisitRequest, RegisterVisitResponse};
-use fieldvisit_shared::validate;
+use fieldvisit_shared::{provenance, validate};
 
 use super::{ApiJson, AppState, AuthDevice};
 use crate::error::{Error, Result};
+use crate::secrets;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -37,10 +38,20 @@ async fn register_visit(
             req.document_id
         )));
     }
+    let Some(nonce) = provenance::parse_nonce(&req.nonce) else {
+        return Err(Error::InvalidJson(format!(
+            "nonce must be {} lowercase hex digits",
+            provenance::NONCE_LEN * 2
+        )));
+    };
     let (c, d) = (case_id.clone(), req.document_id.clone());
     let created = state
         .db
-        .run(move |db| db.register_visit(&device, &c, &d))
+        .run(move |db| {
+            db.register_visit(&device, &c, &d, |token_hash| {
+                secrets::created_by(token_hash, &nonce, &d)
+            })
+        })
         .await?;
     state.engine.pull(&req.document_id);
     let status = if created {

@@ -9,8 +9,12 @@
 //! connection the phone sends its queued registrations
 //! (`POST /api/cases/{case}/visits`), then buys a ticket and connects. The
 //! server registers the document to the case only if the device's person may
-//! see that case and the id is not already registered (the first claim wins;
-//! a clash is refused and audited). Only registered documents are ever shared
+//! see that case and the device created the id: the phone makes a new id
+//! from a fresh nonce and a key only it and the server hold, and sends the
+//! nonce with the registration (`fieldvisit_shared::provenance`). A colleague
+//! who has read the id in the case document cannot claim it first; the
+//! refusal is audited and reads exactly like the answer for an id that exists
+//! nowhere. Only registered documents are ever shared
 //! (`documents` table, consulted by the share policy), so a device cannot
 //! smuggle a document into a case, nor reach one by guessing its id: samod
 //! answers "unavailable", exactly as for a document that does not exist.

@@ -411,7 +411,7 @@ pub use peer_info::PeerInfo;
 mod search;
 pub use search::SearchState;
 mod stopped;
-pub use stopped::Stopped;
+pub use stopped::{CreateError, Stopped};
 pub mod storage;
 pub mod transport;
 pub use crate::builder::ConcurrencyConfig;
@@ -563,10 +563,34 @@ impl Repo {
     ///
     /// The returned future will resolve once the document has been persisted to storage
     pub async fn create(&self, initial_content: Automerge) -> Result<DocHandle, Stopped> {
+        match self.create_inner(initial_content, None).await {
+            Ok(handle) => Ok(handle),
+            Err(CreateError::Stopped) => Err(Stopped),
+            Err(CreateError::Exists(id)) => panic!("a random document id {id} is already loaded"),
+        }
+    }
+
+    /// Create a new document under an id the caller chose, e.g. one derived
+    /// from a secret so that a server can tell who created it. The caller
+    /// makes the id unique; an id this repo has loaded is refused with
+    /// [`CreateError::Exists`] (one only in storage is not checked).
+    pub async fn create_with_id(
+        &self,
+        document_id: DocumentId,
+        initial_content: Automerge,
+    ) -> Result<DocHandle, CreateError> {
+        self.create_inner(initial_content, Some(document_id)).await
+    }
+
+    async fn create_inner(
+        &self,
+        initial_content: Automerge,
+        document_id: Option<DocumentId>,
+    ) -> Result<DocHandle, CreateError> {
         let (tx, rx) = oneshot::channel();
         {
             let DispatchedCommand { command_id, event } =
-                HubEvent::create_document(initial_content);
+                HubEvent::create_document_with_id(initial_content, document_id);
             let mut inner = self.inner.lock().unwrap();
             inner.handle_event(event);
             inner.pending_commands.insert(command_id, tx);
@@ -590,11 +614,14 @@ impl Repo {
                             .expect("actor should exist"))
                     }
                 }
+                CommandResult::DocumentExists { document_id } => {
+                    Err(CreateError::Exists(document_id))
+                }
                 other => {
                     panic!("unexpected command result for create: {other:?}");
                 }
             },
-            Err(_) => Err(Stopped),
+            Err(_) => Err(CreateError::Stopped),
         }
     }
 

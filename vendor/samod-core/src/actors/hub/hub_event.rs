@@ -71,12 +71,24 @@ impl HubEvent {
     }
 
     /// Creates a command to create a new document.
-    pub fn create_document(mut initial_content: Automerge) -> DispatchedCommand {
+    pub fn create_document(initial_content: Automerge) -> DispatchedCommand {
+        Self::create_document_with_id(initial_content, None)
+    }
+
+    /// Creates a command to create a new document under an id the caller
+    /// chose (`None`: a random one). The caller must make the id unique;
+    /// an id this repo has loaded is answered with
+    /// [`CommandResult::DocumentExists`](crate::actors::hub::CommandResult).
+    pub fn create_document_with_id(
+        mut initial_content: Automerge,
+        document_id: Option<DocumentId>,
+    ) -> DispatchedCommand {
         if initial_content.is_empty() {
             initial_content.empty_commit(CommitOptions::default());
         }
         Self::dispatch_command(Command::CreateDocument {
             content: Box::new(initial_content),
+            document_id,
         })
     }
 

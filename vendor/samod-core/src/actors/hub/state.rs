@@ -654,10 +654,10 @@ impl State {
                 Some(self.handle_receive(now, out, connection_id, msg))
             }
             Command::ActorReady { document_id: _ } => Some(CommandResult::ActorReady),
-            Command::CreateDocument { content } => {
-                self.handle_create_document(rng, out, command_id, *content);
-                None
-            }
+            Command::CreateDocument {
+                content,
+                document_id,
+            } => self.handle_create_document(rng, out, command_id, *content, document_id),
             Command::SearchForDoc { document_id } => {
                 self.handle_search_for_doc(out, command_id, document_id)
             }
@@ -809,9 +809,15 @@ impl State {
         out: &mut HubResults,
         command_id: CommandId,
         init_doc: Automerge,
-    ) {
-        // Generate new document ID
-        let document_id = DocumentId::new(rng);
+        document_id: Option<DocumentId>,
+    ) -> Option<CommandResult> {
+        let document_id = match document_id {
+            Some(id) if self.find_actor_for_document(&id).is_some() => {
+                return Some(CommandResult::DocumentExists { document_id: id });
+            }
+            Some(id) => id,
+            None => DocumentId::new(rng),
+        };
 
         tracing::debug!(%document_id, "creating new document");
 
@@ -821,6 +827,7 @@ impl State {
         // Queue command for completion when actor reports ready
         self.pending_commands
             .add_pending_create_command(actor_id, command_id);
+        None
     }
 
     #[tracing::instrument(skip(self, out), fields(document_id = %document_id))]

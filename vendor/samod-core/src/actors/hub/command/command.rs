@@ -25,8 +25,11 @@ pub(crate) enum Command {
     /// Indicates that a document actor is ready to process messages.
     ActorReady { document_id: DocumentId },
 
-    /// Creates a new document.
-    CreateDocument { content: Box<Automerge> },
+    /// Creates a new document, under the given id or a random one.
+    CreateDocument {
+        content: Box<Automerge>,
+        document_id: Option<DocumentId>,
+    },
 
     /// Search for a document, receiving continuous state updates.
     SearchForDoc { document_id: DocumentId },
@@ -44,9 +47,13 @@ impl std::fmt::Debug for Command {
                 .debug_struct("ActorReady")
                 .field("document_id", document_id)
                 .finish(),
-            Command::CreateDocument { content: _ } => f
+            Command::CreateDocument {
+                content: _,
+                document_id,
+            } => f
                 .debug_struct("CreateDocument")
                 .field("content", &"<Automerge>")
+                .field("document_id", document_id)
                 .finish(),
             Command::SearchForDoc { document_id } => f
                 .debug_struct("SearchForDoc")

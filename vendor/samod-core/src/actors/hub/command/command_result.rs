@@ -20,6 +20,8 @@ pub enum CommandResult {
         actor_id: DocumentActorId,
         document_id: DocumentId,
     },
+    /// CreateDocument was given an id that this repo already has loaded.
+    DocumentExists { document_id: DocumentId },
     /// Result of SearchForDoc command.
     ///
     /// Provides the actor ID plus a synchronous snapshot of the document's
