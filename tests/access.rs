@@ -2,7 +2,7 @@
 
 use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually};
-use fieldvisit_shared::schema::{PlaceKind, TextField};
+use fieldvisit_shared::records::{PlaceKind, TextField};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited() {

@@ -3,7 +3,7 @@
 
 use fieldvisit_e2e::raw::{self, RawPeer, client};
 use fieldvisit_e2e::{Practice, Server, still_serving};
-use fieldvisit_shared::schema::PlaceKind;
+use fieldvisit_shared::records::PlaceKind;
 
 async fn error_of(resp: reqwest::Response) -> (u16, String, String) {
     let status = resp.status().as_u16();

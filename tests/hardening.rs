@@ -7,7 +7,7 @@ use std::time::Duration;
 use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually, still_serving};
 use fieldvisit_mobile::DeviceCore;
-use fieldvisit_shared::schema::{PlaceKind, TextField};
+use fieldvisit_shared::records::{PlaceKind, TextField};
 use fieldvisit_sync_server::sync::payload::samples;
 use futures::{SinkExt, StreamExt};
 

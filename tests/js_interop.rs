@@ -17,8 +17,9 @@ async fn the_javascript_automerge_repo_client_syncs_with_our_server() {
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start(&practice.data());
-    let (_, code) = practice.enrolment_code(&wren);
+    let (device_id, code) = practice.enrolment_code(&wren);
     let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let actor = fieldvisit_shared::provenance::device_actor(&device_id).to_hex_string();
 
     let marker = "Written-by-JS-client";
     let url = server.url.clone();
@@ -26,7 +27,7 @@ async fn the_javascript_automerge_repo_client_syncs_with_our_server() {
     let out = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(js_dir.join("interop.mjs"))
-            .args([&url, &token, &peer_id, &doc, marker])
+            .args([&url, &token, &peer_id, &doc, marker, &actor])
             .output()
             .expect("node runs")
     })

@@ -2,7 +2,7 @@
 //! acknowledged is lost when the server is killed.
 
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
-use fieldvisit_shared::schema::{PlaceKind, TextField};
+use fieldvisit_shared::records::{PlaceKind, TextField};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_offline_devices_merge_every_character() {

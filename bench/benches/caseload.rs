@@ -14,7 +14,7 @@ use std::time::Instant;
 use fieldvisit_bench::servers::workspace_root;
 use fieldvisit_bench::table::{Table, ms};
 use fieldvisit_mobile::DeviceCore;
-use fieldvisit_shared::schema::{PlaceKind, TextField};
+use fieldvisit_shared::records::{PlaceKind, TextField};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const VISITS_PER_CASE: usize = 40;

@@ -12,7 +12,8 @@ use fieldvisit_bench::stats::time_median;
 use fieldvisit_bench::synthetic_visit;
 use fieldvisit_bench::table::{Table, ms};
 use fieldvisit_shared::chronology::chronology;
-use fieldvisit_shared::schema::{self, CaseDoc, ChronologyEntry, TextField, VisitIndexEntry};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::records::{self, CaseDoc, ChronologyEntry, TextField, VisitIndexEntry};
 
 /// A visit edited `changes` times (counting its creation), a few
 /// characters appended to one of the three voices per change, as typing
@@ -58,6 +59,7 @@ fn case_with_visits(visits: usize) -> Vec<u8> {
                         i % 60
                     ),
                     author: format!("worker-{}", i % 4),
+                    nonce: String::new(),
                 },
             )
         })
@@ -75,7 +77,9 @@ fn case_with_visits(visits: usize) -> Vec<u8> {
             )
         })
         .collect::<BTreeMap<_, _>>();
-    schema::new_document(&case).unwrap().save()
+    doc::new_document(&case, automerge::ActorId::random())
+        .unwrap()
+        .save()
 }
 
 fn growth(now: Duration, before: Option<Duration>) -> String {
@@ -99,7 +103,7 @@ fn main() {
         let load = time_median(runs, || automerge::Automerge::load(&bytes).unwrap());
         let open = time_median(runs, || {
             let doc = automerge::Automerge::load(&bytes).unwrap();
-            schema::read_visit(&doc).unwrap()
+            records::read_visit(&doc).unwrap()
         });
         t.row(vec![
             changes.to_string(),
@@ -128,16 +132,16 @@ fn main() {
         let bytes = case_with_visits(visits);
         let open = time_median(30, || {
             let doc = automerge::Automerge::load(&bytes).unwrap();
-            schema::read_case(&doc).unwrap()
+            records::read_case(&doc).unwrap()
         });
         let list = time_median(30, || {
             let doc = automerge::Automerge::load(&bytes).unwrap();
-            let case = schema::read_case(&doc).unwrap();
+            let case = records::read_case(&doc).unwrap();
             case.visits_newest_first().len()
         });
         let chrono = time_median(30, || {
             let doc = automerge::Automerge::load(&bytes).unwrap();
-            let case = schema::read_case(&doc).unwrap();
+            let case = records::read_case(&doc).unwrap();
             chronology(&case).len()
         });
         t.row(vec![

@@ -14,7 +14,8 @@ use fieldvisit_bench::servers::{start_ours, workspace_root};
 use fieldvisit_bench::stats::rss;
 use fieldvisit_bench::synthetic_visit;
 use fieldvisit_bench::table::{Table, mib};
-use fieldvisit_shared::schema::{self, TextField};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::records::TextField;
 
 async fn run(documents: usize) -> (u64, u64) {
     let bin = workspace_root().join("target/release/fieldvisit-sync-server");
@@ -32,7 +33,7 @@ async fn run(documents: usize) -> (u64, u64) {
     let mut handles = Vec::with_capacity(documents);
     for i in 0..documents {
         let mut doc = synthetic_visit("case-1");
-        schema::update_text(
+        doc::update_text(
             &mut doc,
             TextField::Observations.path(),
             &format!("Synthetic note {i}."),

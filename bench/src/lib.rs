@@ -12,12 +12,13 @@ pub mod table;
 /// A fresh synthetic visit document in `case_id`, as every workload starts
 /// one: the same author, time and place, so runs compare.
 pub fn synthetic_visit(case_id: &str) -> automerge::Automerge {
-    use fieldvisit_shared::schema::{self, PlaceKind, VisitDoc};
+    use fieldvisit_shared::records::{PlaceKind, VisitDoc};
     let visit = VisitDoc::new(
         case_id,
         "bench-worker",
         "2026-11-25T09:00:00Z",
         PlaceKind::Home,
     );
-    schema::new_document(&visit).expect("a fresh visit always reconciles")
+    fieldvisit_shared::doc::new_document(&visit, automerge::ActorId::random())
+        .expect("a fresh visit always reconciles")
 }

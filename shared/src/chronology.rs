@@ -3,7 +3,7 @@
 //! a court read it. Built from the case document alone, so it never opens a
 //! visit document.
 
-use crate::schema::CaseDoc;
+use crate::records::CaseDoc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChronologyItem<'a> {
@@ -60,7 +60,7 @@ pub fn chronology(case: &CaseDoc) -> Vec<ChronologyItem<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{ChronologyEntry, VisitIndexEntry};
+    use crate::records::{ChronologyEntry, VisitIndexEntry};
 
     #[test]
     fn visits_and_entries_interleave_newest_first() {
@@ -74,6 +74,7 @@ mod tests {
                 VisitIndexEntry {
                     started_at: at.into(),
                     author: "w".into(),
+                    nonce: String::new(),
                 },
             );
         }

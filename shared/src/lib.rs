@@ -1,15 +1,16 @@
-//! Everything the phone app and the sync server must agree on: the case-record
-//! schema, its validation, the review state machine, and the JSON shapes of the
-//! HTTP API. No IO happens here, so both sides (and the browser build) use it
-//! as it is.
+//! Everything the phone app and the sync server must agree on: the record
+//! kinds of a case record (their types, typed edits and rules), validation,
+//! document ids that prove their creator, and the JSON shapes of the HTTP
+//! API. No IO happens here, so both sides (and the browser build) use it as
+//! it is.
 
 pub mod api;
 pub mod chronology;
+pub mod doc;
 pub mod error;
 pub mod provenance;
-pub mod review;
-pub mod schema;
+pub mod records;
 pub mod validate;
 
 pub use error::{Error, ValidationError};
-pub use schema::{CaseDoc, SCHEMA_VERSION, VisitDoc};
+pub use records::{CaseDoc, SCHEMA_VERSION, VisitDoc};

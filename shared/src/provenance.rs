@@ -10,6 +10,11 @@
 //! The secret is the SHA-256 of the device's bearer token: the device has
 //! the token and the server stores exactly that hash to authenticate it, so
 //! nothing new is issued, stored or shown; a colleague has neither.
+//!
+//! Changes are attributed the same way: each device writes with one
+//! automerge actor id, derived from its device id when it enrols, and the
+//! server refuses changes a device sends under any other actor. So every
+//! change in a document names the device, and so the person, that wrote it.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -41,6 +46,26 @@ pub fn document_id(creator_key: &[u8; 32], nonce: &[u8; NONCE_LEN]) -> [u8; DOCU
     id
 }
 
+/// The automerge actor a device writes with, bound to it at enrolment.
+pub fn device_actor(device_id: &str) -> automerge::ActorId {
+    actor(b"fieldvisit device actor v1", device_id)
+}
+
+/// The actor of what the server itself writes (a new case document, the
+/// demo practice).
+pub fn server_actor() -> automerge::ActorId {
+    actor(b"fieldvisit server actor v1", "")
+}
+
+fn actor(domain: &[u8], id: &str) -> automerge::ActorId {
+    let digest = Sha256::new()
+        .chain_update(domain)
+        .chain_update([0])
+        .chain_update(id.as_bytes())
+        .finalize();
+    automerge::ActorId::from(&digest[..16])
+}
+
 /// Reads a nonce as the API carries it: lowercase hex, 32 digits.
 pub fn parse_nonce(hex_nonce: &str) -> Option<[u8; NONCE_LEN]> {
     if hex_nonce.len() != NONCE_LEN * 2 || hex_nonce.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -65,6 +90,13 @@ mod tests {
             mine,
             document_id(&creator_key("token-a"), &[8u8; NONCE_LEN])
         );
+    }
+
+    #[test]
+    fn each_device_has_its_own_actor() {
+        assert_eq!(device_actor("device-1"), device_actor("device-1"));
+        assert_ne!(device_actor("device-1"), device_actor("device-2"));
+        assert_ne!(device_actor(""), server_actor());
     }
 
     #[test]

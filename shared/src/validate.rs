@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use crate::ValidationError;
-use crate::schema::{CaseDoc, VisitDoc};
+use crate::records::{CaseDoc, VisitDoc};
 
 /// Longest free text accepted in one field: a long visit note is a few
 /// thousand words; this bounds a runaway paste, not a writer.
@@ -134,7 +134,7 @@ pub fn visit(v: &VisitDoc) -> Vec<ValidationError> {
             check(Err(ValidationError::BadAnchor { id: id_.clone() }));
         }
     }
-    if v.review.status != crate::schema::ReviewStatus::Draft {
+    if v.review.status != crate::records::ReviewStatus::Draft {
         check(timestamp("review.changed_at", &v.review.changed_at));
     }
     errors
@@ -167,7 +167,7 @@ pub fn case(c: &CaseDoc) -> Vec<ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{PlaceKind, VisitDoc};
+    use crate::records::{PlaceKind, VisitDoc};
 
     #[test]
     fn a_fresh_visit_is_valid() {
@@ -185,8 +185,8 @@ mod tests {
         let mut v = VisitDoc::new("case 1", "w-1", "yesterday", PlaceKind::Home);
         v.creative.insert(
             "c1".into(),
-            crate::schema::CreativeObservation {
-                method: crate::schema::CreativeMethod::Music,
+            crate::records::CreativeObservation {
+                method: crate::records::CreativeMethod::Music,
                 expressed: Default::default(),
                 how: Default::default(),
                 reading: Default::default(),

@@ -452,6 +452,32 @@ impl Db {
         })
     }
 
+    /// What a registered document is and the case it belongs to.
+    pub fn document_record(&self, document_id: &str) -> Result<Option<(String, String)>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT kind, case_id FROM documents WHERE document_id = ?1",
+                [document_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+    }
+
+    /// The stored hash of a device's token: its creator key (see
+    /// `fieldvisit_shared::provenance`).
+    pub fn token_hash(&self, device_id: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT token_hash FROM devices WHERE id = ?1",
+                [device_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+        })
+    }
+
     /// Registers a visit document created on the server (the demo seed).
     pub fn register_seeded_visit(
         &self,

@@ -2,7 +2,9 @@
 //! and word here is invented.
 
 use fieldvisit_shared::api::Role;
-use fieldvisit_shared::schema::{self, Communication, PlaceKind, VisitDoc, VisitIndexEntry};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::provenance::server_actor;
+use fieldvisit_shared::records::{CaseEdit, Communication, PlaceKind, VisitDoc, VisitIndexEntry};
 use serde::Serialize;
 
 use crate::db::Db;
@@ -66,7 +68,7 @@ async fn create_practice(db: &Db, repo: &samod::Repo) -> Result<()> {
             "The garden matters a great deal; any plan should keep access to it.",
         );
         let handle = repo
-            .create(schema::new_document(&visit)?)
+            .create(doc::new_document(&visit, server_actor())?)
             .await
             .map_err(|_| Error::Stopped)?;
         let visit_doc = handle.document_id().to_string();
@@ -82,11 +84,19 @@ async fn create_practice(db: &Db, repo: &samod::Repo) -> Result<()> {
             .await
             .map_err(|_| Error::Stopped)?
             .ok_or_else(|| Error::Internal("seeded case document vanished".into()))?;
-        let entry = VisitIndexEntry {
-            started_at,
-            author: author.to_owned(),
+        let edit = CaseEdit::IndexVisit {
+            visit_document_id: visit_doc,
+            entry: VisitIndexEntry {
+                started_at,
+                author: author.to_owned(),
+                // Made on the server, registered directly: no device proof.
+                nonce: String::new(),
+            },
         };
-        case_handle.with_document(|doc| schema::index_visit(doc, &visit_doc, &entry))?;
+        case_handle.with_document(|doc| {
+            doc.set_actor(server_actor());
+            edit.apply(doc)
+        })?;
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod practice;
+pub mod rules;
 pub mod secrets;
 pub mod server;
 pub mod sync;

@@ -3,7 +3,9 @@
 //! is written once.
 
 use fieldvisit_shared::api::{CaseSummary, EnrolResponse, PersonSummary, Role};
-use fieldvisit_shared::schema::{self, CaseDoc};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::provenance::server_actor;
+use fieldvisit_shared::records::CaseDoc;
 use fieldvisit_shared::validate;
 use serde::Serialize;
 
@@ -67,7 +69,10 @@ pub async fn add_case(
         )));
     }
     let case_id = secrets::id("case");
-    let doc = schema::new_document(&CaseDoc::new(&case_id, &reference, &person_name))?;
+    let doc = doc::new_document(
+        &CaseDoc::new(&case_id, &reference, &person_name),
+        server_actor(),
+    )?;
     let handle = repo.create(doc).await.map_err(|_| Error::Stopped)?;
     let summary = CaseSummary {
         case_id,

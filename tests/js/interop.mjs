@@ -4,16 +4,18 @@
 // acknowledges the change, then checks from a fresh connection that the edit
 // was stored.
 //
-// Usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker>
+// Usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker> <actor_hex>
+// The server accepts a device's changes only under the automerge actor bound
+// to it at enrolment, so the client writes as <actor_hex>.
 // Exit codes: 0 success, 1 failure, 2 timeout (20 s overall).
 
 import * as A from "@automerge/automerge"
 import { Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 
-const [base, token, peerId, docId, marker] = process.argv.slice(2)
-if (!marker) {
-  console.error("usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker>")
+const [base, token, peerId, docId, marker, actor] = process.argv.slice(2)
+if (!actor) {
+  console.error("usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker> <actor_hex>")
   process.exit(1)
 }
 
@@ -78,6 +80,7 @@ try {
 
   phase = "waiting for the server to acknowledge the change"
   // The reply arrives asynchronously, so listening right after change() is safe.
+  handle.update(d => A.clone(d, { actor }))
   handle.change(d => A.splice(d, ["person", "key_details"], 0, 0, `${marker} `))
   await serverHas(repo, A.getHeads(handle.doc()))
   await repo.shutdown()

@@ -266,7 +266,7 @@ pub async fn still_serving(device: &DeviceCore, visit: &str, text: &str) {
     device
         .set_text(
             visit,
-            fieldvisit_shared::schema::TextField::Observations,
+            fieldvisit_shared::records::TextField::Observations,
             text,
         )
         .await

@@ -177,6 +177,32 @@ impl RawPeer {
         }
     }
 
+    /// Reads until the server says it refused this peer's changes to
+    /// `document_id` (an ephemeral notice); returns the refusal's code.
+    pub async fn refusal_for(&mut self, document_id: &str) -> Option<String> {
+        loop {
+            let bytes = self.next_binary().await?;
+            let mut d = minicbor::Decoder::new(&bytes);
+            let Ok(Some(len)) = d.map() else { continue };
+            let (mut kind, mut doc, mut data) = (None, None, None);
+            for _ in 0..len {
+                match d.str() {
+                    Ok("type") => kind = d.str().ok().map(str::to_owned),
+                    Ok("documentId") => doc = d.str().ok().map(str::to_owned),
+                    Ok("data") => data = d.bytes().ok().map(<[u8]>::to_vec),
+                    Ok(_) => {
+                        let _ = d.skip();
+                    }
+                    Err(_) => break,
+                }
+            }
+            if kind.as_deref() == Some("ephemeral") && doc.as_deref() == Some(document_id) {
+                let notice: serde_json::Value = serde_json::from_slice(&data?).ok()?;
+                return notice["refused"]["code"].as_str().map(str::to_owned);
+            }
+        }
+    }
+
     /// Reads until the server closes; returns its close code and reason.
     pub async fn closed_with(&mut self) -> Option<(u16, String)> {
         loop {

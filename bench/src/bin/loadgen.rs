@@ -24,7 +24,8 @@ use fieldvisit_bench::client::{self, Bytes};
 use fieldvisit_bench::stats::{percentile, rss};
 use fieldvisit_bench::table::{Table, mib, ms};
 use fieldvisit_bench::{servers, synthetic_visit};
-use fieldvisit_shared::schema::{self, TextField};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::records::TextField;
 
 /// Longest any one wait may take before the run is declared failed.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -113,8 +114,7 @@ async fn write_document(
     let mut latencies = Vec::with_capacity(edits);
     for i in 0..edits {
         text.push_str(&format!("word{i} "));
-        handle
-            .with_document(|doc| schema::update_text(doc, TextField::Observations.path(), &text))?;
+        handle.with_document(|doc| doc::update_text(doc, TextField::Observations.path(), &text))?;
         let started = Instant::now();
         tokio::time::timeout(PATIENCE, handle.they_have_our_changes(device.connection))
             .await

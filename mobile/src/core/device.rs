@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use automerge::ReadDoc;
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, SERVER_PEER_ID};
-use fieldvisit_shared::schema::{
-    self, Action, CaseDoc, Communication, CreativeMethod, CreativeObservation, PlaceKind, VisitDoc,
-    VisitIndexEntry, VisitText,
+use fieldvisit_shared::doc;
+use fieldvisit_shared::records::{
+    self, CaseDoc, CaseEdit, Communication, CreativeMethod, PlaceKind, ReviewStatus, TextField,
+    VisitDoc, VisitEdit, VisitIndexEntry, VisitText, Writer,
 };
 use fieldvisit_shared::{provenance, validate};
 use fieldvisit_sqlite_store::SqliteStorage;
@@ -35,6 +36,9 @@ pub struct SyncStatus {
 /// The device core: one per enrolled device and data directory.
 pub struct DeviceCore {
     local: Local,
+    /// The automerge actor this device writes every change as (bound to it
+    /// at enrolment; the server refuses changes under any other).
+    actor: automerge::ActorId,
     enrolment: Enrolment,
     api: ApiClient,
     repo: samod::Repo,
@@ -140,6 +144,7 @@ impl DeviceCore {
         let api = ApiClient::new(&enrolment.server_url, Some(enrolment.token.clone()))?;
         let core = DeviceCore {
             local,
+            actor: provenance::device_actor(&enrolment.device_id),
             enrolment,
             api,
             repo,
@@ -313,7 +318,7 @@ impl DeviceCore {
     pub async fn case(&self, case_id: &str) -> Result<CaseDoc, CoreError> {
         let summary = self.case_summary(case_id)?;
         let handle = self.handle(&summary.document_id).await?;
-        Ok(handle.with_document(|doc| schema::read_case(doc))?)
+        Ok(handle.with_document(|doc| records::read_case(doc))?)
     }
 
     /// Creates a draft visit, offline: it is in the local store, listed in
@@ -335,7 +340,7 @@ impl DeviceCore {
                 .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
             let handle = match self
                 .repo
-                .create_with_id(id, schema::new_document(&visit)?)
+                .create_with_id(id, doc::new_document(&visit, self.actor.clone())?)
                 .await
             {
                 Ok(handle) => handle,
@@ -345,23 +350,30 @@ impl DeviceCore {
                 }
             };
             let visit_id = handle.document_id().to_string();
-            self.local
-                .add_visit(&visit_id, case_id, &hex::encode(nonce))?;
-            Ok::<_, CoreError>((handle, visit_id))
+            let nonce = hex::encode(nonce);
+            self.local.add_visit(&visit_id, case_id, &nonce)?;
+            Ok::<_, CoreError>((handle, visit_id, nonce))
         }
         .await;
         self.creating.fetch_sub(1, Ordering::SeqCst);
         self.notify_share_changed();
-        let (handle, visit_id) = created?;
+        let (handle, visit_id, nonce) = created?;
         self.handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(visit_id.clone(), handle);
-        let entry = VisitIndexEntry {
-            started_at,
-            author: self.enrolment.person.id.clone(),
+        let edit = CaseEdit::IndexVisit {
+            visit_document_id: visit_id.clone(),
+            entry: VisitIndexEntry {
+                started_at,
+                author: self.enrolment.person.id.clone(),
+                nonce,
+            },
         };
-        case_handle.with_document(|doc| schema::index_visit(doc, &visit_id, &entry))?;
+        case_handle.with_document(|doc| {
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)
+        })?;
         if self
             .dialer
             .lock()
@@ -386,7 +398,7 @@ impl DeviceCore {
 
     pub async fn visit(&self, visit_id: &str) -> Result<VisitDoc, CoreError> {
         let handle = self.handle(visit_id).await?;
-        Ok(handle.with_document(|doc| schema::read_visit(doc))?)
+        Ok(handle.with_document(|doc| records::read_visit(doc))?)
     }
 
     /// Sets a piece of text to what the person now sees in it; only the
@@ -399,12 +411,14 @@ impl DeviceCore {
     ) -> Result<(), CoreError> {
         let text = text.into();
         validate::text(text.name(), value)?;
-        let handle = self.handle(visit_id).await?;
-        handle.with_document(|doc| {
-            schema::check_schema(doc)?;
-            schema::update_text(doc, &text.path(), value)
-        })?;
-        Ok(())
+        self.edit_visit(
+            visit_id,
+            VisitEdit::SetText {
+                text,
+                value: value.to_owned(),
+            },
+        )
+        .await
     }
 
     pub async fn set_communication(
@@ -412,14 +426,14 @@ impl DeviceCore {
         visit_id: &str,
         modes: &[Communication],
     ) -> Result<(), CoreError> {
-        self.put_in_visit(visit_id, &["own_words"], "communication", modes)
+        self.edit_visit(visit_id, VisitEdit::SetCommunication(modes.to_vec()))
             .await
     }
 
     /// Adds an empty action and returns its id.
     pub async fn add_action(&self, visit_id: &str) -> Result<String, CoreError> {
         let id = new_item_id();
-        self.put_in_visit(visit_id, &["actions"], &id, Action::new())
+        self.edit_visit(visit_id, VisitEdit::AddAction { id: id.clone() })
             .await?;
         Ok(id)
     }
@@ -430,7 +444,8 @@ impl DeviceCore {
         action_id: &str,
         done: bool,
     ) -> Result<(), CoreError> {
-        self.put_in_visit(visit_id, &["actions", action_id], "done", done)
+        let id = action_id.to_owned();
+        self.edit_visit(visit_id, VisitEdit::SetActionDone { id, done })
             .await
     }
 
@@ -441,13 +456,11 @@ impl DeviceCore {
         method: CreativeMethod,
     ) -> Result<String, CoreError> {
         let id = new_item_id();
-        self.put_in_visit(
-            visit_id,
-            &["creative"],
-            &id,
-            CreativeObservation::new(method),
-        )
-        .await?;
+        let edit = VisitEdit::AddCreative {
+            id: id.clone(),
+            method,
+        };
+        self.edit_visit(visit_id, edit).await?;
         Ok(id)
     }
 
@@ -457,23 +470,93 @@ impl DeviceCore {
         observation_id: &str,
         method: CreativeMethod,
     ) -> Result<(), CoreError> {
-        self.put_in_visit(visit_id, &["creative", observation_id], "method", method)
+        let id = observation_id.to_owned();
+        self.edit_visit(visit_id, VisitEdit::SetCreativeMethod { id, method })
             .await
     }
 
-    async fn put_in_visit<R: autosurgeon::Reconcile>(
+    /// Moves a visit on in its review, as this device's person: the author
+    /// submits; a supervisor returns it (with `comment`) or signs it off.
+    pub async fn decide(
         &self,
         visit_id: &str,
-        path: &[&str],
-        key: &str,
-        value: R,
+        status: ReviewStatus,
+        comment: &str,
     ) -> Result<(), CoreError> {
+        let edit = VisitEdit::Decide {
+            id: new_item_id(),
+            status,
+            by: self.enrolment.person.id.clone(),
+            at: now(),
+            comment: comment.to_owned(),
+        };
+        self.edit_visit(visit_id, edit).await
+    }
+
+    /// A supervisor's comment on characters `from..to` of a field; returns
+    /// the annotation's id.
+    pub async fn annotate(
+        &self,
+        visit_id: &str,
+        field: TextField,
+        from: usize,
+        to: usize,
+        body: &str,
+    ) -> Result<String, CoreError> {
+        let id = new_item_id();
+        let edit = VisitEdit::Annotate {
+            id: id.clone(),
+            field,
+            from,
+            to,
+            body: body.to_owned(),
+            author: self.enrolment.person.id.clone(),
+            at: now(),
+        };
+        self.edit_visit(visit_id, edit).await?;
+        Ok(id)
+    }
+
+    pub async fn resolve_annotation(&self, visit_id: &str, id: &str) -> Result<(), CoreError> {
+        let edit = VisitEdit::ResolveAnnotation {
+            id: id.to_owned(),
+            by: self.enrolment.person.id.clone(),
+            at: now(),
+        };
+        self.edit_visit(visit_id, edit).await
+    }
+
+    /// Words added to a signed-off visit, dated and attributed; returns
+    /// the addendum's id.
+    pub async fn add_addendum(&self, visit_id: &str, text: &str) -> Result<String, CoreError> {
+        let id = new_item_id();
+        let edit = VisitEdit::AddAddendum {
+            id: id.clone(),
+            author: self.enrolment.person.id.clone(),
+            at: now(),
+            text: text.to_owned(),
+        };
+        self.edit_visit(visit_id, edit).await?;
+        Ok(id)
+    }
+
+    /// Makes one typed edit to a visit, written as this device's actor,
+    /// once the record's rules (the ones the server checks too) allow it
+    /// to this device's person.
+    pub async fn edit_visit(&self, visit_id: &str, edit: VisitEdit) -> Result<(), CoreError> {
         let handle = self.handle(visit_id).await?;
+        let person = &self.enrolment.person;
+        let writer = Writer {
+            person_id: &person.id,
+            role: &person.role,
+        };
         handle.with_document(|doc| {
-            schema::check_schema(doc)?;
-            schema::put_at(doc, path, key, value)
-        })?;
-        Ok(())
+            let visit = records::read_visit(doc)?;
+            edit.permitted(&visit, &writer)?;
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)?;
+            Ok::<_, CoreError>(())
+        })
     }
 
     /// Fires whenever the visit changes, here or by sync, so a screen can

@@ -20,6 +20,9 @@ pub enum CoreError {
     Record(#[from] fieldvisit_shared::Error),
     #[error("{0}")]
     Invalid(#[from] fieldvisit_shared::ValidationError),
+    /// The record's rules do not allow this change to this person.
+    #[error("{0}")]
+    Refused(#[from] fieldvisit_shared::records::Refusal),
     #[error("the sync engine has stopped")]
     Stopped,
     #[error("timed out waiting for {0}")]

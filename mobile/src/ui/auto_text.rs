@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use dioxus::prelude::*;
 use fieldvisit_shared::VisitDoc;
-use fieldvisit_shared::schema::VisitText;
+use fieldvisit_shared::records::VisitText;
 
 use super::Core;
 use crate::core::{DeviceCore, platform};

@@ -3,7 +3,7 @@
 //! offline if need be.
 
 use dioxus::prelude::*;
-use fieldvisit_shared::schema::{CaseDoc, PlaceKind};
+use fieldvisit_shared::records::{CaseDoc, PlaceKind};
 use futures::StreamExt;
 
 use super::{Core, Route, labels, navigate};

@@ -1,7 +1,7 @@
 //! Words the screens show for stored values: the record keeps stable
 //! snake_case codes, people read these.
 
-use fieldvisit_shared::schema::{Communication, CreativeMethod, PlaceKind, ReviewStatus};
+use fieldvisit_shared::records::{Communication, CreativeMethod, PlaceKind, ReviewStatus};
 
 pub fn communication(c: Communication) -> &'static str {
     match c {

@@ -5,7 +5,7 @@
 
 use dioxus::prelude::*;
 use fieldvisit_shared::VisitDoc;
-use fieldvisit_shared::schema::{
+use fieldvisit_shared::records::{
     ActionText, Communication, CreativeMethod, CreativeText, TextField, VisitText,
 };
 use futures::StreamExt;

@@ -9,6 +9,7 @@ use samod::PeerId;
 use tokio::sync::broadcast;
 
 use super::gate::{AuditNote, Gate, Step, Verdict};
+use super::judge::{Judging, Outcome};
 use super::{CLOSE_REVOKED, SERVER_PEER_ID, SyncEngine, peer_id_for, wire};
 use crate::db::{Audit, Device};
 use crate::error::Error;
@@ -110,6 +111,11 @@ impl SyncEngine {
         ));
         let mut answers = answers;
         let mut gate = Gate::new(device.is_none());
+        let mut judging = Judging::default();
+        // Refusal notices are ephemeral messages from the server: samod
+        // tells them apart by session and count.
+        let session = crate::secrets::token()[..16].to_owned();
+        let mut notices: u64 = 0;
         tracing::info!(device = %device_id, "sync connection opened");
         let close: Option<(u16, String)> = loop {
             tokio::select! {
@@ -128,6 +134,24 @@ impl SyncEngine {
                         };
                         match self.pass(&mut gate, device.as_ref(), &msg).await {
                             Verdict::Forward => {
+                                if let (Some(device), Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
+                                    match self.judge(device, &mut judging, doc, &bytes).await {
+                                        Outcome::Forward => {}
+                                        Outcome::Refused(refusal) => {
+                                            tracing::info!(device = %device_id, document = %doc, code = refusal.code, reason = %refusal.message, "change refused by the record's rules");
+                                            if let Some(note) = gate.refused_change(doc, refusal.code) {
+                                                self.write_audit(device, note.action, Some(doc.clone()), format!("{}: {}", refusal.code, refusal.message)).await;
+                                            }
+                                            notices += 1;
+                                            let notice = wire::refusal_notice(SERVER_PEER_ID, &peer_id_for(&device_id), doc, &session, notices, &refusal);
+                                            if answers.send(notice).await.is_err() {
+                                                break None;
+                                            }
+                                            continue;
+                                        }
+                                        Outcome::Close { code, reason } => break Some((code, reason)),
+                                    }
+                                }
                                 if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
                                     break None;
                                 }

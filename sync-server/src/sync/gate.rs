@@ -218,6 +218,15 @@ impl Gate {
         reason: &'static str,
         msg: &Inbound,
     ) -> Option<AuditNote> {
+        self.tally(action, reason, msg.document_id.clone())
+    }
+
+    fn tally(
+        &mut self,
+        action: &'static str,
+        reason: &'static str,
+        document_id: Option<String>,
+    ) -> Option<AuditNote> {
         let tally = self.refusals.entry((action, reason)).or_default();
         tally.count += 1;
         if tally.audited >= AUDITED_ONE_BY_ONE {
@@ -227,8 +236,14 @@ impl Gate {
         Some(AuditNote {
             action,
             reason,
-            document_id: msg.document_id.clone(),
+            document_id,
         })
+    }
+
+    /// Counts a change the record's rules refused (`code`); the first few
+    /// of each kind are audited at once.
+    pub fn refused_change(&mut self, doc: &str, code: &'static str) -> Option<AuditNote> {
+        self.tally("change_refused", code, Some(doc.to_owned()))
     }
 
     /// Counts something audited only in the summary.

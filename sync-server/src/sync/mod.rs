@@ -38,6 +38,7 @@ use crate::secrets;
 
 mod connection;
 pub mod gate;
+mod judge;
 pub mod payload;
 pub mod wire;
 
@@ -109,6 +110,9 @@ pub struct SyncEngine {
     /// Open sync connections per device.
     open_connections: Mutex<HashMap<String, usize>>,
     store: StoreHealth,
+    /// The document store samod writes, read directly when a document the
+    /// rules need is not in memory (see `judge.rs`).
+    storage: SqliteStorage,
     panics: Arc<Panics>,
     culprits: Culprits,
     /// A document of the engine's own, found and read by the health probe:
@@ -261,6 +265,7 @@ async fn open_repo_for_benchmarks(storage: SqliteStorage, observer: Observer) ->
 impl SyncEngine {
     pub async fn start(storage: SqliteStorage, db: Db, limits: Limits) -> Result<Arc<Self>> {
         let store = storage.health();
+        let documents = storage.clone();
         let panics = Arc::new(Panics::default());
         let culprits = Culprits::default();
         let observer = Observer {
@@ -293,6 +298,7 @@ impl SyncEngine {
             access_generation,
             open_connections: Mutex::new(HashMap::new()),
             store,
+            storage: documents,
             panics,
             culprits,
             canary,

@@ -76,6 +76,36 @@ pub fn doc_unavailable(sender: &str, target: &str, document_id: &str) -> Vec<u8>
     e.into_writer()
 }
 
+/// Tells a device that the server refused its changes to `document_id`,
+/// and why: an ephemeral message from the server (samod hands its `data`
+/// to the document's handle), so the device can show the reason on the
+/// record. `data` is JSON: `{"refused": {"code": ..., "message": ...}}`.
+pub fn refusal_notice(
+    sender: &str,
+    target: &str,
+    document_id: &str,
+    session: &str,
+    count: u64,
+    refusal: &fieldvisit_shared::records::Refusal,
+) -> Vec<u8> {
+    let data = serde_json::json!({
+        "refused": {"code": refusal.code, "message": refusal.message}
+    })
+    .to_string();
+    let mut e = minicbor::Encoder::new(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = e
+        .map(7)
+        .and_then(|e| e.str("type")?.str("ephemeral"))
+        .and_then(|e| e.str("senderId")?.str(sender))
+        .and_then(|e| e.str("targetId")?.str(target))
+        .and_then(|e| e.str("count")?.u64(count))
+        .and_then(|e| e.str("sessionId")?.str(session))
+        .and_then(|e| e.str("documentId")?.str(document_id))
+        .and_then(|e| e.str("data")?.bytes(data.as_bytes()));
+    e.into_writer()
+}
+
 /// The `data` field of a repo message (the automerge sync payload of a
 /// `sync` or `request`), for tests and the fuzzer.
 pub fn sync_payload(bytes: &[u8]) -> Option<&[u8]> {

@@ -970,6 +970,16 @@ impl Repo {
         idle.len()
     }
 
+    /// The handle of a document that is in memory and ready, or `None`
+    /// (not loaded, still loading, or being searched for). Unlike
+    /// [`Repo::find`] it never loads, asks peers or waits: a server judging
+    /// a peer's message cannot wait for that same peer's answer.
+    pub fn ready_document(&self, document_id: &DocumentId) -> Option<DocHandle> {
+        let inner = self.inner.lock().unwrap();
+        let actor_id = inner.hub.ready_actor(document_id)?;
+        inner.actors.get(&actor_id).map(|a| a.doc.clone())
+    }
+
     /// How many documents are in memory now.
     pub fn loaded_documents(&self) -> usize {
         self.inner.lock().unwrap().actors.len()

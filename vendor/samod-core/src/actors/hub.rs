@@ -19,7 +19,10 @@ pub(crate) mod listener;
 mod state;
 pub(crate) use state::State;
 
-use crate::{ConnectionId, PeerId, SamodLoader, StorageId, UnixTimestamp, network::ConnectionInfo};
+use crate::{
+    ConnectionId, DocumentActorId, DocumentId, PeerId, SamodLoader, StorageId, UnixTimestamp,
+    network::ConnectionInfo,
+};
 
 use super::RunState;
 
@@ -136,6 +139,15 @@ impl Hub {
 
     pub fn is_stopped(&self) -> bool {
         self.state.run_state() == RunState::Stopped
+    }
+
+    /// The actor of a document that is loaded and ready, if there is one;
+    /// never starts a load or a search.
+    pub fn ready_actor(&self, document_id: &DocumentId) -> Option<DocumentActorId> {
+        self.state
+            .find_actor_for_document(document_id)
+            .filter(|info| matches!(info.search_phase, crate::DocSearchPhase::Ready))
+            .map(|info| info.actor_id)
     }
 
     /// Find an existing listener for the given URL.

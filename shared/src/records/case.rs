@@ -1,0 +1,337 @@
+//! The case document: the person, the people around them, the index of the
+//! case's visits and the chronology entries that are not visits. The practice
+//! admin makes it; workers add to it.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile, Text};
+
+use super::{Context, Refusal, SCHEMA_VERSION, valid};
+use crate::api::Role;
+
+/// One case: the person, the people around them, and the index of its visits.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct CaseDoc {
+    pub schema: u64,
+    /// The server's case id (also the key of assignments).
+    pub case_id: String,
+    /// The commissioning council's reference for the case.
+    pub reference: String,
+    pub person: Person,
+    #[autosurgeon(missing = "Default::default")]
+    pub key_people: BTreeMap<String, KeyPerson>,
+    /// Visit document ids of this case, with enough to list them offline.
+    #[autosurgeon(missing = "Default::default")]
+    pub visits: BTreeMap<String, VisitIndexEntry>,
+    /// Chronology entries that are not visits (a phone call, a letter, a meeting).
+    #[autosurgeon(missing = "Default::default")]
+    pub chronology: BTreeMap<String, ChronologyEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct Person {
+    pub name: Text,
+    #[autosurgeon(missing = "Default::default")]
+    pub preferred_name: Text,
+    /// YYYY-MM-DD, or empty when unknown.
+    #[autosurgeon(missing = "Default::default")]
+    pub date_of_birth: String,
+    /// How best to communicate with the person: read before every visit.
+    #[autosurgeon(missing = "Default::default")]
+    pub communication_needs: Text,
+    #[autosurgeon(missing = "Default::default")]
+    pub key_details: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct KeyPerson {
+    pub name: Text,
+    pub relationship: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct VisitIndexEntry {
+    /// RFC 3339; lets a case list its visits newest first without opening them.
+    pub started_at: String,
+    /// Person id of the worker who created the visit.
+    pub author: String,
+    /// The nonce the visit's id was made from: the server checks that the
+    /// device adding the entry made the visit (see [`crate::provenance`]).
+    #[autosurgeon(missing = "Default::default")]
+    pub nonce: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct ChronologyEntry {
+    pub at: String,
+    pub author: String,
+    pub kind: String,
+    pub summary: Text,
+}
+
+impl CaseDoc {
+    pub fn new(case_id: &str, reference: &str, person_name: &str) -> Self {
+        CaseDoc {
+            schema: SCHEMA_VERSION,
+            case_id: case_id.to_owned(),
+            reference: reference.to_owned(),
+            person: Person {
+                name: Text::with_value(person_name),
+                preferred_name: Text::default(),
+                date_of_birth: String::new(),
+                communication_needs: Text::default(),
+                key_details: Text::default(),
+            },
+            key_people: BTreeMap::new(),
+            visits: BTreeMap::new(),
+            chronology: BTreeMap::new(),
+        }
+    }
+
+    /// Visit document ids, newest first.
+    pub fn visits_newest_first(&self) -> Vec<(&str, &VisitIndexEntry)> {
+        let mut visits: Vec<_> = self.visits.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        visits.sort_by(|a, b| b.1.started_at.cmp(&a.1.started_at).then(a.0.cmp(b.0)));
+        visits
+    }
+}
+
+/// Reads a case document, refusing newer schemas.
+pub fn read_case(doc: &automerge::Automerge) -> Result<CaseDoc, crate::Error> {
+    crate::doc::read(doc)
+}
+
+/// The edits a device makes to a case document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CaseEdit {
+    /// Lists a visit this device made, without touching the rest, so
+    /// concurrent additions from several devices all survive.
+    IndexVisit {
+        visit_document_id: String,
+        entry: VisitIndexEntry,
+    },
+}
+
+impl CaseEdit {
+    pub fn apply(&self, doc: &mut automerge::Automerge) -> Result<(), crate::Error> {
+        match self {
+            CaseEdit::IndexVisit {
+                visit_document_id,
+                entry,
+            } => crate::doc::put_in_map(doc, &[], "visits", visit_document_id, entry),
+        }
+    }
+}
+
+/// The rules of a case document. The admin makes it on the server, so a
+/// device never creates one; workers and supervisors on the case add
+/// visits of their own and chronology entries signed as themselves, edit the
+/// person's details, and never rewrite or remove what is listed.
+pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Result<(), Refusal> {
+    let Some(before) = before else {
+        return Err(Refusal::new(
+            "not_creatable",
+            "a case is made by the practice admin, not on a device",
+        ));
+    };
+    if *cx.writer.role == Role::Admin {
+        return Err(Refusal::new(
+            "read_only",
+            "an admin does not write case records",
+        ));
+    }
+    if after.case_id != before.case_id || after.reference != before.reference {
+        return Err(Refusal::new(
+            "server_field",
+            "the case id and reference are set by the practice admin",
+        ));
+    }
+    for (id, entry) in &before.visits {
+        match after.visits.get(id) {
+            Some(now) if now == entry => {}
+            Some(_) => {
+                return Err(Refusal::new(
+                    "listed_entry_changed",
+                    format!("the listing of visit {id} cannot be changed"),
+                ));
+            }
+            None => {
+                return Err(Refusal::new(
+                    "listed_entry_removed",
+                    format!("visit {id} cannot be removed from its case"),
+                ));
+            }
+        }
+    }
+    for (id, entry) in after
+        .visits
+        .iter()
+        .filter(|(id, _)| !before.visits.contains_key(*id))
+    {
+        if entry.author != cx.writer.person_id {
+            return Err(Refusal::new(
+                "forged_author",
+                format!(
+                    "a visit listed by {} must name them as its author",
+                    cx.writer.person_id
+                ),
+            ));
+        }
+        if !(cx.created_by_writer)(id, &entry.nonce) {
+            return Err(Refusal::new(
+                "not_creator",
+                format!("only the device that made visit {id} can list it"),
+            ));
+        }
+    }
+    for (id, entry) in &before.chronology {
+        match after.chronology.get(id) {
+            Some(now)
+                if now.at == entry.at && now.author == entry.author && now.kind == entry.kind =>
+            {
+                if now.summary != entry.summary && now.author != cx.writer.person_id {
+                    return Err(Refusal::new(
+                        "not_author",
+                        "only its author can change a chronology entry",
+                    ));
+                }
+            }
+            Some(_) => {
+                return Err(Refusal::new(
+                    "listed_entry_changed",
+                    format!("chronology entry {id} cannot be re-dated or re-attributed"),
+                ));
+            }
+            None => {
+                return Err(Refusal::new(
+                    "listed_entry_removed",
+                    format!("chronology entry {id} cannot be removed"),
+                ));
+            }
+        }
+    }
+    for entry in after
+        .chronology
+        .iter()
+        .filter(|(id, _)| !before.chronology.contains_key(*id))
+        .map(|(_, e)| e)
+    {
+        if entry.author != cx.writer.person_id {
+            return Err(Refusal::new(
+                "forged_author",
+                format!(
+                    "a chronology entry by {} must name them as its author",
+                    cx.writer.person_id
+                ),
+            ));
+        }
+    }
+    valid(crate::validate::case(after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::Writer;
+
+    #[test]
+    fn case_lists_visits_newest_first() {
+        let mut case = CaseDoc::new("case-1", "REF-1", "Alex Example");
+        for (id, at) in [("a", "2026-01-02T00:00:00Z"), ("b", "2026-03-01T00:00:00Z")] {
+            case.visits.insert(
+                id.into(),
+                VisitIndexEntry {
+                    started_at: at.into(),
+                    author: "w".into(),
+                    nonce: String::new(),
+                },
+            );
+        }
+        let ids: Vec<_> = case.visits_newest_first().iter().map(|v| v.0).collect();
+        assert_eq!(ids, ["b", "a"]);
+    }
+
+    fn entry(author: &str, nonce: &str) -> VisitIndexEntry {
+        VisitIndexEntry {
+            started_at: "2026-11-25T10:00:00Z".into(),
+            author: author.into(),
+            nonce: nonce.into(),
+        }
+    }
+
+    fn with(role: &Role, f: impl FnOnce(&Context<'_>)) {
+        let actor = automerge::ActorId::random();
+        let made = |id: &str, nonce: &str| id == "v-mine" && nonce == "n-mine";
+        f(&Context {
+            writer: Writer {
+                person_id: "w-1",
+                role,
+            },
+            case_id: "case-1",
+            actor: &actor,
+            created_by_writer: &made,
+        })
+    }
+
+    #[test]
+    fn a_worker_lists_only_visits_their_device_made_as_themselves() {
+        let before = CaseDoc::new("case-1", "REF-1", "Alex Example");
+        with(&Role::Worker, |cx| {
+            let mut after = before.clone();
+            after.visits.insert("v-mine".into(), entry("w-1", "n-mine"));
+            assert_eq!(check(&Some(before.clone()), &after, cx), Ok(()));
+
+            let mut forged = before.clone();
+            forged
+                .visits
+                .insert("v-mine".into(), entry("supervisor-1", "n-mine"));
+            assert_eq!(
+                check(&Some(before.clone()), &forged, cx).unwrap_err().code,
+                "forged_author"
+            );
+
+            let mut theirs = before.clone();
+            theirs
+                .visits
+                .insert("v-theirs".into(), entry("w-1", "n-mine"));
+            assert_eq!(
+                check(&Some(before.clone()), &theirs, cx).unwrap_err().code,
+                "not_creator"
+            );
+        });
+    }
+
+    #[test]
+    fn listed_visits_are_never_rewritten_or_removed() {
+        let mut before = CaseDoc::new("case-1", "REF-1", "Alex Example");
+        before.visits.insert("v-old".into(), entry("w-2", ""));
+        with(&Role::Worker, |cx| {
+            let mut removed = before.clone();
+            removed.visits.clear();
+            assert_eq!(
+                check(&Some(before.clone()), &removed, cx).unwrap_err().code,
+                "listed_entry_removed"
+            );
+            let mut taken = before.clone();
+            taken.visits.insert("v-old".into(), entry("w-1", ""));
+            assert_eq!(
+                check(&Some(before.clone()), &taken, cx).unwrap_err().code,
+                "listed_entry_changed"
+            );
+            let mut renamed = before.clone();
+            renamed.reference = "OTHER".into();
+            assert_eq!(
+                check(&Some(before.clone()), &renamed, cx).unwrap_err().code,
+                "server_field"
+            );
+        });
+    }
+
+    #[test]
+    fn a_device_never_makes_a_case() {
+        let after = CaseDoc::new("case-1", "REF-1", "Alex Example");
+        with(&Role::Worker, |cx| {
+            assert_eq!(check(&None, &after, cx).unwrap_err().code, "not_creatable");
+        });
+    }
+}

@@ -1,0 +1,268 @@
+//! The record kinds of a case record: what each holds, how it is edited,
+//! who may change what in which state, and how soon it syncs.
+//!
+//! A case record is one case document and one document per visit (and, to
+//! come, per safeguarding concern and capacity assessment). Each kind lives
+//! in its own module with its types, its typed edits and its rules; the
+//! automerge mechanics they use are in [`crate::doc`].
+//!
+//! The rules are pure functions of the document before and after a batch of
+//! changes and of who wrote the batch. The server runs them on every inbound
+//! sync message that carries changes, before samod sees it; the app runs the
+//! same ones before it writes, so an honest device never makes a change the
+//! server refuses.
+//!
+//! Two conventions keep JavaScript readers and concurrent editors happy:
+//! - everything a person writes is automerge **text**, so offline edits merge
+//!   character by character and each passage can be attributed from the
+//!   history; identifiers, timestamps and enum values are scalar strings;
+//! - collections that several devices add to concurrently (visits of a case,
+//!   actions, annotations, decisions) are maps keyed by a random id, never
+//!   lists reconciled by index: two offline additions both survive.
+
+use std::collections::HashSet;
+
+use automerge::{Automerge, ChangeHash};
+
+use crate::api::Role;
+
+/// Declares a closed set of values stored as snake_case strings, with the
+/// conversions the API and the UI need.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, autosurgeon::Reconcile,
+                 autosurgeon::Hydrate, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $(#[autosurgeon(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(value: &str) -> Option<Self> {
+                match value { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub mod case;
+pub mod review;
+pub mod visit;
+
+pub use case::{CaseDoc, CaseEdit, ChronologyEntry, KeyPerson, Person, VisitIndexEntry, read_case};
+pub use review::{Review, ReviewDecision, ReviewStatus};
+pub use visit::{
+    Action, ActionText, Addendum, Annotation, Communication, CreativeMethod, CreativeObservation,
+    CreativeText, OwnWords, PhotoRef, PlaceKind, PresentPerson, TextField, VisitDoc, VisitEdit,
+    VisitText, read_visit,
+};
+
+/// The schema version this build writes and reads. A reader meets a newer one
+/// with [`crate::Error::NewerSchema`], never a crash.
+pub const SCHEMA_VERSION: u64 = 1;
+
+string_enum! {
+    /// What a document is. The server's registry records it when a device
+    /// registers the document, and the rules follow from it.
+    Kind { Case => "case", Visit => "visit" }
+}
+
+impl Kind {
+    /// Lower syncs sooner: what a phone sends first when it comes back
+    /// into signal (a safeguarding concern will come before everything).
+    pub fn priority(self) -> u8 {
+        match self {
+            Kind::Case => 1,
+            Kind::Visit => 2,
+        }
+    }
+
+    /// Whether a device makes documents of this kind (and so registers
+    /// them); a case document is made by the practice admin.
+    pub fn made_on_devices(self) -> bool {
+        match self {
+            Kind::Case => false,
+            Kind::Visit => true,
+        }
+    }
+}
+
+/// Who wrote a batch of changes: the person behind the device that sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Writer<'a> {
+    pub person_id: &'a str,
+    pub role: &'a Role,
+}
+
+/// What the rules need to know besides the document itself.
+pub struct Context<'a> {
+    pub writer: Writer<'a>,
+    /// The case the document is registered to.
+    pub case_id: &'a str,
+    /// The automerge actor bound to the writer's device: every change in
+    /// the batch must be its own.
+    pub actor: &'a automerge::ActorId,
+    /// Whether the writer's device made `document_id` from `nonce` (see
+    /// [`crate::provenance`]).
+    pub created_by_writer: &'a dyn Fn(&str, &str) -> bool,
+}
+
+/// A batch of changes that breaks a record's rules: refused for that
+/// document only, with a reason the device shows on the record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    /// Stable, snake_case: for programs and the audit log.
+    pub code: &'static str,
+    /// A sentence for the person whose change was refused.
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Checks a batch of changes to a document of `kind`: `before` is the
+/// document as the server holds it, `after` with the batch applied, and
+/// `new` the hashes of the batch's changes.
+pub fn check(
+    kind: Kind,
+    before: &Automerge,
+    after: &Automerge,
+    new: &HashSet<ChangeHash>,
+    cx: &Context<'_>,
+) -> Result<(), Refusal> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    for hash in new {
+        let actor = after
+            .get_change_meta_by_hash(hash)
+            .map(|c| c.actor.into_owned());
+        if actor.as_ref() != Some(cx.actor) {
+            return Err(Refusal::new(
+                "not_own_change",
+                "a device may only send changes it wrote itself",
+            ));
+        }
+    }
+    if before.get_heads().is_empty() {
+        // The batch makes the record: its first change must make a record
+        // of this kind as the rules allow, and what follows is judged as
+        // any later batch is.
+        let roots: Vec<ChangeHash> = new
+            .iter()
+            .filter(|h| {
+                after
+                    .get_change_meta_by_hash(h)
+                    .is_some_and(|c| c.deps.is_empty())
+            })
+            .copied()
+            .collect();
+        let [root] = roots[..] else {
+            return Err(Refusal::new(
+                "not_a_record",
+                "a new record starts from one change",
+            ));
+        };
+        let made = after
+            .fork_at(&[root])
+            .map_err(|e| Refusal::new("not_a_record", e.to_string()))?;
+        check_batch(kind, before, &made, &HashSet::from([root]), cx)?;
+        let rest: HashSet<ChangeHash> = new.iter().filter(|h| **h != root).copied().collect();
+        if rest.is_empty() {
+            return Ok(());
+        }
+        return check_batch(kind, &made, after, &rest, cx);
+    }
+    check_batch(kind, before, after, new, cx)
+}
+
+fn check_batch(
+    kind: Kind,
+    before: &Automerge,
+    after: &Automerge,
+    new: &HashSet<ChangeHash>,
+    cx: &Context<'_>,
+) -> Result<(), Refusal> {
+    match kind {
+        Kind::Case => case::check(
+            &read_before(before)?,
+            &read_after::<CaseDoc>(before, after)?,
+            cx,
+        ),
+        Kind::Visit => visit::check(
+            &read_before(before)?,
+            &read_after::<VisitDoc>(before, after)?,
+            after,
+            new,
+            cx,
+        ),
+    }
+}
+
+/// The document before the batch, or `None` when the server has nothing
+/// of it yet (the batch creates it).
+fn read_before<T: autosurgeon::Hydrate>(before: &Automerge) -> Result<Option<T>, Refusal> {
+    if before.get_heads().is_empty() {
+        return Ok(None);
+    }
+    crate::doc::read(before).map(Some).map_err(|e| {
+        // What is stored passed these rules; only an older rule set
+        // could have let it in. Say so rather than refuse forever.
+        Refusal::new(
+            "unreadable_record",
+            format!("the stored record cannot be read: {e}"),
+        )
+    })
+}
+
+/// The document after the batch, as its kind; anything else is refused.
+fn read_after<T: autosurgeon::Hydrate>(
+    before: &Automerge,
+    after: &Automerge,
+) -> Result<T, Refusal> {
+    let schema = crate::doc::check_schema(after).map_err(|e| match e {
+        crate::Error::NewerSchema { .. } => Refusal::new("newer_schema", e.to_string()),
+        _ => Refusal::new("not_a_record", e.to_string()),
+    })?;
+    let stored = crate::doc::check_schema(before).ok();
+    if stored.is_some_and(|s| s != schema) || (stored.is_none() && schema != SCHEMA_VERSION) {
+        return Err(Refusal::new(
+            "schema_changed",
+            format!("a record's schema version is set when it is made (found {schema})"),
+        ));
+    }
+    autosurgeon::hydrate(after).map_err(|e| {
+        Refusal::new(
+            "wrong_shape",
+            format!("the record does not have the shape of its kind: {e}"),
+        )
+    })
+}
+
+/// The first validation problem, as a refusal.
+fn valid(errors: Vec<crate::ValidationError>) -> Result<(), Refusal> {
+    match errors.into_iter().next() {
+        None => Ok(()),
+        Some(e) => Err(Refusal::new("invalid_value", e.to_string())),
+    }
+}

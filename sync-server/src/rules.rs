@@ -1,0 +1,177 @@
+//! Where a change meets a rule. A sync message that carries changes is
+//! applied to a copy of its document and judged by the record kind's rules
+//! (`fieldvisit_shared::records`, the same ones the app checks) for the
+//! person behind the sending device, before samod sees it.
+//!
+//! This is pure: the caller finds the document as the server holds it and
+//! acts on the judgement (forward, refuse for that document only, or wait
+//! for what the changes build on).
+
+use std::collections::HashSet;
+
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use fieldvisit_shared::records::{self, Context, Kind, Refusal};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement {
+    /// Nothing new, or nothing the rules refuse: hand it to samod.
+    Accept,
+    /// Refused for this document; samod never sees the message.
+    Refuse(Refusal),
+    /// Some changes build on changes the server does not hold yet (an
+    /// earlier message still on its way into samod): ask again.
+    MissingDeps,
+}
+
+/// Judges the automerge sync `payload` (already checked by
+/// `sync::payload`) against `before`, the document as the server holds it.
+pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -> Judgement {
+    let message = match automerge::sync::Message::decode(payload) {
+        Ok(m) => m,
+        Err(e) => {
+            return Judgement::Refuse(Refusal::new("malformed_changes", e.to_string()));
+        }
+    };
+    if message.changes.is_empty() {
+        return Judgement::Accept;
+    }
+    let mut after = before.clone();
+    for chunk in message.changes.iter() {
+        if let Err(e) = after.load_incremental(chunk) {
+            return Judgement::Refuse(Refusal::new("malformed_changes", e.to_string()));
+        }
+    }
+    if !after.get_missing_deps(&[]).is_empty() {
+        return Judgement::MissingDeps;
+    }
+    let new: HashSet<ChangeHash> = after
+        .get_changes(&before.get_heads())
+        .iter()
+        .map(|c| c.hash())
+        .collect();
+    match records::check(kind, before, &after, &new, cx) {
+        Ok(()) => Judgement::Accept,
+        Err(refusal) => Judgement::Refuse(refusal),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::sync::SyncDoc;
+    use fieldvisit_shared::api::Role;
+    use fieldvisit_shared::doc;
+    use fieldvisit_shared::provenance::device_actor;
+    use fieldvisit_shared::records::{PlaceKind, TextField, VisitDoc, VisitEdit, Writer};
+
+    /// The sync payload a peer holding `theirs` sends to one holding `ours`.
+    fn payload(ours: &Automerge, theirs: &Automerge) -> Vec<u8> {
+        let mut their_state = automerge::sync::State::new();
+        let mut our_state = automerge::sync::State::new();
+        let ours = ours.clone();
+        // One round so the sender knows what the receiver has.
+        let hello = ours.generate_sync_message(&mut our_state).unwrap();
+        let mut theirs = theirs.clone();
+        theirs
+            .receive_sync_message(&mut their_state, hello)
+            .unwrap();
+        theirs
+            .generate_sync_message(&mut their_state)
+            .unwrap()
+            .encode()
+    }
+
+    fn judge_as(
+        person: &str,
+        role: &Role,
+        device: &str,
+        before: &Automerge,
+        after: &Automerge,
+    ) -> Judgement {
+        let actor = device_actor(device);
+        let made = |_: &str, _: &str| false;
+        let cx = Context {
+            writer: Writer {
+                person_id: person,
+                role,
+            },
+            case_id: "case-1",
+            actor: &actor,
+            created_by_writer: &made,
+        };
+        judge(Kind::Visit, before, &payload(before, after), &cx)
+    }
+
+    fn stored_visit() -> Automerge {
+        let visit = VisitDoc::new("case-1", "w-1", "2026-11-25T10:00:00Z", PlaceKind::Home);
+        doc::new_document(&visit, device_actor("d-1")).unwrap()
+    }
+
+    fn edited(base: &Automerge, device: &str, edit: VisitEdit) -> Automerge {
+        let mut doc = base.fork().with_actor(device_actor(device));
+        edit.apply(&mut doc).unwrap();
+        doc
+    }
+
+    #[test]
+    fn a_workers_own_edit_passes_and_a_forged_actor_does_not() {
+        let before = stored_visit();
+        let edit = VisitEdit::SetText {
+            text: TextField::Observations.into(),
+            value: "She smiled.".into(),
+        };
+        let after = edited(&before, "d-1", edit.clone());
+        assert_eq!(
+            judge_as("w-1", &Role::Worker, "d-1", &before, &after),
+            Judgement::Accept
+        );
+        // The same change sent by another device is not its own.
+        match judge_as("w-2", &Role::Worker, "d-2", &before, &after) {
+            Judgement::Refuse(r) => assert_eq!(r.code, "not_own_change"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_worker_cannot_sign_off() {
+        let before = stored_visit();
+        let mut after = before.fork().with_actor(device_actor("d-1"));
+        let mut visit: VisitDoc = records::read_visit(&after).unwrap();
+        visit.review.status = records::ReviewStatus::SignedOff;
+        visit.review.changed_by = "sup-1".into();
+        visit.review.changed_at = "2026-11-25T12:00:00Z".into();
+        doc::put_at(&mut after, &[], "review", &visit.review).unwrap();
+        match judge_as("w-1", &Role::Worker, "d-1", &before, &after) {
+            Judgement::Refuse(r) => assert!(
+                ["review_transition", "forged_author"].contains(&r.code),
+                "{r:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn changes_on_changes_the_server_lacks_wait() {
+        let before = stored_visit();
+        let one = edited(&before, "d-1", VisitEdit::AddAction { id: "a1".into() });
+        let two = edited(&one, "d-1", VisitEdit::AddAction { id: "a2".into() });
+        // Only the second change, as if the first were still on its way.
+        let mut only_second = automerge::sync::Message::decode(&payload(&one, &two)).unwrap();
+        only_second.heads.clear();
+        let actor = device_actor("d-1");
+        let made = |_: &str, _: &str| false;
+        let cx = Context {
+            writer: Writer {
+                person_id: "w-1",
+                role: &Role::Worker,
+            },
+            case_id: "case-1",
+            actor: &actor,
+            created_by_writer: &made,
+        };
+        assert_eq!(
+            judge(Kind::Visit, &before, &only_second.encode(), &cx),
+            Judgement::MissingDeps
+        );
+    }
+}

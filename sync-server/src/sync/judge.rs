@@ -1,0 +1,166 @@
+//! The rules step of the inbound gate: finds the document as the server
+//! holds it and asks `crate::rules` about a message's changes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use automerge::Automerge;
+use fieldvisit_shared::provenance;
+use fieldvisit_shared::records::{Context, Kind, Refusal, Writer};
+use samod::DocumentId;
+use samod::storage::{Storage, StorageKey};
+
+use super::{SyncEngine, wire};
+use crate::db::Device;
+use crate::rules::{self, Judgement};
+
+/// How long a message whose changes build on changes still on their way
+/// into samod is held (in steps of [`WAIT_STEP`]) before the connection is
+/// closed to start its sync afresh.
+const WAITS: u32 = 100;
+const WAIT_STEP: Duration = Duration::from_millis(20);
+
+/// Close code when a device's changes keep building on changes the server
+/// never received (1013: try again later; a new connection syncs afresh).
+pub const CLOSE_OUT_OF_ORDER: u16 = 1013;
+
+/// What one connection has learnt for judging its messages.
+#[derive(Default)]
+pub struct Judging {
+    token_hash: Option<Option<String>>,
+    kinds: HashMap<String, Option<(Kind, String)>>,
+}
+
+pub enum Outcome {
+    Forward,
+    Refused(Refusal),
+    Close { code: u16, reason: String },
+}
+
+impl SyncEngine {
+    /// Judges a sync message from `device` about `doc` that carries changes.
+    pub(super) async fn judge(
+        &self,
+        device: &Device,
+        judging: &mut Judging,
+        doc: &str,
+        bytes: &[u8],
+    ) -> Outcome {
+        let Some(payload) = wire::sync_payload(bytes) else {
+            return Outcome::Forward;
+        };
+        let Some((kind, case_id)) = self.record_of(judging, doc).await else {
+            // Not a record (the gate lets only visible documents through,
+            // so this is a document of the engine's own).
+            return Outcome::Forward;
+        };
+        let Some(token_hash) = self.token_hash_of(judging, device).await else {
+            return Outcome::Close {
+                code: 1008,
+                reason: "unknown_device: this device is not enrolled".into(),
+            };
+        };
+        let Ok(id) = doc.parse::<DocumentId>() else {
+            return Outcome::Forward;
+        };
+        for _ in 0..WAITS {
+            let before = self.stored_document(&id).await;
+            let (payload, person, role, case_id, token_hash, device_id) = (
+                payload.to_vec(),
+                device.person.id.clone(),
+                device.person.role.clone(),
+                case_id.clone(),
+                token_hash.clone(),
+                device.id.clone(),
+            );
+            // Applying and reading a document is CPU work: off the runtime.
+            let judged = tokio::task::spawn_blocking(move || {
+                let actor = provenance::device_actor(&device_id);
+                let made = |document_id: &str, nonce: &str| {
+                    provenance::parse_nonce(nonce)
+                        .is_some_and(|n| crate::secrets::created_by(&token_hash, &n, document_id))
+                };
+                let cx = Context {
+                    writer: Writer {
+                        person_id: &person,
+                        role: &role,
+                    },
+                    case_id: &case_id,
+                    actor: &actor,
+                    created_by_writer: &made,
+                };
+                rules::judge(kind, &before, &payload, &cx)
+            })
+            .await;
+            match judged {
+                Ok(Judgement::Accept) => return Outcome::Forward,
+                Ok(Judgement::Refuse(refusal)) => return Outcome::Refused(refusal),
+                Ok(Judgement::MissingDeps) => tokio::time::sleep(WAIT_STEP).await,
+                Err(e) => {
+                    tracing::error!(error = %e, %doc, "judging a change panicked");
+                    return Outcome::Refused(Refusal::new(
+                        "unjudgeable",
+                        "the server could not check this change",
+                    ));
+                }
+            }
+        }
+        Outcome::Close {
+            code: CLOSE_OUT_OF_ORDER,
+            reason: "changes_out_of_order: these changes build on changes the server does not have; reconnect to sync afresh".into(),
+        }
+    }
+
+    async fn record_of(&self, judging: &mut Judging, doc: &str) -> Option<(Kind, String)> {
+        if let Some(known) = judging.kinds.get(doc) {
+            return known.clone();
+        }
+        let d = doc.to_owned();
+        let record = match self.db.run(move |db| db.document_record(&d)).await {
+            Ok(r) => r.and_then(|(kind, case)| Kind::parse(&kind).map(|k| (k, case))),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the document registry");
+                return None;
+            }
+        };
+        // A document's kind and case never change once registered.
+        if record.is_some() {
+            judging.kinds.insert(doc.to_owned(), record.clone());
+        }
+        record
+    }
+
+    async fn token_hash_of(&self, judging: &mut Judging, device: &Device) -> Option<String> {
+        if let Some(known) = &judging.token_hash {
+            return known.clone();
+        }
+        let id = device.id.clone();
+        let hash = self
+            .db
+            .run(move |db| db.token_hash(&id))
+            .await
+            .ok()
+            .flatten();
+        judging.token_hash = Some(hash.clone());
+        hash
+    }
+
+    /// The document as the server holds it: from memory when samod has it
+    /// ready, else from the store (not loaded, or nothing received yet).
+    /// Never asks a peer: the peer asked may be the one being judged.
+    async fn stored_document(&self, id: &DocumentId) -> Automerge {
+        if let Some(handle) = self.repo.ready_document(id) {
+            return handle.with_document(|d| d.clone());
+        }
+        let mut doc = Automerge::new();
+        let Ok(prefix) = StorageKey::from_parts([id.to_string()]) else {
+            return doc;
+        };
+        for bytes in self.storage.load_range(prefix).await.values() {
+            if let Err(e) = doc.load_incremental(bytes) {
+                tracing::error!(error = %e, document = %id, "a stored chunk does not load");
+            }
+        }
+        doc
+    }
+}
