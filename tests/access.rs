@@ -183,7 +183,7 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
     colleague.close().await;
 }
 
-/// What a colleague's hand-made client gets for `POST .../visits` with
+/// What a colleague's hand-made client gets for `POST /api/documents` with
 /// `document_id`: (status, error code, message with the id blanked out).
 async fn try_register(
     server: &Server,
@@ -193,9 +193,14 @@ async fn try_register(
 ) -> (u16, String, String) {
     let nonce: [u8; fieldvisit_shared::provenance::NONCE_LEN] = rand::random();
     let resp = raw::client()
-        .post(format!("{}/api/cases/{case_id}/visits", server.url))
+        .post(format!("{}/api/documents", server.url))
         .bearer_auth(token)
-        .json(&serde_json::json!({"document_id": document_id, "nonce": hex_of(&nonce)}))
+        .json(&serde_json::json!({
+            "kind": "visit",
+            "case_id": case_id,
+            "document_id": document_id,
+            "nonce": hex_of(&nonce),
+        }))
         .send()
         .await
         .unwrap();

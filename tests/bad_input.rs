@@ -258,27 +258,38 @@ async fn a_registration_without_a_valid_proof_is_refused_and_registers_nothing()
     let (_, code) = practice.enrolment_code(&wren);
     let (token, _) = raw::enrol(&server.url, &code).await;
     let id = "2i8rPAmrn6KRFc4Z7DpXYgE7yvLb";
+    let case = practice.case_id.as_str();
+    let good = "ab".repeat(16);
     for (body, expected) in [
-        (serde_json::json!({"document_id": id}), "invalid_json"),
         (
-            serde_json::json!({"document_id": id, "nonce": "00"}),
+            serde_json::json!({"kind": "visit", "case_id": case, "document_id": id}),
             "invalid_json",
         ),
         (
-            serde_json::json!({"document_id": id, "nonce": "AB".repeat(16)}),
+            serde_json::json!({"kind": "visit", "case_id": case, "document_id": id, "nonce": "00"}),
+            "invalid_json",
+        ),
+        (
+            serde_json::json!({"kind": "visit", "case_id": case, "document_id": id, "nonce": "AB".repeat(16)}),
+            "invalid_json",
+        ),
+        (
+            serde_json::json!({"kind": "photo", "case_id": case, "document_id": id, "nonce": good}),
+            "invalid_json",
+        ),
+        // A case is made by the admin, never registered from a device.
+        (
+            serde_json::json!({"kind": "case", "case_id": case, "document_id": id, "nonce": good}),
             "invalid_json",
         ),
         // Well-formed, but not the nonce this device made the id from.
         (
-            serde_json::json!({"document_id": id, "nonce": "ab".repeat(16)}),
+            serde_json::json!({"kind": "visit", "case_id": case, "document_id": id, "nonce": good}),
             "not_found",
         ),
     ] {
         let resp = client()
-            .post(format!(
-                "{}/api/cases/{}/visits",
-                server.url, practice.case_id
-            ))
+            .post(format!("{}/api/documents", server.url))
             .bearer_auth(&token)
             .json(&body)
             .send()

@@ -81,11 +81,13 @@ pub struct CaseSummary {
     pub document_id: String,
 }
 
-/// `POST /api/cases/{case_id}/visits`: claims a visit document (created
-/// offline on the device) for its case.
+/// `POST /api/documents`: claims a record this device made (offline,
+/// perhaps) for its case. Every kind a device makes joins its case this way.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RegisterVisitRequest {
+pub struct RegisterDocumentRequest {
+    pub kind: crate::records::Kind,
+    pub case_id: String,
     pub document_id: String,
     /// The nonce the device made `document_id` from: the proof that this
     /// device created it (see [`crate::provenance`]). Hex, 32 digits.
@@ -93,7 +95,8 @@ pub struct RegisterVisitRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegisterVisitResponse {
+pub struct RegisterDocumentResponse {
+    pub kind: crate::records::Kind,
     pub case_id: String,
     pub document_id: String,
     /// False when the same device had already registered it (idempotent).

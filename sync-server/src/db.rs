@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
+use fieldvisit_shared::records::Kind;
 use fieldvisit_sqlite_store::{Durability, apply_migrations, open_connection};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -388,14 +389,15 @@ impl Db {
         })
     }
 
-    /// Claims a visit document for a case for the device that created it:
+    /// Claims a document for a case for the device that created it:
     /// `proves` answers whether the document id was made by the device whose
     /// stored token hash it is given (see `fieldvisit_shared::provenance`).
     /// Idempotent for the same case. A device that did not create the id
     /// gets the same answer whether or not the id is registered anywhere.
-    pub fn register_visit(
+    pub fn register_document(
         &self,
         device: &Device,
+        kind: Kind,
         case_id: &str,
         document_id: &str,
         proves: impl FnOnce(&str) -> bool,
@@ -428,7 +430,7 @@ impl Db {
                 return Err(not_registrable(document_id));
             }
             match existing {
-                Some((existing_case, kind, _)) if existing_case == case_id && kind == "visit" => return Ok(false),
+                Some((existing_case, existing_kind, _)) if existing_case == case_id && existing_kind == kind.as_str() => return Ok(false),
                 Some((_, _, by)) if by.as_deref() == Some(device.id.as_str()) => {
                     // Its own document, already in another of its cases.
                     refuse("already_registered")?;
@@ -443,10 +445,14 @@ impl Db {
                 None => {}
             }
             tx.execute(
-                "INSERT INTO documents (document_id, case_id, kind, registered_by_device, registered_at) VALUES (?1, ?2, 'visit', ?3, ?4)",
-                params![document_id, case_id, device.id, now()],
+                "INSERT INTO documents (document_id, case_id, kind, registered_by_device, registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![document_id, case_id, kind.as_str(), device.id, now()],
             )?;
-            audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "visit_registered", document_id: Some(document_id), case_id: Some(case_id), detail: "" })?;
+            let action = match kind {
+                Kind::Case => "case_registered",
+                Kind::Visit => "visit_registered",
+            };
+            audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action, document_id: Some(document_id), case_id: Some(case_id), detail: "" })?;
             tx.commit()?;
             Ok(true)
         })

@@ -37,8 +37,10 @@ export async function startPractice() {
     caseRef: 'WEB-001',
     personName: 'Jordan Synthetic',
     server: null,
-    person(name, role = 'worker') {
-      return admin(data, ['add-person', '--name', name, '--role', role]).id;
+    person(name, role = 'worker', supervisor = null) {
+      const args = ['add-person', '--name', name, '--role', role];
+      if (supervisor) args.push('--supervisor', supervisor);
+      return admin(data, args).id;
     },
     assign(personId) {
       admin(data, ['assign', '--case', this.caseId, '--person', personId]);

@@ -1,13 +1,13 @@
 //! The server's HTTP API, as the device uses it.
 
 use fieldvisit_shared::api::{
-    CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, RegisterVisitRequest,
-    RegisterVisitResponse, TicketResponse,
+    CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, RegisterDocumentRequest,
+    RegisterDocumentResponse, TicketResponse,
 };
+use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
 
 use super::CoreError;
-use super::local::PendingRegistration;
 
 #[derive(Clone)]
 pub struct ApiClient {
@@ -108,15 +108,18 @@ impl ApiClient {
         self.send(self.http.get(self.url("api/cases")?)).await
     }
 
-    pub async fn register_visit(
+    /// Registers a record this device made with its case (see the outbox).
+    pub async fn register_document(
         &self,
-        pending: &PendingRegistration,
-    ) -> Result<RegisterVisitResponse, CoreError> {
-        let body = RegisterVisitRequest {
-            document_id: pending.document_id.clone(),
-            nonce: pending.nonce.clone(),
+        record: &Record,
+    ) -> Result<RegisterDocumentResponse, CoreError> {
+        let body = RegisterDocumentRequest {
+            kind: record.kind,
+            case_id: record.case_id.clone(),
+            document_id: record.document_id.clone(),
+            nonce: record.nonce.clone(),
         };
-        let url = self.url(&format!("api/cases/{}/visits", pending.case_id))?;
+        let url = self.url("api/documents")?;
         self.send(self.http.post(url).json(&body)).await
     }
 }

@@ -1,15 +1,18 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use automerge::ReadDoc;
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, SERVER_PEER_ID};
 use fieldvisit_shared::doc;
+use fieldvisit_shared::outbox::{Event, Record};
+use fieldvisit_shared::records::Kind;
 use fieldvisit_shared::records::{
-    self, CaseDoc, CaseEdit, Communication, CreativeMethod, PlaceKind, ReviewStatus, TextField,
-    VisitDoc, VisitEdit, VisitIndexEntry, VisitText, Writer,
+    self, Anchored, Annotation, CaseDoc, CaseEdit, ChangedSinceSignOff, Communication,
+    CreativeMethod, PlaceKind, ReviewStatus, TextField, VisitDoc, VisitEdit, VisitIndexEntry,
+    VisitText, Writer,
 };
 use fieldvisit_shared::{provenance, validate};
 use fieldvisit_sqlite_store::SqliteStorage;
@@ -17,8 +20,9 @@ use samod::{BackoffConfig, ConnectionState, DialerHandle, DocHandle, DocumentId,
 
 use super::CoreError;
 use super::api_client::ApiClient;
-use super::dialer::{DialFailed, SyncDialer, flush_registrations, share_policy};
+use super::dialer::{DialFailed, SyncDialer, share_policy};
 use super::local::{Enrolment, Local};
+use super::outbox::OutboxDriver;
 use super::platform;
 
 /// What the sync indicator shows.
@@ -33,6 +37,18 @@ pub struct SyncStatus {
     pub last_synced_at: Option<String>,
 }
 
+/// A visit waiting on someone in its review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InReview {
+    pub case_id: String,
+    pub person_name: String,
+    pub visit_id: String,
+    pub started_at: String,
+    pub author: String,
+    /// When it reached this state.
+    pub changed_at: String,
+}
+
 /// The device core: one per enrolled device and data directory.
 pub struct DeviceCore {
     local: Local,
@@ -44,9 +60,8 @@ pub struct DeviceCore {
     repo: samod::Repo,
     handles: Mutex<HashMap<String, DocHandle>>,
     dialer: Mutex<Option<DialerHandle<DialFailed>>>,
-    share_changed: tokio::sync::watch::Sender<u64>,
-    /// Visits being created right now (see [`share_policy`]).
-    creating: Arc<AtomicUsize>,
+    /// How records made here join their case (see `outbox.rs`).
+    outbox: Arc<OutboxDriver>,
     was_synced: AtomicBool,
 }
 
@@ -126,7 +141,6 @@ impl DeviceCore {
         let storage = SqliteStorage::open(&paths(dir).1, platform::DURABILITY)
             .map_err(|e| CoreError::Protocol(e.to_string()))?;
         let (share_changed, _) = tokio::sync::watch::channel(0);
-        let creating = Arc::new(AtomicUsize::new(0));
         #[cfg(not(target_arch = "wasm32"))]
         let builder = samod::Repo::build_tokio();
         #[cfg(target_arch = "wasm32")]
@@ -134,14 +148,15 @@ impl DeviceCore {
         let repo = builder
             .with_storage(storage)
             .with_peer_id(PeerId::from(enrolment.peer_id.clone()))
-            .with_share_policy(share_policy(
-                local.clone(),
-                share_changed.clone(),
-                creating.clone(),
-            ))
+            .with_share_policy(share_policy(local.clone(), share_changed.clone()))
             .load()
             .await;
         let api = ApiClient::new(&enrolment.server_url, Some(enrolment.token.clone()))?;
+        let outbox = Arc::new(OutboxDriver::restore(
+            api.clone(),
+            local.clone(),
+            share_changed.clone(),
+        )?);
         let core = DeviceCore {
             local,
             actor: provenance::device_actor(&enrolment.device_id),
@@ -150,8 +165,7 @@ impl DeviceCore {
             repo,
             handles: Mutex::new(HashMap::new()),
             dialer: Mutex::new(None),
-            share_changed,
-            creating,
+            outbox,
             was_synced: AtomicBool::new(false),
         };
         // Load every local document so samod syncs all of them on connect.
@@ -223,8 +237,7 @@ impl DeviceCore {
             };
             let d = SyncDialer {
                 api: self.api.clone(),
-                local: self.local.clone(),
-                share_changed: self.share_changed.clone(),
+                outbox: self.outbox.clone(),
             };
             *dialer = Some(
                 self.repo
@@ -237,6 +250,7 @@ impl DeviceCore {
 
     /// Stops syncing (the phone is offline, or the user paused sync).
     pub fn go_offline(&self) {
+        self.outbox.offline();
         if let Some(d) = self.dialer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             d.close();
         }
@@ -245,7 +259,7 @@ impl DeviceCore {
     /// Fetches the list of cases this device may see (needs a connection),
     /// then loads each case and its visits so they are there offline.
     pub async fn refresh_cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
-        flush_registrations(&self.api, &self.local, &self.share_changed).await?;
+        self.outbox.feed(Event::Online).await?;
         let cases = self.api.cases().await?;
         self.wait_for_connection(Duration::from_secs(10)).await;
         self.local.replace_cases(&cases)?;
@@ -299,12 +313,36 @@ impl DeviceCore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(document_id.to_owned(), handle.clone());
+        self.hear_refusals(&handle);
         Ok(handle)
     }
 
-    /// Re-asks the share policy's pending answers (see `dialer.rs`).
-    fn notify_share_changed(&self) {
-        self.share_changed.send_modify(|v| *v += 1);
+    /// The server says, in an ephemeral message on the document, when it
+    /// refused this device's changes to it; the outbox keeps the reason.
+    fn hear_refusals(&self, handle: &DocHandle) {
+        use futures::StreamExt;
+        let outbox = self.outbox.clone();
+        let document_id = handle.document_id().to_string();
+        let mut notices = Box::pin(handle.ephemera());
+        platform::spawn(async move {
+            while let Some(bytes) = notices.next().await {
+                let Ok(notice) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                    continue;
+                };
+                let Some(reason) = notice["refused"]["message"].as_str() else {
+                    continue;
+                };
+                tracing::warn!(%document_id, %reason, "the server refused changes");
+                if let Err(e) = outbox.changes_refused(&document_id, reason).await {
+                    tracing::warn!(error = %e, "could not keep a refusal");
+                }
+            }
+        });
+    }
+
+    /// What the server refused about a record, to show on it.
+    pub fn warning(&self, document_id: &str) -> Result<Option<String>, CoreError> {
+        self.local.warning(document_id)
     }
 
     fn case_summary(&self, case_id: &str) -> Result<CaseSummary, CoreError> {
@@ -328,36 +366,40 @@ impl DeviceCore {
         let case_handle = self.handle(&summary.document_id).await?;
         let started_at = now();
         let visit = VisitDoc::new(case_id, &self.enrolment.person.id, &started_at, place);
-        // samod picks the id and asks the share policy at once; until the
-        // registration is queued, documents it does not know stay unshared.
-        self.creating.fetch_add(1, Ordering::SeqCst);
-        let created = async {
-            // The id is made from a fresh nonce and this device's creator
-            // key, so that only this device can register it.
-            let nonce: [u8; provenance::NONCE_LEN] = rand::random();
-            let key = provenance::creator_key(&self.enrolment.token);
-            let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
-                .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
-            let handle = match self
-                .repo
-                .create_with_id(id, doc::new_document(&visit, self.actor.clone())?)
-                .await
-            {
-                Ok(handle) => handle,
-                Err(samod::CreateError::Stopped) => return Err(CoreError::Stopped),
-                Err(e @ samod::CreateError::Exists(_)) => {
-                    return Err(CoreError::Protocol(e.to_string()));
-                }
-            };
-            let visit_id = handle.document_id().to_string();
-            let nonce = hex::encode(nonce);
-            self.local.add_visit(&visit_id, case_id, &nonce)?;
-            Ok::<_, CoreError>((handle, visit_id, nonce))
-        }
-        .await;
-        self.creating.fetch_sub(1, Ordering::SeqCst);
-        self.notify_share_changed();
-        let (handle, visit_id, nonce) = created?;
+        // The id is made from a fresh nonce and this device's creator key,
+        // so that only this device can register it; it is queued for
+        // registration before samod makes it, so samod's share policy never
+        // offers it to the server unregistered.
+        let nonce: [u8; provenance::NONCE_LEN] = rand::random();
+        let key = provenance::creator_key(&self.enrolment.token);
+        let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
+            .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
+        let record = Record {
+            document_id: id.to_string(),
+            kind: Kind::Visit,
+            case_id: case_id.to_owned(),
+            nonce: hex::encode(nonce),
+        };
+        let visit_id = record.document_id.clone();
+        self.local
+            .add_record(&visit_id, Kind::Visit.as_str(), case_id, &record.nonce)?;
+        let created = match self
+            .repo
+            .create_with_id(id, doc::new_document(&visit, self.actor.clone())?)
+            .await
+        {
+            Ok(handle) => Ok(handle),
+            Err(samod::CreateError::Stopped) => Err(CoreError::Stopped),
+            Err(e @ samod::CreateError::Exists(_)) => Err(CoreError::Protocol(e.to_string())),
+        };
+        let handle = match created {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.local.forget_record(&visit_id)?;
+                return Err(e);
+            }
+        };
+        self.hear_refusals(&handle);
         self.handles
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -367,32 +409,20 @@ impl DeviceCore {
             entry: VisitIndexEntry {
                 started_at,
                 author: self.enrolment.person.id.clone(),
-                nonce,
+                nonce: record.nonce.clone(),
             },
         };
         case_handle.with_document(|doc| {
             doc.set_actor(self.actor.clone());
             edit.apply(doc)
         })?;
-        if self
-            .dialer
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some()
-        {
-            // Online: register now rather than at the next reconnection. A
-            // failure leaves it queued; the dialer retries on connect.
-            let (api, local, share_changed) = (
-                self.api.clone(),
-                self.local.clone(),
-                self.share_changed.clone(),
-            );
-            platform::spawn(async move {
-                if let Err(e) = flush_registrations(&api, &local, &share_changed).await {
-                    tracing::info!(error = %e, "visit registration deferred");
-                }
-            });
-        }
+        // Registered now when online, else when the next connection opens.
+        let outbox = self.outbox.clone();
+        platform::spawn(async move {
+            if let Err(e) = outbox.feed(Event::Made(record)).await {
+                tracing::warn!(error = %e, "the outbox could not take a new record");
+            }
+        });
         Ok(visit_id)
     }
 
@@ -540,6 +570,72 @@ impl DeviceCore {
         Ok(id)
     }
 
+    /// A visit's annotations, each with where its words are now.
+    pub async fn annotations(
+        &self,
+        visit_id: &str,
+    ) -> Result<Vec<(String, Annotation, Anchored)>, CoreError> {
+        let handle = self.handle(visit_id).await?;
+        handle.with_document(|doc| {
+            let visit = records::read_visit(doc)?;
+            let mut all: Vec<_> = visit
+                .annotations
+                .into_iter()
+                .map(|(id, a)| {
+                    let at = records::visit::anchor(doc, &a);
+                    (id, a, at)
+                })
+                .collect();
+            all.sort_by(|a, b| a.1.created_at.cmp(&b.1.created_at).then(a.0.cmp(&b.0)));
+            Ok(all)
+        })
+    }
+
+    /// The words of a signed-off visit that changed beside its sign-off.
+    pub async fn since_sign_off(
+        &self,
+        visit_id: &str,
+    ) -> Result<Vec<ChangedSinceSignOff>, CoreError> {
+        let handle = self.handle(visit_id).await?;
+        Ok(handle.with_document(|doc| records::visit::since_sign_off(doc))?)
+    }
+
+    /// Visits on this device's cases whose review stands at `status`
+    /// (for a supervisor: submitted; for a worker: their own, returned),
+    /// oldest first. Only visits already on this device are seen.
+    pub async fn visits_in_review(
+        &self,
+        status: ReviewStatus,
+        authored_by: Option<&str>,
+    ) -> Result<Vec<InReview>, CoreError> {
+        let mut found = Vec::new();
+        for case in self.local.cases()? {
+            let Ok(c) = self.case(&case.case_id).await else {
+                continue;
+            };
+            for (visit_id, entry) in c.visits.iter() {
+                if authored_by.is_some_and(|a| a != entry.author) {
+                    continue;
+                }
+                let Ok(v) = self.visit(visit_id).await else {
+                    continue;
+                };
+                if v.review.status == status {
+                    found.push(InReview {
+                        case_id: case.case_id.clone(),
+                        person_name: case.person_name.clone(),
+                        visit_id: visit_id.clone(),
+                        started_at: v.started_at.clone(),
+                        author: v.author.clone(),
+                        changed_at: v.review.changed_at.clone(),
+                    });
+                }
+            }
+        }
+        found.sort_by(|a, b| a.changed_at.cmp(&b.changed_at));
+        Ok(found)
+    }
+
     /// Makes one typed edit to a visit, written as this device's actor,
     /// once the record's rules (the ones the server checks too) allow it
     /// to this device's person.
@@ -635,7 +731,7 @@ impl DeviceCore {
                 doc.get_changes(&known).len()
             });
         }
-        let registrations_waiting = self.local.pending_registrations()?.len();
+        let registrations_waiting = self.outbox.waiting();
         let connected = server.is_some();
         let synced = connected && pending == 0 && registrations_waiting == 0;
         // "Last synced" is when this device last saw the server catch up:

@@ -1,10 +1,9 @@
 //! The sync connection as samod's [`samod::Dialer`]: samod calls `connect()`
-//! for the first dial and for every reconnection, so each attempt first sends
-//! the visit registrations made offline, then buys a fresh single-use ticket,
-//! then opens the WebSocket.
+//! for the first dial and for every reconnection, so each attempt first lets
+//! the outbox register the records made offline, then buys a fresh
+//! single-use ticket, then opens the WebSocket.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures::future::BoxFuture;
 #[cfg(not(target_arch = "wasm32"))]
@@ -14,43 +13,18 @@ use samod::{DialError, PeerId, Transport};
 use super::CoreError;
 use super::api_client::ApiClient;
 use super::local::Local;
+use super::outbox::OutboxDriver;
 use fieldvisit_shared::api::SERVER_PEER_ID;
+use fieldvisit_shared::outbox::Event;
 
 pub struct SyncDialer {
     pub api: ApiClient,
-    pub local: Local,
-    pub share_changed: tokio::sync::watch::Sender<u64>,
+    pub outbox: Arc<OutboxDriver>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct DialFailed(String);
-
-/// Sends queued registrations. A refusal (the case was unassigned, the id
-/// clashed) is kept with its reason and does not stop sync of the rest.
-/// Each success bumps `share_changed`, which releases the document to sync
-/// (see [`share_policy`]).
-pub async fn flush_registrations(
-    api: &ApiClient,
-    local: &Local,
-    share_changed: &tokio::sync::watch::Sender<u64>,
-) -> Result<(), CoreError> {
-    for pending in local.pending_registrations()? {
-        let document_id = &pending.document_id;
-        match api.register_visit(&pending).await {
-            Ok(_) => {
-                local.registration_done(document_id)?;
-                share_changed.send_modify(|v| *v += 1);
-            }
-            Err(CoreError::Server(body)) => {
-                tracing::warn!(%document_id, error = %body.message, "visit registration refused");
-                local.registration_failed(document_id, &body.message)?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
 
 impl samod::Dialer for SyncDialer {
     type Error = DialFailed;
@@ -61,8 +35,7 @@ impl samod::Dialer for SyncDialer {
 
     fn connect(&self) -> BoxFuture<'static, Result<Transport, DialError<DialFailed>>> {
         let api = self.api.clone();
-        let local = self.local.clone();
-        let share_changed = self.share_changed.clone();
+        let outbox = self.outbox.clone();
         let work = async move {
             let permanent_or_transient = |e: CoreError| match e.server_code() {
                 Some("device_revoked" | "unknown_token") => {
@@ -70,7 +43,8 @@ impl samod::Dialer for SyncDialer {
                 }
                 _ => DialError::transient(DialFailed(e.to_string())),
             };
-            flush_registrations(&api, &local, &share_changed)
+            outbox
+                .feed(Event::Online)
                 .await
                 .map_err(permanent_or_transient)?;
             let ticket = api.ticket().await.map_err(permanent_or_transient)?;
@@ -119,32 +93,25 @@ async fn open_websocket(url: &str) -> Result<Transport, String> {
     Ok(Transport::new(Box::pin(stream), Box::pin(sink)))
 }
 
-/// The device's share policy. A visit created here is offered to the
-/// server only once the server has registered it to its case: offered
-/// earlier, the server would refuse it for that connection. So a pending
-/// visit starts as "not shared" and flips to read-write when its
-/// registration lands.
-///
-/// samod asks about a new document inside `create`, before its id is known
-/// to us and so before its registration can be queued. While a visit is
-/// being created (`creating` above zero) documents this device does not
-/// know yet are held back too; the creation ends with a bump of
-/// `share_changed`, which re-asks. Documents from elsewhere (a colleague's
-/// visit the server announces) are otherwise shared as usual.
+/// The device's share policy. A record made here is offered to the server
+/// only once the server has registered it to its case: offered earlier, the
+/// server would refuse it for that connection. So a pending record starts
+/// as "not shared" and flips to read-write when the outbox releases it. Its
+/// registration is queued before samod makes it (the id is known in
+/// advance), so samod's first question already sees it pending. Documents
+/// from elsewhere (a colleague's visit the server announces) are shared as
+/// usual.
 pub fn share_policy(
     local: Local,
     share_changed: tokio::sync::watch::Sender<u64>,
-    creating: Arc<AtomicUsize>,
 ) -> impl samod::SharePolicy {
     move |doc: samod::DocumentId, peer: PeerId| {
         let local = local.clone();
-        let creating = creating.clone();
         let rx = share_changed.subscribe();
         let doc = doc.to_string();
         let to_server = peer.as_str() == SERVER_PEER_ID;
         futures::stream::unfold(Some((true, rx)), move |state| {
             let local = local.clone();
-            let creating = creating.clone();
             let doc = doc.clone();
             async move {
                 let (first, mut rx) = state?;
@@ -153,9 +120,7 @@ pub fn share_policy(
                 }
                 loop {
                     let pending = local.is_pending_registration(&doc).unwrap_or(true);
-                    let maybe_being_created = creating.load(Ordering::SeqCst) > 0
-                        && !local.is_known(&doc).unwrap_or(false);
-                    if !pending && !maybe_being_created {
+                    if !pending {
                         return Some((samod::ShareConfig::read_write(), None));
                     }
                     if first {
@@ -198,18 +163,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = Local::open(&dir.path().join("device.sqlite")).unwrap();
         let (changed, _) = tokio::sync::watch::channel(0);
-        let creating = Arc::new(AtomicUsize::new(0));
-        let policy = share_policy(local.clone(), changed.clone(), creating.clone());
+        let policy = share_policy(local.clone(), changed.clone());
         let server = PeerId::from(SERVER_PEER_ID);
 
-        // samod asks while the visit is being created, before we know its id.
-        creating.fetch_add(1, Ordering::SeqCst);
+        // The registration is queued before samod makes the document, so
+        // samod's first question is answered "not yet".
+        local.add_record(MADE_HERE, "visit", "case-1", "").unwrap();
         let mut made_here = Box::pin(policy.share(id(MADE_HERE), server.clone()));
         assert_eq!(next(&mut made_here).await, Some(ShareConfig::none()));
-
-        // The creation ends with the registration queued: still withheld.
-        local.add_visit(MADE_HERE, "case-1", "").unwrap();
-        creating.fetch_sub(1, Ordering::SeqCst);
         changed.send_modify(|v| *v += 1);
         assert_eq!(next(&mut made_here).await, None, "no answer while pending");
 

@@ -52,6 +52,17 @@ const MIGRATIONS: &[(u32, &str)] = &[
         2,
         "ALTER TABLE pending_registrations ADD COLUMN nonce TEXT NOT NULL DEFAULT ''",
     ),
+    // Every kind of record joins its case through the outbox; what the
+    // server refused is kept to show on the record.
+    (
+        3,
+        "ALTER TABLE pending_registrations ADD COLUMN kind TEXT NOT NULL DEFAULT 'visit';
+         CREATE TABLE warnings (
+             document_id TEXT PRIMARY KEY NOT NULL,
+             message TEXT NOT NULL,
+             at TEXT NOT NULL
+         );",
+    ),
 ];
 
 /// A document made on this device that the server has not yet accepted.
@@ -60,6 +71,9 @@ pub struct PendingRegistration {
     pub case_id: String,
     pub document_id: String,
     pub nonce: String,
+    pub kind: String,
+    /// Why the server refused it, when it did.
+    pub last_error: Option<String>,
 }
 
 #[derive(Clone)]
@@ -186,16 +200,6 @@ impl Local {
         })
     }
 
-    pub fn is_known(&self, document_id: &str) -> Result<bool, CoreError> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT EXISTS(SELECT 1 FROM documents WHERE document_id = ?1)",
-                [document_id],
-                |r| r.get(0),
-            )
-        })
-    }
-
     pub fn documents(&self) -> Result<Vec<String>, CoreError> {
         self.with(|c| {
             let mut stmt =
@@ -205,23 +209,24 @@ impl Local {
         })
     }
 
-    /// Creates the visit's bookkeeping in one transaction: known document
-    /// and queued registration with the nonce its id was made from.
-    pub fn add_visit(
+    /// Creates a new record's bookkeeping in one transaction: known
+    /// document and queued registration with the nonce its id was made from.
+    pub fn add_record(
         &self,
         document_id: &str,
+        kind: &str,
         case_id: &str,
         nonce: &str,
     ) -> Result<(), CoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, 'visit')",
-            params![document_id, case_id],
+            "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, ?3)",
+            params![document_id, case_id, kind],
         )?;
         tx.execute(
-            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id, nonce) VALUES (?1, ?2, ?3)",
-            params![document_id, case_id, nonce],
+            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id, nonce, kind) VALUES (?1, ?2, ?3, ?4)",
+            params![document_id, case_id, nonce, kind],
         )?;
         tx.commit()?;
         Ok(())
@@ -230,13 +235,15 @@ impl Local {
     pub fn pending_registrations(&self) -> Result<Vec<PendingRegistration>, CoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT case_id, document_id, nonce FROM pending_registrations ORDER BY rowid",
+                "SELECT case_id, document_id, nonce, kind, last_error FROM pending_registrations ORDER BY rowid",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok(PendingRegistration {
                     case_id: r.get(0)?,
                     document_id: r.get(1)?,
                     nonce: r.get(2)?,
+                    kind: r.get(3)?,
+                    last_error: r.get(4)?,
                 })
             })?;
             rows.collect()
@@ -270,6 +277,44 @@ impl Local {
                 params![document_id, error],
             )
             .map(|_| ())
+        })
+    }
+
+    /// Forgets a record that could not be made after its bookkeeping was.
+    pub fn forget_record(&self, document_id: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM pending_registrations WHERE document_id = ?1",
+                [document_id],
+            )?;
+            c.execute(
+                "DELETE FROM documents WHERE document_id = ?1",
+                [document_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Keeps what the server refused about a record, to show on it.
+    pub fn set_warning(&self, document_id: &str, message: &str) -> Result<(), CoreError> {
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO warnings (document_id, message, at) VALUES (?1, ?2, ?3)",
+                params![document_id, message, at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn warning(&self, document_id: &str) -> Result<Option<String>, CoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT message FROM warnings WHERE document_id = ?1",
+                [document_id],
+                |r| r.get(0),
+            )
+            .optional()
         })
     }
 

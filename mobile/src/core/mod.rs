@@ -11,9 +11,10 @@ mod device;
 mod dialer;
 mod error;
 mod local;
+mod outbox;
 pub mod platform;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::browser_online;
-pub use device::{DeviceCore, SyncStatus};
+pub use device::{DeviceCore, InReview, SyncStatus};
 pub use error::CoreError;

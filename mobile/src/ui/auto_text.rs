@@ -43,6 +43,9 @@ pub fn AutoText(
     hint: Option<String>,
     visit: Signal<Option<VisitDoc>>,
     #[props(default = true)] multiline: bool,
+    /// Shown but not editable (a signed-off visit).
+    #[props(default = false)]
+    read_only: bool,
 ) -> Element {
     let core: Core = use_context();
     let initial = visit
@@ -130,6 +133,7 @@ pub fn AutoText(
                 textarea {
                     id: "{id}",
                     rows: "4",
+                    readonly: read_only,
                     aria_describedby: described.clone(),
                     value: "{value}",
                     oninput: oninput.clone(),
@@ -138,6 +142,7 @@ pub fn AutoText(
                 input {
                     id: "{id}",
                     r#type: "text",
+                    readonly: read_only,
                     aria_describedby: described,
                     value: "{value}",
                     oninput,

@@ -4,6 +4,7 @@
 use dioxus::prelude::*;
 use fieldvisit_shared::api::CaseSummary;
 
+use super::review::ReviewQueue;
 use super::{Core, Route, browser, navigate};
 
 #[component]
@@ -12,6 +13,8 @@ pub fn Cases() -> Element {
     let mut cases = use_signal(Vec::<CaseSummary>::new);
     let mut note = use_signal(|| None::<String>);
     let mut refreshing = use_signal(|| false);
+    // Moves after each refresh, so the review queue reads again.
+    let mut refreshed = use_signal(|| 0_u64);
 
     let mut refresh = move || {
         let Some(core) = core.peek().clone() else {
@@ -36,6 +39,7 @@ pub fn Cases() -> Element {
                 ))),
             }
             refreshing.set(false);
+            refreshed += 1;
         });
     };
     use_hook(refresh);
@@ -52,6 +56,7 @@ pub fn Cases() -> Element {
         if let Some(n) = note() {
             p { class: "note", role: "status", "{n}" }
         }
+        ReviewQueue { refreshed }
         if cases.read().is_empty() {
             p {
                 if refreshing() {

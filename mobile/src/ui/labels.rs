@@ -1,7 +1,9 @@
 //! Words the screens show for stored values: the record keeps stable
 //! snake_case codes, people read these.
 
-use fieldvisit_shared::records::{Communication, CreativeMethod, PlaceKind, ReviewStatus};
+use fieldvisit_shared::records::{
+    Communication, CreativeMethod, PlaceKind, ReviewStatus, TextField,
+};
 
 pub fn communication(c: Communication) -> &'static str {
     match c {
@@ -41,6 +43,24 @@ pub fn review(s: ReviewStatus) -> &'static str {
         ReviewStatus::Submitted => "Submitted for review",
         ReviewStatus::Returned => "Returned for changes",
         ReviewStatus::SignedOff => "Signed off",
+    }
+}
+
+/// A review decision, as the history lists it.
+pub fn decision(s: ReviewStatus) -> &'static str {
+    match s {
+        ReviewStatus::Draft => "Reopened",
+        ReviewStatus::Submitted => "Submitted",
+        ReviewStatus::Returned => "Returned",
+        ReviewStatus::SignedOff => "Signed off",
+    }
+}
+
+pub fn field(f: TextField) -> &'static str {
+    match f {
+        TextField::OwnWords => "their own words",
+        TextField::Observations => "my observations",
+        TextField::Analysis => "my analysis",
     }
 }
 

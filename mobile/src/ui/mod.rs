@@ -7,6 +7,7 @@ mod browser;
 mod case;
 mod cases;
 mod labels;
+mod review;
 
 mod sign_in;
 mod sync_indicator;

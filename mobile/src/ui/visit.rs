@@ -6,11 +6,12 @@
 use dioxus::prelude::*;
 use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::records::{
-    ActionText, Communication, CreativeMethod, CreativeText, TextField, VisitText,
+    ActionText, Communication, CreativeMethod, CreativeText, ReviewStatus, TextField, VisitText,
 };
 use futures::StreamExt;
 
 use super::auto_text::AutoText;
+use super::review::{Addenda, Annotations, ReturnedBanner, ReviewPanel};
 use super::{Core, Route, labels, navigate};
 
 #[component]
@@ -126,6 +127,11 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         }
     };
 
+    let closed = v.review.status == ReviewStatus::SignedOff;
+    let warning = core
+        .read()
+        .as_ref()
+        .and_then(|c| c.warning(&visit_id).ok().flatten());
     let field = |f: TextField, id: &str, label: &str, hint: &str| {
         rsx! {
             AutoText {
@@ -136,7 +142,9 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                 label: label.to_owned(),
                 hint: Some(hint.to_owned()),
                 visit,
+                read_only: closed,
             }
+            Annotations { visit_id: visit_id.clone(), field: f, text_id: id.to_owned(), visit }
         }
     };
 
@@ -146,6 +154,13 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         p { class: "quiet", "{labels::place(v.place)} · {labels::review(v.review.status)}" }
         if let Some(why) = error() {
             p { class: "error", role: "alert", "{why}" }
+        }
+        if let Some(why) = warning {
+            p { class: "error", role: "alert", "The server did not accept a change to this visit: {why}" }
+        }
+        ReturnedBanner { visit }
+        if closed {
+            p { class: "notice", "Signed off: the record below is read-only. Add an addendum at the end." }
         }
 
         section { class: "voice person", aria_labelledby: "own-h",
@@ -158,6 +173,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         key: "{mode.as_str()}",
                         class: "chip",
                         r#type: "button",
+                        disabled: closed,
                         aria_pressed: if v.own_words.communication.contains(&mode) { "true" } else { "false" },
                         onclick: {
                             let toggle = toggle_mode.clone();
@@ -193,6 +209,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         label: "What needs doing".to_string(),
                         hint: None,
                         visit,
+                        read_only: closed,
                     }
                     AutoText {
                         visit_id: visit_id.clone(),
@@ -202,11 +219,13 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         hint: None,
                         visit,
                         multiline: false,
+                        read_only: closed,
                     }
                     label { class: "check",
                         input {
                             r#type: "checkbox",
                             checked: action.done,
+                            disabled: closed,
                             onchange: {
                                 let (visit_id, id) = (visit_id.clone(), id.clone());
                                 move |e: FormEvent| {
@@ -224,7 +243,9 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                     }
                 }
             }
-            button { class: "secondary", r#type: "button", onclick: add_action, "Add an action" }
+            if !closed {
+                button { class: "secondary", r#type: "button", onclick: add_action, "Add an action" }
+            }
         }
 
         section { aria_labelledby: "creative-h",
@@ -239,6 +260,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                                 key: "{method.as_str()}",
                                 class: "chip",
                                 r#type: "button",
+                                disabled: closed,
                                 aria_pressed: if obs.method == method { "true" } else { "false" },
                                 onclick: {
                                     let (visit_id, id) = (visit_id.clone(), id.clone());
@@ -263,6 +285,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         label: "What they expressed".to_string(),
                         hint: None,
                         visit,
+                        read_only: closed,
                     }
                     AutoText {
                         visit_id: visit_id.clone(),
@@ -271,6 +294,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         label: "How they expressed it".to_string(),
                         hint: None,
                         visit,
+                        read_only: closed,
                     }
                     AutoText {
                         visit_id: visit_id.clone(),
@@ -279,10 +303,11 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         label: "My reading of it".to_string(),
                         hint: Some("Your interpretation, kept apart from what they expressed.".to_string()),
                         visit,
+                        read_only: closed,
                     }
                 }
             }
-            fieldset { class: "chips",
+            fieldset { class: "chips", hidden: closed,
                 legend { "Add an observation through" }
                 for method in CreativeMethod::ALL.iter().copied() {
                     button {
@@ -299,23 +324,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
             }
         }
 
-        section { aria_labelledby: "review-h",
-            h2 { id: "review-h", "Review and supervision" }
-            p { "{labels::review(v.review.status)}" }
-            if !v.review.changed_at.is_empty() {
-                p { class: "quiet", "Last changed by {v.review.changed_by} on {labels::when(&v.review.changed_at)}" }
-            }
-            if v.annotations.is_empty() {
-                p { class: "quiet", "No supervisor comments." }
-            }
-            ul { class: "comments",
-                for (id, a) in v.annotations.iter() {
-                    li { key: "{id}",
-                        p { "{a.body.as_str()}" }
-                        p { class: "quiet", "{a.author}, {labels::when(&a.created_at)}, on {a.field.as_str()}" }
-                    }
-                }
-            }
-        }
+        ReviewPanel { visit_id: visit_id.clone(), visit }
+        Addenda { visit_id: visit_id.clone(), visit }
     }
 }

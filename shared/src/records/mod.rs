@@ -65,9 +65,9 @@ pub mod visit;
 pub use case::{CaseDoc, CaseEdit, ChronologyEntry, KeyPerson, Person, VisitIndexEntry, read_case};
 pub use review::{Review, ReviewDecision, ReviewStatus};
 pub use visit::{
-    Action, ActionText, Addendum, Annotation, Communication, CreativeMethod, CreativeObservation,
-    CreativeText, OwnWords, PhotoRef, PlaceKind, PresentPerson, TextField, VisitDoc, VisitEdit,
-    VisitText, read_visit,
+    Action, ActionText, Addendum, Anchored, Annotation, ChangedSinceSignOff, Communication,
+    CreativeMethod, CreativeObservation, CreativeText, OwnWords, PhotoRef, PlaceKind,
+    PresentPerson, TextField, VisitDoc, VisitEdit, VisitText, read_visit,
 };
 
 /// The schema version this build writes and reads. A reader meets a newer one

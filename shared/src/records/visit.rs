@@ -362,6 +362,40 @@ pub fn anchor(doc: &Automerge, annotation: &Annotation) -> Anchored {
     }
 }
 
+/// A text whose words differ from what the sign-off attested.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedSinceSignOff {
+    pub field: TextField,
+    pub at_sign_off: String,
+    pub now: String,
+}
+
+/// What the worker's record says now that it did not say when it was
+/// signed off: edits made beside the sign-off (offline at the time), which
+/// the rules keep and the supervisor must see. Empty unless signed off.
+pub fn since_sign_off(doc: &Automerge) -> Result<Vec<ChangedSinceSignOff>, crate::Error> {
+    let now = read_visit(doc)?;
+    if now.review.status != ReviewStatus::SignedOff {
+        return Ok(Vec::new());
+    }
+    let heads: Vec<ChangeHash> = now
+        .review
+        .signed_off_heads
+        .iter()
+        .filter_map(|h| h.parse().ok())
+        .collect();
+    let then: VisitDoc = autosurgeon::hydrate(&doc.fork_at(&heads)?)?;
+    Ok(TextField::ALL
+        .iter()
+        .filter(|f| then.text(**f) != now.text(**f))
+        .map(|f| ChangedSinceSignOff {
+            field: *f,
+            at_sign_off: then.text(*f).to_owned(),
+            now: now.text(*f).to_owned(),
+        })
+        .collect())
+}
+
 /// The typed edits of a visit. The app and the device core change a visit
 /// only through these, never by raw path, so a UI bug cannot write into the
 /// wrong part of a record; the rules below say who may make each.
@@ -1348,6 +1382,13 @@ mod tests {
         let mut merged = signed.fork();
         merged.merge(&mut offline.fork()).unwrap();
         assert_eq!(code(judged(&WORKER, &signed, &merged)), "accepted");
+        // The supervisor sees exactly what changed beside the sign-off.
+        let changed = since_sign_off(&merged).unwrap();
+        assert_eq!(changed.len(), 1);
+        assert_eq!(changed[0].field, TextField::Observations);
+        assert_eq!(changed[0].at_sign_off, "She smiled at the garden.");
+        assert_eq!(changed[0].now, "She smiled at the garden, and at me.");
+        assert!(since_sign_off(&signed).unwrap().is_empty());
         // Knowing of the sign-off, the same edit is refused.
         let (after, verdict) = by(&WORKER, &signed, text("Rewritten after sign-off."));
         assert_eq!(

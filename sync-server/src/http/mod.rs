@@ -13,6 +13,7 @@ mod admin;
 mod auth;
 mod cases;
 mod devices;
+mod documents;
 mod health;
 mod sync;
 mod web;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(devices::router())
         .merge(cases::router())
+        .merge(documents::router())
         .merge(admin::router())
         .merge(sync::router())
         .merge(web::router(&state))

@@ -7,7 +7,7 @@
 //! asked first. The phone records the new document id in the case document
 //! (so the visit lists offline) and queues a registration. Before every sync
 //! connection the phone sends its queued registrations
-//! (`POST /api/cases/{case}/visits`), then buys a ticket and connects. The
+//! (`POST /api/documents`), then buys a ticket and connects. The
 //! server registers the document to the case only if the device's person may
 //! see that case and the device created the id: the phone makes a new id
 //! from a fresh nonce and a key only it and the server hold, and sends the

@@ -1,0 +1,141 @@
+//! Runs the device's outbox (`fieldvisit_shared::outbox`, a state machine
+//! with no IO): feeds it events, carries out its effects (a registration
+//! request, releasing a record to sync, a warning kept on the record) and
+//! feeds their outcomes back. The local store is its memory: what waits is
+//! in `pending_registrations`, so a restart resumes where it stopped.
+
+use std::sync::Mutex;
+
+use fieldvisit_shared::outbox::{Effect, Event, Outbox, Record};
+use fieldvisit_shared::records::Kind;
+
+use super::CoreError;
+use super::api_client::ApiClient;
+use super::local::Local;
+
+pub struct OutboxDriver {
+    outbox: Mutex<Outbox>,
+    api: ApiClient,
+    local: Local,
+    /// Bumped when a record is released, so the share policy asks again.
+    share_changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl OutboxDriver {
+    /// The outbox as the local store left it.
+    pub fn restore(
+        api: ApiClient,
+        local: Local,
+        share_changed: tokio::sync::watch::Sender<u64>,
+    ) -> Result<Self, CoreError> {
+        let mut outbox = Outbox::new();
+        for pending in local.pending_registrations()? {
+            let kind = Kind::parse(&pending.kind).unwrap_or(Kind::Visit);
+            let document_id = pending.document_id.clone();
+            outbox.handle(Event::Made(Record {
+                document_id: document_id.clone(),
+                kind,
+                case_id: pending.case_id,
+                nonce: pending.nonce,
+            }));
+            if let Some(reason) = pending.last_error {
+                outbox.handle(Event::RegistrationRefused {
+                    document_id,
+                    reason,
+                });
+            }
+        }
+        Ok(OutboxDriver {
+            outbox: Mutex::new(outbox),
+            api,
+            local,
+            share_changed,
+        })
+    }
+
+    /// Records not yet registered with the server.
+    pub fn waiting(&self) -> usize {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .waiting()
+    }
+
+    /// Feeds `event` and everything that follows from it until the outbox
+    /// has nothing more to do now. Registrations run one after another, so
+    /// this returns once the ones it could make are made.
+    pub async fn feed(&self, event: Event) -> Result<(), CoreError> {
+        let mut effects = self.handle(event);
+        while !effects.is_empty() {
+            let effect = effects.remove(0);
+            let next = match effect {
+                Effect::Register(record) => {
+                    let document_id = record.document_id.clone();
+                    match self.api.register_document(&record).await {
+                        Ok(_) => Event::Registered { document_id },
+                        Err(CoreError::Server(body)) if !transient(&body.error) => {
+                            tracing::warn!(%document_id, error = %body.message, "registration refused");
+                            Event::RegistrationRefused {
+                                document_id,
+                                reason: body.message,
+                            }
+                        }
+                        Err(e) => {
+                            tracing::info!(%document_id, error = %e, "registration deferred");
+                            Event::RegistrationFailed { document_id }
+                        }
+                    }
+                }
+                Effect::Release { document_id } => {
+                    self.local.registration_done(&document_id)?;
+                    self.share_changed.send_modify(|v| *v += 1);
+                    continue;
+                }
+                Effect::Warn {
+                    document_id,
+                    message,
+                } => {
+                    self.local.registration_failed(&document_id, &message)?;
+                    self.local.set_warning(&document_id, &message)?;
+                    continue;
+                }
+            };
+            effects.extend(self.handle(next));
+        }
+        Ok(())
+    }
+
+    /// Sync was stopped: registrations wait for the next connection.
+    pub fn offline(&self) {
+        let effects = self.handle(Event::Offline);
+        debug_assert!(effects.is_empty(), "going offline starts nothing");
+    }
+
+    /// The server refused changes to a record (it told this device so).
+    pub async fn changes_refused(&self, document_id: &str, reason: &str) -> Result<(), CoreError> {
+        self.feed(Event::ChangesRefused {
+            document_id: document_id.to_owned(),
+            reason: reason.to_owned(),
+        })
+        .await?;
+        // Records made elsewhere are not in the outbox: keep the warning.
+        self.local.set_warning(document_id, reason)
+    }
+
+    fn handle(&self, event: Event) -> Vec<Effect> {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .handle(event)
+    }
+}
+
+/// Refusals that say "no" to this record; anything else (no signal, a
+/// server that cannot write now, a revoked device) says "not now", and the
+/// next connection tries again.
+fn transient(code: &str) -> bool {
+    !matches!(
+        code,
+        "not_found" | "invalid_json" | "invalid_input" | "conflict" | "forbidden"
+    )
+}
