@@ -49,7 +49,7 @@ pub fn new_document<T: autosurgeon::Reconcile>(
 
 /// Finds the map at `path` from the root, or `None` when a step is missing
 /// or not a map.
-fn map_at<R: ReadDoc>(
+pub(crate) fn map_at<R: ReadDoc>(
     doc: &R,
     path: &[&str],
 ) -> Result<Option<automerge::ObjId>, automerge::AutomergeError> {

@@ -107,7 +107,7 @@ export async function signIn(page, url, code) {
 }
 
 export async function openCase(page, personName) {
-  await page.getByRole('button', { name: new RegExp(personName) }).click();
+  await page.getByRole('list', { name: 'Cases' }).getByRole('button', { name: new RegExp(personName) }).click();
   await expect(page.getByRole('heading', { level: 1, name: personName })).toBeVisible();
 }
 

@@ -732,6 +732,9 @@ impl DeviceCore {
             });
         }
         let registrations_waiting = self.outbox.waiting();
+        // Typing still on its way from the journal into the store is not
+        // synced either (the browser gathers keystrokes for a moment).
+        pending += platform::journal::entries().len();
         let connected = server.is_some();
         let synced = connected && pending == 0 && registrations_waiting == 0;
         // "Last synced" is when this device last saw the server catch up:

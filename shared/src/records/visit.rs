@@ -539,26 +539,37 @@ impl VisitEdit {
             } => {
                 crate::validate::timestamp("at", at)?;
                 crate::validate::text("comment", comment)?;
-                let mut review = read_visit(doc)?.review;
-                if *status == ReviewStatus::SignedOff {
-                    review.signed_off_heads =
-                        doc.get_heads().iter().map(|h| h.to_string()).collect();
-                }
-                review.decisions.insert(
-                    id.clone(),
-                    ReviewDecision {
-                        status: *status,
-                        by: by.clone(),
-                        at: at.clone(),
-                        comment: Text::with_value(comment),
-                    },
-                );
-                review.status = *status;
-                review.changed_by = by.clone();
-                review.changed_at = at.clone();
+                let heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+                let decision = ReviewDecision {
+                    status: *status,
+                    by: by.clone(),
+                    at: at.clone(),
+                    comment: Text::with_value(comment),
+                };
                 // One change: a decision and the state it moves to are never
-                // seen apart.
-                doc::put_at(doc, &[], "review", &review)
+                // seen apart. Only what changes is written; reconciling the
+                // whole review would rewrite texts others may be editing.
+                doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| {
+                    use automerge::transaction::Transactable;
+                    let Some(review) = doc::map_at(tx, &["review"])? else {
+                        return Err(autosurgeon::ReconcileError::Automerge(
+                            automerge::AutomergeError::InvalidObjId("no review".into()),
+                        ));
+                    };
+                    let decisions = match tx.get(&review, "decisions")? {
+                        Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+                        _ => tx.put_object(&review, "decisions", automerge::ObjType::Map)?,
+                    };
+                    autosurgeon::reconcile_prop(tx, &decisions, id.as_str(), &decision)?;
+                    if *status == ReviewStatus::SignedOff {
+                        autosurgeon::reconcile_prop(tx, &review, "signed_off_heads", &heads)?;
+                    }
+                    autosurgeon::reconcile_prop(tx, &review, "changed_by", by)?;
+                    autosurgeon::reconcile_prop(tx, &review, "changed_at", at)?;
+                    autosurgeon::reconcile_prop(tx, &review, "status", status)
+                })
+                .map_err(|f| crate::Error::from(f.error))?;
+                Ok(())
             }
             VisitEdit::Annotate {
                 id,
@@ -1382,6 +1393,16 @@ mod tests {
         let mut merged = signed.fork();
         merged.merge(&mut offline.fork()).unwrap();
         assert_eq!(code(judged(&WORKER, &signed, &merged)), "accepted");
+        // A decision on a document with two heads (edits merged from two
+        // devices) is one change on top of both.
+        let mut two_heads = submitted.fork();
+        two_heads.merge(&mut offline.fork()).unwrap();
+        let (_, both) = by(
+            &SUPERVISOR,
+            &two_heads,
+            decide(&SUPERVISOR, ReviewStatus::Returned, "d3"),
+        );
+        assert_eq!(code(both), "accepted");
         // The supervisor sees exactly what changed beside the sign-off.
         let changed = since_sign_off(&merged).unwrap();
         assert_eq!(changed.len(), 1);
