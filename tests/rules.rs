@@ -268,4 +268,15 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
     assert!(!v.observations.as_str().contains("Not my words"));
     let c = owner.visit(&closed).await.unwrap();
     assert_eq!(c.analysis.as_str(), "She wants to stay.");
+
+    // Every review decision is in the audit log, attributed.
+    let decisions: Vec<String> = practice
+        .audit("review_decision")
+        .iter()
+        .filter(|e| e["document_id"] == closed.as_str())
+        .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(decisions.len(), 2, "{decisions:?}");
+    assert!(decisions[0].starts_with(&format!("signed_off by {sam}")), "{decisions:?}");
+    assert!(decisions[1].starts_with(&format!("submitted by {wren}")), "{decisions:?}");
 }

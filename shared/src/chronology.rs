@@ -3,7 +3,7 @@
 //! a court read it. Built from the case document alone, so it never opens a
 //! visit document.
 
-use crate::records::CaseDoc;
+use crate::records::{CaseDoc, ReviewStatus, VisitDoc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChronologyItem<'a> {
@@ -19,19 +19,30 @@ pub enum ChronologyItem<'a> {
         kind: &'a str,
         summary: &'a str,
     },
+    /// A review decision on a visit (submitted, returned, signed off).
+    Decision {
+        document_id: &'a str,
+        id: &'a str,
+        at: &'a str,
+        by: &'a str,
+        status: ReviewStatus,
+        comment: &'a str,
+    },
 }
 
 impl ChronologyItem<'_> {
     pub fn at(&self) -> &str {
         match self {
-            ChronologyItem::Visit { at, .. } | ChronologyItem::Entry { at, .. } => at,
+            ChronologyItem::Visit { at, .. }
+            | ChronologyItem::Entry { at, .. }
+            | ChronologyItem::Decision { at, .. } => at,
         }
     }
 
     fn key(&self) -> &str {
         match self {
             ChronologyItem::Visit { document_id, .. } => document_id,
-            ChronologyItem::Entry { id, .. } => id,
+            ChronologyItem::Entry { id, .. } | ChronologyItem::Decision { id, .. } => id,
         }
     }
 }
@@ -51,7 +62,32 @@ pub fn chronology(case: &CaseDoc) -> Vec<ChronologyItem<'_>> {
         kind: &e.kind,
         summary: e.summary.as_str(),
     });
-    let mut items: Vec<_> = visits.chain(entries).collect();
+    sorted(visits.chain(entries).collect())
+}
+
+/// The chronology with every review decision of the visits given (those
+/// on hand: a decision lives in its visit's document).
+pub fn with_reviews<'a>(
+    case: &'a CaseDoc,
+    visits: &'a [(String, VisitDoc)],
+) -> Vec<ChronologyItem<'a>> {
+    let mut items = chronology(case);
+    for (document_id, visit) in visits {
+        for (id, d) in &visit.review.decisions {
+            items.push(ChronologyItem::Decision {
+                document_id,
+                id,
+                at: &d.at,
+                by: &d.by,
+                status: d.status,
+                comment: d.comment.as_str(),
+            });
+        }
+    }
+    sorted(items)
+}
+
+fn sorted(mut items: Vec<ChronologyItem<'_>>) -> Vec<ChronologyItem<'_>> {
     // RFC 3339 in UTC ("Z") sorts as text; that is what the apps write.
     items.sort_by(|a, b| b.at().cmp(a.at()).then_with(|| a.key().cmp(b.key())));
     items
@@ -60,7 +96,7 @@ pub fn chronology(case: &CaseDoc) -> Vec<ChronologyItem<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{ChronologyEntry, VisitIndexEntry};
+    use crate::records::{ChronologyEntry, PlaceKind, ReviewDecision, VisitIndexEntry};
 
     #[test]
     fn visits_and_entries_interleave_newest_first() {
@@ -90,5 +126,21 @@ mod tests {
         let items = chronology(&case);
         let order: Vec<&str> = items.iter().map(|i| i.key()).collect();
         assert_eq!(order, ["v2", "e1", "v1"]);
+
+        // Review decisions take their place in time.
+        let mut visit = VisitDoc::new("case-1", "w", "2026-01-02T10:00:00Z", PlaceKind::Home);
+        visit.review.decisions.insert(
+            "d1".into(),
+            ReviewDecision {
+                status: ReviewStatus::SignedOff,
+                by: "s".into(),
+                at: "2026-02-15T12:00:00Z".into(),
+                comment: Default::default(),
+            },
+        );
+        let visits = [("v1".to_owned(), visit)];
+        let items = with_reviews(&case, &visits);
+        let order: Vec<&str> = items.iter().map(|i| i.key()).collect();
+        assert_eq!(order, ["v2", "d1", "e1", "v1"]);
     }
 }

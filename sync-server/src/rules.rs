@@ -10,12 +10,13 @@
 use std::collections::HashSet;
 
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use fieldvisit_shared::records::{self, Context, Kind, Refusal};
+use fieldvisit_shared::records::{self, Context, Kind, Refusal, ReviewDecision};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
-    /// Nothing new, or nothing the rules refuse: hand it to samod.
-    Accept,
+    /// Nothing new, or nothing the rules refuse: hand it to samod. With
+    /// the review decisions it records, for the audit log.
+    Accept(Vec<ReviewDecision>),
     /// Refused for this document; samod never sees the message.
     Refuse(Refusal),
     /// Some changes build on changes the server does not hold yet (an
@@ -33,7 +34,7 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
         }
     };
     if message.changes.is_empty() {
-        return Judgement::Accept;
+        return Judgement::Accept(Vec::new());
     }
     let mut after = before.clone();
     for chunk in message.changes.iter() {
@@ -50,7 +51,7 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
         .map(|c| c.hash())
         .collect();
     match records::check(kind, before, &after, &new, cx) {
-        Ok(()) => Judgement::Accept,
+        Ok(accepted) => Judgement::Accept(accepted.decisions),
         Err(refusal) => Judgement::Refuse(refusal),
     }
 }
@@ -123,7 +124,7 @@ mod tests {
         let after = edited(&before, "d-1", edit.clone());
         assert_eq!(
             judge_as("w-1", &Role::Worker, "d-1", &before, &after),
-            Judgement::Accept
+            Judgement::Accept(Vec::new())
         );
         // The same change sent by another device is not its own.
         match judge_as("w-2", &Role::Worker, "d-2", &before, &after) {

@@ -120,6 +120,14 @@ pub struct Context<'a> {
     pub created_by_writer: &'a dyn Fn(&str, &str) -> bool,
 }
 
+/// What an accepted batch did that the practice must be able to find
+/// later (the server audits it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accepted {
+    /// Review decisions the batch recorded.
+    pub decisions: Vec<ReviewDecision>,
+}
+
 /// A batch of changes that breaks a record's rules: refused for that
 /// document only, with a reason the device shows on the record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,9 +157,9 @@ pub fn check(
     after: &Automerge,
     new: &HashSet<ChangeHash>,
     cx: &Context<'_>,
-) -> Result<(), Refusal> {
+) -> Result<Accepted, Refusal> {
     if new.is_empty() {
-        return Ok(());
+        return Ok(Accepted::default());
     }
     for hash in new {
         let actor = after
@@ -186,10 +194,10 @@ pub fn check(
         let made = after
             .fork_at(&[root])
             .map_err(|e| Refusal::new("not_a_record", e.to_string()))?;
-        check_batch(kind, before, &made, &HashSet::from([root]), cx)?;
+        let first = check_batch(kind, before, &made, &HashSet::from([root]), cx)?;
         let rest: HashSet<ChangeHash> = new.iter().filter(|h| **h != root).copied().collect();
         if rest.is_empty() {
-            return Ok(());
+            return Ok(first);
         }
         return check_batch(kind, &made, after, &rest, cx);
     }
@@ -202,13 +210,14 @@ fn check_batch(
     after: &Automerge,
     new: &HashSet<ChangeHash>,
     cx: &Context<'_>,
-) -> Result<(), Refusal> {
+) -> Result<Accepted, Refusal> {
     match kind {
         Kind::Case => case::check(
             &read_before(before)?,
             &read_after::<CaseDoc>(before, after)?,
             cx,
-        ),
+        )
+        .map(|()| Accepted::default()),
         Kind::Visit => visit::check(
             &read_before(before)?,
             &read_after::<VisitDoc>(before, after)?,

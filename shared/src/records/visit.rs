@@ -14,7 +14,7 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile, Text};
 
 use super::review::{self, Review, ReviewDecision, ReviewStatus};
-use super::{Context, Refusal, SCHEMA_VERSION, valid};
+use super::{Accepted, Context, Refusal, SCHEMA_VERSION, valid};
 use crate::api::Role;
 use crate::doc;
 
@@ -744,10 +744,11 @@ pub fn check(
     after_doc: &Automerge,
     new: &HashSet<ChangeHash>,
     cx: &Context<'_>,
-) -> Result<(), Refusal> {
+) -> Result<Accepted, Refusal> {
     let writer = &cx.writer;
     let Some(before) = before else {
-        return creation(after, cx);
+        creation(after, cx)?;
+        return Ok(Accepted::default());
     };
     if (&after.case_id, &after.author, &after.started_at)
         != (&before.case_id, &before.author, &before.started_at)
@@ -765,8 +766,9 @@ pub fn check(
     }
     check_annotations(before, after, writer)?;
     check_addenda(before, after, writer)?;
-    check_review(before, after, after_doc, writer)?;
-    valid(crate::validate::visit(after))
+    let decisions = check_review(before, after, after_doc, writer)?;
+    valid(crate::validate::visit(after))?;
+    Ok(Accepted { decisions })
 }
 
 fn creation(after: &VisitDoc, cx: &Context<'_>) -> Result<(), Refusal> {
@@ -912,7 +914,7 @@ fn check_review(
     after: &VisitDoc,
     after_doc: &Automerge,
     writer: &super::Writer<'_>,
-) -> Result<(), Refusal> {
+) -> Result<Vec<ReviewDecision>, Refusal> {
     let (was, now) = (&before.review, &after.review);
     for (id, decision) in &was.decisions {
         if now.decisions.get(id) != Some(decision) {
@@ -937,7 +939,7 @@ fn check_review(
                 "a review is changed only by a decision that moves the visit on",
             ));
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
     review::transition(reviewer(after, writer)?, was.status, now.status)
         .map_err(|e| Refusal::new("review_transition", e.to_string()))?;
@@ -968,7 +970,7 @@ fn check_review(
             "only a sign-off attests to a version",
         ));
     }
-    Ok(())
+    Ok(added.into_iter().cloned().collect())
 }
 #[cfg(test)]
 mod tests {
@@ -1168,7 +1170,7 @@ mod tests {
             actor: &actor,
             created_by_writer: &made,
         };
-        records::check(Kind::Visit, before, after, &new, &cx)
+        records::check(Kind::Visit, before, after, &new, &cx).map(|_| ())
     }
 
     fn code(r: Result<(), Refusal>) -> &'static str {

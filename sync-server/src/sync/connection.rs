@@ -136,7 +136,13 @@ impl SyncEngine {
                             Verdict::Forward => {
                                 if let (Some(device), Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
                                     match self.judge(device, &mut judging, doc, &bytes).await {
-                                        Outcome::Forward => {}
+                                        Outcome::Forward(decisions) => {
+                                            // Every review decision is in the audit log.
+                                            for d in decisions {
+                                                let detail = format!("{} by {} at {}", d.status, d.by, d.at);
+                                                self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
+                                            }
+                                        }
                                         Outcome::Refused(refusal) => {
                                             tracing::info!(device = %device_id, document = %doc, code = refusal.code, reason = %refusal.message, "change refused by the record's rules");
                                             if let Some(note) = gate.refused_change(doc, refusal.code) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use automerge::Automerge;
 use fieldvisit_shared::provenance;
-use fieldvisit_shared::records::{Context, Kind, Refusal, Writer};
+use fieldvisit_shared::records::{Context, Kind, Refusal, ReviewDecision, Writer};
 use samod::DocumentId;
 use samod::storage::{Storage, StorageKey};
 
@@ -32,7 +32,8 @@ pub struct Judging {
 }
 
 pub enum Outcome {
-    Forward,
+    /// Hand it to samod; with the review decisions it records.
+    Forward(Vec<ReviewDecision>),
     Refused(Refusal),
     Close { code: u16, reason: String },
 }
@@ -47,12 +48,12 @@ impl SyncEngine {
         bytes: &[u8],
     ) -> Outcome {
         let Some(payload) = wire::sync_payload(bytes) else {
-            return Outcome::Forward;
+            return Outcome::Forward(Vec::new());
         };
         let Some((kind, case_id)) = self.record_of(judging, doc).await else {
             // Not a record (the gate lets only visible documents through,
             // so this is a document of the engine's own).
-            return Outcome::Forward;
+            return Outcome::Forward(Vec::new());
         };
         let Some(token_hash) = self.token_hash_of(judging, device).await else {
             return Outcome::Close {
@@ -61,7 +62,7 @@ impl SyncEngine {
             };
         };
         let Ok(id) = doc.parse::<DocumentId>() else {
-            return Outcome::Forward;
+            return Outcome::Forward(Vec::new());
         };
         for _ in 0..WAITS {
             let before = self.stored_document(&id).await;
@@ -93,7 +94,7 @@ impl SyncEngine {
             })
             .await;
             match judged {
-                Ok(Judgement::Accept) => return Outcome::Forward,
+                Ok(Judgement::Accept(decisions)) => return Outcome::Forward(decisions),
                 Ok(Judgement::Refuse(refusal)) => return Outcome::Refused(refusal),
                 Ok(Judgement::MissingDeps) => tokio::time::sleep(WAIT_STEP).await,
                 Err(e) => {
