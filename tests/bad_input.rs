@@ -301,3 +301,51 @@ async fn a_registration_without_a_valid_proof_is_refused_and_registers_nothing()
     }
     assert!(practice.audit("visit_registered").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_of_another_version_is_told_what_to_update() {
+    use fieldvisit_shared::api::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let (_, code) = practice.enrolment_code(&wren);
+    let (token, _) = raw::enrol(&server.url, &code).await;
+    let plain = reqwest::Client::new();
+    for (version, expected) in [
+        (None, "update_app"),
+        (Some(PROTOCOL_VERSION - 1), "update_app"),
+        (Some(PROTOCOL_VERSION + 1), "update_server"),
+    ] {
+        for path in ["/api/cases", "/api/sync/ticket"] {
+            let mut req = if path == "/api/cases" {
+                plain.get(format!("{}{path}", server.url))
+            } else {
+                plain.post(format!("{}{path}", server.url))
+            };
+            req = req.bearer_auth(&token);
+            if let Some(v) = version {
+                req = req.header(PROTOCOL_HEADER, v.to_string());
+            }
+            let (status, code, message) = error_of(req.send().await.unwrap()).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (426, expected),
+                "{path} {version:?}"
+            );
+            assert!(
+                message.contains("your work stays on this device"),
+                "{message}"
+            );
+        }
+    }
+    // Enrolment too: an old app learns it before it is given a token.
+    let (_, code) = practice.enrolment_code(&wren);
+    let resp = plain
+        .post(format!("{}/api/enrol", server.url))
+        .json(&serde_json::json!({"code": code, "label": "old app"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(resp).await.1, "update_app");
+}

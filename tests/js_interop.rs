@@ -28,6 +28,7 @@ async fn the_javascript_automerge_repo_client_syncs_with_our_server() {
         Command::new("node")
             .arg(js_dir.join("interop.mjs"))
             .args([&url, &token, &peer_id, &doc, marker, &actor])
+            .arg(fieldvisit_shared::api::PROTOCOL_VERSION.to_string())
             .output()
             .expect("node runs")
     })

@@ -277,6 +277,12 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
         .map(|e| e["detail"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(decisions.len(), 2, "{decisions:?}");
-    assert!(decisions[0].starts_with(&format!("signed_off by {sam}")), "{decisions:?}");
-    assert!(decisions[1].starts_with(&format!("submitted by {wren}")), "{decisions:?}");
+    assert!(
+        decisions[0].starts_with(&format!("signed_off by {sam}")),
+        "{decisions:?}"
+    );
+    assert!(
+        decisions[1].starts_with(&format!("submitted by {wren}")),
+        "{decisions:?}"
+    );
 }

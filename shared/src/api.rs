@@ -3,6 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// What the app and the server must agree on beyond the wire protocol (the
+/// record rules, how a record registers): the app sends it on every request
+/// in [`PROTOCOL_HEADER`], and the server refuses any other version with a
+/// message that says which side to update. Raise it whenever an app built
+/// before a change would have its work refused by the server.
+pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_HEADER: &str = "fieldvisit-protocol";
+
 /// The sync server's samod peer id; devices bind their connection to it.
 pub const SERVER_PEER_ID: &str = "fieldvisit-sync-server";
 

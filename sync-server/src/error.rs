@@ -1,6 +1,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fieldvisit_shared::api::ErrorBody;
+use fieldvisit_shared::api::{ErrorBody, PROTOCOL_VERSION};
 
 /// The one error enum of the server. Each variant maps to a stable code and
 /// an HTTP status, so every failure reaches a client as our JSON error body.
@@ -42,6 +42,8 @@ pub enum Error {
     TooMany(&'static str),
     #[error("too many attempts from this address; wait a minute and try again")]
     RateLimited,
+    #[error("{}", outdated(*.app))]
+    Outdated { app: Option<u32> },
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("record error: {0}")]
@@ -71,6 +73,8 @@ impl Error {
             Error::Stopped => "stopped",
             Error::TooMany(_) => "too_many",
             Error::RateLimited => "rate_limited",
+            Error::Outdated { app } if app.is_some_and(|v| v > PROTOCOL_VERSION) => "update_server",
+            Error::Outdated { .. } => "update_app",
             Error::Database(e) if storage_unavailable(e) => "storage_unavailable",
             Error::Database(_) | Error::Record(_) | Error::Internal(_) => "internal",
         }
@@ -91,12 +95,27 @@ impl Error {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             Error::TooMany(_) | Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Error::Outdated { .. } => StatusCode::UPGRADE_REQUIRED,
             Error::Database(e) if storage_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Error::UnsupportedBackend(_)
             | Error::Database(_)
             | Error::Record(_)
             | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+fn outdated(app: Option<u32>) -> String {
+    match app {
+        Some(v) if v > PROTOCOL_VERSION => format!(
+            "this app is newer than the practice's server (app {v}, server {PROTOCOL_VERSION}): ask your practice admin to update the server; your work stays on this device"
+        ),
+        Some(v) => format!(
+            "this app is older than the practice's server (app {v}, server {PROTOCOL_VERSION}): update the app; your work stays on this device"
+        ),
+        None => format!(
+            "this app is older than the practice's server (it does not say its version; the server speaks {PROTOCOL_VERSION}): update the app; your work stays on this device"
+        ),
     }
 }
 

@@ -4,7 +4,7 @@
 // acknowledges the change, then checks from a fresh connection that the edit
 // was stored.
 //
-// Usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker> <actor_hex>
+// Usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker> <actor_hex> <protocol>
 // The server accepts a device's changes only under the automerge actor bound
 // to it at enrolment, so the client writes as <actor_hex>.
 // Exit codes: 0 success, 1 failure, 2 timeout (20 s overall).
@@ -13,9 +13,9 @@ import * as A from "@automerge/automerge"
 import { Repo } from "@automerge/automerge-repo"
 import { WebSocketClientAdapter } from "@automerge/automerge-repo-network-websocket"
 
-const [base, token, peerId, docId, marker, actor] = process.argv.slice(2)
-if (!actor) {
-  console.error("usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker> <actor_hex>")
+const [base, token, peerId, docId, marker, actor, protocol] = process.argv.slice(2)
+if (!protocol) {
+  console.error("usage: node interop.mjs <base_url> <device_token> <peer_id> <case_document_id> <marker> <actor_hex> <protocol>")
   process.exit(1)
 }
 
@@ -34,7 +34,7 @@ function fail(message) {
 async function connect() {
   const res = await fetch(`${base}/api/sync/ticket`, {
     method: "POST",
-    headers: { Authorization: `Bearer ${token}` },
+    headers: { Authorization: `Bearer ${token}`, "Fieldvisit-Protocol": protocol },
   })
   const body = await res.text()
   if (!res.ok) {

@@ -14,8 +14,15 @@ pub struct RawPeer {
     pub peer_id: String,
 }
 
+/// An HTTP client that speaks this build's protocol version, as the app does.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::new()
+    use fieldvisit_shared::api::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(PROTOCOL_HEADER, PROTOCOL_VERSION.into());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// Enrols through HTTP: returns (token, peer id).

@@ -1,8 +1,8 @@
 //! The server's HTTP API, as the device uses it.
 
 use fieldvisit_shared::api::{
-    CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, RegisterDocumentRequest,
-    RegisterDocumentResponse, TicketResponse,
+    CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    RegisterDocumentRequest, RegisterDocumentResponse, TicketResponse,
 };
 use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
@@ -67,6 +67,7 @@ impl ApiClient {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, CoreError> {
+        let req = req.header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
             None => req,

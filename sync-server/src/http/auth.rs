@@ -3,6 +3,7 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use fieldvisit_shared::api::{PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
@@ -74,10 +75,31 @@ impl ClientIp {
 /// The enrolled, unrevoked device behind a `Bearer` token.
 pub struct AuthDevice(pub Device);
 
+/// The app's protocol version (see `fieldvisit_shared::api::PROTOCOL_VERSION`):
+/// any other is refused with 426 and a message that says what to update.
+pub struct AppProtocol;
+
+impl FromRequestParts<AppState> for AppProtocol {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
+        let app = parts
+            .headers
+            .get(PROTOCOL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u32>().ok());
+        match app {
+            Some(v) if v == PROTOCOL_VERSION => Ok(AppProtocol),
+            app => Err(Error::Outdated { app }),
+        }
+    }
+}
+
 impl FromRequestParts<AppState> for AuthDevice {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        AppProtocol::from_request_parts(parts, state).await?;
         let ip = ClientIp::from_request_parts(parts, state).await?;
         ip.throttle(
             &state.throttles.auth_failures,

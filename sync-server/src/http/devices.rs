@@ -3,7 +3,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use fieldvisit_shared::api::{EnrolRequest, EnrolResponse, PersonSummary, TicketResponse};
 
-use super::{ApiJson, AppState, AuthDevice, ClientIp};
+use super::{ApiJson, AppProtocol, AppState, AuthDevice, ClientIp};
 use crate::error::Result;
 use crate::practice;
 
@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
 
 async fn enrol(
     State(state): State<AppState>,
+    _: AppProtocol,
     ip: ClientIp,
     ApiJson(req): ApiJson<EnrolRequest>,
 ) -> Result<Json<EnrolResponse>> {

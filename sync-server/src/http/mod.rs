@@ -18,7 +18,7 @@ mod health;
 mod sync;
 mod web;
 
-pub use auth::{ApiJson, AuthDevice, ClientIp};
+pub use auth::{ApiJson, AppProtocol, AuthDevice, ClientIp};
 
 #[derive(Clone)]
 pub struct AppState {

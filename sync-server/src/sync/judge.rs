@@ -35,7 +35,10 @@ pub enum Outcome {
     /// Hand it to samod; with the review decisions it records.
     Forward(Vec<ReviewDecision>),
     Refused(Refusal),
-    Close { code: u16, reason: String },
+    Close {
+        code: u16,
+        reason: String,
+    },
 }
 
 impl SyncEngine {
