@@ -97,7 +97,9 @@ fn as_served(doc: &Automerge) -> Automerge {
     let mut served = Automerge::load(&doc.save()).unwrap();
     let mut warm = served.fork();
     doc::put_at(&mut warm, &[], "warm", true).ok();
-    served.load_incremental(&warm.save_after(&doc.get_heads())).unwrap();
+    served
+        .load_incremental(&warm.save_after(&doc.get_heads()))
+        .unwrap();
     served
 }
 
@@ -148,7 +150,14 @@ fn main() {
         }
         .apply(&mut next)
         .unwrap();
-        row(&mut t, "visit (changes)", changes, &before, Kind::Visit, &next);
+        row(
+            &mut t,
+            "visit (changes)",
+            changes,
+            &before,
+            Kind::Visit,
+            &next,
+        );
     }
     for visits in [10, 100, 1_000] {
         let before = case(visits);
@@ -163,7 +172,14 @@ fn main() {
         }
         .apply(&mut next)
         .unwrap();
-        row(&mut t, "case (visits listed)", visits, &before, Kind::Case, &next);
+        row(
+            &mut t,
+            "case (visits listed)",
+            visits,
+            &before,
+            Kind::Case,
+            &next,
+        );
     }
     println!(
         "The server's rule check per inbound change (copy, apply, read before and after, check)\n\n{}\n",

@@ -134,6 +134,11 @@ impl SyncEngine {
                         };
                         match self.pass(&mut gate, device.as_ref(), &msg).await {
                             Verdict::Forward => {
+                                if let (None, Some(doc), true) = (&device, &msg.document_id, msg.carries_changes)
+                                    && let Outcome::Refused(refusal) = self.judge_for_benchmarks(doc, &bytes).await
+                                {
+                                    tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message);
+                                }
                                 if let (Some(device), Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
                                     match self.judge(device, &mut judging, doc, &bytes).await {
                                         Outcome::Forward(decisions) => {

@@ -34,16 +34,17 @@ use crate::access::{self, Decision};
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::health::{self, Panics};
-use crate::secrets;
 
 mod connection;
 pub mod gate;
 mod judge;
 pub mod payload;
+mod revocation;
+mod tickets;
 pub mod wire;
 
 pub use fieldvisit_shared::api::SERVER_PEER_ID;
-const TICKET_LIFETIME: Duration = Duration::from_secs(60);
+
 /// Close code for a connection ended because its device was revoked.
 pub const CLOSE_REVOKED: u16 = 4001;
 
@@ -93,7 +94,6 @@ impl Default for Limits {
 
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Sync tickets one device may hold unredeemed.
-const MAX_TICKETS_PER_DEVICE: usize = 8;
 /// How long the engine has to answer the health probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -306,70 +306,9 @@ impl SyncEngine {
         });
         // Read before serving: a change made from now on must be noticed.
         let stamp = engine.db.access_stamp()?;
-        tokio::spawn(watch_access(Arc::downgrade(&engine), stamp));
+        tokio::spawn(revocation::watch_access(Arc::downgrade(&engine), stamp));
         tokio::spawn(unload_idle(Arc::downgrade(&engine)));
         Ok(engine)
-    }
-
-    /// A single-use ticket for `/sync`; a device holds at most a few
-    /// unredeemed at once, so buying tickets in a loop costs nothing.
-    pub fn buy_ticket(&self, device_id: &str) -> Result<String> {
-        let ticket = secrets::token();
-        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        tickets.retain(|_, (_, expires)| *expires > now);
-        let held = tickets.values().filter(|(d, _)| d == device_id).count();
-        if held >= MAX_TICKETS_PER_DEVICE {
-            return Err(Error::TooMany(
-                "unredeemed sync tickets for this device; use one or wait a minute",
-            ));
-        }
-        tickets.insert(
-            secrets::hash(&ticket),
-            (device_id.to_owned(), now + TICKET_LIFETIME),
-        );
-        Ok(ticket)
-    }
-
-    /// Single use: a ticket is gone once presented, valid or not.
-    pub fn redeem_ticket(&self, ticket: &str) -> Option<String> {
-        let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
-        match tickets.remove(&secrets::hash(ticket)) {
-            Some((device, expires)) if expires > Instant::now() => Some(device),
-            _ => None,
-        }
-    }
-
-    pub fn ticket_lifetime(&self) -> Duration {
-        TICKET_LIFETIME
-    }
-
-    fn is_revoked(&self, device_id: &str) -> bool {
-        self.known_revoked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(device_id)
-    }
-
-    /// Closes every open connection of a device now.
-    pub fn disconnect_device(&self, device_id: &str) {
-        self.known_revoked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(device_id.to_owned());
-        self.access_changed();
-        let _ = self.revoked.send(device_id.to_owned());
-    }
-
-    /// Who may see what may have changed (an assignment, a supervisor, a
-    /// revocation): open connections check again.
-    pub fn access_changed(&self) {
-        tracing::debug!("access may have changed; open connections check again");
-        self.access_generation.send_modify(|g| *g += 1);
-    }
-
-    fn access_generation(&self) -> u64 {
-        *self.access_generation.borrow()
     }
 
     /// Asks the devices that may see a newly registered document for it. A
@@ -439,48 +378,6 @@ async fn unload_idle(engine: std::sync::Weak<SyncEngine>) {
         let unloaded = engine.repo.unload_idle_documents(idle_for);
         if unloaded > 0 {
             tracing::debug!(unloaded, "idle documents unloaded from memory");
-        }
-    }
-}
-
-/// Picks up access changes made by another process (the admin command line
-/// writing the same database): disconnects revoked devices, and has open
-/// connections check their access again.
-async fn watch_access(engine: std::sync::Weak<SyncEngine>, mut last_stamp: i64) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        let Some(engine) = engine.upgrade() else {
-            return;
-        };
-        let db = engine.db.clone();
-        let seen = last_stamp;
-        let result = db
-            .run(move |db| {
-                let stamp = db.access_stamp()?;
-                if stamp == seen {
-                    return Ok((stamp, Vec::new()));
-                }
-                Ok((stamp, db.revoked_device_ids()?))
-            })
-            .await;
-        match result {
-            Ok((stamp, ids)) if stamp != last_stamp => {
-                engine.access_changed();
-                last_stamp = stamp;
-                let fresh: Vec<String> = {
-                    let known = engine
-                        .known_revoked
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    ids.into_iter().filter(|id| !known.contains(id)).collect()
-                };
-                for id in fresh {
-                    tracing::info!(device = %id, "device revoked; closing its connections");
-                    engine.disconnect_device(&id);
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "access check failed"),
         }
     }
 }

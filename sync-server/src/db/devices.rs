@@ -1,0 +1,133 @@
+//! Devices: enrolment, tokens, revocation.
+
+use fieldvisit_shared::api::PersonSummary;
+use rusqlite::{OptionalExtension, params};
+
+use super::{Audit, Db, audit_tx, now, role};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: String,
+    pub person: PersonSummary,
+    pub label: String,
+    pub revoked: bool,
+}
+
+impl Db {
+    /// The stored hash of a device's token: its creator key (see
+    /// `fieldvisit_shared::provenance`).
+    pub fn token_hash(&self, device_id: &str) -> Result<Option<String>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT token_hash FROM devices WHERE id = ?1",
+                [device_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+        })
+    }
+    pub fn insert_device(
+        &self,
+        id: &str,
+        person_id: &str,
+        label: &str,
+        code_hash: &str,
+        expires_at: &str,
+    ) -> Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM people WHERE id = ?1)", [person_id], |r| r.get(0))?;
+            if !exists {
+                return Err(Error::NotFound(format!("person {person_id}")));
+            }
+            tx.execute(
+                "INSERT INTO devices (id, person_id, label, enrol_code_hash, enrol_expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, person_id, label, code_hash, expires_at, now()],
+            )?;
+            audit_tx(&tx, &Audit { device_id: Some(id), person_id: Some(person_id), action: "device_added", detail: label, ..Default::default() })?;
+            tx.commit()?;
+            Ok(())
+        })
+    }
+    /// Turns a valid, unexpired enrolment code into a token (single use).
+    pub fn enrol(&self, code_hash: &str, token_hash: &str, label: &str) -> Result<Device> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let row: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT id, person_id FROM devices WHERE enrol_code_hash = ?1 AND revoked_at IS NULL AND enrol_expires_at > ?2",
+                    params![code_hash, now()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((device_id, person_id)) = row else {
+                return Err(Error::InvalidEnrolmentCode);
+            };
+            tx.execute(
+                "UPDATE devices SET token_hash = ?1, enrol_code_hash = NULL, enrol_expires_at = NULL, enrolled_at = ?2, label = ?3 WHERE id = ?4",
+                params![token_hash, now(), label, device_id],
+            )?;
+            audit_tx(&tx, &Audit { device_id: Some(&device_id), person_id: Some(&person_id), action: "device_enrolled", detail: label, ..Default::default() })?;
+            tx.commit()?;
+            Ok(device_id)
+        })
+        .and_then(|id| self.device(&id))
+    }
+    pub fn device(&self, id: &str) -> Result<Device> {
+        self.device_where("d.id = ?1", id)?
+            .ok_or_else(|| Error::NotFound(format!("device {id}")))
+    }
+    pub fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
+        self.device_where("d.token_hash = ?1", token_hash)
+    }
+    fn device_where(&self, condition: &str, value: &str) -> Result<Option<Device>> {
+        self.with(|c| {
+            let sql = format!(
+                "SELECT d.id, d.label, d.revoked_at IS NOT NULL, p.id, p.name, p.role
+                 FROM devices d JOIN people p ON p.id = d.person_id WHERE {condition}"
+            );
+            Ok(c.query_row(&sql, [value], |r| {
+                Ok(Device {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    revoked: r.get(2)?,
+                    person: PersonSummary {
+                        id: r.get(3)?,
+                        name: r.get(4)?,
+                        role: role(&r.get::<_, String>(5)?)?,
+                    },
+                })
+            })
+            .optional()?)
+        })
+    }
+    /// Revokes a device; returns false when it already was.
+    pub fn revoke_device(&self, id: &str) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [id], |r| r.get(0))?;
+            if !exists {
+                return Err(Error::NotFound(format!("device {id}")));
+            }
+            let changed = tx.execute(
+                "UPDATE devices SET revoked_at = ?1, enrol_code_hash = NULL WHERE id = ?2 AND revoked_at IS NULL",
+                params![now(), id],
+            )?;
+            if changed > 0 {
+                audit_tx(&tx, &Audit { device_id: Some(id), action: "device_revoked", ..Default::default() })?;
+            }
+            tx.commit()?;
+            Ok(changed > 0)
+        })
+    }
+    pub fn revoked_device_ids(&self) -> Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM devices WHERE revoked_at IS NOT NULL")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+    }
+}

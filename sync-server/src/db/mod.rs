@@ -1,0 +1,177 @@
+//! The practice database: people, cases, assignments, devices, the document
+//! registry and the audit log, in SQLite (WAL). The backend is chosen by a
+//! URI so another (`postgres://`) can follow behind the same methods.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use fieldvisit_shared::api::Role;
+use fieldvisit_sqlite_store::{Durability, apply_migrations, open_connection};
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+mod audit;
+mod cases;
+mod devices;
+mod documents;
+mod people;
+
+use audit::audit_tx;
+pub use audit::{Audit, AuditEntry};
+pub use devices::Device;
+
+/// Numbered migrations, applied in order at start-up; never edit one that
+/// has shipped, add the next.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/0001_practice.sql"))];
+
+/// Where the database lives, parsed from a URI.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUri {
+    Sqlite(PathBuf),
+}
+
+impl std::fmt::Debug for DatabaseUri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUri::Sqlite(p) => write!(f, "sqlite:{}", p.display()),
+        }
+    }
+}
+
+impl DatabaseUri {
+    pub fn parse(uri: &str) -> Result<Self> {
+        match uri.split_once(':') {
+            Some(("sqlite", path)) if !path.is_empty() => Ok(DatabaseUri::Sqlite(path.into())),
+            // Never echo the rest of the URI: it may carry a password.
+            Some((scheme, _)) => Err(Error::UnsupportedBackend(format!("{scheme}:"))),
+            None => Err(Error::UnsupportedBackend("(no scheme)".into())),
+        }
+    }
+
+    pub fn for_data_dir(dir: &Path) -> Self {
+        DatabaseUri::Sqlite(dir.join("fieldvisit.sqlite"))
+    }
+
+    pub fn sqlite_path(&self) -> &Path {
+        match self {
+            DatabaseUri::Sqlite(p) => p,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").finish_non_exhaustive()
+    }
+}
+
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn role(s: &str) -> rusqlite::Result<Role> {
+    Role::parse(s).ok_or_else(|| rusqlite::Error::InvalidColumnName(format!("role {s}")))
+}
+
+impl Db {
+    pub fn open(uri: &DatabaseUri) -> Result<Self> {
+        let path = uri.sqlite_path();
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut conn = open_connection(path, Durability::Full)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        apply_migrations(&mut conn, MIGRATIONS)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+    /// Runs `f` on a blocking thread: SQLite calls must not stall the runtime.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Db) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || f(&db))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    }
+    /// Moves whenever who may see what may have changed, whichever process
+    /// changed it (the server's API or the admin command line): the newest
+    /// audit entry of an access change. Unlike `PRAGMA data_version` it does
+    /// not move for every enrolment or audit entry.
+    pub fn access_stamp(&self) -> Result<i64> {
+        self.with(|c| {
+            Ok(c.query_row(
+                "SELECT coalesce(max(id), 0) FROM audit_log WHERE action IN
+                 ('assigned', 'unassigned', 'supervisor_changed', 'device_revoked')",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_select_the_backend_and_hide_secrets() {
+        assert_eq!(
+            DatabaseUri::parse("sqlite:/tmp/x.sqlite").unwrap(),
+            DatabaseUri::Sqlite("/tmp/x.sqlite".into())
+        );
+        let err = DatabaseUri::parse("postgres://user:secret@host/db").unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+        assert_eq!(err.code(), "unsupported_backend");
+    }
+
+    #[test]
+    fn migrations_apply_once_and_visibility_follows_assignment() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = DatabaseUri::for_data_dir(dir.path());
+        let db = Db::open(&uri).unwrap();
+        drop(db);
+        let db = Db::open(&uri).unwrap();
+        db.insert_person("sup", "Sam Supervisor", &Role::Supervisor, None)
+            .unwrap();
+        db.insert_person("w1", "Wren Worker", &Role::Worker, Some("sup"))
+            .unwrap();
+        db.insert_person("w2", "Ash Worker", &Role::Worker, None)
+            .unwrap();
+        assert!(matches!(
+            db.insert_person("w3", "X", &Role::Worker, Some("w2")),
+            Err(Error::Conflict(_))
+        ));
+        db.insert_case("c1", "REF-1", "Alex", "docA").unwrap();
+        db.assign("c1", "w1").unwrap();
+        let ids = |p: &str| -> Vec<String> {
+            db.cases_visible_to(p)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.case_id)
+                .collect()
+        };
+        assert_eq!(ids("w1"), ["c1"]);
+        assert_eq!(ids("sup"), ["c1"]);
+        assert!(ids("w2").is_empty());
+        assert!(matches!(
+            db.insert_case("c2", "REF-1", "B", "docB"),
+            Err(Error::Conflict(_))
+        ));
+    }
+}
