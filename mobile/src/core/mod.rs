@@ -13,8 +13,12 @@ mod error;
 mod local;
 mod outbox;
 pub mod platform;
+mod records;
+mod sync_status;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::browser_online;
-pub use device::{DeviceCore, InReview, SyncStatus};
+pub use device::DeviceCore;
 pub use error::CoreError;
+pub use records::InReview;
+pub use sync_status::SyncStatus;

@@ -737,6 +737,87 @@ fn content(v: &VisitDoc) -> impl PartialEq + '_ {
     )
 }
 
+/// Where the worker's record keeps its texts (the roots of the document
+/// that a sign-off closes).
+const RECORD_ROOTS: &[&str] = &[
+    "own_words",
+    "observations",
+    "analysis",
+    "actions",
+    "creative",
+    "present",
+];
+
+/// Typing, judged cheaply and before anything is applied: true when every
+/// operation of `changes` inserts or deletes characters of a text that
+/// `before` already has in the worker's record, written by a worker, on a
+/// visit that is not signed off, and no text can grow past its limit.
+/// Exactly then [`check`] accepts (nothing else changes), without copying,
+/// applying or reading the document. False means "judge in full", never
+/// "refuse". The caller has checked the changes' actor and that their
+/// dependencies are in `before` or among `changes`.
+pub fn only_typing(
+    before: &Automerge,
+    changes: &[automerge::Change],
+    writer: &super::Writer<'_>,
+) -> bool {
+    use automerge::legacy::{ObjectId, OpId, OpType};
+    use automerge::{ObjType, ScalarValue};
+    if *writer.role != Role::Worker || changes.is_empty() {
+        return false;
+    }
+    let status = doc::map_at(before, &["review"])
+        .ok()
+        .flatten()
+        .and_then(|review| before.get(&review, "status").ok().flatten());
+    match status {
+        Some((automerge::Value::Scalar(s), _)) if s.as_str() != Some("signed_off") => {}
+        _ => return false,
+    }
+    // Characters inserted per text, to bound its length.
+    let mut inserted: std::collections::HashMap<String, (automerge::ObjId, usize)> =
+        std::collections::HashMap::new();
+    for change in changes {
+        for op in change.decode().operations {
+            let typing = matches!(
+                (&op.action, op.insert),
+                (OpType::Put(ScalarValue::Str(_)), true) | (OpType::Delete, false)
+            );
+            let ObjectId::Id(OpId(counter, actor)) = &op.obj else {
+                return false;
+            };
+            if !typing {
+                return false;
+            }
+            let id = format!("{counter}@{actor}");
+            if let Some((_, n)) = inserted.get_mut(&id) {
+                *n += usize::from(op.insert);
+                continue;
+            }
+            let Ok((obj, ObjType::Text)) = before.import(&id) else {
+                return false;
+            };
+            let root = before
+                .parents(&obj)
+                .ok()
+                .and_then(|p| p.visible_path())
+                .and_then(|path| {
+                    path.into_iter().find_map(|(o, prop)| match (o, prop) {
+                        (automerge::ObjId::Root, automerge::Prop::Map(key)) => Some(key),
+                        _ => None,
+                    })
+                });
+            if !root.is_some_and(|r| RECORD_ROOTS.contains(&r.as_str())) {
+                return false;
+            }
+            inserted.insert(id, (obj, usize::from(op.insert)));
+        }
+    }
+    inserted
+        .values()
+        .all(|(obj, n)| before.length(obj) + n <= crate::validate::MAX_TEXT_CHARS)
+}
+
 /// The rules of a visit document, for a batch of changes by one writer.
 pub fn check(
     before: &Option<VisitDoc>,
@@ -1457,6 +1538,78 @@ mod tests {
                 new_document(&v, device_actor(COLLEAGUE.0)).unwrap()
             })),
             "wrong_case"
+        );
+    }
+
+    /// `edit` by `who` on `doc`: does the cheap path take it?
+    fn typing(who: &(&str, Role), doc: &Automerge, edit: VisitEdit) -> bool {
+        let mut after = doc.fork().with_actor(device_actor(who.0));
+        edit.apply(&mut after).unwrap();
+        let new = after.get_changes(&doc.get_heads());
+        only_typing(
+            doc,
+            &new,
+            &Writer {
+                person_id: who.0,
+                role: &who.1,
+            },
+        )
+    }
+
+    #[test]
+    fn typing_takes_the_cheap_path_and_nothing_else_does() {
+        let doc = stored();
+        assert!(typing(
+            &WORKER,
+            &doc,
+            text("She smiled at the garden, then at me.")
+        ));
+        assert!(
+            typing(&WORKER, &doc, text("She smiled.")),
+            "deleting is typing too"
+        );
+        assert!(!typing(&SUPERVISOR, &doc, text("x")));
+        assert!(!typing(
+            &WORKER,
+            &doc,
+            VisitEdit::AddAction { id: "a1".into() }
+        ));
+        assert!(!typing(
+            &WORKER,
+            &doc,
+            decide(&WORKER, ReviewStatus::Submitted, "d1")
+        ));
+        assert!(!typing(&WORKER, &signed_off(), text("Rewritten.")));
+        let (noted, _) = by(
+            &SUPERVISOR,
+            &doc,
+            VisitEdit::Annotate {
+                id: "n1".into(),
+                field: TextField::Observations,
+                from: 0,
+                to: 3,
+                body: "Who?".into(),
+                author: SUPERVISOR.0.into(),
+                at: AT.into(),
+            },
+        );
+        let body_edit = {
+            let mut d = noted.fork().with_actor(device_actor(WORKER.0));
+            update_text(&mut d, &["annotations", "n1", "body"], "Changed.").unwrap();
+            d
+        };
+        let new = body_edit.get_changes(&noted.get_heads());
+        assert!(!only_typing(
+            &noted,
+            &new,
+            &Writer {
+                person_id: WORKER.0,
+                role: &WORKER.1
+            }
+        ));
+        assert_eq!(
+            code(judged(&WORKER, &noted, &body_edit)),
+            "annotation_changed"
         );
     }
 

@@ -35,6 +35,7 @@ impl Db {
             Ok(())
         })
     }
+
     pub fn audit_entries(&self, action: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(

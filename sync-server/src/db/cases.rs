@@ -39,6 +39,7 @@ impl Db {
             Ok(())
         })
     }
+
     pub fn reference_taken(&self, reference: &str) -> Result<bool> {
         self.with(|c| {
             Ok(c.query_row(
@@ -48,6 +49,7 @@ impl Db {
             )?)
         })
     }
+
     pub fn assign(&self, case_id: &str, person_id: &str) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -74,6 +76,7 @@ impl Db {
             Ok(())
         })
     }
+
     /// Ends an assignment; returns false when there was none.
     pub fn unassign(&self, case_id: &str, person_id: &str) -> Result<bool> {
         self.with(|c| {
@@ -97,6 +100,7 @@ impl Db {
             Ok(removed > 0)
         })
     }
+
     /// Cases visible to a person: assigned to them, or to a worker they supervise.
     pub fn cases_visible_to(&self, person_id: &str) -> Result<Vec<CaseSummary>> {
         self.with(|c| {
@@ -120,6 +124,7 @@ impl Db {
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
+
     /// The facts [`access::decide`] needs for one device and one document.
     pub fn access_facts(&self, device_id: &str, document_id: &str) -> Result<Option<Facts>> {
         self.with(|c| {

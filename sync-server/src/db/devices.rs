@@ -28,6 +28,7 @@ impl Db {
             .flatten())
         })
     }
+
     pub fn insert_device(
         &self,
         id: &str,
@@ -51,6 +52,7 @@ impl Db {
             Ok(())
         })
     }
+
     /// Turns a valid, unexpired enrolment code into a token (single use).
     pub fn enrol(&self, code_hash: &str, token_hash: &str, label: &str) -> Result<Device> {
         self.with(|c| {
@@ -75,13 +77,16 @@ impl Db {
         })
         .and_then(|id| self.device(&id))
     }
+
     pub fn device(&self, id: &str) -> Result<Device> {
         self.device_where("d.id = ?1", id)?
             .ok_or_else(|| Error::NotFound(format!("device {id}")))
     }
+
     pub fn device_by_token_hash(&self, token_hash: &str) -> Result<Option<Device>> {
         self.device_where("d.token_hash = ?1", token_hash)
     }
+
     fn device_where(&self, condition: &str, value: &str) -> Result<Option<Device>> {
         self.with(|c| {
             let sql = format!(
@@ -103,6 +108,7 @@ impl Db {
             .optional()?)
         })
     }
+
     /// Revokes a device; returns false when it already was.
     pub fn revoke_device(&self, id: &str) -> Result<bool> {
         self.with(|c| {
@@ -122,6 +128,7 @@ impl Db {
             Ok(changed > 0)
         })
     }
+
     pub fn revoked_device_ids(&self) -> Result<Vec<String>> {
         self.with(|c| {
             let mut stmt =

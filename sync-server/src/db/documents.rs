@@ -82,6 +82,7 @@ impl Db {
             Ok(true)
         })
     }
+
     /// What a registered document is and the case it belongs to.
     pub fn document_record(&self, document_id: &str) -> Result<Option<(String, String)>> {
         self.with(|c| {
@@ -93,6 +94,7 @@ impl Db {
             .optional()?)
         })
     }
+
     /// Registers a visit document created on the server (the demo seed).
     pub fn register_seeded_visit(
         &self,

@@ -95,10 +95,12 @@ impl Db {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
     }
+
     /// Runs `f` on a blocking thread: SQLite calls must not stall the runtime.
     pub async fn run<T: Send + 'static>(
         &self,
@@ -109,6 +111,7 @@ impl Db {
             .await
             .map_err(|e| Error::Internal(e.to_string()))?
     }
+
     /// Moves whenever who may see what may have changed, whichever process
     /// changed it (the server's API or the admin command line): the newest
     /// audit entry of an access change. Unlike `PRAGMA data_version` it does

@@ -28,6 +28,7 @@ impl Db {
             Ok(())
         })
     }
+
     pub fn person(&self, id: &str) -> Result<PersonSummary> {
         self.with(|c| {
             c.query_row(
@@ -45,6 +46,7 @@ impl Db {
             .ok_or_else(|| Error::NotFound(format!("person {id}")))
         })
     }
+
     /// Gives a worker another supervisor (or none).
     pub fn set_supervisor(&self, person_id: &str, supervisor_id: Option<&str>) -> Result<()> {
         self.with(|c| {
@@ -79,6 +81,7 @@ impl Db {
             Ok(())
         })
     }
+
     pub fn people(&self) -> Result<Vec<PersonSummary>> {
         self.with(|c| {
             let mut stmt =

@@ -67,46 +67,32 @@ impl SyncEngine {
         let Ok(id) = doc.parse::<DocumentId>() else {
             return Outcome::Forward(Vec::new());
         };
+        let actor = provenance::device_actor(&device.id);
+        let made = |document_id: &str, nonce: &str| {
+            provenance::parse_nonce(nonce)
+                .is_some_and(|n| crate::secrets::created_by(&token_hash, &n, document_id))
+        };
         for _ in 0..WAITS {
             let before = self.stored_document(&id).await;
-            let (payload, person, role, case_id, token_hash, device_id) = (
-                payload.to_vec(),
-                device.person.id.clone(),
-                device.person.role.clone(),
-                case_id.clone(),
-                token_hash.clone(),
-                device.id.clone(),
-            );
-            // Applying and reading a document is CPU work: off the runtime.
-            let judged = tokio::task::spawn_blocking(move || {
-                let actor = provenance::device_actor(&device_id);
-                let made = |document_id: &str, nonce: &str| {
-                    provenance::parse_nonce(nonce)
-                        .is_some_and(|n| crate::secrets::created_by(&token_hash, &n, document_id))
-                };
+            // Judged on this connection's task, not a blocking thread: a
+            // thread per judgement cost more memory (each its own allocator
+            // arena) than the few milliseconds it keeps a worker busy.
+            let judged = {
                 let cx = Context {
                     writer: Writer {
-                        person_id: &person,
-                        role: &role,
+                        person_id: &device.person.id,
+                        role: &device.person.role,
                     },
                     case_id: &case_id,
                     actor: &actor,
                     created_by_writer: &made,
                 };
-                rules::judge(kind, &before, &payload, &cx)
-            })
-            .await;
+                rules::judge(kind, &before, payload, &cx)
+            };
             match judged {
-                Ok(Judgement::Accept(decisions)) => return Outcome::Forward(decisions),
-                Ok(Judgement::Refuse(refusal)) => return Outcome::Refused(refusal),
-                Ok(Judgement::MissingDeps) => tokio::time::sleep(WAIT_STEP).await,
-                Err(e) => {
-                    tracing::error!(error = %e, %doc, "judging a change panicked");
-                    return Outcome::Refused(Refusal::new(
-                        "unjudgeable",
-                        "the server could not check this change",
-                    ));
-                }
+                Judgement::Accept(decisions) => return Outcome::Forward(decisions),
+                Judgement::Refuse(refusal) => return Outcome::Refused(refusal),
+                Judgement::MissingDeps => tokio::time::sleep(WAIT_STEP).await,
             }
         }
         Outcome::Close {
@@ -120,16 +106,12 @@ impl SyncEngine {
         let (Some(payload), Ok(id)) = (wire::sync_payload(bytes), doc.parse::<DocumentId>()) else {
             return Outcome::Forward(Vec::new());
         };
-        let payload = payload.to_vec();
         for _ in 0..WAITS {
             let before = self.stored_document(&id).await;
-            let p = payload.clone();
-            match tokio::task::spawn_blocking(move || rules::judge_for_benchmarks(&before, &p))
-                .await
-            {
-                Ok(Judgement::MissingDeps) => tokio::time::sleep(WAIT_STEP).await,
-                Ok(Judgement::Refuse(refusal)) => return Outcome::Refused(refusal),
-                Ok(Judgement::Accept(_)) | Err(_) => return Outcome::Forward(Vec::new()),
+            match rules::judge_for_benchmarks(&before, payload) {
+                Judgement::MissingDeps => tokio::time::sleep(WAIT_STEP).await,
+                Judgement::Refuse(refusal) => return Outcome::Refused(refusal),
+                Judgement::Accept(_) => return Outcome::Forward(Vec::new()),
             }
         }
         Outcome::Forward(Vec::new())

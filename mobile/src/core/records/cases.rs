@@ -1,0 +1,59 @@
+//! The cases this device may see, and their case documents.
+
+use std::time::Duration;
+
+use fieldvisit_shared::api::CaseSummary;
+use fieldvisit_shared::outbox::Event;
+use fieldvisit_shared::records::{self, CaseDoc};
+
+use crate::core::CoreError;
+use crate::core::device::DeviceCore;
+
+impl DeviceCore {
+    /// Fetches the list of cases this device may see (needs a connection),
+    /// then loads each case and its visits so they are there offline.
+    pub async fn refresh_cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
+        self.outbox.feed(Event::Online).await?;
+        let cases = self.api.cases().await?;
+        self.wait_for_connection(Duration::from_secs(10)).await;
+        self.local.replace_cases(&cases)?;
+        for case in &cases {
+            let c = self.case(&case.case_id).await?;
+            for visit_id in c.visits.keys() {
+                self.local.add_document(visit_id, &case.case_id, "visit")?;
+                if let Err(e) = self.handle(visit_id).await {
+                    tracing::warn!(visit = %visit_id, error = %e, "visit not available yet");
+                }
+            }
+        }
+        Ok(cases)
+    }
+
+    /// The cases this device knows, as of the last refresh.
+    pub fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
+        self.local.cases()
+    }
+
+    pub(crate) fn case_summary(&self, case_id: &str) -> Result<CaseSummary, CoreError> {
+        self.local
+            .cases()?
+            .into_iter()
+            .find(|c| c.case_id == case_id)
+            .ok_or_else(|| CoreError::UnknownCase(case_id.to_owned()))
+    }
+
+    pub async fn case(&self, case_id: &str) -> Result<CaseDoc, CoreError> {
+        let summary = self.case_summary(case_id)?;
+        let handle = self.handle(&summary.document_id).await?;
+        Ok(handle.with_document(|doc| records::read_case(doc))?)
+    }
+
+    /// Fires whenever the case document changes (a colleague's new visit).
+    pub async fn case_changes(
+        &self,
+        case_id: &str,
+    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
+        let summary = self.case_summary(case_id)?;
+        self.changes(&summary.document_id).await
+    }
+}

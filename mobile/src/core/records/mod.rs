@@ -1,0 +1,10 @@
+//! What the device core does with each record kind, behind [`DeviceCore`]:
+//! one file per kind (and one for review, which spans visits).
+//!
+//! [`DeviceCore`]: super::DeviceCore
+
+mod cases;
+mod review;
+mod visits;
+
+pub use review::InReview;

@@ -1,0 +1,230 @@
+//! Visits: made offline, written through typed edits under the record's
+//! rules, and the draft journal that keeps typing through a reload.
+
+use fieldvisit_shared::doc;
+use fieldvisit_shared::outbox::{Event, Record};
+use fieldvisit_shared::records::{
+    self, CaseEdit, Communication, CreativeMethod, Kind, PlaceKind, VisitDoc, VisitEdit,
+    VisitIndexEntry, VisitText, Writer,
+};
+use fieldvisit_shared::{provenance, validate};
+use samod::DocumentId;
+
+use crate::core::CoreError;
+use crate::core::device::{DeviceCore, new_item_id, now};
+use crate::core::platform;
+
+impl DeviceCore {
+    /// The journal's name for the text of one visit (see [`platform::journal`]).
+    pub fn draft_key(visit_id: &str, text: &VisitText) -> String {
+        format!("{visit_id}/{}", text.key())
+    }
+
+    /// Saves `value` as a text of a visit and resolves once it is durable in
+    /// the store; then its draft in the journal, if still the latest, goes.
+    pub async fn save_text(
+        &self,
+        visit_id: &str,
+        text: VisitText,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        let key = Self::draft_key(visit_id, &text);
+        self.set_text(visit_id, text, value).await?;
+        platform::store_durable().await;
+        platform::journal::settle(&key, value);
+        Ok(())
+    }
+
+    /// Writes into the store whatever a previous page typed but did not get
+    /// to store durably (it was reloaded, closed or killed at once). A draft
+    /// that cannot be written stays in the journal, never dropped.
+    pub(crate) async fn replay_drafts(&self) {
+        for (key, value) in platform::journal::entries() {
+            let parsed = key
+                .split_once('/')
+                .and_then(|(visit, text)| Some((visit.to_owned(), VisitText::from_key(text)?)));
+            let Some((visit_id, text)) = parsed else {
+                tracing::warn!(%key, "a draft under a name this version does not know");
+                continue;
+            };
+            match self.save_text(&visit_id, text, &value).await {
+                Ok(()) => tracing::info!(%key, "typing from before the page went is saved"),
+                Err(e) => tracing::error!(%key, error = %e, "a draft could not be saved; kept"),
+            }
+        }
+    }
+
+    /// Creates a draft visit, offline: it is in the local store, listed in
+    /// its case, and queued for registration before this returns.
+    pub async fn create_visit(&self, case_id: &str, place: PlaceKind) -> Result<String, CoreError> {
+        let summary = self.case_summary(case_id)?;
+        let case_handle = self.handle(&summary.document_id).await?;
+        let started_at = now();
+        let visit = VisitDoc::new(case_id, &self.enrolment.person.id, &started_at, place);
+        // The id is made from a fresh nonce and this device's creator key,
+        // so that only this device can register it; it is queued for
+        // registration before samod makes it, so samod's share policy never
+        // offers it to the server unregistered.
+        let nonce: [u8; provenance::NONCE_LEN] = rand::random();
+        let key = provenance::creator_key(&self.enrolment.token);
+        let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
+            .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
+        let record = Record {
+            document_id: id.to_string(),
+            kind: Kind::Visit,
+            case_id: case_id.to_owned(),
+            nonce: hex::encode(nonce),
+        };
+        let visit_id = record.document_id.clone();
+        self.local
+            .add_record(&visit_id, Kind::Visit.as_str(), case_id, &record.nonce)?;
+        let created = match self
+            .repo
+            .create_with_id(id, doc::new_document(&visit, self.actor.clone())?)
+            .await
+        {
+            Ok(handle) => Ok(handle),
+            Err(samod::CreateError::Stopped) => Err(CoreError::Stopped),
+            Err(e @ samod::CreateError::Exists(_)) => Err(CoreError::Protocol(e.to_string())),
+        };
+        let handle = match created {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.local.forget_record(&visit_id)?;
+                return Err(e);
+            }
+        };
+        self.hear_refusals(&handle);
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(visit_id.clone(), handle);
+        let edit = CaseEdit::IndexVisit {
+            visit_document_id: visit_id.clone(),
+            entry: VisitIndexEntry {
+                started_at,
+                author: self.enrolment.person.id.clone(),
+                nonce: record.nonce.clone(),
+            },
+        };
+        case_handle.with_document(|doc| {
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)
+        })?;
+        // Registered now when online, else when the next connection opens.
+        let outbox = self.outbox.clone();
+        platform::spawn(async move {
+            if let Err(e) = outbox.feed(Event::Made(record)).await {
+                tracing::warn!(error = %e, "the outbox could not take a new record");
+            }
+        });
+        Ok(visit_id)
+    }
+
+    pub async fn visit(&self, visit_id: &str) -> Result<VisitDoc, CoreError> {
+        let handle = self.handle(visit_id).await?;
+        Ok(handle.with_document(|doc| records::read_visit(doc))?)
+    }
+
+    /// Sets a piece of text to what the person now sees in it; only the
+    /// difference is recorded, so concurrent edits elsewhere survive.
+    pub async fn set_text(
+        &self,
+        visit_id: &str,
+        text: impl Into<VisitText>,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        let text = text.into();
+        validate::text(text.name(), value)?;
+        self.edit_visit(
+            visit_id,
+            VisitEdit::SetText {
+                text,
+                value: value.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn set_communication(
+        &self,
+        visit_id: &str,
+        modes: &[Communication],
+    ) -> Result<(), CoreError> {
+        self.edit_visit(visit_id, VisitEdit::SetCommunication(modes.to_vec()))
+            .await
+    }
+
+    /// Adds an empty action and returns its id.
+    pub async fn add_action(&self, visit_id: &str) -> Result<String, CoreError> {
+        let id = new_item_id();
+        self.edit_visit(visit_id, VisitEdit::AddAction { id: id.clone() })
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn set_action_done(
+        &self,
+        visit_id: &str,
+        action_id: &str,
+        done: bool,
+    ) -> Result<(), CoreError> {
+        let id = action_id.to_owned();
+        self.edit_visit(visit_id, VisitEdit::SetActionDone { id, done })
+            .await
+    }
+
+    /// Adds a creative-method observation and returns its id.
+    pub async fn add_creative(
+        &self,
+        visit_id: &str,
+        method: CreativeMethod,
+    ) -> Result<String, CoreError> {
+        let id = new_item_id();
+        let edit = VisitEdit::AddCreative {
+            id: id.clone(),
+            method,
+        };
+        self.edit_visit(visit_id, edit).await?;
+        Ok(id)
+    }
+
+    pub async fn set_creative_method(
+        &self,
+        visit_id: &str,
+        observation_id: &str,
+        method: CreativeMethod,
+    ) -> Result<(), CoreError> {
+        let id = observation_id.to_owned();
+        self.edit_visit(visit_id, VisitEdit::SetCreativeMethod { id, method })
+            .await
+    }
+
+    /// Makes one typed edit to a visit, written as this device's actor,
+    /// once the record's rules (the ones the server checks too) allow it
+    /// to this device's person.
+    pub async fn edit_visit(&self, visit_id: &str, edit: VisitEdit) -> Result<(), CoreError> {
+        let handle = self.handle(visit_id).await?;
+        let person = &self.enrolment.person;
+        let writer = Writer {
+            person_id: &person.id,
+            role: &person.role,
+        };
+        handle.with_document(|doc| {
+            let visit = records::read_visit(doc)?;
+            edit.permitted(&visit, &writer)?;
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)?;
+            Ok::<_, CoreError>(())
+        })
+    }
+
+    /// Fires whenever the visit changes, here or by sync, so a screen can
+    /// show a colleague's words as they arrive.
+    pub async fn visit_changes(
+        &self,
+        visit_id: &str,
+    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
+        self.changes(visit_id).await
+    }
+}
