@@ -18,28 +18,9 @@ use fieldvisit_shared::records::{
     CaseDoc, CaseEdit, Context, Kind, PlaceKind, TextField, VisitDoc, VisitEdit, VisitIndexEntry,
     Writer,
 };
-use fieldvisit_sync_server::rules::{self, Judgement};
+use fieldvisit_sync_server::rules::{self, Judgement, changes_message as payload};
 
 const DEVICE: &str = "device-bench";
-
-/// The sync message a peer holding `theirs` sends to one holding `ours`:
-/// every change `ours` lacks.
-fn payload(ours: &Automerge, theirs: &Automerge) -> Vec<u8> {
-    let chunks: Vec<Vec<u8>> = theirs
-        .get_changes(&ours.get_heads())
-        .iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
-    automerge::sync::Message {
-        heads: theirs.get_heads(),
-        need: Vec::new(),
-        have: Vec::new(),
-        changes: chunks.into(),
-        flags: None,
-        version: automerge::sync::MessageVersion::V1,
-    }
-    .encode()
-}
 
 /// A visit typed into `changes` times by one worker's device.
 fn visit(changes: usize) -> Automerge {

@@ -168,6 +168,25 @@ fn new_changes(
     new
 }
 
+/// The sync message a peer holding `theirs` sends to one holding `ours`:
+/// every change `ours` lacks, in one message (for tests and benches).
+pub fn changes_message(ours: &Automerge, theirs: &Automerge) -> Vec<u8> {
+    let chunks: Vec<Vec<u8>> = theirs
+        .get_changes(&ours.get_heads())
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    automerge::sync::Message {
+        heads: theirs.get_heads(),
+        need: Vec::new(),
+        have: Vec::new(),
+        changes: chunks.into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,25 +194,6 @@ mod tests {
     use fieldvisit_shared::doc;
     use fieldvisit_shared::provenance::device_actor;
     use fieldvisit_shared::records::{PlaceKind, TextField, VisitDoc, VisitEdit, Writer};
-
-    /// The sync message a peer holding `theirs` sends to one holding `ours`:
-    /// every change `ours` lacks.
-    fn payload(ours: &Automerge, theirs: &Automerge) -> Vec<u8> {
-        let chunks: Vec<Vec<u8>> = theirs
-            .get_changes(&ours.get_heads())
-            .iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect();
-        automerge::sync::Message {
-            heads: theirs.get_heads(),
-            need: Vec::new(),
-            have: Vec::new(),
-            changes: chunks.into(),
-            flags: None,
-            version: automerge::sync::MessageVersion::V1,
-        }
-        .encode()
-    }
 
     fn judge_as(
         person: &str,
@@ -213,7 +213,7 @@ mod tests {
             actor: &actor,
             created_by_writer: &made,
         };
-        judge(Kind::Visit, before, &payload(before, after), &cx)
+        judge(Kind::Visit, before, &changes_message(before, after), &cx)
     }
 
     fn stored_visit() -> Automerge {
@@ -270,7 +270,8 @@ mod tests {
         let one = edited(&before, "d-1", VisitEdit::AddAction { id: "a1".into() });
         let two = edited(&one, "d-1", VisitEdit::AddAction { id: "a2".into() });
         // Only the second change, as if the first were still on its way.
-        let mut only_second = automerge::sync::Message::decode(&payload(&one, &two)).unwrap();
+        let mut only_second =
+            automerge::sync::Message::decode(&changes_message(&one, &two)).unwrap();
         only_second.heads.clear();
         let actor = device_actor("d-1");
         let made = |_: &str, _: &str| false;
