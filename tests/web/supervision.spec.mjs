@@ -1,8 +1,9 @@
-// Supervision end to end: a worker's phone and a supervisor's, the real
-// server, Debian's Chromium. Annotations stay on their words through edits
-// made offline; a visit is submitted, returned with comments, resubmitted
-// and signed off; after sign-off the words are read-only and an addendum is
-// the way to add; edits made offline beside a sign-off are kept and shown.
+// Supervision end to end: a worker's phone and a supervisor's (a phone, or
+// a desktop browser at 1280 x 800), the real server, Debian's Chromium.
+// Annotations stay on their words through edits made offline; a visit is
+// submitted, returned with comments, resubmitted and signed off; after
+// sign-off the words are read-only and an addendum is the way to add; edits
+// made offline beside a sign-off are kept and shown.
 import { test, expect } from '@playwright/test';
 import {
   startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit,
@@ -11,8 +12,11 @@ import {
 
 const OBSERVATIONS = 'What I saw and heard';
 
-async function phone(browser, practice, personId) {
-  const context = await browser.newContext();
+/** A supervisor at an office desk: the same app at desktop size. */
+const desk = { viewport: { width: 1280, height: 800 }, isMobile: false, hasTouch: false, deviceScaleFactor: 1 };
+
+async function phone(browser, practice, personId, size = {}) {
+  const context = await browser.newContext(size);
   const page = await context.newPage();
   const noErrors = watchForErrors(page);
   await signIn(page, practice.server.url, practice.code(personId));
@@ -113,11 +117,11 @@ test('submit, return with comments, resubmit, sign off; then the words are read-
     await waitForOfflineShell(w.page);
     await w.context.setOffline(true);
 
-    // The supervisor's queue; the visit returned with comments.
-    const s = await phone(browser, practice, sam);
+    // The supervisor's queue, at a desk; the visit returned with comments.
+    const s = await phone(browser, practice, sam, desk);
     const queue = s.page.getByRole('list', { name: 'Waiting for your review' });
     await expect(queue.getByRole('button')).toHaveCount(1, { timeout: 30_000 });
-    await checkScreen(s.page, 'supervision-review-queue');
+    await checkScreen(s.page, 'supervision-review-queue-desktop');
     await queue.getByRole('button').click();
     await s.page.getByLabel('Comments for the worker').fill('Say what she said about the garden.');
     await s.page.getByRole('button', { name: 'Return with comments' }).click();
@@ -142,7 +146,7 @@ test('submit, return with comments, resubmit, sign off; then the words are read-
     await s.page.getByRole('button', { name: 'Sign off' }).click();
     await expect(s.page.locator('.status')).toHaveText('Signed off');
     await waitUntilSynced(s.page);
-    await checkScreen(s.page, 'supervision-sign-off');
+    await checkScreen(s.page, 'supervision-sign-off-desktop');
 
     // Signed off: the words cannot be changed here; an addendum can be added.
     await expect(w.page.locator('.status')).toHaveText('Signed off', { timeout: 30_000 });
