@@ -39,6 +39,23 @@ async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited(
     // A hand-made peer writes into the case document by id.
     let (_, code) = practice.enrolment_code(&mallory);
     let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    // Nor does it learn who works on cases it may not see.
+    let people: serde_json::Value = raw::client()
+        .get(format!("{}/api/people", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Morgan Unassigned"]);
     let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
     let mut forged = automerge::Automerge::new();
     {

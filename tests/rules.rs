@@ -269,6 +269,10 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
     let c = owner.visit(&closed).await.unwrap();
     assert_eq!(c.analysis.as_str(), "She wants to stay.");
 
+    // Records hold ids; the app shows names of the people on its cases.
+    assert_eq!(owner.name_of(&sam), "Sam Supervisor");
+    assert_eq!(owner.name_of(&morgan), "Morgan Worker");
+
     // Every review decision is in the audit log, attributed.
     let decisions: Vec<String> = practice
         .audit("review_decision")

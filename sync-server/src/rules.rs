@@ -16,7 +16,7 @@ use fieldvisit_shared::records::{self, Context, Kind, Refusal, ReviewDecision};
 pub enum Judgement {
     /// Nothing new, or nothing the rules refuse: hand it to samod. With
     /// the review decisions it records, for the audit log.
-    Accept(Vec<ReviewDecision>),
+    Accept(Vec<(String, ReviewDecision)>),
     /// Refused for this document; samod never sees the message.
     Refuse(Refusal),
     /// Some changes build on changes the server does not hold yet (an

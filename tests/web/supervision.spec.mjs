@@ -168,6 +168,10 @@ test('submit, return with comments, resubmit, sign off; then the words are read-
     await expect(s.page.locator('li.addendum')).toContainText('She rang the next day', { timeout: 30_000 });
     const history = s.page.locator('ol.history li');
     await expect(history).toHaveCount(4);
+    // People by name, never by id.
+    await expect(history.first()).toContainText('Submitted by Alex Worker');
+    await expect(history.nth(1)).toContainText('Returned by Sam Supervisor');
+    await expect(addenda).toContainText('Addendum by Alex Worker');
     w.noErrors();
     s.noErrors();
   } finally {

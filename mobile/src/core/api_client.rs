@@ -2,7 +2,7 @@
 
 use fieldvisit_shared::api::{
     CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    RegisterDocumentRequest, RegisterDocumentResponse, TicketResponse,
+    PersonSummary, RegisterDocumentRequest, RegisterDocumentResponse, TicketResponse,
 };
 use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
@@ -107,6 +107,10 @@ impl ApiClient {
 
     pub async fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
         self.send(self.http.get(self.url("api/cases")?)).await
+    }
+
+    pub async fn people(&self) -> Result<Vec<PersonSummary>, CoreError> {
+        self.send(self.http.get(self.url("api/people")?)).await
     }
 
     /// Registers a record this device made with its case (see the outbox).

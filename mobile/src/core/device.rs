@@ -149,6 +149,19 @@ impl DeviceCore {
         &self.enrolment.person
     }
 
+    /// The name to show for a person id a record holds: this device's own
+    /// person, or a colleague as of the last refresh; the id when unknown.
+    pub fn name_of(&self, person_id: &str) -> String {
+        if person_id == self.enrolment.person.id {
+            return self.enrolment.person.name.clone();
+        }
+        self.local
+            .person_name(person_id)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| person_id.to_owned())
+    }
+
     pub fn device_id(&self) -> &str {
         &self.enrolment.device_id
     }

@@ -63,6 +63,15 @@ const MIGRATIONS: &[(u32, &str)] = &[
              at TEXT NOT NULL
          );",
     ),
+    // Names for the ids records hold, as of the last refresh.
+    (
+        4,
+        "CREATE TABLE people (
+             id TEXT PRIMARY KEY NOT NULL,
+             name TEXT NOT NULL,
+             role TEXT NOT NULL
+         );",
+    ),
 ];
 
 /// A document made on this device that the server has not yet accepted.
@@ -277,6 +286,28 @@ impl Local {
                 params![document_id, error],
             )
             .map(|_| ())
+        })
+    }
+
+    /// Keeps the names of the people around this device's person.
+    pub fn replace_people(&self, people: &[PersonSummary]) -> Result<(), CoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM people", [])?;
+        for p in people {
+            tx.execute(
+                "INSERT INTO people (id, name, role) VALUES (?1, ?2, ?3)",
+                params![p.id, p.name, p.role.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn person_name(&self, id: &str) -> Result<Option<String>, CoreError> {
+        self.with(|c| {
+            c.query_row("SELECT name FROM people WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
         })
     }
 

@@ -70,7 +70,10 @@ pub fn CaseScreen(case_id: String) -> Element {
                     let by = if v.author == own_id {
                         "you".to_string()
                     } else {
-                        v.author.clone()
+                        core.read()
+                            .as_ref()
+                            .map(|c| c.name_of(&v.author))
+                            .unwrap_or_else(|| v.author.clone())
                     };
                     (id.to_owned(), labels::when(&v.started_at), by)
                 })

@@ -21,10 +21,19 @@ fn me(core: &Core) -> (String, Role) {
         .unwrap_or((String::new(), Role::Worker))
 }
 
+/// A person's name for an id a record holds.
+fn name(core: &Core, id: &str) -> String {
+    core.read()
+        .as_ref()
+        .map(|c| c.name_of(id))
+        .unwrap_or_else(|| id.to_owned())
+}
+
 /// The latest return's comments, at the top of a returned visit, so the
 /// worker opens the visit at them.
 #[component]
 pub fn ReturnedBanner(visit: Signal<Option<VisitDoc>>) -> Element {
+    let core: Core = use_context();
     let Some(v) = visit() else {
         return rsx! {};
     };
@@ -34,7 +43,7 @@ pub fn ReturnedBanner(visit: Signal<Option<VisitDoc>>) -> Element {
     rsx! {
         section { class: "returned", role: "alert", aria_labelledby: "returned-h",
             h2 { id: "returned-h", "Returned for changes" }
-            p { class: "quiet", "By {returned.by}, {labels::when(&returned.at)}" }
+            p { class: "quiet", "By {name(&core, &returned.by)}, {labels::when(&returned.at)}" }
             blockquote { "{returned.comment.as_str()}" }
         }
     }
@@ -163,7 +172,7 @@ pub fn ReviewPanel(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element
                 ol { class: "history",
                     for (id, d) in v.review.history() {
                         li { key: "{id}",
-                            "{labels::decision(d.status)} by {d.by}, {labels::when(&d.at)}"
+                            "{labels::decision(d.status)} by {name(&core, &d.by)}, {labels::when(&d.at)}"
                             if !d.comment.as_str().is_empty() {
                                 blockquote { "{d.comment.as_str()}" }
                             }
@@ -293,7 +302,7 @@ pub fn Annotations(
                             None => rsx! { p { class: "quiet", "The words this was on have been deleted. They read: " q { "{a.quote.as_str()}" } } },
                         }
                         p { class: "comment", "{a.body.as_str()}" }
-                        p { class: "quiet", "{a.author}, {labels::when(&a.created_at)}" }
+                        p { class: "quiet", "{name(&core, &a.author)}, {labels::when(&a.created_at)}" }
                         if a.resolved_by.is_empty() {
                             button {
                                 class: "link",
@@ -313,7 +322,7 @@ pub fn Annotations(
                                 "Mark resolved"
                             }
                         } else {
-                            p { class: "quiet", "Resolved by {a.resolved_by}, {labels::when(&a.resolved_at)}" }
+                            p { class: "quiet", "Resolved by {name(&core, &a.resolved_by)}, {labels::when(&a.resolved_at)}" }
                         }
                     }
                 }
@@ -397,7 +406,7 @@ pub fn Addenda(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element {
             ol { class: "addenda",
                 for (id, a) in addenda {
                     li { key: "{id}", class: "addendum",
-                        p { class: "quiet", "Addendum by {a.author}, {labels::when(&a.at)}" }
+                        p { class: "quiet", "Addendum by {name(&core, &a.author)}, {labels::when(&a.at)}" }
                         p { "{a.text.as_str()}" }
                     }
                 }
@@ -468,7 +477,7 @@ pub fn ReviewQueue(refreshed: Signal<u64>) -> Element {
                                 move |_| super::navigate(super::Route::Visit { case_id: case_id.clone(), visit_id: visit_id.clone() })
                             },
                             span { class: "title", "{item.person_name}: visit on {labels::when(&item.started_at)}" }
-                            span { class: "quiet", "by {item.author}, {labels::when(&item.changed_at)}" }
+                            span { class: "quiet", "by {name(&core, &item.author)}, {labels::when(&item.changed_at)}" }
                         }
                     }
                 }

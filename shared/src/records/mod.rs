@@ -124,8 +124,8 @@ pub struct Context<'a> {
 /// later (the server audits it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Accepted {
-    /// Review decisions the batch recorded.
-    pub decisions: Vec<ReviewDecision>,
+    /// Review decisions the batch recorded, with their ids.
+    pub decisions: Vec<(String, ReviewDecision)>,
 }
 
 /// A batch of changes that breaks a record's rules: refused for that

@@ -995,7 +995,7 @@ fn check_review(
     after: &VisitDoc,
     after_doc: &Automerge,
     writer: &super::Writer<'_>,
-) -> Result<Vec<ReviewDecision>, Refusal> {
+) -> Result<Vec<(String, ReviewDecision)>, Refusal> {
     let (was, now) = (&before.review, &after.review);
     for (id, decision) in &was.decisions {
         if now.decisions.get(id) != Some(decision) {
@@ -1005,11 +1005,10 @@ fn check_review(
             ));
         }
     }
-    let added: Vec<&ReviewDecision> = now
+    let added: Vec<(&String, &ReviewDecision)> = now
         .decisions
         .iter()
         .filter(|(id, _)| !was.decisions.contains_key(*id))
-        .map(|(_, d)| d)
         .collect();
     if was.status == now.status {
         let same = (&was.changed_by, &was.changed_at, &was.signed_off_heads)
@@ -1026,7 +1025,7 @@ fn check_review(
         .map_err(|e| Refusal::new("review_transition", e.to_string()))?;
     signed_as(writer, &now.changed_by)?;
     match added.as_slice() {
-        [d] if d.status == now.status && d.by == now.changed_by && d.at == now.changed_at => {}
+        [(_, d)] if d.status == now.status && d.by == now.changed_by && d.at == now.changed_at => {}
         _ => {
             return Err(Refusal::new(
                 "review_unrecorded",
@@ -1051,7 +1050,10 @@ fn check_review(
             "only a sign-off attests to a version",
         ));
     }
-    Ok(added.into_iter().cloned().collect())
+    Ok(added
+        .into_iter()
+        .map(|(id, d)| (id.clone(), d.clone()))
+        .collect())
 }
 #[cfg(test)]
 mod tests {

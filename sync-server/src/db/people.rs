@@ -7,6 +7,51 @@ use super::{Audit, Db, audit_tx, now, role};
 use crate::error::{Error, Result};
 
 impl Db {
+    /// The people a person works alongside: everyone assigned to a case
+    /// they may see, those people's supervisors, and themselves. Records name
+    /// people by id; this is how an app shows names instead.
+    pub fn people_around(&self, person_id: &str) -> Result<Vec<PersonSummary>> {
+        let cases: Vec<String> = self
+            .cases_visible_to(person_id)?
+            .into_iter()
+            .map(|c| c.case_id)
+            .collect();
+        self.with(|c| {
+            let mut on_case = c.prepare_cached(
+                "SELECT p.id, p.supervisor_id FROM assignments a JOIN people p ON p.id = a.person_id
+                 WHERE a.case_id = ?1",
+            )?;
+            let mut ids = std::collections::BTreeSet::from([person_id.to_owned()]);
+            for case in &cases {
+                let rows = on_case.query_map([case], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                })?;
+                for row in rows {
+                    let (id, sup) = row?;
+                    ids.insert(id);
+                    ids.extend(sup);
+                }
+            }
+            let mut one = c.prepare_cached("SELECT id, name, role FROM people WHERE id = ?1")?;
+            let mut people = Vec::with_capacity(ids.len());
+            for id in &ids {
+                if let Some(p) = one
+                    .query_row([id], |r| {
+                        Ok(PersonSummary {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            role: role(&r.get::<_, String>(2)?)?,
+                        })
+                    })
+                    .optional()?
+                {
+                    people.push(p);
+                }
+            }
+            Ok(people)
+        })
+    }
+
     pub fn insert_person(
         &self,
         id: &str,

@@ -143,8 +143,11 @@ impl SyncEngine {
                                     match self.judge(device, &mut judging, doc, &bytes).await {
                                         Outcome::Forward(decisions) => {
                                             // Every review decision is in the audit log.
-                                            for d in decisions {
-                                                let detail = format!("{} by {} at {}", d.status, d.by, d.at);
+                                            for (id, d) in decisions {
+                                                if !judging.audited_decisions.insert((doc.clone(), id.clone())) {
+                                                    continue;
+                                                }
+                                                let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
                                                 self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
                                             }
                                         }

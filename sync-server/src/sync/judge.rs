@@ -29,11 +29,14 @@ pub const CLOSE_OUT_OF_ORDER: u16 = 1013;
 pub struct Judging {
     token_hash: Option<Option<String>>,
     kinds: HashMap<String, Option<(Kind, String)>>,
+    /// Review decisions already audited from this connection: a device
+    /// may send the same change again before samod has applied it.
+    pub audited_decisions: std::collections::HashSet<(String, String)>,
 }
 
 pub enum Outcome {
     /// Hand it to samod; with the review decisions it records.
-    Forward(Vec<ReviewDecision>),
+    Forward(Vec<(String, ReviewDecision)>),
     Refused(Refusal),
     Close {
         code: u16,

@@ -15,6 +15,11 @@ impl DeviceCore {
     pub async fn refresh_cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
         self.outbox.feed(Event::Online).await?;
         let cases = self.api.cases().await?;
+        // Names are a nicety: a server without them still gives the cases.
+        match self.api.people().await {
+            Ok(people) => self.local.replace_people(&people)?,
+            Err(e) => tracing::warn!(error = %e, "names of colleagues not refreshed"),
+        }
         self.wait_for_connection(Duration::from_secs(10)).await;
         self.local.replace_cases(&cases)?;
         for case in &cases {
