@@ -1,7 +1,8 @@
 //! Where a change meets a rule. A sync message that carries changes is
-//! applied to a copy of its document and judged by the record kind's rules
-//! (`fieldvisit_shared::records`, the same ones the app checks) for the
-//! person behind the sending device, before samod sees it.
+//! judged by the record kind's rules (`fieldvisit_shared::records`, the same
+//! ones the app checks) for the person behind the sending device, before
+//! samod sees it: typing on a visit on the document as it stands, anything
+//! else applied to a copy of the document and read before and after.
 //!
 //! This is pure: the caller finds the document as the server holds it and
 //! acts on the judgement (forward, refuse for that document only, or wait
