@@ -75,12 +75,8 @@ impl SyncEngine {
             provenance::parse_nonce(nonce)
                 .is_some_and(|n| crate::secrets::created_by(&token_hash, &n, document_id))
         };
-        for _ in 0..WAITS {
-            let before = self.stored_document(&id).await;
-            // Judged on this connection's task, not a blocking thread: a
-            // thread per judgement cost more memory (each its own allocator
-            // arena) than the few milliseconds it keeps a worker busy.
-            let judged = {
+        let judged = self
+            .judge_when_ready(&id, |before| {
                 let cx = Context {
                     writer: Writer {
                         person_id: &device.person.id,
@@ -90,17 +86,16 @@ impl SyncEngine {
                     actor: &actor,
                     created_by_writer: &made,
                 };
-                rules::judge(kind, &before, payload, &cx)
-            };
-            match judged {
-                Judgement::Accept(decisions) => return Outcome::Forward(decisions),
-                Judgement::Refuse(refusal) => return Outcome::Refused(refusal),
-                Judgement::MissingDeps => tokio::time::sleep(WAIT_STEP).await,
-            }
-        }
-        Outcome::Close {
-            code: CLOSE_OUT_OF_ORDER,
-            reason: "changes_out_of_order: these changes build on changes the server does not have; reconnect to sync afresh".into(),
+                rules::judge(kind, before, payload, &cx)
+            })
+            .await;
+        match judged {
+            Some(Judgement::Accept(decisions)) => Outcome::Forward(decisions),
+            Some(Judgement::Refuse(refusal)) => Outcome::Refused(refusal),
+            Some(Judgement::MissingDeps) | None => Outcome::Close {
+                code: CLOSE_OUT_OF_ORDER,
+                reason: "changes_out_of_order: these changes build on changes the server does not have; reconnect to sync afresh".into(),
+            },
         }
     }
 
@@ -109,15 +104,34 @@ impl SyncEngine {
         let (Some(payload), Ok(id)) = (wire::sync_payload(bytes), doc.parse::<DocumentId>()) else {
             return Outcome::Forward(Vec::new());
         };
+        match self
+            .judge_when_ready(&id, |before| rules::judge_for_benchmarks(before, payload))
+            .await
+        {
+            Some(Judgement::Refuse(refusal)) => Outcome::Refused(refusal),
+            _ => Outcome::Forward(Vec::new()),
+        }
+    }
+
+    /// Judges the document as the server holds it; while the changes build
+    /// on changes still on their way into samod, asks again, up to
+    /// [`WAITS`] times. `None` when they never arrived. Judged on this
+    /// connection's task, not a blocking thread: a thread per judgement cost
+    /// more memory (each its own allocator arena) than the few milliseconds
+    /// it keeps a worker busy.
+    async fn judge_when_ready(
+        &self,
+        id: &DocumentId,
+        judge: impl Fn(&Automerge) -> Judgement,
+    ) -> Option<Judgement> {
         for _ in 0..WAITS {
-            let before = self.stored_document(&id).await;
-            match rules::judge_for_benchmarks(&before, payload) {
+            let before = self.stored_document(id).await;
+            match judge(&before) {
                 Judgement::MissingDeps => tokio::time::sleep(WAIT_STEP).await,
-                Judgement::Refuse(refusal) => return Outcome::Refused(refusal),
-                Judgement::Accept(_) => return Outcome::Forward(Vec::new()),
+                judged => return Some(judged),
             }
         }
-        Outcome::Forward(Vec::new())
+        None
     }
 
     async fn record_of(&self, judging: &mut Judging, doc: &str) -> Option<(Kind, String)> {
