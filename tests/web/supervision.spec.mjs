@@ -133,10 +133,12 @@ test('submit, return with comments, resubmit, sign off; then the words are read-
     await waitUntilSynced(w.page);
     const banner = w.page.getByRole('alert').filter({ hasText: 'Returned for changes' });
     await expect(banner).toContainText('Say what she said about the garden.', { timeout: 30_000 });
+    await checkScreen(w.page, 'supervision-returned');
     await w.page.getByRole('button', { name: '← Case' }).click();
     await w.page.getByRole('button', { name: '← My cases' }).click();
     const returned = w.page.getByRole('list', { name: 'Returned to you for changes' });
     await expect(returned.getByRole('button')).toHaveCount(1);
+    await checkScreen(w.page, 'supervision-returned-to-you');
     await returned.getByRole('button').click();
     await typeAtEnd(w.page, OBSERVATIONS, ' She said: "the roses are mine".');
     await w.page.getByRole('button', { name: 'Submit for review' }).click();
