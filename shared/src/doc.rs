@@ -36,13 +36,28 @@ pub fn read<T: autosurgeon::Hydrate>(doc: &Automerge) -> Result<T, Error> {
     Ok(autosurgeon::hydrate(doc)?)
 }
 
+/// Makes one change, stamped with the writing device's clock in seconds
+/// since the epoch (as automerge's JavaScript library stamps its own).
+/// Authorship shows that time beside the time the server received the
+/// change; automerge's plain `transact` would stamp 0.
+pub fn transact<O, E>(
+    doc: &mut Automerge,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<O, E>,
+) -> automerge::transaction::Result<O, E> {
+    let time = chrono::Utc::now().timestamp();
+    doc.transact_with(
+        |_| automerge::transaction::CommitOptions::default().with_time(time),
+        f,
+    )
+}
+
 /// Builds a new automerge document holding `value`, written by `actor`.
 pub fn new_document<T: autosurgeon::Reconcile>(
     value: &T,
     actor: ActorId,
 ) -> Result<Automerge, Error> {
     let mut doc = Automerge::new().with_actor(actor);
-    doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| autosurgeon::reconcile(tx, value))
+    transact::<_, autosurgeon::ReconcileError>(&mut doc, |tx| autosurgeon::reconcile(tx, value))
         .map_err(|f| f.error)?;
     Ok(doc)
 }
@@ -71,7 +86,7 @@ pub fn put_at<R: autosurgeon::Reconcile>(
     key: &str,
     value: R,
 ) -> Result<(), Error> {
-    doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| {
+    transact::<_, autosurgeon::ReconcileError>(doc, |tx| {
         let Some(obj) = map_at(tx, path)? else {
             return Err(autosurgeon::ReconcileError::Automerge(
                 automerge::AutomergeError::InvalidObjId(format!("no map at {}", path.join("."))),
@@ -93,7 +108,7 @@ pub fn put_in_map<R: autosurgeon::Reconcile>(
     key: &str,
     value: R,
 ) -> Result<(), Error> {
-    doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| {
+    transact::<_, autosurgeon::ReconcileError>(doc, |tx| {
         let Some(parent) = map_at(tx, path)? else {
             return Err(autosurgeon::ReconcileError::Automerge(
                 automerge::AutomergeError::InvalidObjId(format!("no map at {}", path.join("."))),
@@ -112,7 +127,7 @@ pub fn put_in_map<R: autosurgeon::Reconcile>(
 /// Replaces a text's content with `value` as a minimal diff, so concurrent
 /// edits elsewhere in the same text survive the merge.
 pub fn update_text(doc: &mut Automerge, path: &[&str], value: &str) -> Result<(), Error> {
-    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+    transact::<_, automerge::AutomergeError>(doc, |tx| {
         let Some((last, parents)) = path.split_last() else {
             return Err(automerge::AutomergeError::InvalidObjId("empty path".into()));
         };
