@@ -26,6 +26,9 @@ pub struct ErrorBody {
 pub enum Role {
     Worker,
     Supervisor,
+    /// A practice team member who reads the cases given to them (quality
+    /// review, audit, a second opinion) and never writes a record.
+    Reviewer,
     Admin,
 }
 
@@ -34,6 +37,7 @@ impl Role {
         match self {
             Role::Worker => "worker",
             Role::Supervisor => "supervisor",
+            Role::Reviewer => "reviewer",
             Role::Admin => "admin",
         }
     }
@@ -42,6 +46,7 @@ impl Role {
         match s {
             "worker" => Some(Role::Worker),
             "supervisor" => Some(Role::Supervisor),
+            "reviewer" => Some(Role::Reviewer),
             "admin" => Some(Role::Admin),
             _ => None,
         }
@@ -109,4 +114,161 @@ pub struct RegisterDocumentResponse {
     pub document_id: String,
     /// False when the same device had already registered it (idempotent).
     pub created: bool,
+}
+
+// The practice's case record, as the server holds it (the desktop view).
+// People are named here, never given by id: the server resolves ids.
+
+/// `GET /api/search?q=`: one passage that matches, from a case the
+/// searcher may see. `snippet` marks matched words between `\u{2}` and
+/// `\u{3}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub case_id: String,
+    pub case_reference: String,
+    pub person_name: String,
+    pub document_id: String,
+    pub kind: String,
+    /// The passage's key within its document (a link target).
+    pub passage: String,
+    pub label: String,
+    pub snippet: String,
+}
+
+/// `GET /api/cases/{case_id}/record[?as_at=RFC 3339]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRecord {
+    pub case_id: String,
+    /// The case's own document (its details and entries live there).
+    pub document_id: String,
+    pub reference: String,
+    /// The person's details (the case document's passages).
+    pub details: Vec<PassageView>,
+    /// Newest first: visits, chronology entries, significant events and
+    /// review decisions.
+    pub chronology: Vec<ChronologyRow>,
+    pub visits: Vec<VisitRecord>,
+    /// When the record is shown as it stood at a time: that time, and how
+    /// many visits were received after it (not shown).
+    pub as_at: Option<String>,
+    pub visits_since: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChronologyRow {
+    pub at: String,
+    /// `visit`, `entry`, `significant` or `decision`.
+    pub kind: String,
+    pub title: String,
+    /// Who (a name).
+    pub by: String,
+    pub summary: String,
+    /// Where it comes from: a visit's document (the case's own for a case
+    /// entry) and a passage in it.
+    pub document_id: Option<String>,
+    pub passage: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VisitRecord {
+    pub document_id: String,
+    pub started_at: String,
+    pub author: String,
+    pub place: crate::records::PlaceKind,
+    pub communication: Vec<crate::records::Communication>,
+    pub review: crate::records::ReviewStatus,
+    pub decisions: Vec<DecisionView>,
+    pub passages: Vec<PassageView>,
+    pub annotations: Vec<AnnotationView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PassageView {
+    pub key: String,
+    pub label: String,
+    pub voice: crate::records::Voice,
+    pub text: String,
+    /// As at a time: the text then, against now (see
+    /// [`crate::history::as_at`]); empty when shown as it stands.
+    pub since: Vec<crate::history::Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub id: String,
+    pub status: crate::records::ReviewStatus,
+    pub by: String,
+    pub at: String,
+    pub comment: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnotationView {
+    pub id: String,
+    pub author: String,
+    pub at: String,
+    pub field: crate::records::TextField,
+    pub quote: String,
+    pub body: String,
+    pub resolved_by: Option<String>,
+}
+
+/// `GET /api/documents/{document_id}/authorship?passage=KEY`: who wrote
+/// each stretch of a passage, from the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorship {
+    pub passage: String,
+    pub label: String,
+    pub runs: Vec<AuthorRun>,
+}
+
+/// One stretch written by one person on one device (consecutive changes
+/// of theirs run together).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthorRun {
+    pub text: String,
+    pub person: String,
+    pub device: String,
+    /// When the writing device says it wrote the stretch (its own clock).
+    pub device_time: TimeSpan,
+    /// When the server first received it (the server's clock); `None` for
+    /// what was made on the server itself.
+    pub received: Option<TimeSpan>,
+}
+
+/// The first and last time of a stretch's changes (equal for one change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSpan {
+    pub from: String,
+    pub to: String,
+}
+
+/// One entry of the audit log: who did what to which record, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: String,
+    pub device_id: Option<String>,
+    pub person_id: Option<String>,
+    /// The person's name, so the admin reads who, not an id.
+    pub person_name: Option<String>,
+    pub action: String,
+    pub document_id: Option<String>,
+    /// The entry's case, or the case of its document.
+    pub case_id: Option<String>,
+    pub case_reference: Option<String>,
+    pub detail: String,
+}
+
+/// `GET /api/admin/audit`: which entries to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub person_id: Option<String>,
+    pub case_id: Option<String>,
+    /// RFC 3339 bounds, inclusive.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<u32>,
 }

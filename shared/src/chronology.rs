@@ -19,6 +19,14 @@ pub enum ChronologyItem<'a> {
         kind: &'a str,
         summary: &'a str,
     },
+    /// An event the visit's worker marked significant.
+    Significant {
+        document_id: &'a str,
+        id: &'a str,
+        at: &'a str,
+        author: &'a str,
+        summary: &'a str,
+    },
     /// A review decision on a visit (submitted, returned, signed off).
     Decision {
         document_id: &'a str,
@@ -35,6 +43,7 @@ impl ChronologyItem<'_> {
         match self {
             ChronologyItem::Visit { at, .. }
             | ChronologyItem::Entry { at, .. }
+            | ChronologyItem::Significant { at, .. }
             | ChronologyItem::Decision { at, .. } => at,
         }
     }
@@ -42,7 +51,9 @@ impl ChronologyItem<'_> {
     fn key(&self) -> &str {
         match self {
             ChronologyItem::Visit { document_id, .. } => document_id,
-            ChronologyItem::Entry { id, .. } | ChronologyItem::Decision { id, .. } => id,
+            ChronologyItem::Entry { id, .. }
+            | ChronologyItem::Significant { id, .. }
+            | ChronologyItem::Decision { id, .. } => id,
         }
     }
 }
@@ -65,14 +76,23 @@ pub fn chronology(case: &CaseDoc) -> Vec<ChronologyItem<'_>> {
     sorted(visits.chain(entries).collect())
 }
 
-/// The chronology with every review decision of the visits given (those
-/// on hand: a decision lives in its visit's document).
+/// The chronology with every significant event and review decision of the
+/// visits given (those on hand: both live in their visit's document).
 pub fn with_reviews<'a>(
     case: &'a CaseDoc,
     visits: &'a [(String, VisitDoc)],
 ) -> Vec<ChronologyItem<'a>> {
     let mut items = chronology(case);
     for (document_id, visit) in visits {
+        for (id, e) in &visit.significant {
+            items.push(ChronologyItem::Significant {
+                document_id,
+                id,
+                at: &e.at,
+                author: &visit.author,
+                summary: e.summary.as_str(),
+            });
+        }
         for (id, d) in &visit.review.decisions {
             items.push(ChronologyItem::Decision {
                 document_id,
@@ -138,9 +158,17 @@ mod tests {
                 comment: Default::default(),
             },
         );
+        // So do the events a worker marked significant.
+        visit.significant.insert(
+            "s1".into(),
+            crate::records::SignificantEvent {
+                at: "2026-01-01T22:00:00Z".into(),
+                summary: autosurgeon::Text::with_value("Fell in the night."),
+            },
+        );
         let visits = [("v1".to_owned(), visit)];
         let items = with_reviews(&case, &visits);
         let order: Vec<&str> = items.iter().map(|i| i.key()).collect();
-        assert_eq!(order, ["v2", "d1", "e1", "v1"]);
+        assert_eq!(order, ["v2", "d1", "e1", "v1", "s1"]);
     }
 }

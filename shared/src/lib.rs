@@ -8,6 +8,7 @@ pub mod api;
 pub mod chronology;
 pub mod doc;
 pub mod error;
+pub mod history;
 pub mod outbox;
 pub mod provenance;
 pub mod records;

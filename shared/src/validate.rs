@@ -110,6 +110,10 @@ pub fn visit(v: &VisitDoc) -> Vec<ValidationError> {
         check(date("actions.due", &action.due));
         check(text("actions.text", action.text.as_str()));
     }
+    for event in v.significant.values() {
+        check(timestamp("significant.at", &event.at));
+        check(text("significant.summary", event.summary.as_str()));
+    }
     for (sha, photo) in &v.photos {
         check(sha256_hex("photos", sha));
         if sha != &photo.sha256 {

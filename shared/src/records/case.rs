@@ -134,10 +134,10 @@ pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Res
             "a case is made by the practice admin, not on a device",
         ));
     };
-    if *cx.writer.role == Role::Admin {
+    if matches!(cx.writer.role, Role::Admin | Role::Reviewer) {
         return Err(Refusal::new(
             "read_only",
-            "an admin does not write case records",
+            "a practice admin or reviewer reads case records and does not write them",
         ));
     }
     if after.case_id != before.case_id || after.reference != before.reference {

@@ -59,15 +59,17 @@ macro_rules! string_enum {
 }
 
 pub mod case;
+pub mod passage;
 pub mod review;
 pub mod visit;
 
 pub use case::{CaseDoc, CaseEdit, ChronologyEntry, KeyPerson, Person, VisitIndexEntry, read_case};
+pub use passage::{Passage, Voice};
 pub use review::{Review, ReviewDecision, ReviewStatus};
 pub use visit::{
     Action, ActionText, Addendum, Anchored, Annotation, ChangedSinceSignOff, Communication,
     CreativeMethod, CreativeObservation, CreativeText, OwnWords, PhotoRef, PlaceKind,
-    PresentPerson, TextField, VisitDoc, VisitEdit, VisitText, read_visit,
+    PresentPerson, SignificantEvent, TextField, VisitDoc, VisitEdit, VisitText, read_visit,
 };
 
 /// The schema version this build writes and reads. A reader meets a newer one

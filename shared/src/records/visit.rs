@@ -77,6 +77,10 @@ pub struct VisitDoc {
     /// edit of signed-off words.
     #[autosurgeon(missing = "Default::default")]
     pub addenda: BTreeMap<String, Addendum>,
+    /// Events the worker marks significant (a fall, a disclosure, a move):
+    /// they stand in the case's chronology beside the visit itself.
+    #[autosurgeon(missing = "Default::default")]
+    pub significant: BTreeMap<String, SignificantEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
@@ -149,6 +153,15 @@ pub struct Annotation {
     pub resolved_at: String,
 }
 
+/// Something that happened which the case's chronology must show: when it
+/// happened (which may be before the visit) and what it was.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct SignificantEvent {
+    /// RFC 3339 with offset.
+    pub at: String,
+    pub summary: Text,
+}
+
 /// Words a worker adds to a signed-off visit: dated, attributed, apart.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct Addendum {
@@ -179,6 +192,7 @@ impl VisitDoc {
             annotations: BTreeMap::new(),
             review: Review::draft(),
             addenda: BTreeMap::new(),
+            significant: BTreeMap::new(),
         }
     }
 
@@ -219,8 +233,18 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum VisitText {
     Field(TextField),
-    Action { id: String, part: ActionText },
-    Creative { id: String, part: CreativeText },
+    Action {
+        id: String,
+        part: ActionText,
+    },
+    Creative {
+        id: String,
+        part: CreativeText,
+    },
+    /// The summary of a significant event.
+    Significant {
+        id: String,
+    },
 }
 
 impl From<TextField> for VisitText {
@@ -236,6 +260,7 @@ impl VisitText {
             VisitText::Field(f) => f.path().to_vec(),
             VisitText::Action { id, part } => vec!["actions", id.as_str(), part.as_str()],
             VisitText::Creative { id, part } => vec!["creative", id.as_str(), part.as_str()],
+            VisitText::Significant { id } => vec!["significant", id.as_str(), "summary"],
         }
     }
 
@@ -246,6 +271,7 @@ impl VisitText {
             VisitText::Field(f) => format!("field:{}", f.as_str()),
             VisitText::Action { id, part } => format!("action:{id}:{}", part.as_str()),
             VisitText::Creative { id, part } => format!("creative:{id}:{}", part.as_str()),
+            VisitText::Significant { id } => format!("significant:{id}"),
         }
     }
 
@@ -261,6 +287,7 @@ impl VisitText {
                 id: id.to_owned(),
                 part: CreativeText::parse(part)?,
             }),
+            ("significant", id, None) => Some(VisitText::Significant { id: id.to_owned() }),
             _ => None,
         }
     }
@@ -278,6 +305,7 @@ impl VisitText {
                 CreativeText::How => "how it was expressed",
                 CreativeText::Reading => "worker's reading",
             },
+            VisitText::Significant { .. } => "significant event",
         }
     }
 
@@ -295,6 +323,7 @@ impl VisitText {
                 CreativeText::How => c.how.as_str(),
                 CreativeText::Reading => c.reading.as_str(),
             }),
+            VisitText::Significant { id } => visit.significant.get(id).map(|e| e.summary.as_str()),
         }
     }
 }
@@ -421,6 +450,12 @@ pub enum VisitEdit {
         id: String,
         method: CreativeMethod,
     },
+    /// Marks an event significant, for the case's chronology; its summary
+    /// is then text like any other (`SetText` on `VisitText::Significant`).
+    AddSignificant {
+        id: String,
+        at: String,
+    },
     /// A review decision by `by` at `at`: submit (the author), return with
     /// comments or sign off (a supervisor). A sign-off attests to the
     /// document's heads as they are when it is made.
@@ -468,7 +503,8 @@ impl VisitEdit {
             | VisitEdit::AddAction { .. }
             | VisitEdit::SetActionDone { .. }
             | VisitEdit::AddCreative { .. }
-            | VisitEdit::SetCreativeMethod { .. } => {
+            | VisitEdit::SetCreativeMethod { .. }
+            | VisitEdit::AddSignificant { .. } => {
                 may_change_content(writer)?;
                 not_signed_off(visit)
             }
@@ -530,6 +566,14 @@ impl VisitEdit {
             VisitEdit::SetCreativeMethod { id, method } => {
                 doc::put_at(doc, &["creative", id.as_str()], "method", method)
             }
+            VisitEdit::AddSignificant { id, at } => {
+                crate::validate::timestamp("at", at)?;
+                let event = SignificantEvent {
+                    at: at.clone(),
+                    summary: Text::default(),
+                };
+                doc::put_in_map(doc, &[], "significant", id, &event)
+            }
             VisitEdit::Decide {
                 id,
                 status,
@@ -549,7 +593,7 @@ impl VisitEdit {
                 // One change: a decision and the state it moves to are never
                 // seen apart. Only what changes is written; reconciling the
                 // whole review would rewrite texts others may be editing.
-                doc.transact::<_, _, autosurgeon::ReconcileError>(|tx| {
+                doc::transact::<_, autosurgeon::ReconcileError>(doc, |tx| {
                     use automerge::transaction::Transactable;
                     let Some(review) = doc::map_at(tx, &["review"])? else {
                         return Err(autosurgeon::ReconcileError::Automerge(
@@ -733,7 +777,7 @@ fn content(v: &VisitDoc) -> impl PartialEq + '_ {
     (
         (&v.place, &v.present, &v.own_words),
         (&v.observations, &v.analysis),
-        (&v.actions, &v.creative, &v.photos),
+        (&v.actions, &v.creative, &v.photos, &v.significant),
     )
 }
 
@@ -746,6 +790,7 @@ const RECORD_ROOTS: &[&str] = &[
     "actions",
     "creative",
     "present",
+    "significant",
 ];
 
 /// Typing, judged cheaply and before anything is applied: true when every
@@ -1288,6 +1333,33 @@ mod tests {
         assert_eq!(
             code(by(&SUPERVISOR, &doc, text("She laughed.")).1),
             "not_a_worker"
+        );
+        // A practice reviewer reads; they write nothing of a visit, nor
+        // annotate, nor decide.
+        const REVIEWER: (&str, Role) = ("r-1", Role::Reviewer);
+        assert_eq!(
+            code(by(&REVIEWER, &doc, text("She laughed.")).1),
+            "not_a_worker"
+        );
+        let significant = VisitEdit::AddSignificant {
+            id: "s1".into(),
+            at: AT.into(),
+        };
+        assert_eq!(
+            code(by(&REVIEWER, &doc, significant.clone()).1),
+            "not_a_worker"
+        );
+        assert_eq!(code(by(&WORKER, &doc, significant).1), "accepted");
+        assert_eq!(
+            code(
+                by(
+                    &REVIEWER,
+                    &doc,
+                    decide(&REVIEWER, ReviewStatus::Submitted, "d1")
+                )
+                .1
+            ),
+            "not_reviewer"
         );
     }
 
