@@ -10,6 +10,7 @@
 pub enum Role {
     Worker,
     Supervisor,
+    Reviewer,
     Admin,
 }
 
@@ -109,6 +110,22 @@ mod tests {
             ..facts()
         };
         assert!(matches!(decide(&f), Decision::Allow { .. }));
+    }
+
+    #[test]
+    fn a_reviewer_sees_the_cases_given_to_them_and_no_others() {
+        let given = Facts {
+            role: Role::Reviewer,
+            ..facts()
+        };
+        assert!(matches!(decide(&given), Decision::Allow { .. }));
+        let not_given = Facts {
+            role: Role::Reviewer,
+            assigned: false,
+            supervises_assignee: true,
+            ..facts()
+        };
+        assert_eq!(decide(&not_given), Decision::Deny(DenyReason::NotAssigned));
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub enum Error {
     InvalidJson(String),
     #[error("{0}")]
     Invalid(#[from] fieldvisit_shared::ValidationError),
+    /// A request that makes no sense as it stands, with its own code.
+    #[error("{1}")]
+    BadRequest(&'static str, String),
     #[error("this request needs a device token: send 'Authorization: Bearer <token>'")]
     MissingToken,
     #[error("this device token is not known to the server")]
@@ -59,6 +62,7 @@ impl Error {
         match self {
             Error::InvalidJson(_) => "invalid_json",
             Error::Invalid(_) => "invalid_input",
+            Error::BadRequest(code, _) => code,
             Error::MissingToken => "missing_token",
             Error::UnknownToken => "unknown_token",
             Error::DeviceRevoked => "device_revoked",
@@ -82,9 +86,10 @@ impl Error {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::InvalidJson(_) | Error::Invalid(_) | Error::NotWebSocket => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::InvalidJson(_)
+            | Error::Invalid(_)
+            | Error::BadRequest(..)
+            | Error::NotWebSocket => StatusCode::BAD_REQUEST,
             Error::MissingToken
             | Error::UnknownToken
             | Error::MissingTicket

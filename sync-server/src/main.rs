@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
                     supervisor,
                 } => {
                     let role = Role::parse(&role).with_context(|| {
-                        format!("role must be worker, supervisor or admin, not {role:?}")
+                        format!("role must be worker, supervisor, reviewer or admin, not {role:?}")
                     })?;
                     let p = practice::add_person(&db, &name, role, supervisor.as_deref()).await?;
                     print(json, &p, |p| {
@@ -299,7 +299,11 @@ async fn main() -> anyhow::Result<()> {
                     })?;
                 }
                 Admin::Audit { action, limit } => {
-                    let entries = db.audit_entries(action.as_deref(), limit)?;
+                    let entries = db.audit_entries(&fieldvisit_sync_server::db::AuditFilter {
+                        action,
+                        limit: Some(limit),
+                        ..Default::default()
+                    })?;
                     print(json, &entries, |entries| {
                         entries
                             .iter()

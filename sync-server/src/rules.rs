@@ -15,14 +15,23 @@ use fieldvisit_shared::records::{self, Context, Kind, Refusal, ReviewDecision};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
-    /// Nothing new, or nothing the rules refuse: hand it to samod. With
-    /// the review decisions it records, for the audit log.
-    Accept(Vec<(String, ReviewDecision)>),
+    /// Nothing new, or nothing the rules refuse: hand it to samod.
+    Accept(Accepted),
     /// Refused for this document; samod never sees the message.
     Refuse(Refusal),
     /// Some changes build on changes the server does not hold yet (an
     /// earlier message still on its way into samod): ask again.
     MissingDeps,
+}
+
+/// What an accepted message brings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Accepted {
+    /// The review decisions it records, for the audit log.
+    pub decisions: Vec<(String, ReviewDecision)>,
+    /// Its changes the server did not have: their receipt is recorded
+    /// before they are handed on.
+    pub new: Vec<ChangeHash>,
 }
 
 /// Judges the automerge sync `payload` (already checked by
@@ -35,7 +44,7 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
         }
     };
     if message.changes.is_empty() {
-        return Judgement::Accept(Vec::new());
+        return Judgement::Accept(Accepted::default());
     }
     // The changes `before` lacks, each read once from its chunk: a V1
     // message carries one change per chunk. `None` for a V2 message (one
@@ -52,11 +61,13 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
                 .filter(|c| before.get_change_meta_by_hash(&c.hash()).is_none())
                 .collect()
         });
-    if fresh
-        .as_deref()
-        .is_some_and(|new| typing(kind, before, new, cx))
+    if let Some(new) = fresh.as_deref()
+        && typing(kind, before, new, cx)
     {
-        return Judgement::Accept(Vec::new());
+        return Judgement::Accept(Accepted {
+            decisions: Vec::new(),
+            new: new.iter().map(|c| c.hash()).collect(),
+        });
     }
     let mut after = before.clone();
     for chunk in message.changes.iter() {
@@ -78,7 +89,10 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
             .collect(),
     };
     match records::check(kind, before, &after, &new, cx) {
-        Ok(accepted) => Judgement::Accept(accepted.decisions),
+        Ok(accepted) => Judgement::Accept(Accepted {
+            decisions: accepted.decisions,
+            new: new.into_iter().collect(),
+        }),
         Err(refusal) => Judgement::Refuse(refusal),
     }
 }
@@ -107,7 +121,7 @@ fn typing(kind: Kind, before: &Automerge, new: &[automerge::Change], cx: &Contex
 /// a comparison pays what a practice's server pays per change.
 pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
     let Ok(message) = automerge::sync::Message::decode(payload) else {
-        return Judgement::Accept(Vec::new());
+        return Judgement::Accept(Accepted::default());
     };
     let Some(actor) = message
         .changes
@@ -115,7 +129,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
         .find_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
         .map(|c| c.actor_id().clone())
     else {
-        return Judgement::Accept(Vec::new());
+        return Judgement::Accept(Accepted::default());
     };
     // Who wrote it and where it belongs, read from the document as stored
     // (or, for a new one, as the message makes it).
@@ -127,7 +141,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
         let mut after = before.clone();
         for chunk in message.changes.iter() {
             if after.load_incremental(chunk).is_err() {
-                return Judgement::Accept(Vec::new());
+                return Judgement::Accept(Accepted::default());
             }
         }
         after
@@ -136,7 +150,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
     };
     let (Some(author), Some(case_id)) = (scalar(&source, "author"), scalar(&source, "case_id"))
     else {
-        return Judgement::Accept(Vec::new());
+        return Judgement::Accept(Accepted::default());
     };
     let made = |_: &str, _: &str| true;
     let cx = Context {
@@ -218,10 +232,14 @@ mod tests {
             value: "She smiled.".into(),
         };
         let after = edited(&before, "d-1", edit.clone());
-        assert_eq!(
-            judge_as("w-1", &Role::Worker, "d-1", &before, &after),
-            Judgement::Accept(Vec::new())
-        );
+        match judge_as("w-1", &Role::Worker, "d-1", &before, &after) {
+            Judgement::Accept(a) => {
+                assert!(a.decisions.is_empty());
+                // The one new change, so its receipt is recorded.
+                assert_eq!(a.new, after.get_heads());
+            }
+            other => panic!("{other:?}"),
+        }
         // The same change sent by another device is not its own.
         match judge_as("w-2", &Role::Worker, "d-2", &before, &after) {
             Judgement::Refuse(r) => assert_eq!(r.code, "not_own_change"),

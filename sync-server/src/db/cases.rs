@@ -7,6 +7,16 @@ use super::{Audit, Db, audit_tx, now, role};
 use crate::access::{self, Facts};
 use crate::error::{Error, Result};
 
+/// The ids of the cases person `?1` may see, as [`access::decide`] has it:
+/// assigned to them, or to a worker they supervise. Every query that lists
+/// what a person may see (cases, search) selects through this one.
+pub(super) const VISIBLE_CASES: &str = "
+    SELECT a.case_id FROM assignments a WHERE a.person_id = ?1
+    UNION
+    SELECT a.case_id FROM assignments a JOIN people w ON w.id = a.person_id
+    JOIN people s ON s.id = ?1 AND s.role = 'supervisor'
+    WHERE w.supervisor_id = ?1";
+
 impl Db {
     pub fn insert_case(
         &self,
@@ -104,15 +114,10 @@ impl Db {
     /// Cases visible to a person: assigned to them, or to a worker they supervise.
     pub fn cases_visible_to(&self, person_id: &str) -> Result<Vec<CaseSummary>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, reference, person_name, document_id FROM cases WHERE id IN (
-                     SELECT a.case_id FROM assignments a WHERE a.person_id = ?1
-                     UNION
-                     SELECT a.case_id FROM assignments a JOIN people w ON w.id = a.person_id
-                     JOIN people s ON s.id = ?1 AND s.role = 'supervisor'
-                     WHERE w.supervisor_id = ?1)
-                 ORDER BY reference",
-            )?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT id, reference, person_name, document_id FROM cases
+                     WHERE id IN ({VISIBLE_CASES}) ORDER BY reference"
+            ))?;
             let rows = stmt.query_map([person_id], |r| {
                 Ok(CaseSummary {
                     case_id: r.get(0)?,
@@ -157,6 +162,7 @@ impl Db {
                 role: match role(&role_)? {
                     Role::Worker => access::Role::Worker,
                     Role::Supervisor => access::Role::Supervisor,
+                    Role::Reviewer => access::Role::Reviewer,
                     Role::Admin => access::Role::Admin,
                 },
                 document_case,

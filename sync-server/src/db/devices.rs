@@ -138,3 +138,17 @@ impl Db {
         })
     }
 }
+
+impl Db {
+    /// Every device ever enrolled (revoked ones too: their words stay in
+    /// the records), with its label and its person's name.
+    pub fn device_names(&self) -> Result<Vec<(String, String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT d.id, d.label, p.name FROM devices d JOIN people p ON p.id = d.person_id",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+}

@@ -114,3 +114,25 @@ impl Db {
         })
     }
 }
+
+impl Db {
+    /// A case's own document and its visits' documents, in the order they
+    /// were registered; `None` when there is no such case.
+    pub fn case_documents(&self, case_id: &str) -> Result<Option<(String, Vec<String>)>> {
+        self.with(|c| {
+            let Some(case_doc): Option<String> = c
+                .query_row("SELECT document_id FROM cases WHERE id = ?1", [case_id], |r| r.get(0))
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT document_id FROM documents WHERE case_id = ?1 AND kind = 'visit' ORDER BY registered_at, document_id",
+            )?;
+            let visits = stmt
+                .query_map([case_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(Some((case_doc, visits)))
+        })
+    }
+}

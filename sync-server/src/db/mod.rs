@@ -16,14 +16,22 @@ mod cases;
 mod devices;
 mod documents;
 mod people;
+mod receipts;
+mod search;
 
+pub use audit::Audit;
 use audit::audit_tx;
-pub use audit::{Audit, AuditEntry};
 pub use devices::Device;
+pub use fieldvisit_shared::api::{AuditEntry, AuditFilter};
+pub use receipts::Receipt;
+pub use search::{MATCH_END, MATCH_START};
 
 /// Numbered migrations, applied in order at start-up; never edit one that
 /// has shipped, add the next.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("../../migrations/0001_practice.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("../../migrations/0001_practice.sql")),
+    (2, include_str!("../../migrations/0002_record.sql")),
+];
 
 /// Where the database lives, parsed from a URI.
 #[derive(Clone, PartialEq, Eq)]
@@ -89,8 +97,21 @@ impl Db {
                 .map_err(|e| Error::Internal(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut conn = open_connection(path, Durability::Full)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Migrations run with foreign keys off, as SQLite's procedure for
+        // rebuilding a table asks (a referenced table cannot be replaced
+        // otherwise); the keys are checked before anything else runs.
+        conn.pragma_update(None, "foreign_keys", "OFF")?;
         apply_migrations(&mut conn, MIGRATIONS)?;
+        let broken: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(Error::Internal(format!(
+                "{broken} rows break a foreign key after the migrations"
+            )));
+        }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -141,6 +162,35 @@ mod tests {
         let err = DatabaseUri::parse("postgres://user:secret@host/db").unwrap_err();
         assert!(!err.to_string().contains("secret"));
         assert_eq!(err.code(), "unsupported_backend");
+    }
+
+    #[test]
+    fn a_practice_from_before_reviewers_keeps_its_people_and_their_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fieldvisit.sqlite");
+        {
+            let mut c = open_connection(&path, Durability::Full).unwrap();
+            apply_migrations(&mut c, &MIGRATIONS[..1]).unwrap();
+            c.execute_batch(
+                "INSERT INTO people VALUES ('sup', 'Sam', 'supervisor', NULL, 'x');
+                 INSERT INTO people VALUES ('w1', 'Wren', 'worker', 'sup', 'x');
+                 INSERT INTO devices (id, person_id, label, created_at) VALUES ('d1', 'w1', 'Phone', 'x');",
+            )
+            .unwrap();
+        }
+        let db = Db::open(&DatabaseUri::Sqlite(path)).unwrap();
+        assert_eq!(db.person("w1").unwrap().name, "Wren");
+        db.insert_person("r1", "Rae", &Role::Reviewer, None)
+            .unwrap();
+        assert_eq!(db.person("r1").unwrap().role, Role::Reviewer);
+        // The rebuilt table is still what devices and people point at.
+        let refused = db.with(|c| {
+            Ok(c.execute(
+                "INSERT INTO devices (id, person_id, label, created_at) VALUES ('d2', 'nobody', 'x', 'x')",
+                [],
+            )?)
+        });
+        assert!(refused.is_err(), "foreign keys are on after the migration");
     }
 
     #[test]

@@ -1,15 +1,15 @@
 //! The practice admin's API: the same operations as `fieldvisit-sync-server
 //! admin ...`, for an admin's enrolled device.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
 use serde::Deserialize;
 
-use super::{ApiJson, AppState, AuthDevice};
-use crate::db::AuditEntry;
+use super::{ApiJson, ApiQuery, AppState, AuthDevice};
+use crate::db::{AuditEntry, AuditFilter};
 use crate::error::Result;
 use crate::practice::{self, EnrolmentCode, Revoked};
 
@@ -144,23 +144,19 @@ async fn revoke(
     Ok(Json(revoked))
 }
 
-#[derive(Deserialize)]
-struct AuditQuery {
-    action: Option<String>,
-    limit: Option<u32>,
-}
-
+/// `GET /api/admin/audit?action=&person_id=&case_id=&since=&until=&limit=`
 async fn audit(
     State(state): State<AppState>,
     admin: AuthDevice,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(mut filter): ApiQuery<AuditFilter>,
 ) -> Result<Json<Vec<AuditEntry>>> {
     admin.require_admin()?;
-    let limit = q.limit.unwrap_or(100).min(1000);
+    for bound in [&mut filter.since, &mut filter.until].into_iter().flatten() {
+        if !bound.is_empty() {
+            *bound = crate::casebook::normalise_time(bound)?;
+        }
+    }
     Ok(Json(
-        state
-            .db
-            .run(move |db| db.audit_entries(q.action.as_deref(), limit))
-            .await?,
+        state.db.run(move |db| db.audit_entries(&filter)).await?,
     ))
 }

@@ -15,10 +15,11 @@ mod cases;
 mod devices;
 mod documents;
 mod health;
+mod record;
 mod sync;
 mod web;
 
-pub use auth::{ApiJson, AppProtocol, AuthDevice, ClientIp};
+pub use auth::{ApiJson, ApiQuery, AppProtocol, AuthDevice, ClientIp};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -55,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::router())
         .merge(cases::router())
         .merge(documents::router())
+        .merge(record::router())
         .merge(admin::router())
         .merge(sync::router())
         .merge(web::router(&state))

@@ -134,22 +134,26 @@ impl SyncEngine {
                         };
                         match self.pass(&mut gate, device.as_ref(), &msg).await {
                             Verdict::Forward => {
-                                if let (None, Some(doc), true) = (&device, &msg.document_id, msg.carries_changes)
-                                    && let Outcome::Refused(refusal) = self.judge_for_benchmarks(doc, &bytes).await
-                                {
-                                    tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message);
+                                let mut new_changes = Vec::new();
+                                if let (None, Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
+                                    match self.judge_for_benchmarks(doc, &bytes).await {
+                                        Outcome::Refused(refusal) => tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message),
+                                        Outcome::Forward(accepted) => new_changes = accepted.new,
+                                        Outcome::Close { .. } => {}
+                                    }
                                 }
                                 if let (Some(device), Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
                                     match self.judge(device, &mut judging, doc, &bytes).await {
-                                        Outcome::Forward(decisions) => {
+                                        Outcome::Forward(accepted) => {
                                             // Every review decision is in the audit log.
-                                            for (id, d) in decisions {
+                                            for (id, d) in accepted.decisions {
                                                 if !judging.audited_decisions.insert((doc.clone(), id.clone())) {
                                                     continue;
                                                 }
                                                 let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
                                                 self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
                                             }
+                                            new_changes = accepted.new;
                                         }
                                         Outcome::Refused(refusal) => {
                                             tracing::info!(device = %device_id, document = %doc, code = refusal.code, reason = %refusal.message, "change refused by the record's rules");
@@ -165,6 +169,12 @@ impl SyncEngine {
                                         }
                                         Outcome::Close { code, reason } => break Some((code, reason)),
                                     }
+                                }
+                                // The receipt first: a change the server stores always has one.
+                                if let Some(doc) = &msg.document_id
+                                    && !self.receipts.record(doc, &new_changes, device.as_ref().map(|d| d.id.as_str())).await
+                                {
+                                    break Some((1011, "server_error: the server could not take these changes just now; they stay on this device and are sent again".into()));
                                 }
                                 if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
                                     break None;

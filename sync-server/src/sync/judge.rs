@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use automerge::Automerge;
 use fieldvisit_shared::provenance;
-use fieldvisit_shared::records::{Context, Kind, Refusal, ReviewDecision, Writer};
+use fieldvisit_shared::records::{Context, Kind, Refusal, Writer};
 use samod::DocumentId;
 use samod::storage::{Storage, StorageKey};
 
@@ -35,8 +35,8 @@ pub struct Judging {
 }
 
 pub enum Outcome {
-    /// Hand it to samod; with the review decisions it records.
-    Forward(Vec<(String, ReviewDecision)>),
+    /// Record the receipt of its new changes, then hand it to samod.
+    Forward(rules::Accepted),
     Refused(Refusal),
     Close {
         code: u16,
@@ -54,12 +54,12 @@ impl SyncEngine {
         bytes: &[u8],
     ) -> Outcome {
         let Some(payload) = wire::sync_payload(bytes) else {
-            return Outcome::Forward(Vec::new());
+            return Outcome::Forward(Default::default());
         };
         let Some((kind, case_id)) = self.record_of(judging, doc).await else {
             // Not a record (the gate lets only visible documents through,
             // so this is a document of the engine's own).
-            return Outcome::Forward(Vec::new());
+            return Outcome::Forward(Default::default());
         };
         let Some(token_hash) = self.token_hash_of(judging, device).await else {
             return Outcome::Close {
@@ -68,7 +68,7 @@ impl SyncEngine {
             };
         };
         let Ok(id) = doc.parse::<DocumentId>() else {
-            return Outcome::Forward(Vec::new());
+            return Outcome::Forward(Default::default());
         };
         let actor = provenance::device_actor(&device.id);
         let made = |document_id: &str, nonce: &str| {
@@ -90,7 +90,7 @@ impl SyncEngine {
             })
             .await;
         match judged {
-            Some(Judgement::Accept(decisions)) => Outcome::Forward(decisions),
+            Some(Judgement::Accept(accepted)) => Outcome::Forward(accepted),
             Some(Judgement::Refuse(refusal)) => Outcome::Refused(refusal),
             Some(Judgement::MissingDeps) | None => Outcome::Close {
                 code: CLOSE_OUT_OF_ORDER,
@@ -102,14 +102,15 @@ impl SyncEngine {
     /// [`crate::rules::judge_for_benchmarks`]: authentication is off.
     pub(super) async fn judge_for_benchmarks(&self, doc: &str, bytes: &[u8]) -> Outcome {
         let (Some(payload), Ok(id)) = (wire::sync_payload(bytes), doc.parse::<DocumentId>()) else {
-            return Outcome::Forward(Vec::new());
+            return Outcome::Forward(Default::default());
         };
         match self
             .judge_when_ready(&id, |before| rules::judge_for_benchmarks(before, payload))
             .await
         {
             Some(Judgement::Refuse(refusal)) => Outcome::Refused(refusal),
-            _ => Outcome::Forward(Vec::new()),
+            Some(Judgement::Accept(accepted)) => Outcome::Forward(accepted),
+            _ => Outcome::Forward(Default::default()),
         }
     }
 
@@ -171,7 +172,7 @@ impl SyncEngine {
     /// The document as the server holds it: from memory when samod has it
     /// ready, else from the store (not loaded, or nothing received yet).
     /// Never asks a peer: the peer asked may be the one being judged.
-    async fn stored_document(&self, id: &DocumentId) -> Automerge {
+    pub(super) async fn stored_document(&self, id: &DocumentId) -> Automerge {
         if let Some(handle) = self.repo.ready_document(id) {
             return handle.with_document(|d| d.clone());
         }

@@ -37,8 +37,10 @@ use crate::health::{self, Panics};
 
 mod connection;
 pub mod gate;
+mod index;
 mod judge;
 pub mod payload;
+mod receipts;
 mod revocation;
 mod tickets;
 pub mod wire;
@@ -118,6 +120,8 @@ pub struct SyncEngine {
     /// A document of the engine's own, found and read by the health probe:
     /// it answers only while the hub and the document actors run.
     canary: samod::DocHandle,
+    /// When each change first arrived (see `receipts.rs`).
+    receipts: receipts::Receipts,
     pub limits: Limits,
 }
 
@@ -288,6 +292,8 @@ impl SyncEngine {
         let acceptor = repo.make_acceptor(url).map_err(|_| Error::Stopped)?;
         let known: HashSet<String> = db.revoked_device_ids()?.into_iter().collect();
         let (revoked, _) = broadcast::channel(64);
+        let (changed, to_index) = tokio::sync::mpsc::unbounded_channel();
+        let receipts = receipts::Receipts::start(db.clone(), changed);
         let engine = Arc::new(SyncEngine {
             repo,
             acceptor,
@@ -302,12 +308,14 @@ impl SyncEngine {
             panics,
             culprits,
             canary,
+            receipts,
             limits,
         });
         // Read before serving: a change made from now on must be noticed.
         let stamp = engine.db.access_stamp()?;
         tokio::spawn(revocation::watch_access(Arc::downgrade(&engine), stamp));
         tokio::spawn(unload_idle(Arc::downgrade(&engine)));
+        tokio::spawn(index::run(Arc::downgrade(&engine), to_index));
         Ok(engine)
     }
 
@@ -325,6 +333,18 @@ impl SyncEngine {
         tokio::spawn(async move {
             let _ = tokio::time::timeout(Duration::from_secs(30), search).await;
         });
+    }
+
+    /// Whether `device_id` may see `document_id` (the one access rule).
+    pub async fn visible_to(&self, device_id: &str, document_id: &str) -> bool {
+        visibility(&self.db, device_id, document_id).await.is_ok()
+    }
+
+    /// A document as the server holds it (empty when nothing of it has
+    /// arrived); `None` for an id that is not a document id.
+    pub async fn document(&self, document_id: &str) -> Option<automerge::Automerge> {
+        let id = document_id.parse::<DocumentId>().ok()?;
+        Some(self.stored_document(&id).await)
     }
 
     /// Whether the document store is failing to write now.

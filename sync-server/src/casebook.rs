@@ -1,0 +1,398 @@
+//! The practice's case record as the server holds it: the person's
+//! details, the chronology, every visit with its passages, annotations and
+//! review, and who wrote each passage; as it stands, or as it stood at a
+//! time. Pure: the caller reads the documents, the names and the receipts.
+//!
+//! "As it stood at a time" means as the server held it then: the changes
+//! it had received by that time (its receipts; a change the server made
+//! itself counts from its own timestamp). A device's clock says when a
+//! worker wrote something, which the authorship view shows, but it is the
+//! device's claim; what the practice's record said on a day is what the
+//! server had.
+
+use std::collections::HashMap;
+
+use automerge::{ActorId, Automerge, ChangeHash, ChangeMetadata};
+use fieldvisit_shared::api::{
+    AnnotationView, AuthorRun, Authorship, CaseRecord, ChronologyRow, DecisionView, PassageView,
+    TimeSpan, VisitRecord,
+};
+use fieldvisit_shared::chronology::{self, ChronologyItem};
+use fieldvisit_shared::records::{self, CaseDoc, Passage, ReviewStatus, VisitDoc};
+use fieldvisit_shared::{history, provenance};
+
+use crate::error::{Error, Result};
+
+/// People and devices by the ids the records hold.
+#[derive(Debug, Default)]
+pub struct Names {
+    people: HashMap<String, String>,
+    actors: HashMap<ActorId, (String, String)>,
+}
+
+impl Names {
+    /// `people`: (person id, name); `devices`: (device id, label, person's
+    /// name). Each device's automerge actor is derived from its id, as the
+    /// rules bind it, so authorship never rests on what a device says.
+    pub fn new(
+        people: impl IntoIterator<Item = (String, String)>,
+        devices: impl IntoIterator<Item = (String, String, String)>,
+    ) -> Self {
+        let mut actors: HashMap<ActorId, (String, String)> = devices
+            .into_iter()
+            .map(|(id, label, person)| (provenance::device_actor(&id), (person, label)))
+            .collect();
+        actors.insert(
+            provenance::server_actor(),
+            ("The practice (on the server)".into(), "the server".into()),
+        );
+        Names {
+            people: people.into_iter().collect(),
+            actors,
+        }
+    }
+
+    pub fn person(&self, id: &str) -> String {
+        match self.people.get(id) {
+            Some(name) => name.clone(),
+            None if id.is_empty() => String::new(),
+            None => "someone outside the practice".into(),
+        }
+    }
+
+    /// (person's name, device label) of an automerge actor.
+    fn actor(&self, actor: &ActorId) -> (String, String) {
+        self.actors
+            .get(actor)
+            .cloned()
+            .unwrap_or_else(|| ("an unknown device".into(), "unknown".into()))
+    }
+}
+
+/// One document with the server's receipts of its changes (change hash to
+/// the time it first arrived).
+pub struct Held<'a> {
+    pub document_id: &'a str,
+    pub doc: &'a Automerge,
+    pub receipts: &'a HashMap<String, String>,
+}
+
+impl Held<'_> {
+    /// The heads as the server held the document at `at` (normalised RFC
+    /// 3339), or `None` when it had nothing of it yet. A change counts from
+    /// its receipt, else (made on the server, or stored before receipts
+    /// were kept) from its own timestamp.
+    fn heads_at(&self, at: &str) -> Option<Vec<ChangeHash>> {
+        let at_ms = millis(at)?;
+        let received: HashMap<ChangeHash, i64> = self
+            .receipts
+            .iter()
+            .filter_map(|(hash, when)| Some((hash.parse().ok()?, millis(when)?)))
+            .collect();
+        let heads = history::heads_where(self.doc, |m: &ChangeMetadata<'_>| {
+            received
+                .get(&m.hash)
+                .copied()
+                .unwrap_or(m.timestamp.saturating_mul(1000))
+                <= at_ms
+        });
+        (!heads.is_empty()).then_some(heads)
+    }
+}
+
+fn millis(rfc3339: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// A time as the server writes its own (UTC, milliseconds), so times
+/// compare as text.
+pub fn normalise_time(value: &str) -> Result<String> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| {
+            t.with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        })
+        .map_err(|_| {
+            Error::BadRequest(
+                "bad_time",
+                format!("{value:?} is not a date and time (RFC 3339, e.g. 2026-11-27T09:30:00Z)"),
+            )
+        })
+}
+
+/// A change's own timestamp (seconds since the epoch) as RFC 3339.
+fn rfc3339(seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The case record; `as_at` (normalised) shows it as the server held it
+/// then, each passage marked with what changed since.
+pub fn case_record(
+    case_id: &str,
+    case: &Held<'_>,
+    visits: &[Held<'_>],
+    names: &Names,
+    as_at: Option<&str>,
+) -> Result<CaseRecord> {
+    let case_then = state(case, as_at)?;
+    let Some((case_doc, case_heads)) = case_then else {
+        return Err(Error::NotFound(format!("case {case_id} as at that time")));
+    };
+    let case_doc: CaseDoc = records::read_case(&case_doc)?;
+    let mut shown: Vec<(String, VisitDoc)> = Vec::new();
+    let mut views = Vec::new();
+    let mut visits_since = 0;
+    for held in visits {
+        let Some((doc, heads)) = state(held, as_at)? else {
+            visits_since += 1;
+            continue;
+        };
+        let Ok(visit) = records::read_visit(&doc) else {
+            // Registered, but nothing of it received yet.
+            continue;
+        };
+        views.push(visit_record(held, &visit, heads.as_deref(), names)?);
+        shown.push((held.document_id.to_owned(), visit));
+    }
+    views.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    let chronology = chronology::with_reviews(&case_doc, &shown)
+        .into_iter()
+        .map(|item| chronology_row(&item, case.document_id, names))
+        .collect();
+    Ok(CaseRecord {
+        case_id: case_id.to_owned(),
+        document_id: case.document_id.to_owned(),
+        reference: case_doc.reference.clone(),
+        details: passages(case, case_doc.passages(), case_heads.as_deref())?,
+        chronology,
+        visits: views,
+        as_at: as_at.map(str::to_owned),
+        visits_since,
+    })
+}
+
+/// The document as it stood at `as_at` with those heads, or as it stands
+/// (no heads); `None` when the server had nothing of it then.
+fn state(
+    held: &Held<'_>,
+    as_at: Option<&str>,
+) -> Result<Option<(Automerge, Option<Vec<ChangeHash>>)>> {
+    let Some(at) = as_at else {
+        return Ok(Some((held.doc.clone(), None)));
+    };
+    let Some(heads) = held.heads_at(at) else {
+        return Ok(None);
+    };
+    let then = held
+        .doc
+        .fork_at(&heads)
+        .map_err(|e| Error::Record(e.into()))?;
+    Ok(Some((then, Some(heads))))
+}
+
+fn passages(
+    held: &Held<'_>,
+    list: Vec<Passage>,
+    heads: Option<&[ChangeHash]>,
+) -> Result<Vec<PassageView>> {
+    list.into_iter()
+        .map(|p| {
+            let since = match heads {
+                Some(heads) => {
+                    let path: Vec<&str> = p.path.iter().map(String::as_str).collect();
+                    history::as_at(held.doc, &path, heads)?
+                }
+                None => Vec::new(),
+            };
+            Ok(PassageView {
+                key: p.key,
+                label: p.label,
+                voice: p.voice,
+                text: p.text,
+                since,
+            })
+        })
+        .collect()
+}
+
+fn visit_record(
+    held: &Held<'_>,
+    visit: &VisitDoc,
+    heads: Option<&[ChangeHash]>,
+    names: &Names,
+) -> Result<VisitRecord> {
+    let mut decisions: Vec<DecisionView> = visit
+        .review
+        .decisions
+        .iter()
+        .map(|(id, d)| DecisionView {
+            id: id.clone(),
+            status: d.status,
+            by: names.person(&d.by),
+            at: d.at.clone(),
+            comment: d.comment.as_str().to_owned(),
+        })
+        .collect();
+    decisions.sort_by(|a, b| a.at.cmp(&b.at));
+    let mut annotations: Vec<AnnotationView> = visit
+        .annotations
+        .iter()
+        .map(|(id, a)| AnnotationView {
+            id: id.clone(),
+            author: names.person(&a.author),
+            at: a.created_at.clone(),
+            field: a.field,
+            quote: a.quote.as_str().to_owned(),
+            body: a.body.as_str().to_owned(),
+            resolved_by: (!a.resolved_by.is_empty()).then(|| names.person(&a.resolved_by)),
+        })
+        .collect();
+    annotations.sort_by(|a, b| a.at.cmp(&b.at));
+    Ok(VisitRecord {
+        document_id: held.document_id.to_owned(),
+        started_at: visit.started_at.clone(),
+        author: names.person(&visit.author),
+        place: visit.place,
+        communication: visit.own_words.communication.clone(),
+        review: visit.review.status,
+        decisions,
+        passages: passages(held, visit.passages(), heads)?,
+        annotations,
+    })
+}
+
+pub fn decision_title(status: ReviewStatus) -> &'static str {
+    match status {
+        ReviewStatus::Draft => "Reopened",
+        ReviewStatus::Submitted => "Submitted for review",
+        ReviewStatus::Returned => "Returned for changes",
+        ReviewStatus::SignedOff => "Signed off",
+    }
+}
+
+fn chronology_row(item: &ChronologyItem<'_>, case_document: &str, names: &Names) -> ChronologyRow {
+    let row = |kind: &str, title: String, by: &str, summary: &str| ChronologyRow {
+        at: item.at().to_owned(),
+        kind: kind.to_owned(),
+        title,
+        by: names.person(by),
+        summary: summary.to_owned(),
+        document_id: None,
+        passage: None,
+    };
+    match item {
+        ChronologyItem::Visit {
+            document_id,
+            author,
+            ..
+        } => ChronologyRow {
+            document_id: Some((*document_id).to_owned()),
+            ..row("visit", "Visit".into(), author, "")
+        },
+        ChronologyItem::Entry {
+            id,
+            author,
+            kind,
+            summary,
+            ..
+        } => ChronologyRow {
+            document_id: Some(case_document.to_owned()),
+            passage: Some(format!("entry:{id}")),
+            ..row("entry", entry_title(kind), author, summary)
+        },
+        ChronologyItem::Significant {
+            document_id,
+            id,
+            author,
+            summary,
+            ..
+        } => ChronologyRow {
+            document_id: Some((*document_id).to_owned()),
+            passage: Some(format!("significant:{id}")),
+            ..row("significant", "Significant event".into(), author, summary)
+        },
+        ChronologyItem::Decision {
+            document_id,
+            id,
+            by,
+            status,
+            comment,
+            ..
+        } => ChronologyRow {
+            document_id: Some((*document_id).to_owned()),
+            passage: Some(format!("decision:{id}")),
+            ..row("decision", decision_title(*status).into(), by, comment)
+        },
+    }
+}
+
+/// "phone_call" reads "Phone call".
+fn entry_title(kind: &str) -> String {
+    let words = kind.replace('_', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => "Entry".into(),
+    }
+}
+
+/// Who wrote each stretch of `passage` in `held`, with the device's time
+/// and the server's receipt of each; consecutive changes by one device run
+/// together.
+pub fn authorship(held: &Held<'_>, passage: &Passage, names: &Names) -> Result<Authorship> {
+    let path: Vec<&str> = passage.path.iter().map(String::as_str).collect();
+    let mut runs: Vec<(ActorId, AuthorRun)> = Vec::new();
+    for run in history::authorship(held.doc, &path, None)? {
+        let written = rfc3339(run.device_time);
+        let received = held.receipts.get(&run.change.to_string());
+        if let Some((actor, last)) = runs.last_mut()
+            && *actor == run.actor
+        {
+            last.text.push_str(&run.text);
+            widen(&mut last.device_time, &written);
+            match (&mut last.received, received) {
+                (Some(span), Some(at)) => widen(span, at),
+                (span @ None, Some(at)) => *span = Some(point(at)),
+                (_, None) => {}
+            }
+            continue;
+        }
+        let (person, device) = names.actor(&run.actor);
+        runs.push((
+            run.actor,
+            AuthorRun {
+                text: run.text,
+                person,
+                device,
+                device_time: point(&written),
+                received: received.map(|at| point(at)),
+            },
+        ));
+    }
+    Ok(Authorship {
+        passage: passage.key.clone(),
+        label: passage.label.clone(),
+        runs: runs.into_iter().map(|(_, run)| run).collect(),
+    })
+}
+
+fn point(at: &str) -> TimeSpan {
+    TimeSpan {
+        from: at.to_owned(),
+        to: at.to_owned(),
+    }
+}
+
+/// Times are normalised RFC 3339, so they compare as text.
+fn widen(span: &mut TimeSpan, at: &str) {
+    if at < span.from.as_str() {
+        span.from = at.to_owned();
+    }
+    if at > span.to.as_str() {
+        span.to = at.to_owned();
+    }
+}

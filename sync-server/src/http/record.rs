@@ -1,0 +1,204 @@
+//! The practice's case record: the whole record of a case (as it stands
+//! or as it stood), who wrote a passage, and search. Reading a case record
+//! and searching are audited before anything is answered.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use fieldvisit_shared::api::{Authorship, CaseRecord, SearchHit};
+use fieldvisit_shared::records::{self, Kind};
+use fieldvisit_shared::validate;
+
+use super::{ApiQuery, AppState, AuthDevice};
+use crate::casebook::{self, Held, Names};
+use crate::db::{Audit, Device};
+use crate::error::{Error, Result};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cases/{case_id}/record", get(record))
+        .route("/api/documents/{document_id}/authorship", get(authorship))
+        .route("/api/search", get(search))
+}
+
+type Params = ApiQuery<HashMap<String, String>>;
+
+/// The same answer whether the case exists elsewhere or nowhere.
+fn no_case(case_id: &str) -> Error {
+    Error::NotFound(format!("case {case_id}"))
+}
+
+async fn record(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    Path(case_id): Path<String>,
+    ApiQuery(params): Params,
+) -> Result<Json<CaseRecord>> {
+    validate::id("case_id", &case_id).map_err(|_| no_case(&case_id))?;
+    let as_at = match params.get("as_at").filter(|v| !v.is_empty()) {
+        Some(v) => Some(casebook::normalise_time(v)?),
+        None => None,
+    };
+    let c = case_id.clone();
+    let Some((case_doc, visit_ids)) = state.db.run(move |db| db.case_documents(&c)).await? else {
+        return Err(no_case(&case_id));
+    };
+    if !state.engine.visible_to(&device.id, &case_doc).await {
+        return Err(no_case(&case_id));
+    }
+    let detail = match &as_at {
+        Some(at) => format!("as at {at}"),
+        None => String::new(),
+    };
+    audit(&state, &device, "case_opened", Some(&case_id), detail).await?;
+    let case = load(&state, &case_doc).await?;
+    let mut visits = Vec::with_capacity(visit_ids.len());
+    for id in &visit_ids {
+        visits.push(load(&state, id).await?);
+    }
+    let names = names(&state).await?;
+    let built = tokio::task::spawn_blocking(move || {
+        let visits: Vec<Held<'_>> = visits.iter().map(held).collect();
+        casebook::case_record(&case_id, &held(&case), &visits, &names, as_at.as_deref())
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    Ok(Json(built))
+}
+
+async fn authorship(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    Path(document_id): Path<String>,
+    ApiQuery(params): Params,
+) -> Result<Json<Authorship>> {
+    let unknown = || Error::NotFound(format!("document {document_id}"));
+    if crate::sync::wire::canonical_document_id(&document_id).is_none()
+        || !state.engine.visible_to(&device.id, &document_id).await
+    {
+        return Err(unknown());
+    }
+    let Some(key) = params.get("passage").cloned() else {
+        return Err(Error::BadRequest(
+            "missing_passage",
+            "say which passage: ?passage=<key>".into(),
+        ));
+    };
+    let d = document_id.clone();
+    let Some((kind, _)) = state.db.run(move |db| db.document_record(&d)).await? else {
+        return Err(unknown());
+    };
+    let (id, doc, receipts) = load(&state, &document_id).await?;
+    let names = names(&state).await?;
+    let built = tokio::task::spawn_blocking(move || {
+        let passages = match Kind::parse(&kind) {
+            Some(Kind::Case) => records::read_case(&doc)?.passages(),
+            Some(Kind::Visit) => records::read_visit(&doc)?.passages(),
+            None => Vec::new(),
+        };
+        let Some(passage) = passages.into_iter().find(|p| p.key == key) else {
+            return Err(Error::NotFound(format!("passage {key} in this record")));
+        };
+        let held = Held {
+            document_id: &id,
+            doc: &doc,
+            receipts: &receipts,
+        };
+        casebook::authorship(&held, &passage, &names)
+    })
+    .await
+    .map_err(|e| Error::Internal(e.to_string()))??;
+    Ok(Json(built))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ApiQuery(params): Params,
+) -> Result<Json<Vec<SearchHit>>> {
+    let query = params.get("q").cloned().unwrap_or_default();
+    if query.chars().count() > 200 {
+        return Err(Error::BadRequest(
+            "bad_query",
+            "a search is at most 200 characters".into(),
+        ));
+    }
+    let limit = params
+        .get("limit")
+        .and_then(|l| l.parse::<u32>().ok())
+        .unwrap_or(20)
+        .clamp(1, 50);
+    let person = device.person.id.clone();
+    let hits = state
+        .db
+        .run(move |db| db.search(&person, &query, limit))
+        .await?;
+    let mut cases: Vec<&str> = hits.iter().map(|h| h.case_id.as_str()).collect();
+    cases.sort_unstable();
+    cases.dedup();
+    let detail = format!("{} passages from cases [{}]", hits.len(), cases.join(", "));
+    audit(&state, &device, "searched", None, detail).await?;
+    Ok(Json(hits))
+}
+
+async fn audit(
+    state: &AppState,
+    device: &Device,
+    action: &'static str,
+    case_id: Option<&str>,
+    detail: String,
+) -> Result<()> {
+    let (d, p, c) = (
+        device.id.clone(),
+        device.person.id.clone(),
+        case_id.map(str::to_owned),
+    );
+    state
+        .db
+        .run(move |db| {
+            db.audit(&Audit {
+                device_id: Some(&d),
+                person_id: Some(&p),
+                action,
+                case_id: c.as_deref(),
+                detail: &detail,
+                ..Default::default()
+            })
+        })
+        .await
+}
+
+type Loaded = (String, automerge::Automerge, HashMap<String, String>);
+
+fn held((document_id, doc, receipts): &Loaded) -> Held<'_> {
+    Held {
+        document_id,
+        doc,
+        receipts,
+    }
+}
+
+/// A document as the server holds it, with its receipts.
+async fn load(state: &AppState, document_id: &str) -> Result<Loaded> {
+    let doc = state
+        .engine
+        .document(document_id)
+        .await
+        .ok_or_else(|| Error::NotFound(format!("document {document_id}")))?;
+    let d = document_id.to_owned();
+    let receipts = state.db.run(move |db| db.receipts_of(&d)).await?;
+    Ok((document_id.to_owned(), doc, receipts))
+}
+
+async fn names(state: &AppState) -> Result<Names> {
+    let (people, devices) = state
+        .db
+        .run(|db| Ok((db.people()?, db.device_names()?)))
+        .await?;
+    Ok(Names::new(
+        people.into_iter().map(|p| (p.id, p.name)),
+        devices,
+    ))
+}

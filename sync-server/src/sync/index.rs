@@ -1,0 +1,126 @@
+//! Keeps the search index following the documents: a document is read
+//! again once the changes just received are in it (samod applies them a
+//! moment after the receipt is written), and its passages replace what the
+//! index held. At start-up, every document whose heads moved while the
+//! server was down (or that was never indexed) is read again.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Weak;
+use std::time::Duration;
+
+use automerge::{Automerge, ChangeHash};
+use fieldvisit_shared::records::{self, Kind};
+use samod::DocumentId;
+use tokio::sync::mpsc;
+
+use super::SyncEngine;
+
+/// How long changes are gathered before documents are read again.
+const SETTLE: Duration = Duration::from_millis(150);
+/// Rounds a document waits for its received changes to be applied before
+/// it is indexed as it stands (they may have been held back after all).
+const ROUNDS: u32 = 60;
+
+pub(super) async fn run(
+    engine: Weak<SyncEngine>,
+    mut rx: mpsc::UnboundedReceiver<(String, Vec<ChangeHash>)>,
+) {
+    catch_up(&engine).await;
+    let mut pending: HashMap<String, (HashSet<ChangeHash>, u32)> = HashMap::new();
+    loop {
+        if pending.is_empty() {
+            match rx.recv().await {
+                Some((doc, hashes)) => pending.entry(doc).or_default().0.extend(hashes),
+                None => return,
+            }
+        }
+        tokio::time::sleep(SETTLE).await;
+        while let Ok((doc, hashes)) = rx.try_recv() {
+            pending.entry(doc).or_default().0.extend(hashes);
+        }
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        for (doc, (hashes, rounds)) in std::mem::take(&mut pending) {
+            let Ok(id) = doc.parse::<DocumentId>() else {
+                continue;
+            };
+            let current = engine.stored_document(&id).await;
+            let applied = hashes
+                .iter()
+                .all(|h| current.get_change_meta_by_hash(h).is_some());
+            if applied || rounds >= ROUNDS {
+                engine.index(&doc, &current).await;
+            } else {
+                pending.insert(doc, (hashes, rounds + 1));
+            }
+        }
+    }
+}
+
+async fn catch_up(engine: &Weak<SyncEngine>) {
+    let Some(db) = engine.upgrade().map(|e| e.db.clone()) else {
+        return;
+    };
+    let documents = match db.run(|db| db.all_documents()).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "could not list documents to index");
+            return;
+        }
+    };
+    for (doc, _, _) in documents {
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let Ok(id) = doc.parse::<DocumentId>() else {
+            continue;
+        };
+        let current = engine.stored_document(&id).await;
+        let d = doc.clone();
+        let indexed = db.run(move |db| db.indexed_heads(&d)).await.ok().flatten();
+        if indexed.as_deref() != Some(heads_text(&current).as_str()) {
+            engine.index(&doc, &current).await;
+        }
+    }
+}
+
+fn heads_text(doc: &Automerge) -> String {
+    let mut heads: Vec<String> = doc.get_heads().iter().map(ToString::to_string).collect();
+    heads.sort();
+    heads.join(",")
+}
+
+impl SyncEngine {
+    /// Replaces what the search index holds of `document_id` by its
+    /// passages in `doc`.
+    async fn index(&self, document_id: &str, doc: &Automerge) {
+        let d = document_id.to_owned();
+        let Ok(Some((kind, case_id))) = self.db.run(move |db| db.document_record(&d)).await else {
+            return;
+        };
+        let passages = match Kind::parse(&kind) {
+            Some(Kind::Case) => records::read_case(doc).map(|c| c.passages()),
+            Some(Kind::Visit) => records::read_visit(doc).map(|v| v.passages()),
+            None => return,
+        };
+        let passages = match passages {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing received yet, or a document the rules let in
+                // under older rules: nothing to index.
+                tracing::debug!(error = %e, document = document_id, "not indexed");
+                return;
+            }
+        };
+        let heads = heads_text(doc);
+        let d = document_id.to_owned();
+        if let Err(e) = self
+            .db
+            .run(move |db| db.index_document(&d, &case_id, &heads, &passages))
+            .await
+        {
+            tracing::error!(error = %e, document = document_id, "could not update the search index");
+        }
+    }
+}
