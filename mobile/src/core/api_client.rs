@@ -1,8 +1,9 @@
 //! The server's HTTP API, as the device uses it.
 
 use fieldvisit_shared::api::{
-    CaseSummary, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PersonSummary, RegisterDocumentRequest, RegisterDocumentResponse, TicketResponse,
+    AuditEntry, AuditFilter, Authorship, CaseRecord, CaseSummary, EnrolRequest, EnrolResponse,
+    ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PersonSummary, RegisterDocumentRequest,
+    RegisterDocumentResponse, SearchHit, TicketResponse,
 };
 use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
@@ -126,5 +127,62 @@ impl ApiClient {
         };
         let url = self.url("api/documents")?;
         self.send(self.http.post(url).json(&body)).await
+    }
+
+    /// The practice's case record as the server holds it, or as it stood
+    /// at `as_at` (RFC 3339). The server audits the opening.
+    pub async fn case_record(
+        &self,
+        case_id: &str,
+        as_at: Option<&str>,
+    ) -> Result<CaseRecord, CoreError> {
+        let mut url = self.url(&format!("api/cases/{case_id}/record"))?;
+        if let Some(at) = as_at {
+            url.query_pairs_mut().append_pair("as_at", at);
+        }
+        self.send(self.http.get(url)).await
+    }
+
+    /// Who wrote each stretch of one passage of a record.
+    pub async fn authorship(
+        &self,
+        document_id: &str,
+        passage: &str,
+    ) -> Result<Authorship, CoreError> {
+        let mut url = self.url(&format!("api/documents/{document_id}/authorship"))?;
+        url.query_pairs_mut().append_pair("passage", passage);
+        self.send(self.http.get(url)).await
+    }
+
+    /// Passages matching every word of `query`, from the cases this
+    /// device's person may see.
+    pub async fn search(&self, query: &str) -> Result<Vec<SearchHit>, CoreError> {
+        let mut url = self.url("api/search")?;
+        url.query_pairs_mut().append_pair("q", query);
+        self.send(self.http.get(url)).await
+    }
+
+    /// The audit log (a practice admin's device only).
+    pub async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, CoreError> {
+        let mut url = self.url("api/admin/audit")?;
+        {
+            let mut q = url.query_pairs_mut();
+            let fields = [
+                ("action", &filter.action),
+                ("person_id", &filter.person_id),
+                ("case_id", &filter.case_id),
+                ("since", &filter.since),
+                ("until", &filter.until),
+            ];
+            for (key, value) in fields {
+                if let Some(v) = value.as_deref().filter(|v| !v.is_empty()) {
+                    q.append_pair(key, v);
+                }
+            }
+            if let Some(limit) = filter.limit {
+                q.append_pair("limit", &limit.to_string());
+            }
+        }
+        self.send(self.http.get(url)).await
     }
 }

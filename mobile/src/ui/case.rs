@@ -94,6 +94,13 @@ pub fn CaseScreen(case_id: String) -> Element {
             rsx! {
                 h1 { "{person.name.as_str()}" }
                 p { class: "quiet", "Case {c.reference}" }
+                p {
+                    a {
+                        class: "button",
+                        href: Route::Record { case_id: case_id.clone(), at: None, focus: None }.to_fragment(),
+                        "Case record: chronology, who wrote what, as at a date"
+                    }
+                }
                 section { aria_labelledby: "details-h",
                     h2 { id: "details-h", "Key details" }
                     if details.is_empty() && c.key_people.is_empty() {

@@ -44,10 +44,16 @@ pub fn Cases() -> Element {
     };
     use_hook(refresh);
 
-    let person = core
+    let (person, reviewer) = core
         .read()
         .as_ref()
-        .map(|c| c.person().name.clone())
+        .map(|c| {
+            let p = c.person();
+            (
+                p.name.clone(),
+                p.role == fieldvisit_shared::api::Role::Reviewer,
+            )
+        })
         .unwrap_or_default();
 
     rsx! {
@@ -74,7 +80,13 @@ pub fn Cases() -> Element {
                         r#type: "button",
                         onclick: {
                             let case_id = case.case_id.clone();
-                            move |_| navigate(Route::Case { case_id: case_id.clone() })
+                            // A reviewer reads the practice's record; a
+                            // worker or supervisor opens the case to work.
+                            move |_| navigate(if reviewer {
+                                Route::Record { case_id: case_id.clone(), at: None, focus: None }
+                            } else {
+                                Route::Case { case_id: case_id.clone() }
+                            })
                         },
                         span { class: "title", "{case.person_name}" }
                         span { class: "quiet", "Case {case.reference}" }

@@ -74,3 +74,41 @@ pub fn when(rfc3339: &str) -> String {
         Err(_) => rfc3339.to_owned(),
     }
 }
+
+/// "27 Nov 2026, 14:03:07" in the device's time zone: authorship and the
+/// audit log need the second.
+pub fn when_exact(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%-d %b %Y, %H:%M:%S")
+            .to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+/// "2026-11-27T09:30:05" in this device's time zone, for the time input.
+pub fn local_input(rfc3339: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .map(|t| {
+            t.with_timezone(&chrono::Local)
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The time input's local value as RFC 3339 in UTC.
+pub fn from_local_input(value: &str) -> Option<String> {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M"))
+        .ok()?;
+    let local = chrono::Local.from_local_datetime(&naive).earliest()?;
+    Some(
+        local
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
+}

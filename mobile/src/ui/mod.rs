@@ -2,13 +2,15 @@
 //! through the one [`Core`] handle in context; nothing here touches storage
 //! or the network itself.
 
+mod audit;
 mod auto_text;
 mod browser;
 mod case;
 mod cases;
 mod labels;
+mod record;
 mod review;
-
+mod search;
 mod sign_in;
 mod sync_indicator;
 mod visit;
@@ -80,6 +82,11 @@ pub fn App() -> Element {
             (Some(_), Route::Visit { case_id, visit_id }) => {
                 rsx! { visit::VisitScreen { case_id, visit_id } }
             }
+            (Some(_), Route::Record { case_id, at, focus }) => {
+                rsx! { record::RecordScreen { case_id, at, focus } }
+            }
+            (Some(_), Route::Search) => rsx! { search::SearchScreen {} },
+            (Some(_), Route::Audit) => rsx! { audit::AuditScreen {} },
         },
     };
 
@@ -87,7 +94,14 @@ pub fn App() -> Element {
         a { class: "skip", href: "#content", "Skip to content" }
         header { class: "bar",
             span { class: "brand", "Fieldvisit" }
-            if core.read().is_some() {
+            if let Some(c) = core.read().as_ref() {
+                nav { class: "top", aria_label: "Main",
+                    a { href: "{Route::Cases.to_fragment()}", "Cases" }
+                    a { href: "{Route::Search.to_fragment()}", "Search" }
+                    if c.person().role == fieldvisit_shared::api::Role::Admin {
+                        a { href: "{Route::Audit.to_fragment()}", "Audit log" }
+                    }
+                }
                 sync_indicator::SyncIndicator {}
             }
         }

@@ -248,6 +248,8 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
             }
         }
 
+        Significant { visit_id: visit_id.clone(), visit, closed }
+
         section { aria_labelledby: "creative-h",
             h2 { id: "creative-h", "Creative-method observations" }
             p { class: "hint", "When the person communicated through music, movement, art, sound or objects rather than words." }
@@ -326,5 +328,76 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
 
         ReviewPanel { visit_id: visit_id.clone(), visit }
         Addenda { visit_id: visit_id.clone(), visit }
+    }
+}
+
+/// Events the worker marks significant: they stand in the case's
+/// chronology beside the visit (a fall, a disclosure, a move).
+#[component]
+fn Significant(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -> Element {
+    let core: Core = use_context();
+    let mut when = use_signal(|| chrono::Local::now().format("%Y-%m-%dT%H:%M").to_string());
+    let mut error = use_signal(|| None::<String>);
+    let events: Vec<(String, String)> = visit
+        .read()
+        .as_ref()
+        .map(|v| {
+            v.significant
+                .iter()
+                .map(|(id, e)| (id.clone(), e.at.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let add = {
+        let visit_id = visit_id.clone();
+        move |_| {
+            let visit_id = visit_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                let Some(at) = labels::from_local_input(&when()) else {
+                    error.set(Some("Say when it happened: a date and a time.".into()));
+                    return;
+                };
+                match core.add_significant(&visit_id, &at).await {
+                    Ok(_) => error.set(None),
+                    Err(e) => error.set(Some(format!("Not saved: {e}"))),
+                }
+            }
+        }
+    };
+    rsx! {
+        section { aria_labelledby: "significant-h",
+            h2 { id: "significant-h", "Significant events" }
+            p { class: "hint", "Something the case chronology must show: a fall, a disclosure, a hospital admission, a move." }
+            for (n, (id, at)) in events.into_iter().enumerate() {
+                div { key: "{id}", class: "item", role: "group", aria_label: "Significant event {n + 1}",
+                    p { class: "quiet", "Happened {labels::when(&at)}" }
+                    AutoText {
+                        visit_id: visit_id.clone(),
+                        text: VisitText::Significant { id: id.clone() },
+                        id: format!("significant-{id}"),
+                        label: "What happened".to_string(),
+                        hint: None,
+                        visit,
+                        read_only: closed,
+                    }
+                }
+            }
+            if !closed {
+                label { r#for: "significant-when", "When it happened" }
+                input {
+                    id: "significant-when",
+                    r#type: "datetime-local",
+                    value: "{when}",
+                    oninput: move |e| when.set(e.value()),
+                }
+                if let Some(why) = error() {
+                    p { class: "error", role: "alert", "{why}" }
+                }
+                button { class: "secondary", r#type: "button", onclick: add, "Mark a significant event" }
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 //!
 //! [`DeviceCore`]: super::DeviceCore
 
+mod casebook;
 mod cases;
 mod review;
 mod visits;
