@@ -56,6 +56,9 @@ pub struct Facts {
     /// `Err(why)` when the engine did not answer its probe in time.
     pub engine: Result<(), String>,
     pub store: Option<StoreFailure>,
+    /// Why the practice database last failed to take a change's receipt,
+    /// while it still fails (no change is taken meanwhile).
+    pub practice_database: Option<String>,
     pub panics: PanicLog,
     pub documents_in_memory: usize,
 }
@@ -77,19 +80,21 @@ pub struct Report {
     pub version: &'static str,
     pub sync_engine: String,
     pub document_store: String,
+    pub practice_database: String,
     pub panics: PanicLog,
     /// Documents the engine holds in memory now (idle ones are unloaded).
     pub documents_in_memory: usize,
 }
 
 pub fn assess(facts: &Facts) -> Report {
-    let status = if facts.engine.is_err() || facts.store.is_some() {
-        Status::Unhealthy
-    } else if facts.panics.documents + facts.panics.hub > 0 {
-        Status::Degraded
-    } else {
-        Status::Ok
-    };
+    let status =
+        if facts.engine.is_err() || facts.store.is_some() || facts.practice_database.is_some() {
+            Status::Unhealthy
+        } else if facts.panics.documents + facts.panics.hub > 0 {
+            Status::Degraded
+        } else {
+            Status::Ok
+        };
     Report {
         status,
         version: env!("CARGO_PKG_VERSION"),
@@ -102,6 +107,12 @@ pub fn assess(facts: &Facts) -> Report {
             Some(f) => format!(
                 "{} failing ({} attempts): {}; new writes are refused until it recovers",
                 f.operation, f.attempts, f.error
+            ),
+        },
+        practice_database: match &facts.practice_database {
+            None => "ok".into(),
+            Some(why) => format!(
+                "cannot record what arrives: {why}; new changes are refused until it recovers"
             ),
         },
         panics: facts.panics.clone(),
@@ -117,6 +128,7 @@ mod tests {
         Facts {
             engine: Ok(()),
             store: None,
+            practice_database: None,
             panics: PanicLog::default(),
             documents_in_memory: 1,
         }
@@ -150,5 +162,12 @@ mod tests {
         let report = assess(&f);
         assert_eq!(report.status, Status::Unhealthy);
         assert!(report.document_store.contains("disk is full"));
+        let f = Facts {
+            practice_database: Some("database or disk is full".into()),
+            ..healthy()
+        };
+        let report = assess(&f);
+        assert_eq!(report.status, Status::Unhealthy);
+        assert!(report.practice_database.contains("disk is full"));
     }
 }

@@ -174,7 +174,7 @@ impl SyncEngine {
                                 if let Some(doc) = &msg.document_id
                                     && !self.receipts.record(doc, &new_changes, device.as_ref().map(|d| d.id.as_str())).await
                                 {
-                                    break Some((1011, "server_error: the server could not take these changes just now; they stay on this device and are sent again".into()));
+                                    break Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record changes just now; they stay on this device and are sent again".into()));
                                 }
                                 if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
                                     break None;

@@ -376,6 +376,7 @@ impl SyncEngine {
         health::assess(&health::Facts {
             engine,
             store: self.store.failing(),
+            practice_database: self.receipts.failing(),
             panics: self.panics.log(),
             documents_in_memory: self.repo.loaded_documents(),
         })

@@ -24,15 +24,28 @@ struct Pending {
 #[derive(Clone)]
 pub struct Receipts {
     tx: mpsc::Sender<Pending>,
+    failing: Failing,
 }
+
+/// Why the last batch could not be written, until one is (for `/health`).
+type Failing = std::sync::Arc<std::sync::Mutex<Option<String>>>;
 
 impl Receipts {
     /// Starts the writer; each committed batch's documents go to `changed`
     /// (the search index follows them).
     pub fn start(db: Db, changed: mpsc::UnboundedSender<(String, Vec<ChangeHash>)>) -> Self {
         let (tx, rx) = mpsc::channel(BATCH);
-        tokio::spawn(write(db, rx, changed));
-        Receipts { tx }
+        let failing = Failing::default();
+        tokio::spawn(write(db, rx, changed, failing.clone()));
+        Receipts { tx, failing }
+    }
+
+    /// Why receipts cannot be written now, if they cannot.
+    pub fn failing(&self) -> Option<String> {
+        self.failing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Records that `hashes` of `document_id` arrived now from `device_id`;
@@ -67,6 +80,7 @@ async fn write(
     db: Db,
     mut rx: mpsc::Receiver<Pending>,
     changed: mpsc::UnboundedSender<(String, Vec<ChangeHash>)>,
+    failing: Failing,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -78,9 +92,13 @@ async fn write(
         }
         let receipts: Vec<Receipt> = batch.iter().map(|p| p.receipt.clone()).collect();
         let written = db.run(move |db| db.record_receipts(&receipts)).await;
-        if let Err(e) = &written {
-            tracing::error!(error = %e, "could not record change receipts; those changes are held back");
-        }
+        *failing.lock().unwrap_or_else(|p| p.into_inner()) = match &written {
+            Ok(()) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record change receipts; those changes are held back");
+                Some(e.to_string())
+            }
+        };
         for p in batch {
             if written.is_ok() {
                 let hashes = p
