@@ -27,6 +27,8 @@ pub(super) async fn run(
 ) {
     catch_up(&engine).await;
     let mut pending: HashMap<String, (HashSet<ChangeHash>, u32)> = HashMap::new();
+    // A document's kind and case never change once registered.
+    let mut records: HashMap<String, Option<(Kind, String)>> = HashMap::new();
     loop {
         if pending.is_empty() {
             match rx.recv().await {
@@ -45,12 +47,16 @@ pub(super) async fn run(
             let Ok(id) = doc.parse::<DocumentId>() else {
                 continue;
             };
+            // Only records are indexed (and a benchmark's documents are none).
+            let Some(record) = engine.record_kind(&doc, &mut records).await else {
+                continue;
+            };
             let current = engine.stored_document(&id).await;
             let applied = hashes
                 .iter()
                 .all(|h| current.get_change_meta_by_hash(h).is_some());
             if applied || rounds >= ROUNDS {
-                engine.index(&doc, &current).await;
+                engine.index(&doc, &record, &current).await;
             } else {
                 pending.insert(doc, (hashes, rounds + 1));
             }
@@ -69,9 +75,12 @@ async fn catch_up(engine: &Weak<SyncEngine>) {
             return;
         }
     };
-    for (doc, _, _) in documents {
+    for (doc, kind, case_id) in documents {
         let Some(engine) = engine.upgrade() else {
             return;
+        };
+        let Some(kind) = Kind::parse(&kind) else {
+            continue;
         };
         let Ok(id) = doc.parse::<DocumentId>() else {
             continue;
@@ -80,7 +89,7 @@ async fn catch_up(engine: &Weak<SyncEngine>) {
         let d = doc.clone();
         let indexed = db.run(move |db| db.indexed_heads(&d)).await.ok().flatten();
         if indexed.as_deref() != Some(heads_text(&current).as_str()) {
-            engine.index(&doc, &current).await;
+            engine.index(&doc, &(kind, case_id), &current).await;
         }
     }
 }
@@ -92,17 +101,32 @@ fn heads_text(doc: &Automerge) -> String {
 }
 
 impl SyncEngine {
+    /// The kind and case `document_id` is registered with, remembered in
+    /// `known`; `None` when it is no record.
+    async fn record_kind(
+        &self,
+        document_id: &str,
+        known: &mut HashMap<String, Option<(Kind, String)>>,
+    ) -> Option<(Kind, String)> {
+        if let Some(record) = known.get(document_id) {
+            return record.clone();
+        }
+        let d = document_id.to_owned();
+        let record = match self.db.run(move |db| db.document_record(&d)).await {
+            Ok(r) => r.and_then(|(kind, case)| Some((Kind::parse(&kind)?, case))),
+            // Asked again with the document's next change.
+            Err(_) => return None,
+        };
+        known.insert(document_id.to_owned(), record.clone());
+        record
+    }
+
     /// Replaces what the search index holds of `document_id` by its
     /// passages in `doc`.
-    async fn index(&self, document_id: &str, doc: &Automerge) {
-        let d = document_id.to_owned();
-        let Ok(Some((kind, case_id))) = self.db.run(move |db| db.document_record(&d)).await else {
-            return;
-        };
-        let passages = match Kind::parse(&kind) {
-            Some(Kind::Case) => records::read_case(doc).map(|c| c.passages()),
-            Some(Kind::Visit) => records::read_visit(doc).map(|v| v.passages()),
-            None => return,
+    async fn index(&self, document_id: &str, (kind, case_id): &(Kind, String), doc: &Automerge) {
+        let passages = match kind {
+            Kind::Case => records::read_case(doc).map(|c| c.passages()),
+            Kind::Visit => records::read_visit(doc).map(|v| v.passages()),
         };
         let passages = match passages {
             Ok(p) => p,
@@ -114,7 +138,7 @@ impl SyncEngine {
             }
         };
         let heads = heads_text(doc);
-        let d = document_id.to_owned();
+        let (d, case_id) = (document_id.to_owned(), case_id.clone());
         if let Err(e) = self
             .db
             .run(move |db| db.index_document(&d, &case_id, &heads, &passages))
