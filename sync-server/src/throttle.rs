@@ -1,22 +1,25 @@
-//! Attempts per source address, for what a stranger can try without a
-//! token: enrolment codes and tokens. A token bucket per address: a burst
-//! of `burst` attempts, then one every `refill`. Pure: the caller passes
-//! the time, so it is tested without sleeping.
+//! Attempts per key: per source address for what a stranger can try
+//! without a token (enrolment codes, tokens), per device for what an
+//! enrolled device can make the server do at length (read and audit whole
+//! case records, search). A token bucket per key: a burst of `burst`
+//! attempts, then one every `refill`. Pure: the caller passes the time, so
+//! it is tested without sleeping.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Addresses remembered at most; past this, those with a full bucket again
-/// are forgotten (they have nothing to remember).
+/// Keys remembered at most; past this, those with a full bucket again are
+/// forgotten (they have nothing to remember).
 const MAX_ADDRESSES: usize = 10_000;
 
 #[derive(Debug)]
-pub struct Throttle {
+pub struct Throttle<K = IpAddr> {
     burst: f64,
     refill: Duration,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +41,7 @@ pub enum Verdict {
     },
 }
 
-impl Throttle {
+impl<K: Hash + Eq> Throttle<K> {
     pub fn new(burst: u32, refill: Duration) -> Self {
         Throttle {
             burst: f64::from(burst),
@@ -49,7 +52,7 @@ impl Throttle {
 
     /// Whether `ip` may try now, without spending anything (for failed
     /// authentication, spent only when it fails).
-    pub fn check(&self, ip: IpAddr, now: Instant) -> Verdict {
+    pub fn check(&self, ip: K, now: Instant) -> Verdict {
         self.with_bucket(ip, now, |b| {
             if b.tokens >= 1.0 {
                 Verdict::Allowed
@@ -60,7 +63,7 @@ impl Throttle {
     }
 
     /// Spends one attempt of `ip`.
-    pub fn spend(&self, ip: IpAddr, now: Instant) -> Verdict {
+    pub fn spend(&self, ip: K, now: Instant) -> Verdict {
         self.with_bucket(ip, now, |b| {
             if b.tokens >= 1.0 {
                 b.tokens -= 1.0;
@@ -77,12 +80,7 @@ impl Throttle {
         Verdict::Refused { first }
     }
 
-    fn with_bucket(
-        &self,
-        ip: IpAddr,
-        now: Instant,
-        f: impl FnOnce(&mut Bucket) -> Verdict,
-    ) -> Verdict {
+    fn with_bucket(&self, ip: K, now: Instant, f: impl FnOnce(&mut Bucket) -> Verdict) -> Verdict {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         if buckets.len() >= MAX_ADDRESSES && !buckets.contains_key(&ip) {
             let (burst, refill) = (self.burst, self.refill);

@@ -39,6 +39,10 @@ pub struct Throttles {
     /// Failed authentications (unknown tokens, tickets): 30 at once, then
     /// one a second.
     pub auth_failures: Throttle,
+    /// Case records, authorship and searches per device: each reads whole
+    /// documents and writes an audit row. 120 at once (a reviewer working
+    /// through a caseload), then two a second.
+    pub reads: Throttle<String>,
 }
 
 impl Default for Throttles {
@@ -46,6 +50,7 @@ impl Default for Throttles {
         Throttles {
             enrol: Throttle::new(30, std::time::Duration::from_secs(2)),
             auth_failures: Throttle::new(30, std::time::Duration::from_secs(1)),
+            reads: Throttle::new(120, std::time::Duration::from_millis(500)),
         }
     }
 }

@@ -25,6 +25,20 @@ pub fn router() -> Router<AppState> {
 
 type Params = ApiQuery<HashMap<String, String>>;
 
+/// Spends one of the device's reads; refused (429) past its rate.
+fn spend_read(state: &AppState, device: &Device) -> Result<()> {
+    match state
+        .throttles
+        .reads
+        .spend(device.id.clone(), std::time::Instant::now())
+    {
+        crate::throttle::Verdict::Allowed => Ok(()),
+        crate::throttle::Verdict::Refused { .. } => Err(Error::TooMany(
+            "case records and searches from this device at once; wait a few seconds",
+        )),
+    }
+}
+
 /// The same answer whether the case exists elsewhere or nowhere.
 fn no_case(case_id: &str) -> Error {
     Error::NotFound(format!("case {case_id}"))
@@ -36,6 +50,7 @@ async fn record(
     Path(case_id): Path<String>,
     ApiQuery(params): Params,
 ) -> Result<Json<CaseRecord>> {
+    spend_read(&state, &device)?;
     validate::id("case_id", &case_id).map_err(|_| no_case(&case_id))?;
     let as_at = match params.get("as_at").filter(|v| !v.is_empty()) {
         Some(v) => Some(casebook::normalise_time(v)?),
@@ -74,6 +89,7 @@ async fn authorship(
     Path(document_id): Path<String>,
     ApiQuery(params): Params,
 ) -> Result<Json<Authorship>> {
+    spend_read(&state, &device)?;
     let unknown = || Error::NotFound(format!("document {document_id}"));
     if crate::sync::wire::canonical_document_id(&document_id).is_none()
         || !state.engine.visible_to(&device.id, &document_id).await
@@ -118,6 +134,7 @@ async fn search(
     AuthDevice(device): AuthDevice,
     ApiQuery(params): Params,
 ) -> Result<Json<Vec<SearchHit>>> {
+    spend_read(&state, &device)?;
     let query = params.get("q").cloned().unwrap_or_default();
     if query.chars().count() > 200 {
         return Err(Error::BadRequest(
