@@ -349,3 +349,113 @@ async fn an_app_of_another_version_is_told_what_to_update() {
         .unwrap();
     assert_eq!(error_of(resp).await.1, "update_app");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_case_record_search_and_audit_refuse_bad_requests_clearly() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let robin = practice.person("Robin Worker", "worker", None);
+    practice.assign(&wren);
+    let (other_case, _) = practice.add_case("TEST-002");
+    practice.assign_to(&other_case, &robin);
+    let server = Server::start(&practice.data());
+    let (_, code) = practice.enrolment_code(&wren);
+    let (token, _) = raw::enrol(&server.url, &code).await;
+    let get = |path: String| {
+        let (url, token) = (server.url.clone(), token.clone());
+        async move {
+            client()
+                .get(format!("{url}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let case = &practice.case_id;
+    let visit = "4NMNnkG3ZgNHYAVN6rmKkDYkChHX";
+    let cases: [(String, u16, &str); 11] = [
+        (
+            format!("/api/cases/{case}/record?as_at=yesterday"),
+            400,
+            "bad_time",
+        ),
+        (format!("/api/cases/{other_case}/record"), 404, "not_found"),
+        ("/api/cases/case-nowhere/record".into(), 404, "not_found"),
+        ("/api/cases/%3Cscript%3E/record".into(), 404, "not_found"),
+        ("/api/search?q=".into(), 400, "bad_query"),
+        ("/api/search?q=*%22()".into(), 400, "bad_query"),
+        (
+            format!("/api/search?q={}", "word ".repeat(50)),
+            400,
+            "bad_query",
+        ),
+        (
+            format!("/api/documents/{}/authorship", practice.case_document_id),
+            400,
+            "missing_passage",
+        ),
+        (
+            format!(
+                "/api/documents/{}/authorship?passage=field:nothing",
+                practice.case_document_id
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            format!("/api/documents/{visit}/authorship?passage=field:observations"),
+            404,
+            "not_found",
+        ),
+        ("/api/admin/audit".into(), 403, "forbidden"),
+    ];
+    for (path, status, expected) in cases {
+        let (got, code, _) = error_of(get(path.clone()).await).await;
+        assert_eq!((got, code.as_str()), (status, expected), "{path}");
+    }
+    // Nothing of the other case is given away, and an unknown case reads the same.
+    let (_, _, hidden) = error_of(get(format!("/api/cases/{other_case}/record")).await).await;
+    assert!(!hidden.contains("TEST-002"));
+
+    // An admin's filters are checked too.
+    let ada = practice.person("Ada Admin", "admin", None);
+    let (_, code) = practice.enrolment_code(&ada);
+    let (admin_token, _) = raw::enrol(&server.url, &code).await;
+    for (query, expected) in [
+        ("since=monday", "bad_time"),
+        ("limit=many", "bad_query"),
+        ("colour=red", "bad_query"),
+    ] {
+        let resp = client()
+            .get(format!("{}/api/admin/audit?{query}", server.url))
+            .bearer_auth(&admin_token)
+            .send()
+            .await
+            .unwrap();
+        let (status, code, _) = error_of(resp).await;
+        assert_eq!((status, code.as_str()), (400, expected), "{query}");
+    }
+
+    // Reading whole records is limited per device, and says so.
+    let mut limited = None;
+    for _ in 0..200 {
+        let resp = get("/api/search?q=anything".to_owned()).await;
+        if resp.status() == 429 {
+            limited = Some(error_of(resp).await);
+            break;
+        }
+    }
+    let (_, code, message) = limited.expect("a device searching without pause is slowed down");
+    assert_eq!(code, "too_many");
+    assert!(message.contains("this device"), "{message}");
+    // Searches were audited: one row each, never their words.
+    let searches = practice.audit("searched");
+    assert!(searches.len() >= 50, "{}", searches.len());
+    assert!(searches.iter().all(|e| {
+        !e["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("anything")
+    }));
+}
