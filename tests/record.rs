@@ -120,6 +120,8 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
         found(&wren_phone, "stairs").await == [case.clone()],
         "significant events too"
     );
+    // The case's own details, made before the server started, are indexed too.
+    assert_eq!(found(&wren_phone, "Casey").await, [case.clone()]);
 
     // Between two edits: the record as it stood then.
     let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -8,8 +8,9 @@
 import { test, expect } from '@playwright/test';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit,
-  syncStatus, waitUntilSynced, checkScreen, expectAccessible, screenshot, waitForOfflineShell,
+  syncStatus, waitUntilSynced, checkScreen, waitForOfflineShell, screenshotDir,
 } from './support.mjs';
+import { join } from 'node:path';
 
 const OBSERVATIONS = 'What I saw and heard';
 const FIRST = 'She made marmalade with her daughter.';
@@ -121,7 +122,7 @@ test('the case record: chronology, authorship, as at, search and audit, at a des
     // People by name everywhere, never by id.
     expect(await d.page.locator('main').innerText()).not.toMatch(/(worker|reviewer|supervisor)-[0-9a-f]{6,}/);
     await checkScreen(d.page, 'case-record-desk');
-    await chronology.screenshot({ path: 'target/screenshots/chronology-desk.png' });
+    await chronology.screenshot({ path: join(screenshotDir, 'chronology-desk.png') });
 
     // Each chronology item links to its source.
     await chronology.getByRole('link', { name: 'Significant event' }).click();
@@ -178,10 +179,13 @@ test('the case record: chronology, authorship, as at, search and audit, at a des
     // The reviewer on a phone: the same record, one column.
     const p = await device(browser, practice, rae);
     await openRecord(p.page, practice);
+    await checkScreen(p.page, 'case-record-phone');
+    await p.page.getByRole('list', { name: 'Chronology, newest first' })
+      .screenshot({ path: join(screenshotDir, 'chronology-phone.png') });
     await p.page.locator('section.visit').first().getByRole('group', { name: 'Observations' })
       .getByRole('button', { name: 'Who wrote this?' }).click();
     await expect(p.page.locator('li.author')).toHaveCount(2);
-    await checkScreen(p.page, 'case-record-phone');
+    await checkScreen(p.page, 'authorship-phone');
     await p.page.getByLabel('Show the record as it stood at').fill(await localInput(p.page, between));
     await p.page.getByRole('button', { name: 'Show', exact: true }).click();
     await expect(p.page.locator('section.visit').first().getByRole('group', { name: 'Observations' }).locator('.text')).toHaveText(FIRST);

@@ -66,6 +66,20 @@ impl Db {
         })
     }
 
+    /// Registered documents the index has never read, with kind and case
+    /// (a case the admin command line made while the server ran).
+    pub fn unindexed_documents(&self) -> Result<Vec<(String, String, String)>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT d.document_id, d.kind, d.case_id FROM documents d
+                 LEFT JOIN indexed_documents i ON i.document_id = d.document_id
+                 WHERE i.document_id IS NULL ORDER BY d.rowid LIMIT 1000",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// Every registered document, with its kind and case.
     pub fn all_documents(&self) -> Result<Vec<(String, String, String)>> {
         self.with(|c| {

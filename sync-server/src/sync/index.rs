@@ -17,6 +17,9 @@ use super::SyncEngine;
 
 /// How long changes are gathered before documents are read again.
 const SETTLE: Duration = Duration::from_millis(150);
+/// How often documents that changed without a device (a case the admin
+/// command line made while the server ran) are looked for.
+const SWEEP: Duration = Duration::from_secs(30);
 /// Rounds a document waits for its received changes to be applied before
 /// it is indexed as it stands (they may have been held back after all).
 const ROUNDS: u32 = 60;
@@ -31,9 +34,13 @@ pub(super) async fn run(
     let mut records: HashMap<String, Option<(Kind, String)>> = HashMap::new();
     loop {
         if pending.is_empty() {
-            match rx.recv().await {
-                Some((doc, hashes)) => pending.entry(doc).or_default().0.extend(hashes),
-                None => return,
+            match tokio::time::timeout(SWEEP, rx.recv()).await {
+                Ok(Some((doc, hashes))) => pending.entry(doc).or_default().0.extend(hashes),
+                Ok(None) => return,
+                Err(_) => {
+                    sweep(&engine).await;
+                    continue;
+                }
             }
         }
         tokio::time::sleep(SETTLE).await;
@@ -64,17 +71,33 @@ pub(super) async fn run(
     }
 }
 
+/// Indexes what was registered but never indexed.
+async fn sweep(engine: &Weak<SyncEngine>) {
+    let Some(db) = engine.upgrade().map(|e| e.db.clone()) else {
+        return;
+    };
+    match db.run(|db| db.unindexed_documents()).await {
+        Ok(documents) => index_changed(engine, &db, documents).await,
+        Err(e) => tracing::error!(error = %e, "could not list documents to index"),
+    }
+}
+
 async fn catch_up(engine: &Weak<SyncEngine>) {
     let Some(db) = engine.upgrade().map(|e| e.db.clone()) else {
         return;
     };
-    let documents = match db.run(|db| db.all_documents()).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::error!(error = %e, "could not list documents to index");
-            return;
-        }
-    };
+    match db.run(|db| db.all_documents()).await {
+        Ok(documents) => index_changed(engine, &db, documents).await,
+        Err(e) => tracing::error!(error = %e, "could not list documents to index"),
+    }
+}
+
+/// Indexes those of `documents` whose heads moved since they were indexed.
+async fn index_changed(
+    engine: &Weak<SyncEngine>,
+    db: &crate::db::Db,
+    documents: Vec<(String, String, String)>,
+) {
     for (doc, kind, case_id) in documents {
         let Some(engine) = engine.upgrade() else {
             return;
@@ -128,15 +151,13 @@ impl SyncEngine {
             Kind::Case => records::read_case(doc).map(|c| c.passages()),
             Kind::Visit => records::read_visit(doc).map(|v| v.passages()),
         };
-        let passages = match passages {
-            Ok(p) => p,
-            Err(e) => {
-                // Nothing received yet, or a document the rules let in
-                // under older rules: nothing to index.
-                tracing::debug!(error = %e, document = document_id, "not indexed");
-                return;
-            }
-        };
+        // Nothing received yet, or a document the rules let in under older
+        // rules: nothing to index, noted at these heads so that it is not
+        // read again until it changes.
+        let passages = passages.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, document = document_id, "nothing to index");
+            Vec::new()
+        });
         let heads = heads_text(doc);
         let (d, case_id) = (document_id.to_owned(), case_id.clone());
         if let Err(e) = self
