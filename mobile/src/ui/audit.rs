@@ -29,6 +29,10 @@ pub fn AuditScreen() -> Element {
     let mut since = use_signal(String::new);
     let mut until = use_signal(String::new);
     let mut entries = use_signal(|| None::<Result<Vec<AuditEntry>, String>>);
+    // Whom and which cases to pick from: those the log has named so far
+    // (kept across filters, so another can be picked).
+    let mut people = use_signal(Vec::<(String, String)>::new);
+    let mut cases = use_signal(Vec::<(String, String)>::new);
     let load = move || {
         let filter = AuditFilter {
             action: Some(action()),
@@ -42,36 +46,21 @@ pub fn AuditScreen() -> Element {
             let Some(core) = core.peek().clone() else {
                 return;
             };
-            entries.set(Some(
-                core.audit_log(&filter).await.map_err(|e| e.to_string()),
-            ));
+            let found = core.audit_log(&filter).await.map_err(|e| e.to_string());
+            if let Ok(list) = &found {
+                let people_now = named(&people.peek(), list, |e| {
+                    Some((e.person_id.clone()?, e.person_name.clone()?))
+                });
+                people.set(people_now);
+                let cases_now = named(&cases.peek(), list, |e| {
+                    Some((e.case_id.clone()?, e.case_reference.clone()?))
+                });
+                cases.set(cases_now);
+            }
+            entries.set(Some(found));
         });
     };
     use_hook(move || load());
-    // Whom and which cases to pick from: those the log names.
-    let all = match &*entries.read() {
-        Some(Ok(e)) => e.clone(),
-        _ => Vec::new(),
-    };
-    let mut people: Vec<(String, String)> = all
-        .iter()
-        .filter_map(|e| Some((e.person_id.clone()?, e.person_name.clone()?)))
-        .collect();
-    people.sort_by(|a, b| a.1.cmp(&b.1));
-    people.dedup();
-    let mut cases: Vec<(String, String)> = all
-        .iter()
-        .filter_map(|e| Some((e.case_id.clone()?, e.case_reference.clone()?)))
-        .collect();
-    cases.sort_by(|a, b| a.1.cmp(&b.1));
-    cases.dedup();
-    if !person().is_empty() && !people.iter().any(|p| p.0 == person()) {
-        people.push((person(), "(chosen person)".into()));
-    }
-    if !case().is_empty() && !cases.iter().any(|c| c.0 == case()) {
-        cases.push((case(), "(chosen case)".into()));
-    }
-
     rsx! {
         h1 { "Audit log" }
         form {
@@ -89,24 +78,8 @@ pub fn AuditScreen() -> Element {
                     }
                 }
             }
-            div {
-                label { r#for: "f-person", "Who" }
-                select { id: "f-person", value: "{person}", onchange: move |e| person.set(e.value()),
-                    option { value: "", "Anyone" }
-                    for (id, name) in people {
-                        option { key: "{id}", value: "{id}", "{name}" }
-                    }
-                }
-            }
-            div {
-                label { r#for: "f-case", "Case" }
-                select { id: "f-case", value: "{case}", onchange: move |e| case.set(e.value()),
-                    option { value: "", "Any case" }
-                    for (id, reference) in cases {
-                        option { key: "{id}", value: "{id}", "{reference}" }
-                    }
-                }
-            }
+            Choice { id: "f-person", label: "Who", any: "Anyone", value: person, options: people() }
+            Choice { id: "f-case", label: "Case", any: "Any case", value: case, options: cases() }
             div {
                 label { r#for: "f-since", "From" }
                 input { id: "f-since", r#type: "date", value: "{since}", oninput: move |e| since.set(e.value()) }
@@ -183,4 +156,43 @@ fn day_bound(date: &str, time: chrono::NaiveTime) -> Option<String> {
             .with_timezone(&chrono::Utc)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     )
+}
+
+/// `known` and what `list` names, each once, by name.
+fn named(
+    known: &[(String, String)],
+    list: &[AuditEntry],
+    pick: fn(&AuditEntry) -> Option<(String, String)>,
+) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = known
+        .iter()
+        .cloned()
+        .chain(list.iter().filter_map(pick))
+        .collect();
+    all.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    all.dedup();
+    all
+}
+
+/// A filter picked from what the log names: (id, what people read).
+#[component]
+fn Choice(
+    id: String,
+    label: String,
+    any: String,
+    value: Signal<String>,
+    options: Vec<(String, String)>,
+) -> Element {
+    let mut value = value;
+    rsx! {
+        div {
+            label { r#for: "{id}", "{label}" }
+            select { id: "{id}", value: "{value}", onchange: move |e| value.set(e.value()),
+                option { value: "", "{any}" }
+                for (key, name) in options {
+                    option { key: "{key}", value: "{key}", "{name}" }
+                }
+            }
+        }
+    }
 }
