@@ -229,8 +229,10 @@ pub struct AuthorRun {
     pub text: String,
     pub person: String,
     pub device: String,
-    /// When the writing device says it wrote the stretch (its own clock).
-    pub device_time: TimeSpan,
+    /// When the writing device says it wrote the stretch (its own clock);
+    /// `None` when its changes carry no time (made before changes were
+    /// stamped).
+    pub device_time: Option<TimeSpan>,
     /// When the server first received it (the server's clock); `None` for
     /// what was made on the server itself.
     pub received: Option<TimeSpan>,

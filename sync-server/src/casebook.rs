@@ -347,18 +347,15 @@ pub fn authorship(held: &Held<'_>, passage: &Passage, names: &Names) -> Result<A
     let path: Vec<&str> = passage.path.iter().map(String::as_str).collect();
     let mut runs: Vec<(ActorId, AuthorRun)> = Vec::new();
     for run in history::authorship(held.doc, &path, None)? {
-        let written = rfc3339(run.device_time);
+        // 0: a change committed without a time.
+        let written = (run.device_time != 0).then(|| rfc3339(run.device_time));
         let received = held.receipts.get(&run.change.to_string());
         if let Some((actor, last)) = runs.last_mut()
             && *actor == run.actor
         {
             last.text.push_str(&run.text);
-            widen(&mut last.device_time, &written);
-            match (&mut last.received, received) {
-                (Some(span), Some(at)) => widen(span, at),
-                (span @ None, Some(at)) => *span = Some(point(at)),
-                (_, None) => {}
-            }
+            include(&mut last.device_time, written.as_deref());
+            include(&mut last.received, received.map(String::as_str));
             continue;
         }
         let (person, device) = names.actor(&run.actor);
@@ -368,7 +365,7 @@ pub fn authorship(held: &Held<'_>, passage: &Passage, names: &Names) -> Result<A
                 text: run.text,
                 person,
                 device,
-                device_time: point(&written),
+                device_time: written.as_deref().map(point),
                 received: received.map(|at| point(at)),
             },
         ));
@@ -387,12 +384,21 @@ fn point(at: &str) -> TimeSpan {
     }
 }
 
-/// Times are normalised RFC 3339, so they compare as text.
-fn widen(span: &mut TimeSpan, at: &str) {
-    if at < span.from.as_str() {
-        span.from = at.to_owned();
-    }
-    if at > span.to.as_str() {
-        span.to = at.to_owned();
+/// Widens `span` to take in `at` (times are normalised RFC 3339, so they
+/// compare as text).
+fn include(span: &mut Option<TimeSpan>, at: Option<&str>) {
+    let Some(at) = at else {
+        return;
+    };
+    match span {
+        None => *span = Some(point(at)),
+        Some(span) => {
+            if at < span.from.as_str() {
+                span.from = at.to_owned();
+            }
+            if at > span.to.as_str() {
+                span.to = at.to_owned();
+            }
+        }
     }
 }

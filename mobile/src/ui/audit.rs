@@ -24,8 +24,8 @@ const ACTIONS: &[(&str, &str)] = &[
 pub fn AuditScreen() -> Element {
     let core: Core = use_context();
     let mut action = use_signal(String::new);
-    let mut person = use_signal(String::new);
-    let mut case = use_signal(String::new);
+    let person = use_signal(String::new);
+    let case = use_signal(String::new);
     let mut since = use_signal(String::new);
     let mut until = use_signal(String::new);
     let mut entries = use_signal(|| None::<Result<Vec<AuditEntry>, String>>);
@@ -60,7 +60,7 @@ pub fn AuditScreen() -> Element {
             entries.set(Some(found));
         });
     };
-    use_hook(move || load());
+    use_hook(load);
     rsx! {
         h1 { "Audit log" }
         form {

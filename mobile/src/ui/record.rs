@@ -394,7 +394,10 @@ fn AuthorshipView(authorship: Authorship) -> Element {
                         span { class: "quiet", " on {run.device}" }
                         br {}
                         span { class: "times",
-                            "Written {span(&run.device_time)} (the device's clock); "
+                            match &run.device_time {
+                                Some(t) => rsx! { "Written {span(t)} (the device's clock); " },
+                                None => rsx! { "The device did not record when; " },
+                            }
                             match &run.received {
                                 Some(at) => rsx! { "received by the server {span(at)}" },
                                 None => rsx! { "made on the server" },
