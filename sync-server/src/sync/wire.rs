@@ -120,6 +120,9 @@ pub fn sync_payload(bytes: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// Keys a repo message may have (automerge-repo's carry at most eight).
+const MAX_KEYS: u64 = 16;
+
 pub fn inspect(bytes: &[u8], max: usize, limits: &payload::Limits) -> Result<Inbound, Rejection> {
     if bytes.len() > max {
         return Err(Rejection::TooLarge {
@@ -133,11 +136,21 @@ pub fn inspect(bytes: &[u8], max: usize, limits: &payload::Limits) -> Result<Inb
         .map()
         .map_err(|_| bad("expected a CBOR map"))?
         .ok_or_else(|| bad("indefinite-length map"))?;
+    if len > MAX_KEYS {
+        return Err(bad("more keys than any repo message has"));
+    }
     let mut kind = None;
     let mut document_id = None;
     let mut data = None;
+    // A key given twice would let what is checked here (and judged by the
+    // rules) differ from what samod applies, which keeps the last.
+    let mut seen: Vec<&str> = Vec::new();
     for _ in 0..len {
         let key = d.str().map_err(|_| bad("map key is not a string"))?;
+        if seen.contains(&key) {
+            return Err(bad(&format!("the key {key:?} appears twice")));
+        }
+        seen.push(key);
         match key {
             "type" => kind = Some(d.str().map_err(|_| bad("type is not a string"))?.to_owned()),
             "documentId" => {
@@ -317,6 +330,15 @@ mod tests {
         let mut m = encode(&[("type", Value::Str("leave"))]);
         m.push(0);
         assert!(inspect(&m, 100, &payload::Limits::default()).is_err());
+        // Harmless data for the checks, changes behind it for samod.
+        let twice = encode(&[
+            ("type", Value::Str("sync")),
+            ("documentId", Value::Str(DOC)),
+            ("data", Value::Bytes(sync_data(false))),
+            ("data", Value::Bytes(sync_data(true))),
+        ]);
+        let r = inspect(&twice, 1 << 20, &payload::Limits::default()).unwrap_err();
+        assert!(r.to_string().contains("appears twice"), "{r}");
     }
 
     /// Writes the hostile payload samples, each in a `sync` envelope, as
