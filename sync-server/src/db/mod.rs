@@ -31,6 +31,10 @@ pub use search::{MATCH_END, MATCH_START};
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("../../migrations/0001_practice.sql")),
     (2, include_str!("../../migrations/0002_record.sql")),
+    (
+        3,
+        include_str!("../../migrations/0003_receipts_by_time.sql"),
+    ),
 ];
 
 /// Where the database lives, parsed from a URI.
@@ -71,6 +75,10 @@ impl DatabaseUri {
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    /// For long reads (search, the case record, the audit log), so that
+    /// the writes every change waits for (its receipt) never queue behind
+    /// them: WAL lets a reader and the writer run at once.
+    reader: Arc<Mutex<Connection>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -112,14 +120,35 @@ impl Db {
             )));
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        let reader = open_connection(path, Durability::Full)?;
+        reader.pragma_update(None, "query_only", "ON")?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
+            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
+    }
+
+    /// Like `with`, on the read-only connection.
+    fn reading<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn)
+    }
+
+    /// Since when the server has kept the time it received each change
+    /// (the migration that made the table ran then).
+    pub fn receipts_kept_since(&self) -> Result<String> {
+        self.reading(|c| {
+            Ok(c.query_row(
+                "SELECT applied_at FROM schema_migrations WHERE version = 2",
+                [],
+                |r| r.get(0),
+            )?)
+        })
     }
 
     /// Runs `f` on a blocking thread: SQLite calls must not stall the runtime.

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 pub const MATCH_START: char = '\u{2}';
 pub const MATCH_END: char = '\u{3}';
 
+/// The shortest start of a word searched for as such.
+const MIN_PREFIX: usize = 3;
+
 /// The most words a query may have: each is one more term to match.
 const MAX_TERMS: usize = 12;
 
@@ -41,7 +44,9 @@ impl Db {
                 let mut words = tx.prepare_cached("INSERT INTO passages (rowid, text) VALUES (?1, ?2)")?;
                 for p in passages.iter().filter(|p| !p.text.trim().is_empty()) {
                     row.execute(params![document_id, case_id, p.key, p.label])?;
-                    words.execute(params![tx.last_insert_rowid(), p.text])?;
+                    // The snippet's marks must be the server's own.
+                    let text = p.text.replace([MATCH_START, MATCH_END], " ");
+                    words.execute(params![tx.last_insert_rowid(), text])?;
                 }
             }
             tx.execute(
@@ -66,25 +71,19 @@ impl Db {
         })
     }
 
-    /// Registered documents the index has never read, with kind and case
-    /// (a case the admin command line made while the server ran).
-    pub fn unindexed_documents(&self) -> Result<Vec<(String, String, String)>> {
-        self.with(|c| {
+    /// Registered documents the index is behind on, with kind and case:
+    /// never read (a case the admin command line made while the server
+    /// ran), or with a change received after it was last read (the server
+    /// stopped in between).
+    pub fn documents_to_index(&self) -> Result<Vec<(String, String, String)>> {
+        self.reading(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT d.document_id, d.kind, d.case_id FROM documents d
                  LEFT JOIN indexed_documents i ON i.document_id = d.document_id
-                 WHERE i.document_id IS NULL ORDER BY d.rowid LIMIT 1000",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
-    /// Every registered document, with its kind and case.
-    pub fn all_documents(&self) -> Result<Vec<(String, String, String)>> {
-        self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT document_id, kind, case_id FROM documents ORDER BY rowid",
+                 WHERE i.document_id IS NULL
+                    OR EXISTS (SELECT 1 FROM change_receipts r
+                               WHERE r.document_id = d.document_id AND r.received_at > i.indexed_at)
+                 ORDER BY d.rowid LIMIT 1000",
             )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -100,7 +99,7 @@ impl Db {
                 "type at least one word to search for".into(),
             ));
         };
-        self.with(|c| {
+        self.reading(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT r.case_id, c.reference, c.person_name, r.document_id, d.kind, r.passage, r.label,
                         snippet(passages, 0, char(2), char(3), '…', 16)
@@ -140,7 +139,13 @@ pub fn fts_query(query: &str) -> Option<String> {
         .collect();
     let (last, rest) = words.split_last()?;
     let mut terms: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
-    terms.push(format!("\"{last}\" *"));
+    // A word's start only from three letters: "a" * would rank every
+    // passage in the practice.
+    if last.chars().count() >= MIN_PREFIX {
+        terms.push(format!("\"{last}\" *"));
+    } else {
+        terms.push(format!("\"{last}\""));
+    }
     Some(terms.join(" "))
 }
 
@@ -153,9 +158,14 @@ mod tests {
         assert_eq!(fts_query("marmalade").as_deref(), Some("\"marmalade\" *"));
         assert_eq!(
             fts_query("  Tea, \"NEAR(x y)\" OR case_id:1 ").as_deref(),
-            Some("\"Tea\" \"NEAR\" \"x\" \"y\" \"OR\" \"case\" \"id\" \"1\" *")
+            Some("\"Tea\" \"NEAR\" \"x\" \"y\" \"OR\" \"case\" \"id\" \"1\"")
         );
         assert_eq!(fts_query(" *:() "), None);
+        assert_eq!(
+            fts_query("an").as_deref(),
+            Some("\"an\""),
+            "too short to be a start"
+        );
         assert_eq!(
             fts_query(&"w ".repeat(100)).map(|q| q.matches('"').count()),
             Some(24)

@@ -1,8 +1,8 @@
 //! Keeps the search index following the documents: a document is read
 //! again once the changes just received are in it (samod applies them a
 //! moment after the receipt is written), and its passages replace what the
-//! index held. At start-up, every document whose heads moved while the
-//! server was down (or that was never indexed) is read again.
+//! index held. At start-up and every 30 s, documents the index is behind on
+//! (never read, or changed after it last read them) are read again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Weak;
@@ -28,10 +28,10 @@ pub(super) async fn run(
     engine: Weak<SyncEngine>,
     mut rx: mpsc::UnboundedReceiver<(String, Vec<ChangeHash>)>,
 ) {
-    catch_up(&engine).await;
+    sweep(&engine).await;
     let mut pending: HashMap<String, (HashSet<ChangeHash>, u32)> = HashMap::new();
     // A document's kind and case never change once registered.
-    let mut records: HashMap<String, Option<(Kind, String)>> = HashMap::new();
+    let mut records: HashMap<String, (Kind, String)> = HashMap::new();
     loop {
         if pending.is_empty() {
             match tokio::time::timeout(SWEEP, rx.recv()).await {
@@ -71,22 +71,13 @@ pub(super) async fn run(
     }
 }
 
-/// Indexes what was registered but never indexed.
+/// Indexes what the index is behind on (see `Db::documents_to_index`):
+/// at start-up, and now and then for what changed without a device.
 async fn sweep(engine: &Weak<SyncEngine>) {
     let Some(db) = engine.upgrade().map(|e| e.db.clone()) else {
         return;
     };
-    match db.run(|db| db.unindexed_documents()).await {
-        Ok(documents) => index_changed(engine, &db, documents).await,
-        Err(e) => tracing::error!(error = %e, "could not list documents to index"),
-    }
-}
-
-async fn catch_up(engine: &Weak<SyncEngine>) {
-    let Some(db) = engine.upgrade().map(|e| e.db.clone()) else {
-        return;
-    };
-    match db.run(|db| db.all_documents()).await {
+    match db.run(|db| db.documents_to_index()).await {
         Ok(documents) => index_changed(engine, &db, documents).await,
         Err(e) => tracing::error!(error = %e, "could not list documents to index"),
     }
@@ -129,27 +120,36 @@ impl SyncEngine {
     async fn record_kind(
         &self,
         document_id: &str,
-        known: &mut HashMap<String, Option<(Kind, String)>>,
+        known: &mut HashMap<String, (Kind, String)>,
     ) -> Option<(Kind, String)> {
         if let Some(record) = known.get(document_id) {
-            return record.clone();
+            return Some(record.clone());
         }
         let d = document_id.to_owned();
         let record = match self.db.run(move |db| db.document_record(&d)).await {
-            Ok(r) => r.and_then(|(kind, case)| Some((Kind::parse(&kind)?, case))),
+            Ok(r) => r.and_then(|(kind, case)| Some((Kind::parse(&kind)?, case)))?,
             // Asked again with the document's next change.
             Err(_) => return None,
         };
+        // Only records are remembered: a benchmark's many documents are not.
         known.insert(document_id.to_owned(), record.clone());
-        record
+        Some(record)
     }
 
     /// Replaces what the search index holds of `document_id` by its
     /// passages in `doc`.
     async fn index(&self, document_id: &str, (kind, case_id): &(Kind, String), doc: &Automerge) {
-        let passages = match kind {
-            Kind::Case => records::read_case(doc).map(|c| c.passages()),
-            Kind::Visit => records::read_visit(doc).map(|v| v.passages()),
+        let (kind, copy) = (*kind, doc.clone());
+        let read = tokio::task::spawn_blocking(move || match kind {
+            Kind::Case => records::read_case(&copy).map(|c| c.passages()),
+            Kind::Visit => records::read_visit(&copy).map(|v| v.passages()),
+        });
+        let passages = match read.await {
+            Ok(passages) => passages,
+            Err(e) => {
+                tracing::error!(error = %e, document = document_id, "reading for the index panicked");
+                return;
+            }
         };
         // Nothing received yet, or a document the rules let in under older
         // rules: nothing to index, noted at these heads so that it is not
