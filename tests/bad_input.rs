@@ -374,7 +374,22 @@ async fn the_case_record_search_and_audit_refuse_bad_requests_clearly() {
     };
     let case = &practice.case_id;
     let visit = "4NMNnkG3ZgNHYAVN6rmKkDYkChHX";
-    let cases: [(String, u16, &str); 11] = [
+    let cases: [(String, u16, &str); 14] = [
+        (
+            format!("/api/cases/{case}/record?as_at=2001-01-01T00:00:00Z"),
+            400,
+            "before_receipts",
+        ),
+        ("/api/search?q=tea&limit=lots".into(), 400, "bad_query"),
+        (
+            format!(
+                "/api/documents/{}/authorship?passage={}",
+                practice.case_document_id,
+                "x".repeat(200)
+            ),
+            400,
+            "bad_passage",
+        ),
         (
             format!("/api/cases/{case}/record?as_at=yesterday"),
             400,

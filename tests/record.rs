@@ -176,8 +176,12 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
     // Before anything arrived, the visit is not in the record at all.
     let before = rae_desk
         .case_record(&case, Some("2020-01-01T00:00:00Z"))
-        .await;
-    assert!(before.is_err(), "the case did not exist in 2020");
+        .await
+        .unwrap_err();
+    assert!(
+        before.to_string().contains("kept the time it received"),
+        "nothing is known of what the server held before it kept receipts: {before}"
+    );
 
     // Who wrote what, character by character, with both times.
     let record = rae_desk.case_record(&case, None).await.unwrap();
@@ -289,6 +293,23 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
             .iter()
             .all(|e| e.case_id.as_deref() == Some(other_case.as_str()))
     );
+    // Every read of the case is there: the record, who wrote a passage,
+    // and a search that showed its words.
+    let for_ours = admin
+        .audit_log(&AuditFilter {
+            case_id: Some(case.clone()),
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for action in ["case_opened", "authorship_viewed", "searched"] {
+        assert!(
+            for_ours.iter().any(|e| e.action == action),
+            "{action} filed under the case: {:?}",
+            for_ours.iter().map(|e| &e.action).collect::<Vec<_>>()
+        );
+    }
     assert!(
         rae_desk.audit_log(&AuditFilter::default()).await.is_err(),
         "only an admin reads the audit log"

@@ -229,6 +229,8 @@ pub struct AuthorRun {
     pub text: String,
     pub person: String,
     pub device: String,
+    /// Written by the server itself (a case the admin made).
+    pub made_on_server: bool,
     /// When the writing device says it wrote the stretch (its own clock);
     /// `None` when its changes carry no time (made before changes were
     /// stamped).

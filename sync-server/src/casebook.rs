@@ -77,24 +77,59 @@ pub struct Held<'a> {
     pub receipts: &'a HashMap<String, String>,
 }
 
+/// A time to show the record as it stood at.
+#[derive(Debug, Clone)]
+pub struct AsAt {
+    /// Normalised RFC 3339.
+    pub at: String,
+    /// Since when the server has kept receipts (see
+    /// `Db::receipts_kept_since`): a change it holds without one was
+    /// stored before then.
+    pub receipts_kept_since: String,
+}
+
+impl AsAt {
+    /// Refuses a time before the server kept receipts: what it held then
+    /// is not known.
+    pub fn new(at: &str, receipts_kept_since: &str) -> Result<Self> {
+        let at = normalise_time(at)?;
+        let since = normalise_time(receipts_kept_since)?;
+        if at < since {
+            return Err(Error::BadRequest(
+                "before_receipts",
+                format!(
+                    "the server has kept the time it received each change since {since}; the record cannot be shown as it stood before then"
+                ),
+            ));
+        }
+        Ok(AsAt {
+            at,
+            receipts_kept_since: since,
+        })
+    }
+}
+
 impl Held<'_> {
-    /// The heads as the server held the document at `at` (normalised RFC
-    /// 3339), or `None` when it had nothing of it yet. A change counts from
-    /// its receipt, else (made on the server, or stored before receipts
-    /// were kept) from its own timestamp.
-    fn heads_at(&self, at: &str) -> Option<Vec<ChangeHash>> {
-        let at_ms = millis(at)?;
+    /// The heads as the server held the document at `as_at`, or `None`
+    /// when it had nothing of it yet. A change counts from its receipt; one
+    /// the server made itself from its own timestamp; any other change
+    /// without a receipt was stored before receipts were kept.
+    fn heads_at(&self, as_at: &AsAt) -> Option<Vec<ChangeHash>> {
+        let at_ms = millis(&as_at.at)?;
+        let before_receipts = millis(&as_at.receipts_kept_since)?;
+        let server = provenance::server_actor();
         let received: HashMap<ChangeHash, i64> = self
             .receipts
             .iter()
             .filter_map(|(hash, when)| Some((hash.parse().ok()?, millis(when)?)))
             .collect();
         let heads = history::heads_where(self.doc, |m: &ChangeMetadata<'_>| {
-            received
-                .get(&m.hash)
-                .copied()
-                .unwrap_or(m.timestamp.saturating_mul(1000))
-                <= at_ms
+            let arrived = match received.get(&m.hash) {
+                Some(ms) => *ms,
+                None if *m.actor == server => m.timestamp.saturating_mul(1000),
+                None => before_receipts,
+            };
+            arrived <= at_ms
         });
         (!heads.is_empty()).then_some(heads)
     }
@@ -136,7 +171,7 @@ pub fn case_record(
     case: &Held<'_>,
     visits: &[Held<'_>],
     names: &Names,
-    as_at: Option<&str>,
+    as_at: Option<&AsAt>,
 ) -> Result<CaseRecord> {
     let case_then = state(case, as_at)?;
     let Some((case_doc, case_heads)) = case_then else {
@@ -148,7 +183,10 @@ pub fn case_record(
     let mut visits_since = 0;
     for held in visits {
         let Some((doc, heads)) = state(held, as_at)? else {
-            visits_since += 1;
+            // Only what had arrived by now counts as arriving later.
+            if !held.doc.get_heads().is_empty() {
+                visits_since += 1;
+            }
             continue;
         };
         let Ok(visit) = records::read_visit(&doc) else {
@@ -170,7 +208,7 @@ pub fn case_record(
         details: passages(case, case_doc.passages(), case_heads.as_deref())?,
         chronology,
         visits: views,
-        as_at: as_at.map(str::to_owned),
+        as_at: as_at.map(|a| a.at.clone()),
         visits_since,
     })
 }
@@ -179,7 +217,7 @@ pub fn case_record(
 /// (no heads); `None` when the server had nothing of it then.
 fn state(
     held: &Held<'_>,
-    as_at: Option<&str>,
+    as_at: Option<&AsAt>,
 ) -> Result<Option<(Automerge, Option<Vec<ChangeHash>>)>> {
     let Some(at) = as_at else {
         return Ok(Some((held.doc.clone(), None)));
@@ -346,6 +384,7 @@ fn entry_title(kind: &str) -> String {
 pub fn authorship(held: &Held<'_>, passage: &Passage, names: &Names) -> Result<Authorship> {
     let path: Vec<&str> = passage.path.iter().map(String::as_str).collect();
     let mut runs: Vec<(ActorId, AuthorRun)> = Vec::new();
+    let server = provenance::server_actor();
     for run in history::authorship(held.doc, &path, None)? {
         // 0: a change committed without a time.
         let written = (run.device_time != 0).then(|| rfc3339(run.device_time));
@@ -359,12 +398,14 @@ pub fn authorship(held: &Held<'_>, passage: &Passage, names: &Names) -> Result<A
             continue;
         }
         let (person, device) = names.actor(&run.actor);
+        let made_on_server = run.actor == server;
         runs.push((
             run.actor,
             AuthorRun {
                 text: run.text,
                 person,
                 device,
+                made_on_server,
                 device_time: written.as_deref().map(point),
                 received: received.map(|at| point(at)),
             },
@@ -400,5 +441,120 @@ fn include(span: &mut Option<TimeSpan>, at: Option<&str>) {
                 span.to = at.to_owned();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldvisit_shared::doc;
+    use fieldvisit_shared::provenance::device_actor;
+    use fieldvisit_shared::records::{PlaceKind, TextField};
+
+    fn visit_doc() -> Automerge {
+        let v = VisitDoc::new("case-1", "w-1", "2026-11-25T10:00:00Z", PlaceKind::Home);
+        doc::new_document(&v, device_actor("d-1")).unwrap()
+    }
+
+    fn typed(d: &mut Automerge, text: &str) -> ChangeHash {
+        doc::update_text(d, TextField::Observations.path(), text).unwrap();
+        d.get_heads()[0]
+    }
+
+    fn observations(held: &Held<'_>, at: &AsAt) -> String {
+        let heads = held.heads_at(at).unwrap_or_default();
+        let then = held.doc.fork_at(&heads).unwrap();
+        records::read_visit(&then)
+            .map(|v| v.observations.as_str().to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn as_at_follows_receipts_and_counts_older_changes_from_when_receipts_began() {
+        let mut d = visit_doc();
+        // Stored before receipts were kept: no receipt.
+        let first = typed(&mut d, "Before receipts.");
+        let second = typed(&mut d, "Before receipts. Received at ten.");
+        let third = typed(&mut d, "Before receipts. Received at ten. And at eleven.");
+        let _ = first;
+        let receipts = HashMap::from([
+            (second.to_string(), "2026-11-27T10:00:00.000Z".to_owned()),
+            (third.to_string(), "2026-11-27T11:00:00.000Z".to_owned()),
+        ]);
+        let held = Held {
+            document_id: "doc",
+            doc: &d,
+            receipts: &receipts,
+        };
+        let since = "2026-11-27T09:00:00.000Z";
+        let at = |t: &str| AsAt::new(t, since).unwrap();
+        assert_eq!(
+            observations(&held, &at("2026-11-27T09:30:00Z")),
+            "Before receipts."
+        );
+        assert_eq!(
+            observations(&held, &at("2026-11-27T10:30:00Z")),
+            "Before receipts. Received at ten."
+        );
+        assert_eq!(
+            observations(&held, &at("2026-11-27T12:00:00+01:00")),
+            "Before receipts. Received at ten. And at eleven."
+        );
+        // Before receipts began, what the server held is not known.
+        let err = AsAt::new("2026-11-27T08:00:00Z", since).unwrap_err();
+        assert_eq!(err.code(), "before_receipts");
+        assert_eq!(
+            AsAt::new("yesterday", since).unwrap_err().code(),
+            "bad_time"
+        );
+    }
+
+    #[test]
+    fn authorship_runs_one_device_together_and_names_it() {
+        let mut d = visit_doc();
+        let a = typed(&mut d, "One");
+        let b = typed(&mut d, "One two");
+        let mut other = d.fork().with_actor(device_actor("d-2"));
+        let c = typed(&mut other, "One two three");
+        d.merge(&mut other).unwrap();
+        let receipts: HashMap<String, String> = [(a, "01"), (b, "02"), (c, "03")]
+            .into_iter()
+            .map(|(h, s)| (h.to_string(), format!("2026-11-27T10:00:{s}.000Z")))
+            .collect();
+        let held = Held {
+            document_id: "doc",
+            doc: &d,
+            receipts: &receipts,
+        };
+        let names = Names::new(
+            [("w-1".to_owned(), "Wren".to_owned())],
+            [
+                ("d-1".to_owned(), "Phone".to_owned(), "Wren".to_owned()),
+                ("d-2".to_owned(), "Tablet".to_owned(), "Ash".to_owned()),
+            ],
+        );
+        let passage = records::read_visit(&d)
+            .unwrap()
+            .passages()
+            .into_iter()
+            .find(|p| p.key == "field:observations")
+            .unwrap();
+        let who = authorship(&held, &passage, &names).unwrap();
+        let runs: Vec<(&str, &str, &str)> = who
+            .runs
+            .iter()
+            .map(|r| (r.text.as_str(), r.person.as_str(), r.device.as_str()))
+            .collect();
+        assert_eq!(
+            runs,
+            [("One two", "Wren", "Phone"), (" three", "Ash", "Tablet")]
+        );
+        let received = who.runs[0].received.clone().unwrap();
+        assert_eq!(
+            (received.from.as_str(), received.to.as_str()),
+            ("2026-11-27T10:00:01.000Z", "2026-11-27T10:00:02.000Z")
+        );
+        assert!(!who.runs[0].made_on_server);
+        assert!(who.runs[0].device_time.is_some());
     }
 }

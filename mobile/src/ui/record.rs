@@ -400,7 +400,8 @@ fn AuthorshipView(authorship: Authorship) -> Element {
                             }
                             match &run.received {
                                 Some(at) => rsx! { "received by the server {span(at)}" },
-                                None => rsx! { "made on the server" },
+                                None if run.made_on_server => rsx! { "made on the server" },
+                                None => rsx! { "received before the server kept receipts" },
                             }
                         }
                     }

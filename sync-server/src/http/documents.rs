@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use fieldvisit_shared::api::{RegisterDocumentRequest, RegisterDocumentResponse};
+use fieldvisit_shared::api::{RegisterDocumentRequest, RegisterDocumentResponse, Role};
+use fieldvisit_shared::records::Kind;
 use fieldvisit_shared::{provenance, validate};
 
 use super::{ApiJson, AppState, AuthDevice};
@@ -21,6 +22,11 @@ async fn register(
     ApiJson(req): ApiJson<RegisterDocumentRequest>,
 ) -> Result<(StatusCode, Json<RegisterDocumentResponse>)> {
     validate::id("case_id", &req.case_id)?;
+    // Only a worker writes a visit (the rules refuse anyone else's), so
+    // only a worker's device registers one.
+    if req.kind == Kind::Visit && device.person.role != Role::Worker {
+        return Err(Error::Forbidden("a worker on the case"));
+    }
     if !req.kind.made_on_devices() {
         return Err(Error::InvalidJson(format!(
             "a {} is not made on a device, so it is not registered from one",

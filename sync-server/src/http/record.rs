@@ -53,7 +53,11 @@ async fn record(
     spend_read(&state, &device)?;
     validate::id("case_id", &case_id).map_err(|_| no_case(&case_id))?;
     let as_at = match params.get("as_at").filter(|v| !v.is_empty()) {
-        Some(v) => Some(casebook::normalise_time(v)?),
+        Some(v) => {
+            casebook::normalise_time(v)?;
+            let since = state.db.run(|db| db.receipts_kept_since()).await?;
+            Some(casebook::AsAt::new(v, &since)?)
+        }
         None => None,
     };
     let c = case_id.clone();
@@ -64,10 +68,10 @@ async fn record(
         return Err(no_case(&case_id));
     }
     let detail = match &as_at {
-        Some(at) => format!("as at {at}"),
+        Some(a) => format!("as at {}", a.at),
         None => String::new(),
     };
-    audit(&state, &device, "case_opened", Some(&case_id), detail).await?;
+    audit(&state, &device, "case_opened", Some(&case_id), None, detail).await?;
     let case = load(&state, &case_doc).await?;
     let mut visits = Vec::with_capacity(visit_ids.len());
     for id in &visit_ids {
@@ -76,7 +80,7 @@ async fn record(
     let names = names(&state).await?;
     let built = tokio::task::spawn_blocking(move || {
         let visits: Vec<Held<'_>> = visits.iter().map(held).collect();
-        casebook::case_record(&case_id, &held(&case), &visits, &names, as_at.as_deref())
+        casebook::case_record(&case_id, &held(&case), &visits, &names, as_at.as_ref())
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))??;
@@ -102,10 +106,27 @@ async fn authorship(
             "say which passage: ?passage=<key>".into(),
         ));
     };
+    if key.len() > 128 {
+        return Err(Error::BadRequest(
+            "bad_passage",
+            "a passage key is at most 128 characters".into(),
+        ));
+    }
     let d = document_id.clone();
-    let Some((kind, _)) = state.db.run(move |db| db.document_record(&d)).await? else {
+    let Some((kind, case_id)) = state.db.run(move |db| db.document_record(&d)).await? else {
         return Err(unknown());
     };
+    // It shows the words themselves: a read like the record's.
+    let detail = format!("who wrote {key}");
+    audit(
+        &state,
+        &device,
+        "authorship_viewed",
+        Some(&case_id),
+        Some(&document_id),
+        detail,
+    )
+    .await?;
     let (id, doc, receipts) = load(&state, &document_id).await?;
     let names = names(&state).await?;
     let built = tokio::task::spawn_blocking(move || {
@@ -142,21 +163,39 @@ async fn search(
             "a search is at most 200 characters".into(),
         ));
     }
-    let limit = params
-        .get("limit")
-        .and_then(|l| l.parse::<u32>().ok())
-        .unwrap_or(20)
-        .clamp(1, 50);
+    let limit = match params.get("limit") {
+        None => 20,
+        Some(l) => l.parse::<u32>().map_err(|_| {
+            Error::BadRequest("bad_query", format!("limit must be a number, not {l:?}"))
+        })?,
+    }
+    .clamp(1, 50);
     let person = device.person.id.clone();
     let hits = state
         .db
         .run(move |db| db.search(&person, &query, limit))
         .await?;
+    // One row per case whose words it showed, so that filtering the log by
+    // a case finds every read of it (never the words searched for).
     let mut cases: Vec<&str> = hits.iter().map(|h| h.case_id.as_str()).collect();
     cases.sort_unstable();
     cases.dedup();
-    let detail = format!("{} passages from cases [{}]", hits.len(), cases.join(", "));
-    audit(&state, &device, "searched", None, detail).await?;
+    if cases.is_empty() {
+        audit(
+            &state,
+            &device,
+            "searched",
+            None,
+            None,
+            "nothing found".into(),
+        )
+        .await?;
+    }
+    for case in cases {
+        let shown = hits.iter().filter(|h| h.case_id == case).count();
+        let detail = format!("{shown} passages shown");
+        audit(&state, &device, "searched", Some(case), None, detail).await?;
+    }
     Ok(Json(hits))
 }
 
@@ -165,12 +204,14 @@ async fn audit(
     device: &Device,
     action: &'static str,
     case_id: Option<&str>,
+    document_id: Option<&str>,
     detail: String,
 ) -> Result<()> {
-    let (d, p, c) = (
+    let (d, p, c, doc) = (
         device.id.clone(),
         device.person.id.clone(),
         case_id.map(str::to_owned),
+        document_id.map(str::to_owned),
     );
     state
         .db
@@ -180,8 +221,8 @@ async fn audit(
                 person_id: Some(&p),
                 action,
                 case_id: c.as_deref(),
+                document_id: doc.as_deref(),
                 detail: &detail,
-                ..Default::default()
             })
         })
         .await
