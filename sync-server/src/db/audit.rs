@@ -28,7 +28,7 @@ impl Db {
     pub fn audit_entries(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let limit = f.limit.unwrap_or(100).clamp(1, 1000);
         let blank = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
-        self.with(|c| {
+        self.reading(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT l.id, l.at, l.device_id, l.person_id, p.name, l.action, l.document_id,
                         coalesce(l.case_id, d.case_id), cs.reference, l.detail

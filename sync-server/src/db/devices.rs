@@ -143,7 +143,7 @@ impl Db {
     /// Every device ever enrolled (revoked ones too: their words stay in
     /// the records), with its label and its person's name.
     pub fn device_names(&self) -> Result<Vec<(String, String, String)>> {
-        self.with(|c| {
+        self.reading(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT d.id, d.label, p.name FROM devices d JOIN people p ON p.id = d.person_id",
             )?;

@@ -119,7 +119,7 @@ impl Db {
     /// A case's own document and its visits' documents, in the order they
     /// were registered; `None` when there is no such case.
     pub fn case_documents(&self, case_id: &str) -> Result<Option<(String, Vec<String>)>> {
-        self.with(|c| {
+        self.reading(|c| {
             let Some(case_doc): Option<String> = c
                 .query_row("SELECT document_id FROM cases WHERE id = ?1", [case_id], |r| r.get(0))
                 .optional()?

@@ -40,7 +40,7 @@ impl Db {
 
     /// When the server first received each change of a document, by hash.
     pub fn receipts_of(&self, document_id: &str) -> Result<HashMap<String, String>> {
-        self.with(|c| {
+        self.reading(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT change_hash, received_at FROM change_receipts WHERE document_id = ?1",
             )?;
