@@ -10,6 +10,7 @@ pub mod doc;
 pub mod error;
 pub mod history;
 pub mod outbox;
+pub mod photo;
 pub mod provenance;
 pub mod records;
 pub mod validate;
