@@ -101,6 +101,12 @@ impl VisitDoc {
             let text = VisitText::Significant { id: id.clone() };
             out.push(text_passage(text, "Significant event", Voice::Worker, self));
         }
+        for sha256 in self.photos.keys() {
+            let text = VisitText::PhotoCaption {
+                sha256: sha256.clone(),
+            };
+            out.push(text_passage(text, "Photo caption", Voice::Worker, self));
+        }
         for (id, a) in &self.annotations {
             out.push(passage(
                 format!("annotation:{id}"),

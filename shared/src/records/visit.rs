@@ -119,6 +119,9 @@ pub struct CreativeObservation {
     pub photos: Vec<String>,
 }
 
+/// A photo of the visit. The bytes are a blob named by `sha256`, made on
+/// the phone by `crate::photo::process` (upright, scaled down, no
+/// metadata); the document holds only this.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct PhotoRef {
     pub sha256: String,
@@ -126,7 +129,14 @@ pub struct PhotoRef {
     pub width: u32,
     pub height: u32,
     pub caption: Text,
+    /// When it was taken or attached (the phone's clock), RFC 3339.
     pub captured_at: String,
+    /// Who removed it from the visit and when; empty while it is part of
+    /// it. A photo is never deleted from the record: its removal is.
+    #[autosurgeon(missing = "Default::default")]
+    pub removed_by: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub removed_at: String,
 }
 
 /// A supervisor's comment on a passage. The anchors are automerge cursors
@@ -245,6 +255,10 @@ pub enum VisitText {
     Significant {
         id: String,
     },
+    /// A photo's caption.
+    PhotoCaption {
+        sha256: String,
+    },
 }
 
 impl From<TextField> for VisitText {
@@ -261,6 +275,7 @@ impl VisitText {
             VisitText::Action { id, part } => vec!["actions", id.as_str(), part.as_str()],
             VisitText::Creative { id, part } => vec!["creative", id.as_str(), part.as_str()],
             VisitText::Significant { id } => vec!["significant", id.as_str(), "summary"],
+            VisitText::PhotoCaption { sha256 } => vec!["photos", sha256.as_str(), "caption"],
         }
     }
 
@@ -272,6 +287,7 @@ impl VisitText {
             VisitText::Action { id, part } => format!("action:{id}:{}", part.as_str()),
             VisitText::Creative { id, part } => format!("creative:{id}:{}", part.as_str()),
             VisitText::Significant { id } => format!("significant:{id}"),
+            VisitText::PhotoCaption { sha256 } => format!("photo:{sha256}"),
         }
     }
 
@@ -288,6 +304,9 @@ impl VisitText {
                 part: CreativeText::parse(part)?,
             }),
             ("significant", id, None) => Some(VisitText::Significant { id: id.to_owned() }),
+            ("photo", sha256, None) => Some(VisitText::PhotoCaption {
+                sha256: sha256.to_owned(),
+            }),
             _ => None,
         }
     }
@@ -306,6 +325,7 @@ impl VisitText {
                 CreativeText::Reading => "worker's reading",
             },
             VisitText::Significant { .. } => "significant event",
+            VisitText::PhotoCaption { .. } => "photo caption",
         }
     }
 
@@ -324,6 +344,9 @@ impl VisitText {
                 CreativeText::Reading => c.reading.as_str(),
             }),
             VisitText::Significant { id } => visit.significant.get(id).map(|e| e.summary.as_str()),
+            VisitText::PhotoCaption { sha256 } => {
+                visit.photos.get(sha256).map(|p| p.caption.as_str())
+            }
         }
     }
 }
@@ -456,6 +479,16 @@ pub enum VisitEdit {
         id: String,
         at: String,
     },
+    /// A photo processed on the phone and stored as a blob; its caption is
+    /// then text like any other (`VisitText::PhotoCaption`).
+    AddPhoto(PhotoRef),
+    /// Takes a photo out of the visit, dated and attributed; the record
+    /// keeps that it was there.
+    RemovePhoto {
+        sha256: String,
+        by: String,
+        at: String,
+    },
     /// A review decision by `by` at `at`: submit (the author), return with
     /// comments or sign off (a supervisor). A sign-off attests to the
     /// document's heads as they are when it is made.
@@ -504,7 +537,8 @@ impl VisitEdit {
             | VisitEdit::SetActionDone { .. }
             | VisitEdit::AddCreative { .. }
             | VisitEdit::SetCreativeMethod { .. }
-            | VisitEdit::AddSignificant { .. } => {
+            | VisitEdit::AddSignificant { .. }
+            | VisitEdit::AddPhoto(_) => {
                 may_change_content(writer)?;
                 not_signed_off(visit)
             }
@@ -534,6 +568,22 @@ impl VisitEdit {
             VisitEdit::AddAddendum { author, .. } => {
                 signed_as(writer, author)?;
                 may_add_addendum(visit, writer)
+            }
+            VisitEdit::RemovePhoto { sha256, by, .. } => {
+                signed_as(writer, by)?;
+                may_change_content(writer)?;
+                not_signed_off(visit)?;
+                match visit.photos.get(sha256) {
+                    Some(p) if p.removed_by.is_empty() => Ok(()),
+                    Some(_) => Err(Refusal::new(
+                        "already_removed",
+                        "this photo is already removed",
+                    )),
+                    None => Err(Refusal::new(
+                        "unknown_photo",
+                        format!("no photo {sha256} in this visit"),
+                    )),
+                }
             }
             VisitEdit::SetAddendumText { id, .. } => match visit.addenda.get(id) {
                 Some(a) => signed_as(writer, &a.author),
@@ -565,6 +615,21 @@ impl VisitEdit {
             }
             VisitEdit::SetCreativeMethod { id, method } => {
                 doc::put_at(doc, &["creative", id.as_str()], "method", method)
+            }
+            VisitEdit::AddPhoto(photo) => {
+                crate::validate::sha256_hex("photo", &photo.sha256)?;
+                crate::validate::timestamp("captured_at", &photo.captured_at)?;
+                let fresh = PhotoRef {
+                    removed_by: String::new(),
+                    removed_at: String::new(),
+                    ..photo.clone()
+                };
+                doc::put_in_map(doc, &[], "photos", &photo.sha256, &fresh)
+            }
+            VisitEdit::RemovePhoto { sha256, by, at } => {
+                crate::validate::timestamp("at", at)?;
+                doc::put_at(doc, &["photos", sha256.as_str()], "removed_by", by)?;
+                doc::put_at(doc, &["photos", sha256.as_str()], "removed_at", at)
             }
             VisitEdit::AddSignificant { id, at } => {
                 crate::validate::timestamp("at", at)?;
@@ -892,6 +957,7 @@ pub fn check(
     }
     check_annotations(before, after, writer)?;
     check_addenda(before, after, writer)?;
+    check_photos(before, after, writer)?;
     let decisions = check_review(before, after, after_doc, writer)?;
     valid(crate::validate::visit(after))?;
     Ok(Accepted { decisions })
@@ -997,6 +1063,61 @@ fn check_annotations(
         signed_as(writer, &new.author)?;
         if !new.resolved_by.is_empty() || !new.resolved_at.is_empty() {
             return Err(Refusal::new("invalid_value", "a new annotation is open"));
+        }
+    }
+    Ok(())
+}
+
+/// A photo stays in the record once added; its removal is signed by the
+/// one who removes it, and never undone or re-dated; a new photo is not
+/// already removed.
+fn check_photos(
+    before: &VisitDoc,
+    after: &VisitDoc,
+    writer: &super::Writer<'_>,
+) -> Result<(), Refusal> {
+    let fixed = |p: &PhotoRef| {
+        (
+            p.sha256.clone(),
+            p.size,
+            p.width,
+            p.height,
+            p.captured_at.clone(),
+        )
+    };
+    for (sha, was) in &before.photos {
+        let Some(now) = after.photos.get(sha) else {
+            return Err(Refusal::new(
+                "removed",
+                format!("photo {sha} cannot be deleted from the record; remove it instead"),
+            ));
+        };
+        if fixed(now) != fixed(was) {
+            return Err(Refusal::new(
+                "photo_changed",
+                format!("photo {sha} is what it was when added"),
+            ));
+        }
+        if (&now.removed_by, &now.removed_at) != (&was.removed_by, &was.removed_at) {
+            if !was.removed_by.is_empty() {
+                return Err(Refusal::new(
+                    "photo_changed",
+                    format!("the removal of photo {sha} stands as it was made"),
+                ));
+            }
+            signed_as(writer, &now.removed_by)?;
+        }
+    }
+    for (sha, new) in after
+        .photos
+        .iter()
+        .filter(|(s, _)| !before.photos.contains_key(*s))
+    {
+        if &new.sha256 != sha || !new.removed_by.is_empty() || !new.removed_at.is_empty() {
+            return Err(Refusal::new(
+                "photo_changed",
+                format!("a new photo is named by its own hash and not already removed ({sha})"),
+            ));
         }
     }
     Ok(())
