@@ -175,7 +175,7 @@ fn practice(
         db.register_seeded_visit(&case_id, &document_id, "w-0")
             .unwrap();
         let passages = visit.passages();
-        db.index_document(&document_id, &case_id, &heads, &passages)
+        db.index_document(&document_id, &case_id, &heads, &passages, &[])
             .unwrap();
         if first.is_none() {
             first = Some((document_id, heads, passages));
@@ -212,7 +212,8 @@ fn search_table() -> Table {
 
         let runs = 50;
         let index: Duration = time_median(runs, || {
-            db.index_document(&id, "case-0", &heads, &passages).unwrap()
+            db.index_document(&id, "case-0", &heads, &passages, &[])
+                .unwrap()
         });
         let rare_t: Duration = time_median(runs, || search(RARE));
         let common_t: Duration = time_median(runs, || search(COMMON));

@@ -276,3 +276,12 @@ pub struct AuditFilter {
     pub until: Option<String>,
     pub limit: Option<u32>,
 }
+
+/// `PUT /api/blobs/{sha256}` (headers `Upload-Length`, the whole size, and
+/// `Upload-Offset`, where this chunk starts): where the upload stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobUpload {
+    pub received: u64,
+    /// Stored, checked and whole: nothing more to send.
+    pub complete: bool,
+}

@@ -47,6 +47,15 @@ pub enum Error {
     RateLimited,
     #[error("{}", outdated(*.app))]
     Outdated { app: Option<u32> },
+    /// A photo that is not what a stored photo must be.
+    #[error("{0}")]
+    Photo(#[from] fieldvisit_shared::photo::PhotoError),
+    /// A chunk that does not start where the upload stands.
+    #[error("this upload stands at byte {received}; send from there")]
+    UploadOffset { received: u64 },
+    /// Files beside the database cannot be written or read.
+    #[error("file storage: {0}")]
+    Storage(String),
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("record error: {0}")]
@@ -56,6 +65,9 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The header that says where an upload stands (`PUT /api/blobs/...`).
+pub const UPLOAD_OFFSET: &str = "upload-offset";
 
 impl Error {
     pub fn code(&self) -> &'static str {
@@ -79,6 +91,9 @@ impl Error {
             Error::RateLimited => "rate_limited",
             Error::Outdated { app } if app.is_some_and(|v| v > PROTOCOL_VERSION) => "update_server",
             Error::Outdated { .. } => "update_app",
+            Error::Photo(e) => e.code(),
+            Error::UploadOffset { .. } => "upload_offset",
+            Error::Storage(_) => "storage_unavailable",
             Error::Database(e) if storage_unavailable(e) => "storage_unavailable",
             Error::Database(_) | Error::Record(_) | Error::Internal(_) => "internal",
         }
@@ -101,6 +116,12 @@ impl Error {
             Error::Stopped => StatusCode::SERVICE_UNAVAILABLE,
             Error::TooMany(_) | Error::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Error::Outdated { .. } => StatusCode::UPGRADE_REQUIRED,
+            Error::Photo(fieldvisit_shared::photo::PhotoError::TooManyBytes { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            Error::Photo(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::UploadOffset { .. } => StatusCode::CONFLICT,
+            Error::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(e) if storage_unavailable(e) => StatusCode::SERVICE_UNAVAILABLE,
             Error::UnsupportedBackend(_)
             | Error::Database(_)
@@ -137,6 +158,14 @@ fn storage_unavailable(e: &rusqlite::Error) -> bool {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
+        if let Error::UploadOffset { received } = &self {
+            let body = ErrorBody {
+                error: self.code().to_owned(),
+                message: self.to_string(),
+            };
+            let offset = [(UPLOAD_OFFSET, received.to_string())];
+            return (status, offset, axum::Json(body)).into_response();
+        }
         if self.code() == "storage_unavailable" {
             tracing::error!(error = %self, "the practice database cannot write; the request is refused");
             let body = ErrorBody {

@@ -2,6 +2,7 @@
 //! shared case record, over SQLite, speaking automerge-repo's protocol.
 
 pub mod access;
+pub mod blobs;
 pub mod casebook;
 pub mod db;
 pub mod demo;

@@ -79,9 +79,11 @@ impl Running {
 
 pub async fn start(config: Config, data: Data) -> Result<Running> {
     let engine = SyncEngine::start(data.storage, data.db.clone(), config.limits).await?;
+    let blobs = crate::blobs::BlobStore::open(&config.data_dir.join("blobs"))?;
     let state = AppState {
         db: data.db.clone(),
         engine: engine.clone(),
+        blobs: Arc::new(blobs),
         web_dir: config.web_dir.clone(),
         throttles: Default::default(),
     };

@@ -12,6 +12,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 mod audit;
+mod blobs;
 mod cases;
 mod devices;
 mod documents;
@@ -21,6 +22,7 @@ mod search;
 
 pub use audit::Audit;
 use audit::audit_tx;
+pub use blobs::BlobRow;
 pub use devices::Device;
 pub use fieldvisit_shared::api::{AuditEntry, AuditFilter};
 pub use receipts::Receipt;
@@ -35,6 +37,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         3,
         include_str!("../../migrations/0003_receipts_by_time.sql"),
     ),
+    (4, include_str!("../../migrations/0004_blobs.sql")),
 ];
 
 /// Where the database lives, parsed from a URI.

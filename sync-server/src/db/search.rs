@@ -21,14 +21,15 @@ const MIN_PREFIX: usize = 3;
 const MAX_TERMS: usize = 12;
 
 impl Db {
-    /// Replaces what the index holds of one document by `passages`, and
-    /// notes the heads they were read at.
+    /// Replaces what the index holds of one document by `passages` and the
+    /// blobs it refers to, and notes the heads they were read at.
     pub fn index_document(
         &self,
         document_id: &str,
         case_id: &str,
         heads: &str,
         passages: &[Passage],
+        blobs: &[String],
     ) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -47,6 +48,15 @@ impl Db {
                     // The snippet's marks must be the server's own.
                     let text = p.text.replace([MATCH_START, MATCH_END], " ");
                     words.execute(params![tx.last_insert_rowid(), text])?;
+                }
+            }
+            tx.execute("DELETE FROM document_blobs WHERE document_id = ?1", [document_id])?;
+            {
+                let mut refers = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO document_blobs (document_id, sha256) VALUES (?1, ?2)",
+                )?;
+                for sha in blobs {
+                    refers.execute(params![document_id, sha])?;
                 }
             }
             tx.execute(

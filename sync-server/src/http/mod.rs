@@ -11,6 +11,7 @@ use crate::throttle::Throttle;
 
 mod admin;
 mod auth;
+mod blobs;
 mod cases;
 mod devices;
 mod documents;
@@ -25,6 +26,8 @@ pub use auth::{ApiJson, ApiQuery, AppProtocol, AuthDevice, ClientIp};
 pub struct AppState {
     pub db: Db,
     pub engine: Arc<SyncEngine>,
+    /// Photos, as files beside the database.
+    pub blobs: Arc<crate::blobs::BlobStore>,
     /// The built web app, when there is one.
     pub web_dir: Option<PathBuf>,
     pub throttles: Arc<Throttles>,
@@ -61,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::router())
         .merge(cases::router())
         .merge(documents::router())
+        .merge(blobs::router())
         .merge(record::router())
         .merge(admin::router())
         .merge(sync::router())

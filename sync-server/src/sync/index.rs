@@ -141,8 +141,9 @@ impl SyncEngine {
     async fn index(&self, document_id: &str, (kind, case_id): &(Kind, String), doc: &Automerge) {
         let (kind, copy) = (*kind, doc.clone());
         let read = tokio::task::spawn_blocking(move || match kind {
-            Kind::Case => records::read_case(&copy).map(|c| c.passages()),
-            Kind::Visit => records::read_visit(&copy).map(|v| v.passages()),
+            Kind::Case => records::read_case(&copy).map(|c| (c.passages(), Vec::new())),
+            Kind::Visit => records::read_visit(&copy)
+                .map(|v| (v.passages(), v.photos.keys().cloned().collect::<Vec<_>>())),
         });
         let passages = match read.await {
             Ok(passages) => passages,
@@ -154,15 +155,15 @@ impl SyncEngine {
         // Nothing received yet, or a document the rules let in under older
         // rules: nothing to index, noted at these heads so that it is not
         // read again until it changes.
-        let passages = passages.unwrap_or_else(|e| {
+        let (passages, blobs) = passages.unwrap_or_else(|e| {
             tracing::debug!(error = %e, document = document_id, "nothing to index");
-            Vec::new()
+            (Vec::new(), Vec::new())
         });
         let heads = heads_text(doc);
         let (d, case_id) = (document_id.to_owned(), case_id.clone());
         if let Err(e) = self
             .db
-            .run(move |db| db.index_document(&d, &case_id, &heads, &passages))
+            .run(move |db| db.index_document(&d, &case_id, &heads, &passages, &blobs))
             .await
         {
             tracing::error!(error = %e, document = document_id, "could not update the search index");
