@@ -300,3 +300,109 @@ async fn a_photo_uploads_in_resumable_chunks_and_reaches_only_those_who_may_see_
     assert_eq!(practice.audit("blob_stored").len(), 1);
     assert!(practice.audit("blob_refused").len() >= 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let server = Server::start(&practice.data());
+    let phone = practice.device(&server, &wren, "phone").await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    phone.go_offline();
+
+    // In someone's home with no signal: a photo, then more words.
+    let visit = phone
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    let original = fixture("phone-12mp-orientation6-gps.jpg");
+    let added = phone
+        .add_photo(&visit, &original, "Her garden, from the kitchen")
+        .await
+        .unwrap();
+    assert_eq!((added.width, added.height), (1536, 2048), "upright");
+    phone
+        .set_text(
+            &visit,
+            fieldvisit_shared::records::TextField::Observations,
+            "She showed me the garden she planted.",
+        )
+        .await
+        .unwrap();
+    let states = phone.photo_states().unwrap();
+    assert_eq!(
+        states,
+        [(
+            added.sha256.clone(),
+            fieldvisit_mobile::core::PhotoState::Waiting
+        )]
+    );
+    // Stored as processed: never the original.
+    let kept = phone.photo(&visit, &added.sha256, None).await.unwrap();
+    assert_eq!(photo::sha256_hex(&kept), added.sha256);
+    assert_eq!(photo::metadata_in(&kept).unwrap(), None);
+
+    // Back in signal: the words go first.
+    phone.go_online().unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let colleague = practice.device(&server, &ash, "colleague").await;
+    colleague.go_online().unwrap();
+    colleague.refresh_cases().await.unwrap();
+    fieldvisit_e2e::eventually("the words on the colleague's phone", || async {
+        colleague.visit(&visit).await.is_ok_and(|v| {
+            v.observations.as_str().contains("garden she planted")
+                && v.photos
+                    .get(&added.sha256)
+                    .is_some_and(|p| p.caption.as_str() == "Her garden, from the kitchen")
+        })
+    })
+    .await;
+    assert!(
+        colleague
+            .photo(&visit, &added.sha256, Some(160))
+            .await
+            .is_err(),
+        "the photo is not on the server before it is sent"
+    );
+
+    // Then the photo, in chunks, until the server has it all.
+    let mut sent = 0;
+    for _ in 0..200 {
+        sent += phone.send_photos().await.unwrap();
+        if sent == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(sent, 1);
+    assert_eq!(
+        phone.photo_states().unwrap(),
+        [(
+            added.sha256.clone(),
+            fieldvisit_mobile::core::PhotoState::Uploaded
+        )]
+    );
+    let thumb = colleague
+        .photo(&visit, &added.sha256, Some(160))
+        .await
+        .unwrap();
+    assert_eq!(photo::check_stored(&thumb).unwrap(), (160, 213));
+    let whole = colleague.photo(&visit, &added.sha256, None).await.unwrap();
+    assert_eq!(whole, kept);
+
+    // Removing it is recorded and attributed, not silent.
+    phone.remove_photo(&visit, &added.sha256).await.unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    fieldvisit_e2e::eventually("the removal on the colleague's phone", || async {
+        colleague.visit(&visit).await.is_ok_and(|v| {
+            v.photos
+                .get(&added.sha256)
+                .is_some_and(|p| p.removed_by == wren && !p.removed_at.is_empty())
+        })
+    })
+    .await;
+}

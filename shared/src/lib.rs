@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod photo;
 pub mod provenance;
 pub mod records;
+pub mod uploads;
 pub mod validate;
 
 pub use error::{Error, ValidationError};

@@ -1,9 +1,9 @@
 //! The server's HTTP API, as the device uses it.
 
 use fieldvisit_shared::api::{
-    AuditEntry, AuditFilter, Authorship, CaseRecord, CaseSummary, EnrolRequest, EnrolResponse,
-    ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PersonSummary, RegisterDocumentRequest,
-    RegisterDocumentResponse, SearchHit, TicketResponse,
+    AuditEntry, AuditFilter, Authorship, BlobUpload, CaseRecord, CaseSummary, EnrolRequest,
+    EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PersonSummary,
+    RegisterDocumentRequest, RegisterDocumentResponse, SearchHit, TicketResponse,
 };
 use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
@@ -64,19 +64,28 @@ impl ApiClient {
         Ok(url)
     }
 
+    /// The request with this build's protocol version and the token.
+    fn authorised(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let req = req.header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, CoreError> {
-        let req = req.header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
-        let req = match &self.token {
-            Some(t) => req.bearer_auth(t),
-            None => req,
-        };
-        let resp = req
+        let resp = self
+            .authorised(req)
             .send()
             .await
             .map_err(|e| CoreError::Offline(e.to_string()))?;
+        Self::answer(resp).await
+    }
+
+    async fn answer<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CoreError> {
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -85,10 +94,7 @@ impl ApiClient {
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| CoreError::Protocol(e.to_string()))
         } else {
-            Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => CoreError::Server(body),
-                Err(_) => CoreError::Protocol(format!("HTTP {status} without an error body")),
-            })
+            Err(error_of(status, &bytes))
         }
     }
 
@@ -184,5 +190,72 @@ impl ApiClient {
             }
         }
         self.send(self.http.get(url)).await
+    }
+
+    /// Sends one chunk of a photo, from `offset` of its `total` bytes.
+    /// Where the server says the upload stands elsewhere (it already has
+    /// more, after a dropped connection), that is the answer.
+    pub async fn put_blob(
+        &self,
+        sha256: &str,
+        total: usize,
+        offset: usize,
+        chunk: &[u8],
+    ) -> Result<BlobUpload, CoreError> {
+        let url = self.url(&format!("api/blobs/{sha256}"))?;
+        let req = self
+            .http
+            .put(url)
+            .header("upload-length", total.to_string())
+            .header("upload-offset", offset.to_string())
+            .body(chunk.to_vec());
+        let resp = self
+            .authorised(req)
+            .send()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
+        if resp.status() == reqwest::StatusCode::CONFLICT
+            && let Some(at) = resp
+                .headers()
+                .get("upload-offset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        {
+            return Ok(BlobUpload {
+                received: at,
+                complete: false,
+            });
+        }
+        Self::answer(resp).await
+    }
+
+    /// A photo's bytes, or a thumbnail `width` wide.
+    pub async fn blob(&self, sha256: &str, width: Option<u32>) -> Result<Vec<u8>, CoreError> {
+        let mut url = self.url(&format!("api/blobs/{sha256}"))?;
+        if let Some(w) = width {
+            url.query_pairs_mut().append_pair("width", &w.to_string());
+        }
+        let resp = self
+            .authorised(self.http.get(url))
+            .send()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
+        if status.is_success() {
+            Ok(bytes.to_vec())
+        } else {
+            Err(error_of(status, &bytes))
+        }
+    }
+}
+
+fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> CoreError {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => CoreError::Server(body),
+        Err(_) => CoreError::Protocol(format!("HTTP {status} without an error body")),
     }
 }

@@ -30,6 +30,8 @@ pub struct DeviceCore {
     /// How records made here join their case (see `outbox.rs`).
     pub(super) outbox: Arc<OutboxDriver>,
     pub(super) was_synced: AtomicBool,
+    /// A run of `send_photos` is under way.
+    pub(super) sending_photos: AtomicBool,
 }
 
 impl std::fmt::Debug for DeviceCore {
@@ -134,6 +136,7 @@ impl DeviceCore {
             dialer: Mutex::new(None),
             outbox,
             was_synced: AtomicBool::new(false),
+            sending_photos: AtomicBool::new(false),
         };
         // Load every local document so samod syncs all of them on connect.
         for doc in core.local.documents()? {

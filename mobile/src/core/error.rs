@@ -23,6 +23,9 @@ pub enum CoreError {
     /// The record's rules do not allow this change to this person.
     #[error("{0}")]
     Refused(#[from] fieldvisit_shared::records::Refusal),
+    /// A picture that cannot be a photo of the record.
+    #[error("{0}")]
+    Photo(#[from] fieldvisit_shared::photo::PhotoError),
     #[error("the sync engine has stopped")]
     Stopped,
     #[error("timed out waiting for {0}")]

@@ -72,7 +72,34 @@ const MIGRATIONS: &[(u32, &str)] = &[
              role TEXT NOT NULL
          );",
     ),
+    // Photos: the processed JPEG named by its SHA-256 (never the original).
+    // `mine`: made here, so it is sent; `received`: how much of it the
+    // server has; `error`: why the server refused it.
+    (
+        5,
+        "CREATE TABLE blobs (
+             sha256 TEXT PRIMARY KEY NOT NULL,
+             document_id TEXT NOT NULL,
+             bytes BLOB NOT NULL,
+             mine INTEGER NOT NULL,
+             received INTEGER NOT NULL DEFAULT 0,
+             sent INTEGER NOT NULL DEFAULT 0,
+             error TEXT,
+             added_at TEXT NOT NULL
+         );",
+    ),
 ];
+
+/// How far a photo made here has got to the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobProgress {
+    pub sha256: String,
+    pub document_id: String,
+    pub size: u64,
+    pub received: u64,
+    pub sent: bool,
+    pub error: Option<String>,
+}
 
 /// A document made on this device that the server has not yet accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,6 +423,77 @@ impl Local {
             c.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                 params![key, value],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Keeps a photo's bytes; `mine` when made on this device (to send).
+    pub fn put_blob(
+        &self,
+        sha256: &str,
+        document_id: &str,
+        bytes: &[u8],
+        mine: bool,
+    ) -> Result<(), CoreError> {
+        let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO blobs (sha256, document_id, bytes, mine, sent, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![sha256, document_id, bytes, mine, !mine, at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, CoreError> {
+        self.with(|c| {
+            c.query_row("SELECT bytes FROM blobs WHERE sha256 = ?1", [sha256], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    /// Photos made here, with how far each has got.
+    pub fn blob_progress(&self) -> Result<Vec<BlobProgress>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT sha256, document_id, length(bytes), received, sent, error
+                 FROM blobs WHERE mine = 1 ORDER BY added_at, sha256",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                let (size, received): (i64, i64) = (r.get(2)?, r.get(3)?);
+                Ok(BlobProgress {
+                    sha256: r.get(0)?,
+                    document_id: r.get(1)?,
+                    size: size.unsigned_abs(),
+                    received: received.unsigned_abs(),
+                    sent: r.get(4)?,
+                    error: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn blob_received(&self, sha256: &str, received: u64, sent: bool) -> Result<(), CoreError> {
+        let received = i64::try_from(received).unwrap_or(i64::MAX);
+        self.with(|c| {
+            c.execute(
+                "UPDATE blobs SET received = ?2, sent = ?3, error = NULL WHERE sha256 = ?1",
+                params![sha256, received, sent],
+            )
+            .map(|_| ())
+        })
+    }
+
+    pub fn blob_refused(&self, sha256: &str, reason: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE blobs SET error = ?2 WHERE sha256 = ?1",
+                params![sha256, reason],
             )
             .map(|_| ())
         })

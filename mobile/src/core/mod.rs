@@ -20,5 +20,5 @@ mod sync_status;
 pub use browser::browser_online;
 pub use device::DeviceCore;
 pub use error::CoreError;
-pub use records::InReview;
+pub use records::{InReview, PhotoState};
 pub use sync_status::SyncStatus;

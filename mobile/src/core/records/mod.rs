@@ -5,7 +5,9 @@
 
 mod casebook;
 mod cases;
+mod photos;
 mod review;
 mod visits;
 
+pub use photos::PhotoState;
 pub use review::InReview;
