@@ -180,6 +180,16 @@ pub struct VisitRecord {
     pub decisions: Vec<DecisionView>,
     pub passages: Vec<PassageView>,
     pub annotations: Vec<AnnotationView>,
+    pub photos: Vec<PhotoView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhotoView {
+    pub sha256: String,
+    pub caption: String,
+    pub captured_at: String,
+    /// Who removed it from the visit (a name) and when.
+    pub removed: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

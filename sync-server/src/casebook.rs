@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use automerge::{ActorId, Automerge, ChangeHash, ChangeMetadata};
 use fieldvisit_shared::api::{
     AnnotationView, AuthorRun, Authorship, CaseRecord, ChronologyRow, DecisionView, PassageView,
-    TimeSpan, VisitRecord,
+    PhotoView, TimeSpan, VisitRecord,
 };
 use fieldvisit_shared::chronology::{self, ChronologyItem};
 use fieldvisit_shared::records::{self, CaseDoc, Passage, ReviewStatus, VisitDoc};
@@ -300,6 +300,17 @@ fn visit_record(
         decisions,
         passages: passages(held, visit.passages(), heads)?,
         annotations,
+        photos: visit
+            .photos
+            .values()
+            .map(|p| PhotoView {
+                sha256: p.sha256.clone(),
+                caption: p.caption.as_str().to_owned(),
+                captured_at: p.captured_at.clone(),
+                removed: (!p.removed_by.is_empty())
+                    .then(|| (names.person(&p.removed_by), p.removed_at.clone())),
+            })
+            .collect(),
     })
 }
 

@@ -8,6 +8,7 @@ mod browser;
 mod case;
 mod cases;
 mod labels;
+mod photos;
 mod record;
 mod review;
 mod search;

@@ -225,14 +225,37 @@ fn VisitPanel(visit: VisitRecord, as_at: bool) -> Element {
                     {v.communication.iter().map(|c| labels::communication(*c)).collect::<Vec<_>>().join(", ")}
                 }
             }
-            // Annotations and review comments are shown with their own
-            // lists below.
+            // Photos, annotations and review comments are shown with their
+            // own lists below.
             for p in v.passages.iter().filter(|p| {
                 (!p.text.is_empty() || !p.since.is_empty())
                     && !p.key.starts_with("annotation:")
                     && !p.key.starts_with("decision:")
+                    && !p.key.starts_with("photo:")
             }) {
                 Passage { key: "{p.key}", document_id: v.document_id.clone(), passage: p.clone(), as_at }
+            }
+            if !v.photos.is_empty() {
+                h4 { "Photos" }
+                ul { class: "photos", aria_label: "Photos of this visit",
+                    for (n, p) in v.photos.iter().enumerate() {
+                        li { key: "{p.sha256}", class: "photo",
+                            if let Some((by, at)) = &p.removed {
+                                p { class: "quiet", "A photo removed by {by}, {labels::when(at)}" }
+                            } else {
+                                super::photos::Thumbnail {
+                                    visit_id: v.document_id.clone(),
+                                    sha256: p.sha256.clone(),
+                                    label: if p.caption.is_empty() { format!("Photo {}", n + 1) } else { p.caption.clone() },
+                                }
+                                if !p.caption.is_empty() {
+                                    p { "{p.caption}" }
+                                }
+                                p { class: "quiet", "Taken {labels::when(&p.captured_at)}" }
+                            }
+                        }
+                    }
+                }
             }
             if !v.annotations.is_empty() {
                 h4 { "Supervisor's annotations" }

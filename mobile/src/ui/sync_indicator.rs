@@ -1,5 +1,6 @@
 //! Always on screen: whether this device is connected, how many of its
 //! changes the server does not have yet, and when everything last was.
+//! Its poll also sends the photos once the words are on the server.
 
 use std::time::Duration;
 
@@ -19,7 +20,23 @@ pub fn SyncIndicator() -> Element {
             let current = core.peek().clone();
             if let Some(core) = current {
                 match core.sync_status().await {
-                    Ok(s) => status.set(Some(s)),
+                    Ok(s) => {
+                        // Photos follow once the words are on the server;
+                        // a run goes on in the background, one at a time.
+                        if fieldvisit_shared::uploads::may_send(
+                            s.connected,
+                            s.pending_changes,
+                            s.registrations_waiting,
+                        ) {
+                            let core = core.clone();
+                            spawn(async move {
+                                if let Err(e) = core.send_photos().await {
+                                    tracing::warn!(error = %e, "photos not sent");
+                                }
+                            });
+                        }
+                        status.set(Some(s));
+                    }
                     Err(e) => tracing::warn!(error = %e, "sync status unavailable"),
                 }
             }

@@ -250,6 +250,8 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
 
         Significant { visit_id: visit_id.clone(), visit, closed }
 
+        super::photos::Photos { visit_id: visit_id.clone(), visit, closed }
+
         section { aria_labelledby: "creative-h",
             h2 { id: "creative-h", "Creative-method observations" }
             p { class: "hint", "When the person communicated through music, movement, art, sound or objects rather than words." }

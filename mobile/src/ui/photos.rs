@@ -1,0 +1,204 @@
+//! A visit's photos: take one with the camera or pick one (processed on
+//! the phone before anything is kept: upright, at most 2048 px, no
+//! metadata), a caption, a thumbnail, where each stands (waiting for the
+//! words, uploading, uploaded), and removal that the record keeps.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use base64::Engine;
+use dioxus::prelude::*;
+use fieldvisit_shared::VisitDoc;
+use fieldvisit_shared::records::VisitText;
+
+use super::auto_text::AutoText;
+use super::{Core, labels};
+use crate::core::{PhotoState, platform};
+
+#[component]
+pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -> Element {
+    let core: Core = use_context();
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let mut states = use_signal(HashMap::<String, PhotoState>::new);
+    use_future(move || async move {
+        loop {
+            if let Some(core) = core.peek().clone()
+                && let Ok(now) = core.photo_states()
+            {
+                let now: HashMap<_, _> = now.into_iter().collect();
+                if now != *states.peek() {
+                    states.set(now);
+                }
+            }
+            platform::sleep(Duration::from_millis(700)).await;
+        }
+    });
+    let photos: Vec<(String, String, String, String)> = visit
+        .read()
+        .as_ref()
+        .map(|v| {
+            v.photos
+                .values()
+                .map(|p| {
+                    (
+                        p.sha256.clone(),
+                        p.captured_at.clone(),
+                        p.removed_by.clone(),
+                        p.removed_at.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (shown, removed): (Vec<_>, Vec<_>) = photos.into_iter().partition(|p| p.2.is_empty());
+
+    let add = {
+        let visit_id = visit_id.clone();
+        move |e: FormEvent| {
+            let visit_id = visit_id.clone();
+            let files = e.files();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                busy.set(true);
+                for file in files {
+                    let added = match file.read_bytes().await {
+                        Ok(bytes) => core
+                            .add_photo(&visit_id, &bytes, "")
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(why) = added {
+                        error.set(Some(format!("The photo was not added: {why}")));
+                    } else {
+                        error.set(None);
+                    }
+                }
+                busy.set(false);
+            }
+        }
+    };
+
+    rsx! {
+        section { aria_labelledby: "photos-h",
+            h2 { id: "photos-h", "Photos" }
+            p { class: "hint", "Only with the person's consent. The location, the camera and the time are taken out before the photo is kept." }
+            if shown.is_empty() {
+                p { class: "quiet", "No photos." }
+            }
+            ul { class: "photos", aria_label: "Photos of this visit",
+                for (n, (sha, captured, _, _)) in shown.into_iter().enumerate() {
+                    li { key: "{sha}", class: "photo",
+                        Thumbnail { visit_id: visit_id.clone(), sha256: sha.clone(), label: format!("Photo {}", n + 1) }
+                        p { class: "quiet",
+                            "Taken {labels::when(&captured)} · "
+                            span { class: "photo-state",
+                                {match states.read().get(&sha) {
+                                    None => "on the server".to_owned(),
+                                    Some(PhotoState::Waiting) => "waiting to upload, after the words".to_owned(),
+                                    Some(PhotoState::Uploading { percent }) => format!("uploading {percent} %"),
+                                    Some(PhotoState::Uploaded) => "uploaded".to_owned(),
+                                    Some(PhotoState::Refused(why)) => format!("not accepted: {why}"),
+                                }}
+                            }
+                        }
+                        AutoText {
+                            visit_id: visit_id.clone(),
+                            text: VisitText::PhotoCaption { sha256: sha.clone() },
+                            id: format!("caption-{sha}"),
+                            label: format!("Caption of photo {}", n + 1),
+                            hint: None,
+                            visit,
+                            multiline: false,
+                            read_only: closed,
+                        }
+                        if !closed {
+                            button {
+                                class: "link",
+                                r#type: "button",
+                                onclick: {
+                                    let (visit_id, sha) = (visit_id.clone(), sha.clone());
+                                    move |_| {
+                                        let (visit_id, sha) = (visit_id.clone(), sha.clone());
+                                        async move {
+                                            let Some(core) = core.peek().clone() else { return };
+                                            if let Err(e) = core.remove_photo(&visit_id, &sha).await {
+                                                error.set(Some(format!("Not removed: {e}")));
+                                            }
+                                        }
+                                    }
+                                },
+                                "Remove photo {n + 1}"
+                            }
+                        }
+                    }
+                }
+            }
+            if !removed.is_empty() {
+                ul { class: "quiet", aria_label: "Photos removed",
+                    for (sha, _, by, at) in removed {
+                        li { key: "{sha}",
+                            {format!("A photo removed by {}, {}", name(&core, &by), labels::when(&at))}
+                        }
+                    }
+                }
+            }
+            if let Some(why) = error() {
+                p { class: "error", role: "alert", "{why}" }
+            }
+            if !closed {
+                input {
+                    id: "photo-input",
+                    class: "visually-hidden",
+                    r#type: "file",
+                    accept: "image/*",
+                    capture: "environment",
+                    disabled: busy(),
+                    onchange: add,
+                }
+                label { r#for: "photo-input", class: "button",
+                    if busy() { "Preparing the photo…" } else { "Take or add a photo" }
+                }
+            }
+        }
+    }
+}
+
+fn name(core: &Core, id: &str) -> String {
+    core.read()
+        .as_ref()
+        .map(|c| c.name_of(id))
+        .unwrap_or_else(|| id.to_owned())
+}
+
+/// A photo at thumbnail size: from this device, or from the server.
+#[component]
+pub fn Thumbnail(visit_id: String, sha256: String, label: String) -> Element {
+    let core: Core = use_context();
+    // A colleague's photo may reach the server after its visit's words:
+    // asked again until it is there.
+    let source = use_resource(use_reactive!(|(visit_id, sha256)| async move {
+        let core = core.peek().clone()?;
+        loop {
+            match core.photo(&visit_id, &sha256, Some(320)).await {
+                Ok(bytes) => {
+                    return Some(format!(
+                        "data:image/jpeg;base64,{}",
+                        base64::engine::general_purpose::STANDARD.encode(bytes)
+                    ));
+                }
+                Err(_) => platform::sleep(Duration::from_secs(2)).await,
+            }
+        }
+    }));
+    match source().flatten() {
+        Some(src) => rsx! { img { class: "thumb", src: "{src}", alt: "{label}" } },
+        None => {
+            rsx! { p { class: "thumb quiet", role: "img", aria_label: "{label}", "Not on this device yet" } }
+        }
+    }
+}
