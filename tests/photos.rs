@@ -324,7 +324,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
         .add_photo(&visit, &original, "Her garden, from the kitchen")
         .await
         .unwrap();
-    assert_eq!((added.width, added.height), (1536, 2048), "upright");
+    assert_eq!((added.width, added.height), (1512, 2016), "upright");
     phone
         .set_text(
             &visit,
