@@ -1,7 +1,8 @@
 // The offline app shell. Every file the app needs to start is cached when
 // this worker installs; afterwards the app starts from the cache whether or
-// not there is a network. The API, sync and blobs always go to the network:
-// records live in the app's own store, never in this cache.
+// not there is a network. The API (photos included, under /api/blobs/) and
+// sync always go to the network: records live in the app's own store, never
+// in this cache.
 //
 // scripts/build-web replaces BUILD with a hash of the built files, so a new
 // build installs a new cache and removes the old one, and lists every file
@@ -11,7 +12,7 @@ const SHELL = [
   '/',
   // FILES
 ];
-const NETWORK_ONLY = ['/api/', '/sync', '/blobs/', '/health'];
+const NETWORK_ONLY = ['/api/', '/sync', '/health'];
 
 self.addEventListener('install', event => {
   event.waitUntil(

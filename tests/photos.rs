@@ -333,13 +333,23 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
         )
         .await
         .unwrap();
+    // A drawing the person made, with the observation of it.
+    let drawing = phone
+        .add_creative(&visit, fieldvisit_shared::records::CreativeMethod::Art)
+        .await
+        .unwrap();
+    let of_drawing = phone
+        .add_creative_photo(&visit, &drawing, &fixture("small-upright.webp"))
+        .await
+        .unwrap();
+    let v = phone.visit(&visit).await.unwrap();
+    assert_eq!(v.creative[&drawing].photos, [of_drawing.sha256.clone()]);
     let states = phone.photo_states().unwrap();
-    assert_eq!(
-        states,
-        [(
-            added.sha256.clone(),
-            fieldvisit_mobile::core::PhotoState::Waiting
-        )]
+    assert_eq!(states.len(), 2);
+    assert!(
+        states
+            .iter()
+            .all(|(_, s)| *s == fieldvisit_mobile::core::PhotoState::Waiting)
     );
     // Stored as processed: never the original.
     let kept = phone.photo(&visit, &added.sha256, None).await.unwrap();
@@ -373,18 +383,18 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     let mut sent = 0;
     for _ in 0..200 {
         sent += phone.send_photos().await.unwrap();
-        if sent == 1 {
+        if sent == 2 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert_eq!(sent, 1);
-    assert_eq!(
-        phone.photo_states().unwrap(),
-        [(
-            added.sha256.clone(),
-            fieldvisit_mobile::core::PhotoState::Uploaded
-        )]
+    assert_eq!(sent, 2);
+    assert!(
+        phone
+            .photo_states()
+            .unwrap()
+            .iter()
+            .all(|(_, s)| *s == fieldvisit_mobile::core::PhotoState::Uploaded)
     );
     let thumb = colleague
         .photo(&visit, &added.sha256, Some(160))

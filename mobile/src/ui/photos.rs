@@ -19,7 +19,6 @@ use crate::core::{PhotoState, platform};
 pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -> Element {
     let core: Core = use_context();
     let mut error = use_signal(|| None::<String>);
-    let mut busy = use_signal(|| false);
     let mut states = use_signal(HashMap::<String, PhotoState>::new);
     use_future(move || async move {
         loop {
@@ -52,36 +51,6 @@ pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -
         })
         .unwrap_or_default();
     let (shown, removed): (Vec<_>, Vec<_>) = photos.into_iter().partition(|p| p.2.is_empty());
-
-    let add = {
-        let visit_id = visit_id.clone();
-        move |e: FormEvent| {
-            let visit_id = visit_id.clone();
-            let files = e.files();
-            async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
-                busy.set(true);
-                for file in files {
-                    let added = match file.read_bytes().await {
-                        Ok(bytes) => core
-                            .add_photo(&visit_id, &bytes, "")
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Err(why) = added {
-                        error.set(Some(format!("The photo was not added: {why}")));
-                    } else {
-                        error.set(None);
-                    }
-                }
-                busy.set(false);
-            }
-        }
-    };
 
     rsx! {
         section { aria_labelledby: "photos-h",
@@ -151,19 +120,68 @@ pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -
                 p { class: "error", role: "alert", "{why}" }
             }
             if !closed {
-                input {
-                    id: "photo-input",
-                    class: "visually-hidden",
-                    r#type: "file",
-                    accept: "image/*",
-                    capture: "environment",
-                    disabled: busy(),
-                    onchange: add,
-                }
-                label { r#for: "photo-input", class: "button",
-                    if busy() { "Preparing the photo…" } else { "Take or add a photo" }
-                }
+                AddPhoto { visit_id: visit_id.clone(), creative: None, input_id: "photo-input", label: "Take or add a photo" }
             }
+        }
+    }
+}
+
+/// Takes or picks a photo for the visit (or for one of its creative-method
+/// observations), processes it and keeps it.
+#[component]
+pub fn AddPhoto(
+    visit_id: String,
+    creative: Option<String>,
+    input_id: String,
+    label: String,
+) -> Element {
+    let core: Core = use_context();
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let add = move |e: FormEvent| {
+        let (visit_id, creative) = (visit_id.clone(), creative.clone());
+        let files = e.files();
+        async move {
+            let Some(core) = core.peek().clone() else {
+                return;
+            };
+            busy.set(true);
+            for file in files {
+                let added = match file.read_bytes().await {
+                    Ok(bytes) => match &creative {
+                        None => core.add_photo(&visit_id, &bytes, "").await.map(|_| ()),
+                        Some(id) => core
+                            .add_creative_photo(&visit_id, id, &bytes)
+                            .await
+                            .map(|_| ()),
+                    }
+                    .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                error.set(
+                    added
+                        .err()
+                        .map(|why| format!("The photo was not added: {why}")),
+                );
+            }
+            busy.set(false);
+        }
+    };
+    rsx! {
+        input {
+            id: "{input_id}",
+            class: "visually-hidden",
+            r#type: "file",
+            accept: "image/*",
+            capture: "environment",
+            disabled: busy(),
+            onchange: add,
+        }
+        label { r#for: "{input_id}", class: "button",
+            if busy() { "Preparing the photo…" } else { "{label}" }
+        }
+        if let Some(why) = error() {
+            p { class: "error", role: "alert", "{why}" }
         }
     }
 }

@@ -309,6 +309,25 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         visit,
                         read_only: closed,
                     }
+                    ul { class: "photos", aria_label: "Photos of creative observation {n + 1}",
+                        for sha in obs.photos.iter().filter(|s| v.photos.get(*s).is_some_and(|p| p.removed_by.is_empty())) {
+                            li { key: "{sha}",
+                                super::photos::Thumbnail {
+                                    visit_id: visit_id.clone(),
+                                    sha256: sha.clone(),
+                                    label: format!("Photo of creative observation {}", n + 1),
+                                }
+                            }
+                        }
+                    }
+                    if !closed {
+                        super::photos::AddPhoto {
+                            visit_id: visit_id.clone(),
+                            creative: Some(id.clone()),
+                            input_id: format!("creative-{id}-photo"),
+                            label: "Add a photo of it",
+                        }
+                    }
                 }
             }
             fieldset { class: "chips", hidden: closed,

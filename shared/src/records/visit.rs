@@ -482,6 +482,12 @@ pub enum VisitEdit {
     /// A photo processed on the phone and stored as a blob; its caption is
     /// then text like any other (`VisitText::PhotoCaption`).
     AddPhoto(PhotoRef),
+    /// Shows one of the visit's photos with a creative-method observation
+    /// (a picture of the artwork, the object, the room).
+    ShowInCreative {
+        id: String,
+        sha256: String,
+    },
     /// Takes a photo out of the visit, dated and attributed; the record
     /// keeps that it was there.
     RemovePhoto {
@@ -569,6 +575,23 @@ impl VisitEdit {
                 signed_as(writer, author)?;
                 may_add_addendum(visit, writer)
             }
+            VisitEdit::ShowInCreative { id, sha256 } => {
+                may_change_content(writer)?;
+                not_signed_off(visit)?;
+                if !visit.creative.contains_key(id) {
+                    return Err(Refusal::new(
+                        "unknown_observation",
+                        format!("no creative-method observation {id}"),
+                    ));
+                }
+                match visit.photos.get(sha256) {
+                    Some(p) if p.removed_by.is_empty() => Ok(()),
+                    _ => Err(Refusal::new(
+                        "unknown_photo",
+                        format!("no photo {sha256} in this visit"),
+                    )),
+                }
+            }
             VisitEdit::RemovePhoto { sha256, by, .. } => {
                 signed_as(writer, by)?;
                 may_change_content(writer)?;
@@ -625,6 +648,29 @@ impl VisitEdit {
                     ..photo.clone()
                 };
                 doc::put_in_map(doc, &[], "photos", &photo.sha256, &fresh)
+            }
+            VisitEdit::ShowInCreative { id, sha256 } => {
+                let visit = read_visit(doc)?;
+                let Some(observation) = visit.creative.get(id) else {
+                    return Err(crate::Error::Invalid(
+                        crate::ValidationError::UnknownPhoto {
+                            sha256: sha256.clone(),
+                        },
+                    ));
+                };
+                if !visit.photos.contains_key(sha256) {
+                    return Err(crate::Error::Invalid(
+                        crate::ValidationError::UnknownPhoto {
+                            sha256: sha256.clone(),
+                        },
+                    ));
+                }
+                if observation.photos.contains(sha256) {
+                    return Ok(());
+                }
+                let mut photos = observation.photos.clone();
+                photos.push(sha256.clone());
+                doc::put_at(doc, &["creative", id.as_str()], "photos", &photos)
             }
             VisitEdit::RemovePhoto { sha256, by, at } => {
                 crate::validate::timestamp("at", at)?;
@@ -1441,6 +1487,73 @@ mod tests {
             text: TextField::Observations.into(),
             value: value.into(),
         }
+    }
+
+    #[test]
+    fn photos_stay_in_the_record_and_their_removal_is_signed() {
+        let doc = stored();
+        let sha = "ab".repeat(32);
+        let photo = PhotoRef {
+            sha256: sha.clone(),
+            size: 10,
+            width: 4,
+            height: 3,
+            caption: Text::default(),
+            captured_at: AT.into(),
+            removed_by: String::new(),
+            removed_at: String::new(),
+        };
+        let (with_photo, verdict) = by(&WORKER, &doc, VisitEdit::AddPhoto(photo.clone()));
+        assert_eq!(code(verdict), "accepted");
+        assert_eq!(
+            code(by(&SUPERVISOR, &doc, VisitEdit::AddPhoto(photo)).1),
+            "not_a_worker"
+        );
+        // Shown with a creative-method observation.
+        let (with_obs, _) = by(
+            &WORKER,
+            &with_photo,
+            VisitEdit::AddCreative {
+                id: "c1".into(),
+                method: CreativeMethod::Art,
+            },
+        );
+        let show = VisitEdit::ShowInCreative {
+            id: "c1".into(),
+            sha256: sha.clone(),
+        };
+        let (shown, verdict) = by(&WORKER, &with_obs, show);
+        assert_eq!(code(verdict), "accepted");
+        assert_eq!(
+            read_visit(&shown).unwrap().creative["c1"].photos,
+            [sha.clone()]
+        );
+        // Removed: signed by the one who removes it; never deleted.
+        let remove = |who: &str| VisitEdit::RemovePhoto {
+            sha256: sha.clone(),
+            by: who.into(),
+            at: AT.into(),
+        };
+        let (removed, verdict) = by(&WORKER, &with_photo, remove(WORKER.0));
+        assert_eq!(code(verdict), "accepted");
+        let p = &read_visit(&removed).unwrap().photos[&sha];
+        assert_eq!(
+            (p.removed_by.as_str(), p.removed_at.as_str()),
+            (WORKER.0, AT)
+        );
+        assert_eq!(
+            code(by(&WORKER, &with_photo, remove(COLLEAGUE.0)).1),
+            "forged_author"
+        );
+        let mut deleted = with_photo.fork().with_actor(device_actor(WORKER.0));
+        doc::put_at(
+            &mut deleted,
+            &[],
+            "photos",
+            BTreeMap::<String, PhotoRef>::new(),
+        )
+        .unwrap();
+        assert_eq!(code(judged(&WORKER, &with_photo, &deleted)), "removed");
     }
 
     #[test]

@@ -206,3 +206,21 @@ fn refusal(code: &str) -> bool {
             | "invalid_input"
     )
 }
+
+impl DeviceCore {
+    /// Adds a photo and shows it with a creative-method observation.
+    pub async fn add_creative_photo(
+        &self,
+        visit_id: &str,
+        observation_id: &str,
+        original: &[u8],
+    ) -> Result<PhotoRef, CoreError> {
+        let photo = self.add_photo(visit_id, original, "").await?;
+        let edit = VisitEdit::ShowInCreative {
+            id: observation_id.to_owned(),
+            sha256: photo.sha256.clone(),
+        };
+        self.edit_visit(visit_id, edit).await?;
+        Ok(photo)
+    }
+}
