@@ -96,3 +96,28 @@ test('a photo taken offline follows the words, survives a cut upload, and reache
     await practice.cleanup();
   }
 });
+
+test('a photo attached offline is there after a reload at once', async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+    const w = await phone(browser, practice, alex);
+    await openCase(w.page, practice.personName);
+    await startVisit(w.page);
+    await waitUntilSynced(w.page);
+    await waitForOfflineShell(w.page);
+    await w.context.setOffline(true);
+    await w.page.locator('#photo-input').setInputFiles(join(fixtures, 'small-upright-gps.jpg'));
+    // Kept once the button is ready again: then reload straight away.
+    await expect(w.page.locator('label[for=photo-input]')).toHaveText('Take or add a photo', { timeout: 30_000 });
+    await w.page.reload();
+    await expect(w.page.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible({ timeout: 30_000 });
+    const photos = w.page.getByRole('list', { name: 'Photos of this visit' });
+    await expect(photos.locator('img.thumb')).toBeVisible();
+    await expect(photos.locator('.photo-state')).toHaveText('waiting to upload, after the words');
+    w.noErrors();
+  } finally {
+    await practice.cleanup();
+  }
+});

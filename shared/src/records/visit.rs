@@ -1526,7 +1526,7 @@ mod tests {
         assert_eq!(code(verdict), "accepted");
         assert_eq!(
             read_visit(&shown).unwrap().creative["c1"].photos,
-            [sha.clone()]
+            vec![sha.clone()]
         );
         // Removed: signed by the one who removes it; never deleted.
         let remove = |who: &str| VisitEdit::RemovePhoto {

@@ -9,8 +9,8 @@ use fieldvisit_shared::photo;
 use fieldvisit_shared::records::{PhotoRef, VisitEdit, VisitText};
 use fieldvisit_shared::uploads::{self, Answer, Then, Upload};
 
-use crate::core::CoreError;
 use crate::core::device::{DeviceCore, now};
+use crate::core::{CoreError, platform};
 
 /// Where a photo made here stands, for the app to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +53,9 @@ impl DeviceCore {
             };
             self.set_text(visit_id, text, caption).await?;
         }
+        // Kept like typing: a reload or a killed browser from here on
+        // loses nothing.
+        platform::store_durable().await;
         Ok(photo)
     }
 
@@ -64,7 +67,9 @@ impl DeviceCore {
             by: self.person().id.clone(),
             at: now(),
         };
-        self.edit_visit(visit_id, edit).await
+        self.edit_visit(visit_id, edit).await?;
+        platform::store_durable().await;
+        Ok(())
     }
 
     /// A photo's bytes: from this device, or fetched from the server (and
@@ -221,6 +226,7 @@ impl DeviceCore {
             sha256: photo.sha256.clone(),
         };
         self.edit_visit(visit_id, edit).await?;
+        platform::store_durable().await;
         Ok(photo)
     }
 }
