@@ -343,7 +343,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
         .await
         .unwrap();
     let v = phone.visit(&visit).await.unwrap();
-    assert_eq!(v.creative[&drawing].photos, [of_drawing.sha256.clone()]);
+    assert_eq!(v.creative[&drawing].photos, vec![of_drawing.sha256.clone()]);
     let states = phone.photo_states().unwrap();
     assert_eq!(states.len(), 2);
     assert!(

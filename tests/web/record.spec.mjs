@@ -93,8 +93,12 @@ test('the case record: chronology, authorship, as at, search and audit, at a des
     await typeAtEnd(a.page, 'What happened', 'A fall on the stairs');
     await a.context.setOffline(false);
     await waitUntilSynced(a.page);
+    // The time input takes whole seconds: a second on, so that the second
+    // it shows is after Alex's last change arrived, and still before
+    // Blake's first (more than two seconds later).
+    await a.page.waitForTimeout(1000);
     const between = new Date().toISOString();
-    await a.page.waitForTimeout(1100);
+    await a.page.waitForTimeout(2100);
 
     // Blake, on the same case, adds to the same paragraph.
     const b = await device(browser, practice, blake);
