@@ -8,39 +8,21 @@
 //! `cargo build --release -p fieldvisit-sync-server && cargo bench -p fieldvisit-bench --bench caseload`
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use fieldvisit_bench::servers::workspace_root;
+use fieldvisit_bench::servers;
 use fieldvisit_bench::table::{Table, ms};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::records::{PlaceKind, TextField};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const VISITS_PER_CASE: usize = 40;
 
 fn server_bin() -> PathBuf {
-    let bin = workspace_root().join("target/release/fieldvisit-sync-server");
-    assert!(
-        bin.exists(),
-        "{} is missing: cargo build --release -p fieldvisit-sync-server",
-        bin.display()
-    );
-    bin
+    servers::release_server_bin()
 }
 
 fn admin(data: &Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(server_bin())
-        .arg("admin")
-        .arg("--data")
-        .arg(data)
-        .arg("--json")
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("admin");
-    assert!(out.status.success(), "admin {args:?} failed");
-    serde_json::from_slice(&out.stdout).expect("admin json")
+    servers::admin(&server_bin(), data, args).expect("admin")
 }
 
 fn field(v: &serde_json::Value, key: &str) -> String {
@@ -80,23 +62,7 @@ async fn run(cases: usize) -> (std::time::Duration, u64) {
             ],
         );
     }
-    let mut child = tokio::process::Command::new(server_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next_line().await.unwrap().expect("server exited");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_owned();
-        }
-    };
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (mut child, url) = servers::serve_practice(&server_bin(), &data).await.unwrap();
 
     // The caseload, written by the worker's first phone.
     let code = field(

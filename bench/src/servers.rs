@@ -133,3 +133,52 @@ pub fn free_port() -> Result<u16> {
         .local_addr()?
         .port())
 }
+
+/// `fieldvisit-sync-server admin --json ...` on a data directory.
+pub fn admin(bin: &Path, data: &Path, args: &[&str]) -> Result<serde_json::Value> {
+    let out = std::process::Command::new(bin)
+        .arg("admin")
+        .arg("--data")
+        .arg(data)
+        .arg("--json")
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running the admin command")?;
+    if !out.status.success() {
+        bail!("admin {args:?} failed");
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// Our server, from `bin`, on `data` as a practice has it (authentication
+/// on): the child (killed when dropped) and its address.
+pub async fn serve_practice(bin: &Path, data: &Path) -> Result<(Child, String)> {
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the server")?;
+    let line = wait_for_line(&mut child, "the server", |l| l.contains("listening on ")).await?;
+    let url = line
+        .split("listening on ")
+        .nth(1)
+        .map(|u| u.trim().to_owned())
+        .context("no address")?;
+    Ok((child, url))
+}
+
+/// The release build of our server, which the practice benches run.
+pub fn release_server_bin() -> PathBuf {
+    let bin = workspace_root().join("target/release/fieldvisit-sync-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: cargo build --release -p fieldvisit-sync-server",
+        bin.display()
+    );
+    bin
+}
