@@ -299,6 +299,19 @@ async fn a_photo_uploads_in_resumable_chunks_and_reaches_only_those_who_may_see_
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(practice.audit("blob_stored").len(), 1);
     assert!(practice.audit("blob_refused").len() >= 5);
+
+    // Uploads left half-way hold disk: a device has a few under way at most.
+    let mut answers = Vec::new();
+    for n in 0..9u8 {
+        let made_up = vec![n; 200];
+        let sha = refer(&phone, &visit, &made_up).await;
+        let resp = known(|| wren_http.put(&sha, made_up.len(), 0, &made_up[..100])).await;
+        answers.push(resp.status().as_u16());
+        if resp.status() != 200 {
+            assert_eq!(code_of(resp).await, (429, "too_many".to_owned()));
+        }
+    }
+    assert_eq!(answers, [200, 200, 200, 200, 200, 200, 200, 200, 429]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,4 +121,15 @@ impl BlobStore {
             .map_err(|e| io("cannot write", &path, e))?;
         Ok(small)
     }
+
+    /// Forgets uploads left unfinished for a day, and their bytes.
+    pub fn sweep(&self, db: &crate::db::Db) -> Result<usize> {
+        let before = (chrono::Utc::now() - chrono::Duration::days(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let stale = db.drop_stale_uploads(&before)?;
+        for (sha256, device_id) in &stale {
+            self.discard(sha256, device_id);
+        }
+        Ok(stale.len())
+    }
 }

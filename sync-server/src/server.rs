@@ -80,6 +80,21 @@ impl Running {
 pub async fn start(config: Config, data: Data) -> Result<Running> {
     let engine = SyncEngine::start(data.storage, data.db.clone(), config.limits).await?;
     let blobs = crate::blobs::BlobStore::open(&config.data_dir.join("blobs"))?;
+    // Uploads a device left unfinished for a day go, now and every hour.
+    {
+        let (blobs, db) = (blobs.clone(), data.db.clone());
+        tokio::spawn(async move {
+            loop {
+                let (b, d) = (blobs.clone(), db.clone());
+                match tokio::task::spawn_blocking(move || b.sweep(&d)).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!(n, "unfinished photo uploads forgotten"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "could not sweep unfinished uploads"),
+                    _ => {}
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            }
+        });
+    }
     let state = AppState {
         db: data.db.clone(),
         engine: engine.clone(),

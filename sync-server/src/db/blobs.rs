@@ -142,4 +142,34 @@ impl Db {
             Ok(())
         })
     }
+
+    /// How many uploads this device has under way, not counting `sha256`.
+    pub fn uploads_under_way(&self, device_id: &str, sha256: &str) -> Result<u64> {
+        self.reading(|c| {
+            let n: i64 = c.query_row(
+                "SELECT count(*) FROM blob_uploads WHERE device_id = ?1 AND sha256 != ?2",
+                params![device_id, sha256],
+                |r| r.get(0),
+            )?;
+            Ok(n.unsigned_abs())
+        })
+    }
+
+    /// Uploads started before `before` (RFC 3339) and left: forgotten, with
+    /// their (sha256, device) so their bytes can go too.
+    pub fn drop_stale_uploads(&self, before: &str) -> Result<Vec<(String, String)>> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let stale = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT sha256, device_id FROM blob_uploads WHERE started_at < ?1",
+                )?;
+                let rows = stmt.query_map([before], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<rusqlite::Result<Vec<(String, String)>>>()?
+            };
+            tx.execute("DELETE FROM blob_uploads WHERE started_at < ?1", [before])?;
+            tx.commit()?;
+            Ok(stale)
+        })
+    }
 }

@@ -27,6 +27,8 @@ use crate::error::{Error, Result};
 
 /// The largest chunk taken at once.
 pub const MAX_CHUNK: usize = 512 * 1024;
+/// Uploads one device may have under way at once.
+const MAX_UNDER_WAY: u64 = 8;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/api/blobs/{sha256}", get(fetch).put(upload))
@@ -93,6 +95,14 @@ async fn upload(
                 received: stored.size,
                 complete: true,
             }),
+        ));
+    }
+    // A device sends its photos one after another: a few under way at
+    // once is plenty, and each holds up to a few MB of disk until done.
+    let (s, d) = (sha256.clone(), device.id.clone());
+    if db.run(move |db| db.uploads_under_way(&d, &s)).await? >= MAX_UNDER_WAY {
+        return Err(Error::TooMany(
+            "photo uploads under way from this device; finish one first",
         ));
     }
     let (s, d) = (sha256.clone(), device.id.clone());
