@@ -72,10 +72,13 @@ async fn record(
         None => String::new(),
     };
     audit(&state, &device, "case_opened", Some(&case_id), None, detail).await?;
-    let case = load(&state, &case_doc).await?;
+    // Receipts only say when changes arrived: the record as it stands
+    // needs none of them.
+    let with_receipts = as_at.is_some();
+    let case = load(&state, &case_doc, with_receipts).await?;
     let mut visits = Vec::with_capacity(visit_ids.len());
     for id in &visit_ids {
-        visits.push(load(&state, id).await?);
+        visits.push(load(&state, id, with_receipts).await?);
     }
     let names = names(&state).await?;
     let built = tokio::task::spawn_blocking(move || {
@@ -127,7 +130,7 @@ async fn authorship(
         detail,
     )
     .await?;
-    let (id, doc, receipts) = load(&state, &document_id).await?;
+    let (id, doc, receipts) = load(&state, &document_id, true).await?;
     let names = names(&state).await?;
     let built = tokio::task::spawn_blocking(move || {
         let passages = match Kind::parse(&kind) {
@@ -238,15 +241,19 @@ fn held((document_id, doc, receipts): &Loaded) -> Held<'_> {
     }
 }
 
-/// A document as the server holds it, with its receipts.
-async fn load(state: &AppState, document_id: &str) -> Result<Loaded> {
+/// A document as the server holds it, with its receipts when asked.
+async fn load(state: &AppState, document_id: &str, with_receipts: bool) -> Result<Loaded> {
     let doc = state
         .engine
         .document(document_id)
         .await
         .ok_or_else(|| Error::NotFound(format!("document {document_id}")))?;
     let d = document_id.to_owned();
-    let receipts = state.db.run(move |db| db.receipts_of(&d)).await?;
+    let receipts = if with_receipts {
+        state.db.run(move |db| db.receipts_of(&d)).await?
+    } else {
+        HashMap::new()
+    };
     Ok((document_id.to_owned(), doc, receipts))
 }
 
