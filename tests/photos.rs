@@ -417,6 +417,16 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     let whole = colleague.photo(&visit, &added.sha256, None).await.unwrap();
     assert_eq!(whole, kept);
 
+    // The same picture picked again is the same photo, not a second one
+    // (nor a change the server would refuse).
+    let photos = phone.visit(&visit).await.unwrap().photos.len();
+    let again = phone.add_photo(&visit, &original, "").await.unwrap();
+    assert_eq!(
+        (&again.sha256, &again.captured_at),
+        (&added.sha256, &added.captured_at)
+    );
+    assert_eq!(phone.visit(&visit).await.unwrap().photos.len(), photos);
+
     // Removing it is recorded and attributed, not silent.
     phone.remove_photo(&visit, &added.sha256).await.unwrap();
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
@@ -428,4 +438,8 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
         })
     })
     .await;
+    // And it stays removed: picked again, the app says so.
+    let refused = phone.add_photo(&visit, &original, "").await.unwrap_err();
+    assert!(refused.to_string().contains("removed"), "{refused}");
+    assert_eq!(phone.visit(&visit).await.unwrap().photos.len(), photos);
 }

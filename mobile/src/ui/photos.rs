@@ -138,8 +138,10 @@ pub fn AddPhoto(
     let core: Core = use_context();
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
+    let input = input_id.clone();
     let add = move |e: FormEvent| {
         let (visit_id, creative) = (visit_id.clone(), creative.clone());
+        let input = input.clone();
         let files = e.files();
         async move {
             let Some(core) = core.peek().clone() else {
@@ -164,6 +166,11 @@ pub fn AddPhoto(
                         .map(|why| format!("The photo was not added: {why}")),
                 );
             }
+            // Emptied, so that picking the same photo again (after
+            // removing it) is a change the input reports.
+            document::eval(&format!(
+                "const i = document.getElementById({input:?}); if (i) i.value = '';"
+            ));
             busy.set(false);
         }
     };

@@ -543,10 +543,27 @@ impl VisitEdit {
             | VisitEdit::SetActionDone { .. }
             | VisitEdit::AddCreative { .. }
             | VisitEdit::SetCreativeMethod { .. }
-            | VisitEdit::AddSignificant { .. }
-            | VisitEdit::AddPhoto(_) => {
+            | VisitEdit::AddSignificant { .. } => {
                 may_change_content(writer)?;
                 not_signed_off(visit)
+            }
+            VisitEdit::AddPhoto(photo) => {
+                may_change_content(writer)?;
+                not_signed_off(visit)?;
+                // A photo once added stays as it was (`check_photos`): the
+                // same picture again is not a second photo, and one
+                // removed stays removed, with who removed it.
+                match visit.photos.get(&photo.sha256) {
+                    None => Ok(()),
+                    Some(p) if p.removed_by.is_empty() => Err(Refusal::new(
+                        "photo_already_added",
+                        "this photo is already in the visit",
+                    )),
+                    Some(_) => Err(Refusal::new(
+                        "photo_removed",
+                        "this photo was removed from the visit, and the record keeps it removed",
+                    )),
+                }
             }
             VisitEdit::Decide { status, by, .. } => {
                 signed_as(writer, by)?;
@@ -1506,7 +1523,7 @@ mod tests {
         let (with_photo, verdict) = by(&WORKER, &doc, VisitEdit::AddPhoto(photo.clone()));
         assert_eq!(code(verdict), "accepted");
         assert_eq!(
-            code(by(&SUPERVISOR, &doc, VisitEdit::AddPhoto(photo)).1),
+            code(by(&SUPERVISOR, &doc, VisitEdit::AddPhoto(photo.clone())).1),
             "not_a_worker"
         );
         // Shown with a creative-method observation.
@@ -1554,6 +1571,28 @@ mod tests {
         )
         .unwrap();
         assert_eq!(code(judged(&WORKER, &with_photo, &deleted)), "removed");
+        // Added again, it would change what was added: the server refuses
+        // that, and the app refuses it first.
+        let again = PhotoRef {
+            captured_at: "2026-03-02T10:00:00Z".into(),
+            ..photo.clone()
+        };
+        assert_eq!(
+            code(by(&WORKER, &with_photo, VisitEdit::AddPhoto(again.clone())).1),
+            "photo_changed"
+        );
+        let writer = Writer {
+            person_id: WORKER.0,
+            role: &WORKER.1,
+        };
+        let add = VisitEdit::AddPhoto(again);
+        let refused = |d: &Automerge| add.permitted(&read_visit(d).unwrap(), &writer);
+        assert_eq!(
+            refused(&with_photo).unwrap_err().code,
+            "photo_already_added"
+        );
+        assert_eq!(refused(&removed).unwrap_err().code, "photo_removed");
+        assert!(refused(&doc).is_ok());
     }
 
     #[test]
