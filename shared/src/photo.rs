@@ -24,6 +24,8 @@ pub const MAX_STORED_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_ORIGINAL_BYTES: usize = 48 * 1024 * 1024;
 /// The largest side of an original that is opened at all.
 const MAX_SIDE: u32 = 16_384;
+/// The most pixels an original may have.
+const MAX_PIXELS: u64 = 100_000_000;
 /// What decoding may allocate at most: a 100 MP picture in RGBA.
 const MAX_ALLOC: u64 = 400 * 1024 * 1024;
 
@@ -114,7 +116,7 @@ fn decode(
     reader.limits(limits());
     let mut decoder = reader.into_decoder().map_err(|e| classify(e, None))?;
     let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > 100_000_000 {
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(PhotoError::TooLarge { width, height });
     }
     let orientation = decoder
@@ -154,8 +156,11 @@ fn jpeg_complete(bytes: &[u8]) -> bool {
     end >= 4 && bytes[end - 2..end] == [0xFF, 0xD9]
 }
 
-/// Makes the photo to store from what the camera or gallery gave.
-pub fn process(original: &[u8]) -> Result<Processed, PhotoError> {
+/// What is checked of an original before any decoder sees it: its weight,
+/// its format from the bytes, a JPEG's end, and its size from the header.
+/// Returns the format and the size (before orientation). Whoever decodes
+/// it afterwards (our decoder or the browser's) is given nothing larger.
+pub fn inspect(original: &[u8]) -> Result<(ImageFormat, u32, u32), PhotoError> {
     if original.len() > MAX_ORIGINAL_BYTES {
         return Err(PhotoError::TooManyBytes {
             size: original.len(),
@@ -163,6 +168,46 @@ pub fn process(original: &[u8]) -> Result<Processed, PhotoError> {
         });
     }
     let format = format_of(original).ok_or(PhotoError::NotAnImage)?;
+    if format == ImageFormat::Jpeg && !jpeg_complete(original) {
+        return Err(PhotoError::Truncated);
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(original), format);
+    reader.limits(limits());
+    let decoder = reader.into_decoder().map_err(|e| classify(e, None))?;
+    let (width, height) = decoder.dimensions();
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(PhotoError::TooLarge { width, height });
+    }
+    Ok((format, width, height))
+}
+
+/// The size a picture of `width` x `height` is stored at: scaled down by
+/// the smallest whole factor that fits [`MAX_LONG_SIDE`] (a phone's
+/// 4032 x 3024 becomes 2016 x 1512), or as it is.
+pub fn scaled_size(width: u32, height: u32) -> (u32, u32) {
+    let long = width.max(height);
+    if long <= MAX_LONG_SIDE {
+        return (width, height);
+    }
+    let k = long.div_ceil(MAX_LONG_SIDE);
+    ((width / k).max(1), (height / k).max(1))
+}
+
+/// A photo another encoder made (the browser's), accepted only if it
+/// passes the server's own check: a JPEG, no metadata, scaled down.
+pub fn finish(jpeg: Vec<u8>) -> Result<Processed, PhotoError> {
+    let (width, height) = check_stored(&jpeg)?;
+    Ok(Processed {
+        sha256: sha256_hex(&jpeg),
+        jpeg,
+        width,
+        height,
+    })
+}
+
+/// Makes the photo to store from what the camera or gallery gave.
+pub fn process(original: &[u8]) -> Result<Processed, PhotoError> {
+    let (format, _, _) = inspect(original)?;
     let (image, orientation) = decode(original, format)?;
     // Scaled down before it is turned: turning is a copy of every pixel.
     let mut upright = DynamicImage::ImageRgb8(scaled_down(flatten(image)));
@@ -184,12 +229,11 @@ pub fn process(original: &[u8]) -> Result<Processed, PhotoError> {
 /// filter over twelve million pixels, and as smooth.
 fn scaled_down(image: RgbImage) -> RgbImage {
     let (w, h) = image.dimensions();
-    let long = w.max(h);
-    if long <= MAX_LONG_SIDE {
+    let (nw, nh) = scaled_size(w, h);
+    if (nw, nh) == (w, h) {
         return image;
     }
-    let k = long.div_ceil(MAX_LONG_SIDE);
-    let (nw, nh) = ((w / k).max(1), (h / k).max(1));
+    let k = w.max(h).div_ceil(MAX_LONG_SIDE);
     let area = k * k;
     let mut out = RgbImage::new(nw, nh);
     let mut sums = vec![[0u32; 3]; nw as usize];
@@ -286,49 +330,82 @@ pub fn check_stored(bytes: &[u8]) -> Result<(u32, u32), PhotoError> {
 }
 
 /// The first metadata segment of a JPEG before its image data, named.
-/// Walks the segments from the start (SOI) to the start of scan (SOS).
 pub fn metadata_in(jpeg: &[u8]) -> Result<Option<&'static str>, PhotoError> {
+    Ok(header_segments(jpeg)?
+        .into_iter()
+        .find_map(|(marker, _)| metadata_named(marker)))
+}
+
+/// A JPEG without its metadata segments: every segment before the image
+/// data but APP1 to APP15 and comments, then the image data as it was.
+/// For what the browser's encoder writes (Chromium adds a colour profile);
+/// the pixels are untouched, and [`finish`] checks the result anyway.
+pub fn without_metadata(jpeg: &[u8]) -> Result<Vec<u8>, PhotoError> {
+    let segments = header_segments(jpeg)?;
+    let mut out = Vec::with_capacity(jpeg.len());
+    out.extend_from_slice(&jpeg[..2]);
+    let mut rest = 2;
+    for (marker, range) in segments {
+        rest = range.end;
+        if marker == 0xDA || marker == 0xD9 {
+            rest = range.start;
+            break;
+        }
+        if metadata_named(marker).is_none() {
+            out.extend_from_slice(&jpeg[range]);
+        }
+    }
+    out.extend_from_slice(&jpeg[rest..]);
+    Ok(out)
+}
+
+fn metadata_named(marker: u8) -> Option<&'static str> {
+    match marker {
+        0xE1 => Some("an APP1 segment (EXIF or XMP: GPS position, camera, serial number)"),
+        0xE2..=0xEF => Some("an application segment (ICC profile, IPTC or maker data)"),
+        0xFE => Some("a comment"),
+        _ => None,
+    }
+}
+
+/// The segments of a JPEG from its start (SOI) to its image data (SOS, or
+/// the end, EOI), each as its marker and its bytes (marker included);
+/// the last is the SOS or EOI marker itself.
+fn header_segments(jpeg: &[u8]) -> Result<Vec<(u8, std::ops::Range<usize>)>, PhotoError> {
     let corrupt = || PhotoError::Corrupt("its segments do not add up".into());
     if jpeg.get(..2) != Some(&[0xFF, 0xD8]) {
         return Err(PhotoError::NotJpeg);
     }
+    let mut segments = Vec::new();
     let mut at = 2;
     loop {
         let (Some(&0xFF), Some(&marker)) = (jpeg.get(at), jpeg.get(at + 1)) else {
             return Err(corrupt());
         };
-        match marker {
+        let len = match marker {
             // Fill bytes before a marker.
             0xFF => {
                 at += 1;
                 continue;
             }
-            0xDA | 0xD9 => return Ok(None),
-            0xE1 => {
-                return Ok(Some(
-                    "an APP1 segment (EXIF or XMP: GPS position, camera, serial number)",
-                ));
+            0xDA | 0xD9 => {
+                segments.push((marker, at..at + 2));
+                return Ok(segments);
             }
-            0xE2..=0xEF => {
-                return Ok(Some(
-                    "an application segment (ICC profile, IPTC or maker data)",
-                ));
-            }
-            0xFE => return Ok(Some("a comment")),
             // Markers without a length.
-            0x01 | 0xD0..=0xD7 => {
-                at += 2;
-                continue;
+            0x01 | 0xD0..=0xD7 => 0,
+            _ => {
+                let (Some(&hi), Some(&lo)) = (jpeg.get(at + 2), jpeg.get(at + 3)) else {
+                    return Err(corrupt());
+                };
+                let len = usize::from(hi) << 8 | usize::from(lo);
+                if len < 2 || at + 2 + len > jpeg.len() {
+                    return Err(corrupt());
+                }
+                len
             }
-            _ => {}
-        }
-        let (Some(&hi), Some(&lo)) = (jpeg.get(at + 2), jpeg.get(at + 3)) else {
-            return Err(corrupt());
         };
-        let len = usize::from(hi) << 8 | usize::from(lo);
-        if len < 2 {
-            return Err(corrupt());
-        }
+        segments.push((marker, at..at + 2 + len));
         at += 2 + len;
     }
 }
@@ -359,6 +436,52 @@ mod tests {
             exif::Reader::new().read_from_container(&mut Cursor::new(jpeg)),
             Err(exif::Error::NotFound(_))
         )
+    }
+
+    #[test]
+    fn what_another_encoder_made_is_kept_only_if_it_passes_the_servers_check() {
+        let made = process(&fixture("small-upright.png")).unwrap();
+        assert_eq!(finish(made.jpeg.clone()).unwrap(), made);
+        // A browser that left the camera's EXIF in would be refused.
+        let original = fixture("small-upright-gps.jpg");
+        assert_eq!(finish(original).unwrap_err().code(), "has_metadata");
+        assert_eq!(
+            finish(b"not a picture".to_vec()).unwrap_err().code(),
+            "not_an_image"
+        );
+    }
+
+    #[test]
+    fn metadata_is_cut_out_of_a_jpeg_and_its_picture_kept() {
+        let original = fixture("small-upright-gps.jpg");
+        assert!(metadata_in(&original).unwrap().is_some());
+        let clean = without_metadata(&original).unwrap();
+        assert_eq!(metadata_in(&clean).unwrap(), None);
+        assert!(no_exif(&clean));
+        let (a, b) = (
+            image::load_from_memory(&original).unwrap().into_rgb8(),
+            image::load_from_memory(&clean).unwrap().into_rgb8(),
+        );
+        assert_eq!(a, b);
+        // A clean one is left as it is.
+        assert_eq!(without_metadata(&clean).unwrap(), clean);
+        assert_eq!(without_metadata(b"GIF89a").unwrap_err().code(), "not_jpeg");
+    }
+
+    #[test]
+    fn an_original_is_inspected_from_its_header_before_anyone_decodes_it() {
+        let (format, w, h) = inspect(&fixture("phone-12mp-orientation6-gps.jpg")).unwrap();
+        assert_eq!((format, w, h), (ImageFormat::Jpeg, 4032, 3024));
+        assert_eq!(scaled_size(w, h), (2016, 1512));
+        assert_eq!(scaled_size(3024, 4032), (1512, 2016));
+        assert_eq!(scaled_size(640, 480), (640, 480));
+        assert_eq!(scaled_size(4097, 10), (1365, 3));
+        assert_eq!(
+            inspect(&fixture("bomb-50000x50000.png"))
+                .unwrap_err()
+                .code(),
+            "too_many_pixels"
+        );
     }
 
     #[test]

@@ -7,6 +7,8 @@
 mod api_client;
 #[cfg(target_arch = "wasm32")]
 mod browser;
+#[cfg(target_arch = "wasm32")]
+mod browser_photo;
 mod device;
 mod dialer;
 mod error;

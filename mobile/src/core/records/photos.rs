@@ -5,7 +5,6 @@
 
 use std::sync::atomic::Ordering;
 
-use fieldvisit_shared::photo;
 use fieldvisit_shared::records::{PhotoRef, VisitEdit, VisitText};
 use fieldvisit_shared::uploads::{self, Answer, Then, Upload};
 
@@ -32,7 +31,14 @@ impl DeviceCore {
         original: &[u8],
         caption: &str,
     ) -> Result<PhotoRef, CoreError> {
-        let processed = photo::process(original)?;
+        let processed = platform::process_photo(original).await?;
+        // The same picture picked twice is the one photo (for a creative
+        // observation, the photo the visit already has).
+        if let Some(photo) = self.visit(visit_id).await?.photos.get(&processed.sha256)
+            && photo.removed_by.is_empty()
+        {
+            return Ok(photo.clone());
+        }
         self.local
             .put_blob(&processed.sha256, visit_id, &processed.jpeg, true)?;
         let photo = PhotoRef {
