@@ -53,15 +53,39 @@ impl Role {
     }
 }
 
+/// What `Debug` prints in place of a token, a ticket or an enrolment
+/// code: logs and panics are read by more people than the phone's owner.
+pub const REDACTED: &str = "[redacted]";
+
 /// `POST /api/enrol`: a one-time code from an admin becomes a device token.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolRequest {
     pub code: String,
     pub label: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl std::fmt::Debug for EnrolRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolRequest")
+            .field("code", &REDACTED)
+            .field("label", &self.label)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EnrolResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolResponse")
+            .field("device_id", &self.device_id)
+            .field("token", &REDACTED)
+            .field("peer_id", &self.peer_id)
+            .field("person", &self.person)
+            .finish()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolResponse {
     pub device_id: String,
     /// The bearer token; shown once, only its hash is kept by the server.
@@ -79,10 +103,64 @@ pub struct PersonSummary {
 }
 
 /// `POST /api/sync/ticket`: a single-use, short-lived ticket for `/sync`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketResponse {
     pub ticket: String,
     pub expires_in_seconds: u64,
+}
+
+impl std::fmt::Debug for TicketResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketResponse")
+            .field("ticket", &REDACTED)
+            .field("expires_in_seconds", &self.expires_in_seconds)
+            .finish()
+    }
+}
+
+/// A device as its person and the practice admin see it: enough to find a
+/// lost phone and to know what revoking it loses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub person_id: String,
+    pub label: String,
+    pub enrolled_at: Option<String>,
+    /// Its last request to the server (to the minute).
+    pub last_seen_at: Option<String>,
+    /// When it last said it had nothing left to send.
+    pub last_synced_at: Option<String>,
+    /// Changes it held that the server did not have, as it last said
+    /// (`reported_at`): what revoking it now would lose.
+    pub unsynced_changes: Option<u64>,
+    pub reported_at: Option<String>,
+    pub revoked_at: Option<String>,
+    /// When it confirmed it had deleted everything it stored.
+    pub wiped_at: Option<String>,
+}
+
+/// `POST /api/devices/me/status`: what a device has not yet sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceStatus {
+    pub unsynced_changes: u64,
+}
+
+/// Why a device wiped itself (`POST /api/devices/me/wiped`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WipeReason {
+    /// The server said it was revoked.
+    Revoked,
+    /// Too many wrong PINs in a row.
+    WrongPin,
+}
+
+/// `POST /api/devices/me/wiped`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Wiped {
+    pub reason: WipeReason,
 }
 
 /// `GET /api/cases`: the cases this device's person may see.
@@ -294,4 +372,47 @@ pub struct BlobUpload {
     pub received: u64,
     /// Stored, checked and whole: nothing more to send.
     pub complete: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_tickets_and_codes_never_reach_a_log() {
+        let secret = "s3cr3t-never-printed";
+        let person = PersonSummary {
+            id: "worker-1".into(),
+            name: "Alex".into(),
+            role: Role::Worker,
+        };
+        let printed = [
+            format!(
+                "{:?}",
+                EnrolRequest {
+                    code: secret.into(),
+                    label: "phone".into()
+                }
+            ),
+            format!(
+                "{:?}",
+                EnrolResponse {
+                    device_id: "device-1".into(),
+                    token: secret.into(),
+                    peer_id: "peer".into(),
+                    person,
+                }
+            ),
+            format!(
+                "{:#?}",
+                TicketResponse {
+                    ticket: secret.into(),
+                    expires_in_seconds: 30
+                }
+            ),
+        ];
+        for p in printed {
+            assert!(!p.contains(secret) && p.contains(REDACTED), "{p}");
+        }
+    }
 }

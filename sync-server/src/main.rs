@@ -117,6 +117,11 @@ enum Admin {
         #[arg(long = "device")]
         device_id: String,
     },
+    /// A person's devices: last seen, last synced, what each held unsent.
+    Devices {
+        #[arg(long = "person")]
+        person_id: String,
+    },
     /// Show the audit log, newest first.
     Audit {
         #[arg(long)]
@@ -288,8 +293,33 @@ async fn main() -> anyhow::Result<()> {
                         )
                     })?;
                 }
+                Admin::Devices { person_id } => {
+                    let devices = practice::devices_of(&db, &person_id).await?;
+                    print(json, &devices, |ds| {
+                        let or = |v: &Option<String>, none: &str| {
+                            v.clone().unwrap_or_else(|| none.into())
+                        };
+                        ds.iter()
+                            .map(|d| {
+                                format!(
+                                    "{} \"{}\": enrolled {}, last seen {}, last synced {}, {} unsynced (as of {}){}{}",
+                                    d.device_id,
+                                    d.label,
+                                    or(&d.enrolled_at, "not yet"),
+                                    or(&d.last_seen_at, "never"),
+                                    or(&d.last_synced_at, "never"),
+                                    d.unsynced_changes.map_or("? ".into(), |n| n.to_string()),
+                                    or(&d.reported_at, "never"),
+                                    d.revoked_at.as_ref().map_or(String::new(), |at| format!(", revoked {at}")),
+                                    d.wiped_at.as_ref().map_or(String::new(), |at| format!(", wiped {at}")),
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })?;
+                }
                 Admin::RevokeDevice { device_id } => {
-                    let r = practice::revoke(&db, &device_id).await?;
+                    let r = practice::revoke(&db, &device_id, "the admin command line").await?;
                     print(json, &r, |r| {
                         if r.was_already_revoked {
                             format!("{} was already revoked", r.device_id)

@@ -2,7 +2,7 @@
 //! by the command line, the admin HTTP API and the demo seed, so each rule
 //! is written once.
 
-use fieldvisit_shared::api::{CaseSummary, EnrolResponse, PersonSummary, Role};
+use fieldvisit_shared::api::{CaseSummary, DeviceInfo, EnrolResponse, PersonSummary, Role};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::server_actor;
 use fieldvisit_shared::records::CaseDoc;
@@ -16,12 +16,23 @@ use crate::{secrets, sync};
 /// How long an enrolment code stays valid.
 pub const ENROLMENT_CODE_HOURS: i64 = 72;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct EnrolmentCode {
     pub device_id: String,
     pub person_id: String,
     pub code: String,
     pub expires_at: String,
+}
+
+impl std::fmt::Debug for EnrolmentCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolmentCode")
+            .field("device_id", &self.device_id)
+            .field("person_id", &self.person_id)
+            .field("code", &fieldvisit_shared::api::REDACTED)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,12 +174,43 @@ pub async fn enrol(db: &Db, code: &str, label: &str) -> Result<EnrolResponse> {
     })
 }
 
-pub async fn revoke(db: &Db, device_id: &str) -> Result<Revoked> {
+/// Revokes a device; `by` is who did it (a person's id, or "the admin
+/// command line"), for the audit log.
+pub async fn revoke(db: &Db, device_id: &str, by: &str) -> Result<Revoked> {
     validate::id("device_id", device_id)?;
-    let d = device_id.to_owned();
-    let changed = db.run(move |db| db.revoke_device(&d)).await?;
+    let (d, by) = (device_id.to_owned(), by.to_owned());
+    let changed = db.run(move |db| db.revoke_device(&d, &by)).await?;
     Ok(Revoked {
         device_id: device_id.to_owned(),
         was_already_revoked: !changed,
     })
+}
+
+/// A person's devices, newest first (unknown people: an error, not an
+/// empty list, so a mistyped id is noticed).
+pub async fn devices_of(db: &Db, person_id: &str) -> Result<Vec<DeviceInfo>> {
+    validate::id("person_id", person_id)?;
+    let p = person_id.to_owned();
+    db.run(move |db| {
+        db.person(&p)?;
+        db.devices_of(&p)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enrolment_code_is_not_printed() {
+        let code = EnrolmentCode {
+            device_id: "device-1".into(),
+            person_id: "worker-1".into(),
+            code: "ABCD-EFGH-never".into(),
+            expires_at: "2026-11-30T00:00:00Z".into(),
+        };
+        let printed = format!("{code:?}");
+        assert!(!printed.contains("never") && printed.contains("device-1"));
+    }
 }

@@ -1,9 +1,13 @@
 //! The server's HTTP API, as the device uses it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use fieldvisit_shared::api::{
-    AuditEntry, AuditFilter, Authorship, BlobUpload, CaseRecord, CaseSummary, EnrolRequest,
-    EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION, PersonSummary,
-    RegisterDocumentRequest, RegisterDocumentResponse, SearchHit, TicketResponse,
+    AuditEntry, AuditFilter, Authorship, BlobUpload, CaseRecord, CaseSummary, DeviceInfo,
+    DeviceStatus, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    PersonSummary, RegisterDocumentRequest, RegisterDocumentResponse, SearchHit, TicketResponse,
+    WipeReason, Wiped,
 };
 use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
@@ -15,6 +19,10 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: url::Url,
     token: Option<String>,
+    /// The server said this device is revoked (to any request; a revoked
+    /// device's sync socket is closed and its next ticket refused, so this
+    /// is how the socket's news arrives too).
+    revoked: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -41,11 +49,21 @@ impl ApiClient {
             .map_err(|e| CoreError::Protocol(e.to_string()))?;
         #[cfg(target_arch = "wasm32")]
         let http = reqwest::Client::new();
-        Ok(ApiClient { http, base, token })
+        Ok(ApiClient {
+            http,
+            base,
+            token,
+            revoked: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     pub fn base(&self) -> &url::Url {
         &self.base
+    }
+
+    /// Whether the server has said this device is revoked.
+    pub fn revoked(&self) -> bool {
+        self.revoked.load(Ordering::SeqCst)
     }
 
     fn url(&self, path: &str) -> Result<url::Url, CoreError> {
@@ -82,10 +100,10 @@ impl ApiClient {
             .send()
             .await
             .map_err(|e| CoreError::Offline(e.to_string()))?;
-        Self::answer(resp).await
+        self.answer(resp).await
     }
 
-    async fn answer<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, CoreError> {
+    async fn answer<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, CoreError> {
         let status = resp.status();
         let bytes = resp
             .bytes()
@@ -94,7 +112,7 @@ impl ApiClient {
         if status.is_success() {
             serde_json::from_slice(&bytes).map_err(|e| CoreError::Protocol(e.to_string()))
         } else {
-            Err(error_of(status, &bytes))
+            Err(self.error_of(status, &bytes))
         }
     }
 
@@ -226,7 +244,7 @@ impl ApiClient {
                 complete: false,
             });
         }
-        Self::answer(resp).await
+        self.answer(resp).await
     }
 
     /// A photo's bytes, or a thumbnail `width` wide.
@@ -248,14 +266,66 @@ impl ApiClient {
         if status.is_success() {
             Ok(bytes.to_vec())
         } else {
-            Err(error_of(status, &bytes))
+            Err(self.error_of(status, &bytes))
         }
     }
 }
 
-fn error_of(status: reqwest::StatusCode, bytes: &[u8]) -> CoreError {
-    match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => CoreError::Server(body),
-        Err(_) => CoreError::Protocol(format!("HTTP {status} without an error body")),
+impl ApiClient {
+    fn error_of(&self, status: reqwest::StatusCode, bytes: &[u8]) -> CoreError {
+        match serde_json::from_slice::<ErrorBody>(bytes) {
+            Ok(body) => {
+                if body.error == "device_revoked" {
+                    self.revoked.store(true, Ordering::SeqCst);
+                }
+                CoreError::Server(body)
+            }
+            Err(_) => CoreError::Protocol(format!("HTTP {status} without an error body")),
+        }
+    }
+
+    /// A request answered with no body (204).
+    async fn send_empty(&self, req: reqwest::RequestBuilder) -> Result<(), CoreError> {
+        let resp = self
+            .authorised(req)
+            .send()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
+        Err(self.error_of(status, &bytes))
+    }
+
+    /// Tells the server how many changes this device holds unsent.
+    pub async fn report_status(&self, unsynced_changes: u64) -> Result<(), CoreError> {
+        let body = DeviceStatus { unsynced_changes };
+        let url = self.url("api/devices/me/status")?;
+        self.send_empty(self.http.post(url).json(&body)).await
+    }
+
+    /// Tells the server this device deleted everything it stored.
+    pub async fn report_wiped(&self, reason: WipeReason) -> Result<(), CoreError> {
+        let body = Wiped { reason };
+        let url = self.url("api/devices/me/wiped")?;
+        self.send_empty(self.http.post(url).json(&body)).await
+    }
+
+    /// This person's devices.
+    pub async fn devices(&self) -> Result<Vec<DeviceInfo>, CoreError> {
+        self.send(self.http.get(self.url("api/devices")?)).await
+    }
+
+    /// Revokes another device of this person.
+    pub async fn revoke_device(&self, device_id: &str) -> Result<(), CoreError> {
+        let url = self.url(&format!("api/devices/{device_id}/revoke"))?;
+        self.send::<serde_json::Value>(self.http.post(url))
+            .await
+            .map(|_| ())
     }
 }

@@ -72,6 +72,19 @@ pub async fn store_durable() {
     }
 }
 
+/// Deletes every file of the store from IndexedDB (a revoked device's
+/// wipe), and waits until IndexedDB has done it.
+pub async fn delete_store() -> Result<(), CoreError> {
+    let wait = STORE.with(|s| s.borrow().as_ref().map(|u| u.clear_all()));
+    let failed =
+        |e: String| CoreError::Protocol(format!("the browser's storage could not be cleared: {e}"));
+    match wait {
+        Some(Ok(wait)) => wait.await.map_err(|e| failed(e.to_string())),
+        Some(Err(e)) => Err(failed(e.to_string())),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the sync connection closed: {0}")]
 pub struct SocketClosed(String);

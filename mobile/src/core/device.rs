@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,10 @@ pub struct DeviceCore {
     pub(super) was_synced: AtomicBool,
     /// A run of `send_photos` is under way.
     pub(super) sending_photos: AtomicBool,
+    /// Where the store lives (a folder natively; names in IndexedDB).
+    pub(super) dir: PathBuf,
+    /// The unsent count last told to the server (`u64::MAX`: none yet).
+    pub(super) reported_unsynced: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for DeviceCore {
@@ -137,6 +141,8 @@ impl DeviceCore {
             outbox,
             was_synced: AtomicBool::new(false),
             sending_photos: AtomicBool::new(false),
+            dir: dir.to_owned(),
+            reported_unsynced: Arc::new(AtomicU64::new(u64::MAX)),
         };
         // Load every local document so samod syncs all of them on connect.
         for doc in core.local.documents()? {

@@ -10,6 +10,7 @@ mod browser;
 #[cfg(target_arch = "wasm32")]
 mod browser_photo;
 mod device;
+mod devices;
 mod dialer;
 mod error;
 mod local;

@@ -89,6 +89,16 @@ pub mod journal {
         let _ = (key, value);
     }
 
+    /// Forgets every draft (a wipe).
+    pub fn clear() {
+        #[cfg(target_arch = "wasm32")]
+        for (key, _) in entries() {
+            if let Some(s) = storage() {
+                let _ = s.remove_item(&format!("{PREFIX}{key}"));
+            }
+        }
+    }
+
     /// Every draft: (key, value).
     pub fn entries() -> Vec<(String, String)> {
         #[cfg(target_arch = "wasm32")]

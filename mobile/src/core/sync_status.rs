@@ -75,6 +75,10 @@ impl DeviceCore {
         if synced && (server_moved || !was_synced) {
             self.local.set_meta("last_synced_at", &now())?;
         }
+        if connected {
+            let unsent = pending + registrations_waiting + self.photos_unsent()?;
+            self.report_unsynced(unsent as u64);
+        }
         Ok(SyncStatus {
             connected,
             pending_changes: pending,

@@ -56,6 +56,26 @@ mod imp {
     pub fn origin() -> Option<String> {
         web_sys::window().and_then(|w| w.location().origin().ok())
     }
+
+    const NOTICE: &str = "fieldvisit.notice";
+
+    /// Kept in the tab's session storage: it outlives the reload, not the tab.
+    pub fn start_over(notice: &str) {
+        if let Some(w) = web_sys::window() {
+            if let Ok(Some(s)) = w.session_storage() {
+                let _ = s.set_item(NOTICE, notice);
+            }
+            let _ = w.location().set_hash("");
+            let _ = w.location().reload();
+        }
+    }
+
+    pub fn take_notice() -> Option<String> {
+        let s = web_sys::window()?.session_storage().ok()??;
+        let notice = s.get_item(NOTICE).ok()??;
+        let _ = s.remove_item(NOTICE);
+        Some(notice)
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -75,6 +95,17 @@ mod imp {
     }
     pub fn origin() -> Option<String> {
         None
+    }
+
+    static NOTICE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+    /// The window stays; the caller takes the device core out of context.
+    pub fn start_over(notice: &str) {
+        *NOTICE.lock().unwrap_or_else(|p| p.into_inner()) = Some(notice.to_owned());
+    }
+
+    pub fn take_notice() -> Option<String> {
+        NOTICE.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 }
 
@@ -101,4 +132,16 @@ pub fn online() -> bool {
 /// The server the app was loaded from, the natural default to enrol with.
 pub fn origin() -> Option<String> {
     imp::origin()
+}
+
+/// Starts the app again from sign-in, with `notice` shown there once (in
+/// the browser by reloading the page: nothing of the old session stays in
+/// memory).
+pub fn start_over(notice: &str) {
+    imp::start_over(notice);
+}
+
+/// What the sign-in screen must say first, once.
+pub fn take_notice() -> Option<String> {
+    imp::take_notice()
 }

@@ -119,6 +119,20 @@ pub fn take_core(mut core: Core, opened: DeviceCore) {
     core.set(Some(opened));
 }
 
+/// The server said this device is revoked: everything it stored goes, the
+/// server is told, and the app starts again at sign-in, saying why.
+pub async fn wipe_revoked(mut core: Core, opened: Rc<DeviceCore>) {
+    let notice = match opened
+        .wipe(fieldvisit_shared::api::WipeReason::Revoked)
+        .await
+    {
+        Ok(()) => "Your practice revoked this device, so everything it stored has been deleted from it. Records that had synced are safe with your practice. To use Fieldvisit here again, ask your practice admin for a new code.".to_owned(),
+        Err(e) => format!("Your practice revoked this device, but deleting what it stored failed ({e}). Tell your practice admin."),
+    };
+    browser::start_over(&notice);
+    core.set(None);
+}
+
 /// Starts sync unless the browser knows it has no network; sync never
 /// blocks work, so this returns at once either way.
 pub fn go_online_if_possible(core: &DeviceCore) {

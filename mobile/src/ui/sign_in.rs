@@ -15,6 +15,7 @@ pub fn SignIn() -> Element {
     let mut label = use_signal(|| "My phone".to_string());
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
+    let notice = use_hook(browser::take_notice);
 
     let submit = move |e: FormEvent| async move {
         e.prevent_default();
@@ -49,6 +50,9 @@ pub fn SignIn() -> Element {
 
     rsx! {
         h1 { "Sign in to Fieldvisit" }
+        if let Some(notice) = notice {
+            p { class: "notice", role: "alert", "{notice}" }
+        }
         p { "Your practice admin gives you a one-time code. It links this device to you; you will not need it again." }
         form { class: "stack", onsubmit: submit,
             label { r#for: "server", "Practice server address" }

@@ -18,6 +18,10 @@ pub fn SyncIndicator() -> Element {
     use_future(move || async move {
         loop {
             let current = core.peek().clone();
+            if let Some(opened) = current.as_ref().filter(|c| c.revoked()) {
+                super::wipe_revoked(core, opened.clone()).await;
+                return;
+            }
             if let Some(core) = current {
                 match core.sync_status().await {
                     Ok(s) => {

@@ -1,6 +1,6 @@
 //! Devices: enrolment, tokens, revocation.
 
-use fieldvisit_shared::api::PersonSummary;
+use fieldvisit_shared::api::{DeviceInfo, PersonSummary, WipeReason};
 use rusqlite::{OptionalExtension, params};
 
 use super::{Audit, Db, audit_tx, now, role};
@@ -109,8 +109,9 @@ impl Db {
         })
     }
 
-    /// Revokes a device; returns false when it already was.
-    pub fn revoke_device(&self, id: &str) -> Result<bool> {
+    /// Revokes a device; returns false when it already was. `by`: who
+    /// did it, for the audit log (a person's id, or the command line).
+    pub fn revoke_device(&self, id: &str, by: &str) -> Result<bool> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [id], |r| r.get(0))?;
@@ -122,7 +123,8 @@ impl Db {
                 params![now(), id],
             )?;
             if changed > 0 {
-                audit_tx(&tx, &Audit { device_id: Some(id), action: "device_revoked", ..Default::default() })?;
+                let detail = format!("by {by}");
+                audit_tx(&tx, &Audit { device_id: Some(id), action: "device_revoked", detail: &detail, ..Default::default() })?;
             }
             tx.commit()?;
             Ok(changed > 0)
@@ -149,6 +151,91 @@ impl Db {
             )?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// A person's devices, newest first.
+    pub fn devices_of(&self, person_id: &str) -> Result<Vec<DeviceInfo>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, person_id, label, enrolled_at, last_seen_at, last_synced_at,
+                        unsynced_changes, reported_at, revoked_at, wiped_at
+                 FROM devices WHERE person_id = ?1 ORDER BY created_at DESC, id",
+            )?;
+            let rows = stmt.query_map([person_id], |r| {
+                Ok(DeviceInfo {
+                    device_id: r.get(0)?,
+                    person_id: r.get(1)?,
+                    label: r.get(2)?,
+                    enrolled_at: r.get(3)?,
+                    last_seen_at: r.get(4)?,
+                    last_synced_at: r.get(5)?,
+                    unsynced_changes: r.get::<_, Option<i64>>(6)?.map(|n| n.max(0) as u64),
+                    reported_at: r.get(7)?,
+                    revoked_at: r.get(8)?,
+                    wiped_at: r.get(9)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Notes a device's request (the caller writes at most once a minute).
+    pub fn device_seen(&self, id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE devices SET last_seen_at = ?1 WHERE id = ?2",
+                params![now(), id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// What a device says it has not yet sent; nothing means it is synced.
+    pub fn device_status(&self, id: &str, unsynced: u64) -> Result<()> {
+        let at = now();
+        let unsynced = i64::try_from(unsynced).unwrap_or(i64::MAX);
+        self.with(|c| {
+            c.execute(
+                "UPDATE devices SET unsynced_changes = ?1, reported_at = ?2,
+                        last_synced_at = CASE WHEN ?1 = 0 THEN ?2 ELSE last_synced_at END
+                 WHERE id = ?3",
+                params![unsynced, at, id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A device confirms it deleted everything it stored. Its token dies
+    /// with it (a device wiped for wrong PINs is revoked too). Audited
+    /// once; returns false when it had already said so.
+    pub fn device_wiped(&self, id: &str, reason: WipeReason) -> Result<bool> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let at = now();
+            let changed = tx.execute(
+                "UPDATE devices SET wiped_at = ?1, revoked_at = coalesce(revoked_at, ?1),
+                        enrol_code_hash = NULL
+                 WHERE id = ?2 AND wiped_at IS NULL",
+                params![at, id],
+            )?;
+            if changed > 0 {
+                let detail = match reason {
+                    WipeReason::Revoked => "after it was revoked",
+                    WipeReason::WrongPin => "after too many wrong PINs",
+                };
+                audit_tx(
+                    &tx,
+                    &Audit {
+                        device_id: Some(id),
+                        action: "device_wiped",
+                        detail,
+                        ..Default::default()
+                    },
+                )?;
+            }
+            tx.commit()?;
+            Ok(changed > 0)
         })
     }
 }

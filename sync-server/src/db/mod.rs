@@ -38,6 +38,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
         include_str!("../../migrations/0003_receipts_by_time.sql"),
     ),
     (4, include_str!("../../migrations/0004_blobs.sql")),
+    (5, include_str!("../../migrations/0005_devices.sql")),
 ];
 
 /// Where the database lives, parsed from a URI.

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use fieldvisit_shared::api::{CaseSummary, PersonSummary, Role};
+use fieldvisit_shared::api::{CaseSummary, DeviceInfo, PersonSummary, Role};
 use serde::Deserialize;
 
 use super::{ApiJson, ApiQuery, AppState, AuthDevice};
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/admin/devices", post(add_device))
         .route("/api/admin/devices/{device_id}/revoke", post(revoke))
+        .route("/api/admin/people/{person_id}/devices", get(devices_of))
         .route("/api/admin/audit", get(audit))
 }
 
@@ -139,9 +140,20 @@ async fn revoke(
     Path(device_id): Path<String>,
 ) -> Result<Json<Revoked>> {
     admin.require_admin()?;
-    let revoked = practice::revoke(&state.db, &device_id).await?;
+    let revoked = practice::revoke(&state.db, &device_id, &admin.0.person.id).await?;
     state.engine.disconnect_device(&device_id);
     Ok(Json(revoked))
+}
+
+/// A person's devices: when each was last seen and synced, and what it
+/// held unsent, so a lost phone is found and revoked in one step.
+async fn devices_of(
+    State(state): State<AppState>,
+    admin: AuthDevice,
+    Path(person_id): Path<String>,
+) -> Result<Json<Vec<DeviceInfo>>> {
+    admin.require_admin()?;
+    Ok(Json(practice::devices_of(&state.db, &person_id).await?))
 }
 
 /// `GET /api/admin/audit?action=&person_id=&case_id=&since=&until=&limit=`

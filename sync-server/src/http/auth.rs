@@ -99,48 +99,74 @@ impl FromRequestParts<AppState> for AuthDevice {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        AppProtocol::from_request_parts(parts, state).await?;
-        let ip = ClientIp::from_request_parts(parts, state).await?;
-        ip.throttle(
-            &state.throttles.auth_failures,
-            false,
-            &state.db,
-            "authentication",
-        )
-        .await?;
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(Error::MissingToken)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(Error::MissingToken)?;
-        let hash = secrets::hash(token);
-        let device = state
-            .db
-            .run(move |db| db.device_by_token_hash(&hash))
-            .await?;
-        let Some(device) = device else {
-            // A failed guess costs the address one attempt.
-            let _ = ip
-                .throttle(
-                    &state.throttles.auth_failures,
-                    true,
-                    &state.db,
-                    "authentication",
-                )
-                .await;
-            return Err(Error::UnknownToken);
-        };
+        let device = device_for_token(parts, state).await?;
         if device.revoked {
             return Err(Error::DeviceRevoked);
         }
+        // When it was last seen, for finding a lost phone: written at most
+        // once a minute per device, and never at the request's expense.
+        let now = Instant::now();
+        if state.throttles.seen.spend(device.id.clone(), now) == Verdict::Allowed {
+            let id = device.id.clone();
+            if let Err(e) = state.db.run(move |db| db.device_seen(&id)).await {
+                tracing::warn!(error = %e, "could not note when a device was last seen");
+            }
+        }
         Ok(AuthDevice(device))
     }
+}
+
+/// The device behind a `Bearer` token, revoked or not: only for a revoked
+/// device to say that it wiped itself.
+pub struct AnyDevice(pub Device);
+
+impl FromRequestParts<AppState> for AnyDevice {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        Ok(AnyDevice(device_for_token(parts, state).await?))
+    }
+}
+
+async fn device_for_token(parts: &mut Parts, state: &AppState) -> Result<Device, Error> {
+    AppProtocol::from_request_parts(parts, state).await?;
+    let ip = ClientIp::from_request_parts(parts, state).await?;
+    ip.throttle(
+        &state.throttles.auth_failures,
+        false,
+        &state.db,
+        "authentication",
+    )
+    .await?;
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or(Error::MissingToken)?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(Error::MissingToken)?;
+    let hash = secrets::hash(token);
+    let device = state
+        .db
+        .run(move |db| db.device_by_token_hash(&hash))
+        .await?;
+    let Some(device) = device else {
+        // A failed guess costs the address one attempt.
+        let _ = ip
+            .throttle(
+                &state.throttles.auth_failures,
+                true,
+                &state.db,
+                "authentication",
+            )
+            .await;
+        return Err(Error::UnknownToken);
+    };
+    Ok(device)
 }
 
 impl AuthDevice {

@@ -1,17 +1,85 @@
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fieldvisit_shared::api::{EnrolRequest, EnrolResponse, PersonSummary, TicketResponse};
+use fieldvisit_shared::api::{
+    DeviceInfo, DeviceStatus, EnrolRequest, EnrolResponse, PersonSummary, TicketResponse, Wiped,
+};
 
-use super::{ApiJson, AppProtocol, AppState, AuthDevice, ClientIp};
-use crate::error::Result;
-use crate::practice;
+use super::{AnyDevice, ApiJson, AppProtocol, AppState, AuthDevice, ClientIp};
+use crate::error::{Error, Result};
+use crate::practice::{self, Revoked};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/enrol", post(enrol))
         .route("/api/sync/ticket", post(ticket))
         .route("/api/me", get(me))
+        .route("/api/devices", get(my_devices))
+        .route("/api/devices/{device_id}/revoke", post(revoke_mine))
+        .route("/api/devices/me/status", post(status))
+        .route("/api/devices/me/wiped", post(wiped))
+}
+
+/// The devices of this device's person: a worker finds and revokes a lost
+/// phone from another.
+async fn my_devices(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+) -> Result<Json<Vec<DeviceInfo>>> {
+    Ok(Json(
+        practice::devices_of(&state.db, &device.person.id).await?,
+    ))
+}
+
+/// Revokes another device of the same person; someone else's device gets
+/// exactly the answer of one that does not exist.
+async fn revoke_mine(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    Path(device_id): Path<String>,
+) -> Result<Json<Revoked>> {
+    let mine = practice::devices_of(&state.db, &device.person.id).await?;
+    if !mine.iter().any(|d| d.device_id == device_id) {
+        return Err(Error::NotFound(format!("device {device_id}")));
+    }
+    let revoked = practice::revoke(&state.db, &device_id, &device.person.id).await?;
+    state.engine.disconnect_device(&device_id);
+    Ok(Json(revoked))
+}
+
+/// What the device has not yet sent, as it counts it.
+async fn status(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ApiJson(report): ApiJson<DeviceStatus>,
+) -> Result<StatusCode> {
+    spend_report(&state, &device.id)?;
+    let id = device.id;
+    state
+        .db
+        .run(move |db| db.device_status(&id, report.unsynced_changes))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A device says it deleted everything it stored: accepted from a revoked
+/// device (that is when it happens), and it revokes one that was not.
+async fn wiped(
+    State(state): State<AppState>,
+    AnyDevice(device): AnyDevice,
+    ApiJson(report): ApiJson<Wiped>,
+) -> Result<StatusCode> {
+    spend_report(&state, &device.id)?;
+    let id = device.id.clone();
+    let first = state
+        .db
+        .run(move |db| db.device_wiped(&id, report.reason))
+        .await?;
+    if first {
+        state.engine.disconnect_device(&device.id);
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn enrol(
@@ -39,4 +107,18 @@ async fn ticket(
 
 async fn me(AuthDevice(device): AuthDevice) -> Json<PersonSummary> {
     Json(device.person)
+}
+
+/// Each report is a write: a device that reports in a loop is told to wait.
+fn spend_report(state: &AppState, device_id: &str) -> Result<()> {
+    match state
+        .throttles
+        .reports
+        .spend(device_id.to_owned(), std::time::Instant::now())
+    {
+        crate::throttle::Verdict::Allowed => Ok(()),
+        crate::throttle::Verdict::Refused { .. } => Err(Error::TooMany(
+            "reports from this device at once; wait a few seconds",
+        )),
+    }
 }

@@ -20,7 +20,7 @@ mod record;
 mod sync;
 mod web;
 
-pub use auth::{ApiJson, ApiQuery, AppProtocol, AuthDevice, ClientIp};
+pub use auth::{AnyDevice, ApiJson, ApiQuery, AppProtocol, AuthDevice, ClientIp};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -46,6 +46,11 @@ pub struct Throttles {
     /// documents and writes an audit row. 120 at once (a reviewer working
     /// through a caseload), then two a second.
     pub reads: Throttle<String>,
+    /// When a device was last seen is written once a minute at most.
+    pub seen: Throttle<String>,
+    /// A device's reports of what it has not yet sent: 10 at once, then
+    /// one every 10 seconds (it reports when that changes).
+    pub reports: Throttle<String>,
 }
 
 impl Default for Throttles {
@@ -54,6 +59,8 @@ impl Default for Throttles {
             enrol: Throttle::new(30, std::time::Duration::from_secs(2)),
             auth_failures: Throttle::new(30, std::time::Duration::from_secs(1)),
             reads: Throttle::new(120, std::time::Duration::from_millis(500)),
+            seen: Throttle::new(1, std::time::Duration::from_secs(60)),
+            reports: Throttle::new(10, std::time::Duration::from_secs(10)),
         }
     }
 }

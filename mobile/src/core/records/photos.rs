@@ -96,6 +96,17 @@ impl DeviceCore {
         Ok(bytes)
     }
 
+    /// Photos made here that the server does not have yet (and did not
+    /// refuse).
+    pub(crate) fn photos_unsent(&self) -> Result<usize, CoreError> {
+        Ok(self
+            .local
+            .blob_progress()?
+            .iter()
+            .filter(|p| !p.sent && p.error.is_none())
+            .count())
+    }
+
     /// Where each photo made on this device stands, by SHA-256.
     pub fn photo_states(&self) -> Result<Vec<(String, PhotoState)>, CoreError> {
         Ok(self

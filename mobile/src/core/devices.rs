@@ -1,0 +1,108 @@
+//! A lost or stolen phone: the person's devices as the server knows them,
+//! what each has not yet sent (reported as it changes, so the admin knows
+//! what revoking loses), and the wipe when the server says this device is
+//! revoked: every record, photo and draft deleted, then confirmed to the
+//! server, which audits it.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use fieldvisit_shared::api::{DeviceInfo, WipeReason};
+
+use crate::core::device::{DeviceCore, paths};
+use crate::core::{CoreError, platform};
+
+impl DeviceCore {
+    /// Whether the server has said this device is revoked: the app wipes it.
+    pub fn revoked(&self) -> bool {
+        self.api.revoked()
+    }
+
+    /// This person's devices (to find and revoke a lost one).
+    pub async fn devices(&self) -> Result<Vec<DeviceInfo>, CoreError> {
+        self.api.devices().await
+    }
+
+    /// Revokes another device of this person.
+    pub async fn revoke_device(&self, device_id: &str) -> Result<(), CoreError> {
+        self.api.revoke_device(device_id).await
+    }
+
+    /// Tells the server what this device holds unsent, when that changed
+    /// since it last said (called while connected; never waits on it). A
+    /// report that failed is tried again after ten seconds at the earliest.
+    pub(super) fn report_unsynced(&self, unsynced: u64) {
+        let reported = self.reported_unsynced.clone();
+        if reported.swap(unsynced, Ordering::SeqCst) == unsynced {
+            return;
+        }
+        let api = self.api.clone();
+        platform::spawn(async move {
+            if let Err(e) = api.report_status(unsynced).await {
+                tracing::debug!(error = %e, "status not reported");
+                platform::sleep(Duration::from_secs(10)).await;
+                let _ = reported.compare_exchange(
+                    unsynced,
+                    u64::MAX,
+                    Ordering::SeqCst,
+                    Ordering::SeqCst,
+                );
+            }
+        });
+    }
+
+    /// Deletes everything this device stored (records, photos, drafts, its
+    /// enrolment and token), then tells the server, which audits it. Sync
+    /// stops first; the core is unusable afterwards (the app shows the
+    /// sign-in screen: in a browser by reloading the page).
+    pub async fn wipe(&self, reason: WipeReason) -> Result<(), CoreError> {
+        self.go_offline();
+        self.repo.stop().await;
+        platform::journal::clear();
+        delete_store(&self.dir).await?;
+        // Confirmed with the token still in memory: a revoked device may say
+        // this and nothing else. A few tries, since it has just reached the
+        // server; after that the admin's list shows it never confirmed.
+        for attempt in 0..3u32 {
+            match self.api.report_wiped(reason).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt, "the wipe was not confirmed to the server");
+                    platform::sleep(Duration::from_secs(1 << attempt)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Natively the store's files (and SQLite's journals beside them); in the
+/// browser every file the IndexedDB VFS holds.
+async fn delete_store(dir: &std::path::Path) -> Result<(), CoreError> {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let (local, documents) = paths(dir);
+        for db in [local, documents] {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut name = db.clone().into_os_string();
+                name.push(suffix);
+                match std::fs::remove_file(&name) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(CoreError::Protocol(format!(
+                            "could not delete {}: {e}",
+                            std::path::Path::new(&name).display()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let _ = (dir, paths);
+        super::browser::delete_store().await
+    }
+}

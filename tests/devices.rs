@@ -1,0 +1,187 @@
+//! A lost phone on a real server: the admin (and the worker, from another
+//! device) lists a person's devices with when each was last seen and
+//! synced and what it held unsent; revoking one makes it wipe itself the
+//! next time it reaches the server, which audits the confirmation once.
+
+use fieldvisit_e2e::raw::{self, client};
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually};
+use fieldvisit_shared::api::WipeReason;
+use fieldvisit_shared::records::{PlaceKind, TextField};
+use serde_json::Value;
+
+fn devices_of(practice: &Practice, person: &str) -> Vec<Value> {
+    admin(&practice.data(), &["devices", "--person", person])
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn device<'a>(list: &'a [Value], id: &str) -> &'a Value {
+    list.iter()
+        .find(|d| d["device_id"] == id)
+        .unwrap_or_else(|| panic!("device {id} in {list:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_phone_wipes_itself_when_it_next_reaches_the_server() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let ash = practice.person("Ash Worker", "worker", None);
+    practice.assign(&wren);
+    practice.assign(&ash);
+    let server = Server::start(&practice.data());
+    let dir = practice.dir.path().join("lost-phone");
+    let lost = practice.device(&server, &wren, "lost-phone").await;
+    let other = practice.device(&server, &wren, "tablet").await;
+    let ashs = practice.device(&server, &ash, "ash-phone").await;
+    let lost_id = lost.device_id().to_owned();
+
+    // Synced once, then out of signal with a visit not yet sent.
+    lost.go_online().unwrap();
+    lost.refresh_cases().await.unwrap();
+    lost.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    eventually("the phone reports it has nothing unsent", || async {
+        device(&devices_of(&practice, &wren), &lost_id)["unsynced_changes"] == 0
+    })
+    .await;
+    lost.go_offline();
+    let visit = lost
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    lost.set_text(
+        &visit,
+        TextField::Observations,
+        "Words that never left the phone.",
+    )
+    .await
+    .unwrap();
+
+    // The admin's list: enrolled, seen, synced, nothing unsent as it last said.
+    let list = devices_of(&practice, &wren);
+    assert_eq!(list.len(), 2);
+    let d = device(&list, &lost_id);
+    for key in [
+        "enrolled_at",
+        "last_seen_at",
+        "last_synced_at",
+        "reported_at",
+    ] {
+        assert!(d[key].is_string(), "{key} in {d}");
+    }
+    assert!(d["revoked_at"].is_null() && d["wiped_at"].is_null());
+
+    // The worker, from the tablet: sees both, revokes the phone; Ash's
+    // devices are not Wren's to see or revoke.
+    let mine = other.devices().await.unwrap();
+    assert_eq!(mine.len(), 2);
+    let refused = other.revoke_device(ashs.device_id()).await.unwrap_err();
+    assert_eq!(refused.server_code(), Some("not_found"));
+    other.revoke_device(&lost_id).await.unwrap();
+    let revoked = practice.audit("device_revoked");
+    assert_eq!(revoked.len(), 1);
+    assert!(revoked[0]["detail"].as_str().unwrap().contains(&wren));
+
+    // The phone comes back into signal: told it is revoked, it wipes.
+    assert!(!lost.revoked());
+    lost.go_online().unwrap();
+    eventually("the phone hears it is revoked", || async { lost.revoked() }).await;
+    lost.wipe(WipeReason::Revoked).await.unwrap();
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let wiped = practice.audit("device_wiped");
+    assert_eq!(wiped.len(), 1, "{wiped:?}");
+    assert_eq!(wiped[0]["device_id"], lost_id.as_str());
+    assert!(device(&devices_of(&practice, &wren), &lost_id)["wiped_at"].is_string());
+
+    // Its words never reached the server (lost by design, as the admin
+    // screen warns); the tablet goes on working.
+    other.go_online().unwrap();
+    other.refresh_cases().await.unwrap();
+    other.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_and_wipes_from_a_hand_made_peer_are_bounded() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let server = Server::start(&practice.data());
+    let (device_id, code) = practice.enrolment_code(&wren);
+    let (token, _) = raw::enrol(&server.url, &code).await;
+    let post = |path: &str, body: Value| {
+        client()
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let code_of = |resp: reqwest::Response| async move {
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        (status, body["error"].as_str().unwrap_or("").to_owned())
+    };
+
+    // A bad report is refused whole.
+    let (status, code) = code_of(
+        post(
+            "/api/devices/me/status",
+            serde_json::json!({"unsynced_changes": -1}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, code.as_str()), (400, "invalid_json"));
+    // Reports are writes: past a burst the device is told to wait.
+    let mut statuses = Vec::new();
+    for n in 0..14 {
+        let resp = post(
+            "/api/devices/me/status",
+            serde_json::json!({"unsynced_changes": n}),
+        )
+        .await
+        .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert!(
+        statuses.contains(&204) && statuses.contains(&429),
+        "{statuses:?}"
+    );
+
+    // A device that says it wiped itself (too many wrong PINs) is revoked
+    // with it; saying so again writes nothing more.
+    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    let resp = post(
+        "/api/devices/me/wiped",
+        serde_json::json!({"reason": "wrong_pin"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    // (Said again at once it is also past the device's burst of reports.)
+    let resp = post(
+        "/api/devices/me/wiped",
+        serde_json::json!({"reason": "wrong_pin"}),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(resp.status().as_u16(), 204 | 429), "{resp:?}");
+    assert_eq!(practice.audit("device_wiped").len(), 1);
+    let (status, code) = code_of(raw::ticket(&server.url, &token).await).await;
+    assert_eq!((status, code.as_str()), (403, "device_revoked"));
+    let list = devices_of(&practice, &wren);
+    let d = device(&list, &device_id);
+    assert!(d["revoked_at"].is_string() && d["wiped_at"].is_string());
+
+    // An unknown person's devices: an error, not an empty list.
+    let out = std::process::Command::new(fieldvisit_e2e::server_bin())
+        .args(["admin", "--data"])
+        .arg(practice.data())
+        .args(["--json", "devices", "--person", "worker-nobody"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
