@@ -21,6 +21,8 @@ pub enum Route {
     },
     Search,
     Audit,
+    /// This person's devices (and, for the practice admin, anyone's).
+    Devices,
 }
 
 /// A value carried in a fragment's query: plain enough never to need
@@ -51,6 +53,7 @@ impl Route {
             }
             Route::Search => "#/search".into(),
             Route::Audit => "#/audit".into(),
+            Route::Devices => "#/devices".into(),
         }
     }
 
@@ -85,6 +88,7 @@ impl Route {
             },
             ["search"] => Route::Search,
             ["audit"] => Route::Audit,
+            ["devices"] => Route::Devices,
             _ => Route::Cases,
         }
     }
@@ -117,6 +121,7 @@ mod tests {
             },
             Route::Search,
             Route::Audit,
+            Route::Devices,
         ] {
             assert_eq!(Route::from_fragment(&route.to_fragment()), route);
         }

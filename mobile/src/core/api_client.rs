@@ -321,6 +321,20 @@ impl ApiClient {
         self.send(self.http.get(self.url("api/devices")?)).await
     }
 
+    /// A person's devices, for the practice admin.
+    pub async fn admin_devices(&self, person_id: &str) -> Result<Vec<DeviceInfo>, CoreError> {
+        let url = self.url(&format!("api/admin/people/{person_id}/devices"))?;
+        self.send(self.http.get(url)).await
+    }
+
+    /// Revokes any device, for the practice admin.
+    pub async fn admin_revoke(&self, device_id: &str) -> Result<(), CoreError> {
+        let url = self.url(&format!("api/admin/devices/{device_id}/revoke"))?;
+        self.send::<serde_json::Value>(self.http.post(url))
+            .await
+            .map(|_| ())
+    }
+
     /// Revokes another device of this person.
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), CoreError> {
         let url = self.url(&format!("api/devices/{device_id}/revoke"))?;

@@ -23,9 +23,39 @@ impl DeviceCore {
         self.api.devices().await
     }
 
+    /// Anyone's devices: this person's own, or (the practice admin) anyone's.
+    pub async fn devices_of(&self, person_id: &str) -> Result<Vec<DeviceInfo>, CoreError> {
+        if person_id == self.person().id {
+            self.api.devices().await
+        } else {
+            self.api.admin_devices(person_id).await
+        }
+    }
+
+    /// The people a practice admin may look up devices for.
+    pub async fn practice_people(
+        &self,
+    ) -> Result<Vec<fieldvisit_shared::api::PersonSummary>, CoreError> {
+        self.api.people().await
+    }
+
     /// Revokes another device of this person.
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), CoreError> {
         self.api.revoke_device(device_id).await
+    }
+
+    /// Revokes a device of `person_id`: this person's own, or (the
+    /// practice admin) anyone's.
+    pub async fn revoke_device_of(
+        &self,
+        person_id: &str,
+        device_id: &str,
+    ) -> Result<(), CoreError> {
+        if person_id == self.person().id {
+            self.api.revoke_device(device_id).await
+        } else {
+            self.api.admin_revoke(device_id).await
+        }
     }
 
     /// Tells the server what this device holds unsent, when that changed

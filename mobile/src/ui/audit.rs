@@ -18,6 +18,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("unassigned", "Taken off a case"),
     ("device_enrolled", "Device enrolled"),
     ("device_revoked", "Device revoked"),
+    ("device_wiped", "Device wiped"),
 ];
 
 #[component]

@@ -60,14 +60,15 @@ mod imp {
     const NOTICE: &str = "fieldvisit.notice";
 
     /// Kept in the tab's session storage: it outlives the reload, not the tab.
-    pub fn start_over(notice: &str) {
-        if let Some(w) = web_sys::window() {
-            if let Ok(Some(s)) = w.session_storage() {
-                let _ = s.set_item(NOTICE, notice);
-            }
-            let _ = w.location().set_hash("");
-            let _ = w.location().reload();
+    pub fn start_over(notice: &str) -> bool {
+        let Some(w) = web_sys::window() else {
+            return false;
+        };
+        if let Ok(Some(s)) = w.session_storage() {
+            let _ = s.set_item(NOTICE, notice);
         }
+        let _ = w.location().set_hash("");
+        w.location().reload().is_ok()
     }
 
     pub fn take_notice() -> Option<String> {
@@ -100,8 +101,9 @@ mod imp {
     static NOTICE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
 
     /// The window stays; the caller takes the device core out of context.
-    pub fn start_over(notice: &str) {
+    pub fn start_over(notice: &str) -> bool {
         *NOTICE.lock().unwrap_or_else(|p| p.into_inner()) = Some(notice.to_owned());
+        false
     }
 
     pub fn take_notice() -> Option<String> {
@@ -134,11 +136,11 @@ pub fn origin() -> Option<String> {
     imp::origin()
 }
 
-/// Starts the app again from sign-in, with `notice` shown there once (in
-/// the browser by reloading the page: nothing of the old session stays in
-/// memory).
-pub fn start_over(notice: &str) {
-    imp::start_over(notice);
+/// Starts the app again from sign-in, with `notice` shown there once: in
+/// the browser by reloading the page (nothing of the old session stays in
+/// memory), which returns true; otherwise the caller drops the device core.
+pub fn start_over(notice: &str) -> bool {
+    imp::start_over(notice)
 }
 
 /// What the sign-in screen must say first, once.

@@ -101,5 +101,9 @@ pub fn Cases() -> Element {
             onclick: move |_| refresh(),
             if refreshing() { "Refreshing…" } else { "Refresh cases" }
         }
+        p {
+            a { class: "link", href: "{Route::Devices.to_fragment()}", "Your devices" }
+            " · lost a phone? Revoke it there."
+        }
     }
 }

@@ -7,6 +7,7 @@ mod auto_text;
 mod browser;
 mod case;
 mod cases;
+mod devices;
 mod labels;
 mod photos;
 mod record;
@@ -88,6 +89,7 @@ pub fn App() -> Element {
             }
             (Some(_), Route::Search) => rsx! { search::SearchScreen {} },
             (Some(_), Route::Audit) => rsx! { audit::AuditScreen {} },
+            (Some(_), Route::Devices) => rsx! { devices::DevicesScreen {} },
         },
     };
 
@@ -129,8 +131,9 @@ pub async fn wipe_revoked(mut core: Core, opened: Rc<DeviceCore>) {
         Ok(()) => "Your practice revoked this device, so everything it stored has been deleted from it. Records that had synced are safe with your practice. To use Fieldvisit here again, ask your practice admin for a new code.".to_owned(),
         Err(e) => format!("Your practice revoked this device, but deleting what it stored failed ({e}). Tell your practice admin."),
     };
-    browser::start_over(&notice);
-    core.set(None);
+    if !browser::start_over(&notice) {
+        core.set(None);
+    }
 }
 
 /// Starts sync unless the browser knows it has no network; sync never

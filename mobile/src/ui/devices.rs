@@ -1,0 +1,184 @@
+//! A person's devices: when each was last seen and last synced, and what
+//! it held unsent as it last said, so a lost phone is found and revoked in
+//! one step, and whoever revokes it knows first what that loses. A worker
+//! sees their own; the practice admin picks anyone.
+
+use dioxus::prelude::*;
+use fieldvisit_shared::api::{DeviceInfo, PersonSummary, Role};
+
+use super::{Core, labels};
+
+#[component]
+pub fn DevicesScreen() -> Element {
+    let core: Core = use_context();
+    let Some(me) = core
+        .read()
+        .as_ref()
+        .map(|c| (c.person().clone(), c.device_id().to_owned()))
+    else {
+        return rsx! {};
+    };
+    let (person, this_device) = me;
+    let admin = person.role == Role::Admin;
+    let mut whose = use_signal(|| person.id.clone());
+    let mut people = use_signal(Vec::<PersonSummary>::new);
+    let mut devices = use_signal(|| None::<Result<Vec<DeviceInfo>, String>>);
+    let mut confirming = use_signal(|| None::<String>);
+    let mut message = use_signal(|| None::<String>);
+
+    let load = move || {
+        spawn(async move {
+            let Some(core) = core.peek().clone() else {
+                return;
+            };
+            let found = core
+                .devices_of(&whose.peek())
+                .await
+                .map_err(|e| e.to_string());
+            devices.set(Some(found));
+        });
+    };
+    use_hook(move || {
+        load();
+        if admin {
+            spawn(async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                if let Ok(list) = core.practice_people().await {
+                    people.set(list);
+                }
+            });
+        }
+    });
+
+    let revoke = move |device_id: String| {
+        spawn(async move {
+            let Some(core) = core.peek().clone() else {
+                return;
+            };
+            let result = core.revoke_device_of(&whose.peek(), &device_id).await;
+            confirming.set(None);
+            message.set(Some(match result {
+                Ok(()) => "Revoked. The device deletes everything it holds the next time it reaches the server.".into(),
+                Err(e) => format!("Not revoked: {e}"),
+            }));
+            load();
+        });
+    };
+
+    rsx! {
+        h1 { "Devices" }
+        p { "A lost or stolen device is revoked here. The next time it reaches the server it deletes every record, photo and draft it holds. Anything it had not yet sent is lost with it." }
+        if admin {
+            label { r#for: "whose", "Whose devices" }
+            select {
+                id: "whose",
+                onchange: move |e| {
+                    whose.set(e.value());
+                    message.set(None);
+                    load();
+                },
+                option { value: "{person.id}", selected: whose() == person.id, "{person.name} (you)" }
+                for p in people().into_iter().filter(|p| p.id != person.id) {
+                    option { key: "{p.id}", value: "{p.id}", selected: whose() == p.id, "{p.name}" }
+                }
+            }
+        }
+        if let Some(m) = message() {
+            p { class: "notice", role: "status", "{m}" }
+        }
+        match devices() {
+            None => rsx! { p { class: "quiet", role: "status", "Loading devices…" } },
+            Some(Err(why)) => rsx! { p { class: "error", role: "alert", "The devices could not be loaded: {why}" } },
+            Some(Ok(list)) => rsx! {
+                ul { class: "list", aria_label: "Devices",
+                    for d in list {
+                        li { key: "{d.device_id}", class: "device",
+                            h2 { class: "title",
+                                "{d.label}"
+                                if d.device_id == this_device { " (this device)" }
+                            }
+                            p { class: "quiet", {facts(&d)} }
+                            if d.revoked_at.is_none() && d.device_id != this_device {
+                                if confirming().as_deref() == Some(d.device_id.as_str()) {
+                                    p { class: "notice", role: "alert", {warning(&d)} }
+                                    div { class: "actions",
+                                        button {
+                                            class: "danger",
+                                            r#type: "button",
+                                            onclick: {
+                                                let id = d.device_id.clone();
+                                                move |_| revoke(id.clone())
+                                            },
+                                            "Revoke {d.label}"
+                                        }
+                                        button {
+                                            class: "secondary",
+                                            r#type: "button",
+                                            onclick: move |_| confirming.set(None),
+                                            "Keep it"
+                                        }
+                                    }
+                                } else {
+                                    button {
+                                        class: "secondary",
+                                        r#type: "button",
+                                        onclick: {
+                                            let id = d.device_id.clone();
+                                            move |_| confirming.set(Some(id.clone()))
+                                        },
+                                        "Revoke…"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Enrolled, seen, synced; revoked and wiped when they happened.
+fn facts(d: &DeviceInfo) -> String {
+    let at = |v: &Option<String>, none: &str| v.as_deref().map_or(none.to_owned(), labels::when);
+    let mut out = vec![
+        format!("Enrolled {}", at(&d.enrolled_at, "not yet")),
+        format!("last seen {}", at(&d.last_seen_at, "never")),
+        format!("last synced {}", at(&d.last_synced_at, "never")),
+    ];
+    if let Some(at) = &d.revoked_at {
+        out.push(format!("revoked {}", labels::when(at)));
+    }
+    match &d.wiped_at {
+        Some(at) => out.push(format!("wiped {}", labels::when(at))),
+        None if d.revoked_at.is_some() => out.push("not yet wiped".into()),
+        None => {}
+    }
+    out.join(" · ")
+}
+
+/// What revoking loses, said before it is done.
+fn warning(d: &DeviceInfo) -> String {
+    let synced = d
+        .last_synced_at
+        .as_deref()
+        .map_or("has never synced".to_owned(), |at| {
+            format!("last synced {}", labels::when(at))
+        });
+    let unsent = match (d.unsynced_changes, &d.reported_at) {
+        (Some(0), Some(at)) => format!("As of {} it had nothing unsent.", labels::when(at)),
+        (Some(n), Some(at)) => format!(
+            "As of {} it held {n} change{} not yet sent: {} lost.",
+            labels::when(at),
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "it will be" } else { "they will be" }
+        ),
+        _ => "It has not said what it holds unsent.".into(),
+    };
+    format!(
+        "{} {synced}. {unsent} Anything typed on it since it last synced is lost when it is revoked.",
+        d.label
+    )
+}

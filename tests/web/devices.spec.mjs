@@ -1,0 +1,75 @@
+// A lost phone, in Chromium: the worker revokes it from their tablet,
+// warned first of what it held unsent; when the phone next reaches the
+// server it deletes everything it stored, says so to the server (audited),
+// and shows the sign-in screen with the reason.
+import { test, expect } from '@playwright/test';
+import {
+  admin, startPractice, watchForErrors, signIn, openCase, startVisit,
+  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus,
+} from './support.mjs';
+
+test('a phone revoked while offline wipes itself when it comes back', async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+
+    // The phone: a visit typed, synced, then more words with no signal.
+    const phoneContext = await browser.newContext();
+    const phone = await phoneContext.newPage();
+    const phoneErrors = watchForErrors(phone);
+    await signIn(phone, practice.server.url, practice.code(alex));
+    await openCase(phone, practice.personName);
+    await startVisit(phone);
+    const box = phone.getByLabel('What I saw and heard', { exact: true });
+    await box.click();
+    await box.pressSequentially('The kettle was on when I arrived.', { delay: 10 });
+    await waitUntilSynced(phone);
+    await waitForOfflineShell(phone);
+    await phoneContext.setOffline(true);
+    await expect(syncStatus(phone)).toContainText('Offline');
+    await box.pressSequentially(' Words that never left the phone.', { delay: 10 });
+
+    // The tablet: the worker's devices, the warning, the revocation.
+    const tabletContext = await browser.newContext();
+    const tablet = await tabletContext.newPage();
+    const tabletErrors = watchForErrors(tablet);
+    await signIn(tablet, practice.server.url, practice.code(alex));
+    await tablet.getByRole('link', { name: 'Your devices' }).click();
+    await expect(tablet.getByRole('heading', { level: 1, name: 'Devices' })).toBeVisible();
+    const devices = tablet.getByRole('list', { name: 'Devices' });
+    await expect(devices.getByRole('listitem')).toHaveCount(2);
+    const lost = devices.getByRole('listitem').filter({ hasNotText: 'this device' });
+    await expect(lost).toContainText('last synced');
+    await lost.getByRole('button', { name: 'Revoke…' }).click();
+    await expect(lost.getByRole('alert')).toContainText('lost when it is revoked');
+    await checkScreen(tablet, 'devices-revoke-warning');
+    await lost.getByRole('button', { name: /^Revoke / }).click();
+    await expect(tablet.getByRole('status').filter({ hasText: 'Revoked.' })).toBeVisible();
+    await expect(lost).toContainText('not yet wiped');
+    const [{ device_id: lostId }] = admin(practice.data, ['devices', '--person', alex])
+      .filter(d => d.revoked_at);
+
+    // Back in signal: the phone is told, wipes, and starts again.
+    await phoneContext.setOffline(false);
+    await expect(phone.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
+    await expect(phone.getByRole('alert')).toContainText('revoked this device');
+    await checkScreen(phone, 'devices-phone-wiped');
+    const wiped = admin(practice.data, ['audit', '--action', 'device_wiped']);
+    expect(wiped.map(e => e.device_id)).toEqual([lostId]);
+    expect(await phone.evaluate(() => Object.keys(localStorage).filter(k => k.startsWith('fieldvisit.draft')))).toEqual([]);
+    // Opened again, it has nothing: no enrolment, no records.
+    await phone.reload();
+    await expect(phone.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
+    await expect(phone.getByRole('alert')).toHaveCount(0);
+
+    // The tablet sees it wiped.
+    await tablet.reload();
+    await expect(tablet.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasNotText: 'this device' }))
+      .toContainText('wiped', { timeout: 10_000 });
+    phoneErrors();
+    tabletErrors();
+  } finally {
+    await practice.cleanup();
+  }
+});
