@@ -18,7 +18,7 @@ mod outbox;
 pub mod platform;
 mod records;
 mod sync_status;
-pub(crate) mod vault;
+pub mod vault;
 
 #[cfg(target_arch = "wasm32")]
 pub use browser::browser_online;
