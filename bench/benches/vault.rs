@@ -13,7 +13,15 @@ fn main() {
     let key = DataKey::generate();
     let pin = "472913";
     let mut unlock = Table::new(&["Argon2id settings", "wrap (ms)", "unlock (ms)"]);
-    for (name, params) in [("phone (19 MiB, t=2, p=1)", KdfParams::PHONE)] {
+    let stronger = KdfParams {
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        parallelism: 1,
+    };
+    for (name, params) in [
+        ("phone (19 MiB, t=2, p=1)", KdfParams::PHONE),
+        ("stronger (64 MiB, t=3, p=1)", stronger),
+    ] {
         let wrapped = key.wrap_with_pin(pin, params).expect("wrap");
         let wrap = time_median(5, || key.wrap_with_pin(pin, params).expect("wrap"));
         let open = time_median(5, || wrapped.unwrap_with_pin(pin).expect("unlock"));
