@@ -3,7 +3,9 @@
 //! A lost or seized phone must expose nothing: the store, photos and
 //! localStorage hold only values sealed under the device's [`DataKey`], and
 //! that key is itself kept on the device only wrapped under the worker's PIN
-//! ([`WrappedKey`]). Without the PIN a copy of the phone's files is noise.
+//! ([`WrappedKey`]). Without the PIN a copy of the phone's files is noise,
+//! for as long as guessing the PIN takes; on its own a short PIN does not
+//! hold out long (see [`pin_acceptable`]).
 //!
 //! The module does no IO on purpose: it turns bytes into bytes, so the same
 //! code runs natively and in the browser and is tested without any store.
@@ -21,37 +23,62 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
 use chacha20poly1305::{Key, Tag, XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 /// First byte of every sealed value, so a later format can be told apart
-/// from this one instead of failing as "tampered".
+/// from this one instead of failing as "tampered". It is also the first
+/// byte of the associated data (`[version] || context`), so a value can
+/// only ever be opened as the format it was sealed as.
 const SEALED_VERSION: u8 = 0x01;
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 const KEY_LEN: usize = 32;
 const SEALED_OVERHEAD: usize = 1 + NONCE_LEN + TAG_LEN;
 
-/// Associated data of the data key sealed under the PIN-derived key, so the
-/// key-encryption key can never open an ordinary sealed value or vice versa.
+/// Start of the associated data of the data key sealed under the
+/// PIN-derived key, so the key-encryption key can never open an ordinary
+/// sealed value or vice versa. The wrapped key's header follows it (see
+/// [`WrappedKey`]).
 const WRAP_CONTEXT: &[u8] = b"fieldvisit data key v1";
 const WRAPPED_MAGIC: &[u8; 4] = b"FVWK";
-const WRAPPED_VERSION: u8 = 1;
+/// 1 was never stored anywhere and is refused as unknown.
+const WRAPPED_VERSION: u8 = 2;
 const SALT_LEN: usize = 16;
-/// magic, version, three u32 params, salt, u16 length of `sealed`.
-const WRAPPED_HEADER_LEN: usize = 4 + 1 + 4 + 4 + 4 + SALT_LEN + 2;
+/// magic, version, three u32 params, salt: the part of the header bound
+/// into the seal of the data key as associated data.
+const WRAPPED_BOUND_LEN: usize = 4 + 1 + 4 + 4 + 4 + SALT_LEN;
+/// The bound part and the u16 length of `sealed`.
+const WRAPPED_HEADER_LEN: usize = WRAPPED_BOUND_LEN + 2;
+/// Truncated SHA-256 at the end of the stored bytes.
+const CHECKSUM_LEN: usize = 16;
 /// Room for the platform-key layer to come, while refusing a length field
 /// that claims megabytes.
 const MAX_SEALED_LEN: usize = 1024;
 
 /// Limits on stored KDF settings. The settings are read from the device
 /// before the PIN is checked, so without limits an altered file could make
-/// unlocking allocate gigabytes or run for hours.
-const MAX_MEMORY_KIB: u32 = 1024 * 1024;
-const MAX_ITERATIONS: u32 = 100;
+/// unlocking allocate too much or run for minutes. In the browser a failed
+/// allocation aborts the page instead of returning an error, and a 32-bit
+/// wasm heap cannot spare a gigabyte, so memory stops at 128 MiB: twice the
+/// stronger setting the bench measures (64 MiB, 3 passes).
+const MAX_MEMORY_KIB: u32 = 128 * 1024;
+const MAX_ITERATIONS: u32 = 10;
 const MAX_PARALLELISM: u32 = 16;
-/// Memory times passes: 1 GiB × 100 passes alone would still take minutes on
-/// a phone, so the product is capped too (4 GiB of passes, a few seconds).
+/// Memory times passes: 128 MiB × 10 passes would take seconds on a phone,
+/// so the product is capped too, at 128 MiB × 4 (about 13 times the phone
+/// setting, well under a second natively).
 const MAX_WORK_KIB: u64 = 4 * MAX_MEMORY_KIB as u64;
+
+/// The weakest settings [`DataKey::wrap_with_pin`] and
+/// [`WrappedKey::unwrap_with_pin`] accept: [`KdfParams::PHONE`], except in
+/// this module's unit tests, where [`KdfParams::TEST`] keeps each unlock
+/// from costing seconds. The floor itself is tested through
+/// `wrap_with_pin_at_least` and `unwrap_with_pin_at_least` with `PHONE`.
+#[cfg(not(test))]
+const MIN_PARAMS: KdfParams = KdfParams::PHONE;
+#[cfg(test)]
+const MIN_PARAMS: KdfParams = KdfParams::TEST;
 
 pub const MIN_PIN_CHARS: usize = 6;
 
@@ -130,7 +157,10 @@ impl DataKey {
         seal_with(&self.0, context, plain)
     }
 
-    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+    /// The plaintext is wiped when the returned value is dropped. A caller
+    /// that must hand on an owned `Vec` (to SQLite, to samod) can move it
+    /// out with `std::mem::take(&mut *plain)`, which copies nothing.
+    pub fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         open_with(&self.0, context, sealed)
     }
 
@@ -139,29 +169,45 @@ impl DataKey {
         BASE64.encode(self.seal(context, plain.as_bytes()))
     }
 
-    pub fn open_text(&self, context: &[u8], sealed: &str) -> Result<String, VaultError> {
+    pub fn open_text(&self, context: &[u8], sealed: &str) -> Result<Zeroizing<String>, VaultError> {
         let bytes = BASE64.decode(sealed).map_err(|_| VaultError::NotBase64)?;
-        let plain = self.open(context, &bytes)?;
-        String::from_utf8(plain).map_err(|e| {
-            // The bytes are still case data even if they are not text.
-            e.into_bytes().zeroize();
-            VaultError::NotText
-        })
+        let mut plain = self.open(context, &bytes)?;
+        // Moved, not copied, into the String.
+        String::from_utf8(std::mem::take(&mut *plain))
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                // The bytes are still case data even if they are not text.
+                e.into_bytes().zeroize();
+                VaultError::NotText
+            })
     }
 
     /// The PIN is checked with [`pin_acceptable`] here, so no screen that
-    /// sets a PIN can forget to.
+    /// sets a PIN can forget to. Settings weaker than [`KdfParams::PHONE`]
+    /// (less memory or fewer passes) are refused.
     pub fn wrap_with_pin(&self, pin: &str, params: KdfParams) -> Result<WrappedKey, VaultError> {
+        self.wrap_with_pin_at_least(pin, params, MIN_PARAMS)
+    }
+
+    fn wrap_with_pin_at_least(
+        &self,
+        pin: &str,
+        params: KdfParams,
+        min: KdfParams,
+    ) -> Result<WrappedKey, VaultError> {
         pin_acceptable(pin)?;
         params.check()?;
+        params.check_at_least(min)?;
         let salt: [u8; SALT_LEN] = rand::random();
         let kek = derive_kek(pin, &salt, params)?;
-        Ok(WrappedKey {
+        let mut wrapped = WrappedKey {
             version: WRAPPED_VERSION,
             params,
             salt,
-            sealed: seal_with(&kek, WRAP_CONTEXT, &self.0),
-        })
+            sealed: Vec::new(),
+        };
+        wrapped.sealed = seal_with(&kek, &wrapped.wrap_context(), &self.0);
+        Ok(wrapped)
     }
 }
 
@@ -200,7 +246,10 @@ impl KdfParams {
     };
 
     /// Argon2's smallest legal settings, so unit tests do not spend seconds
-    /// per unlock. Offers no protection: never use it for a real key.
+    /// per unlock. Offers no protection, so it exists only in this module's
+    /// tests, and outside them wrapping and unwrapping refuse anything
+    /// weaker than [`KdfParams::PHONE`].
+    #[cfg(test)]
     pub const TEST: KdfParams = KdfParams {
         memory_kib: 8,
         iterations: 1,
@@ -213,16 +262,26 @@ impl KdfParams {
             return out_of_range("parallelism must be 1 to 16");
         }
         if self.iterations == 0 || self.iterations > MAX_ITERATIONS {
-            return out_of_range("iterations must be 1 to 100");
+            return out_of_range("iterations must be 1 to 10");
         }
         if self.memory_kib < 8 * self.parallelism {
             return out_of_range("memory must be at least 8 KiB per lane");
         }
         if self.memory_kib > MAX_MEMORY_KIB {
-            return out_of_range("memory must be at most 1 GiB");
+            return out_of_range("memory must be at most 128 MiB");
         }
         if u64::from(self.memory_kib) * u64::from(self.iterations) > MAX_WORK_KIB {
             return out_of_range("memory times iterations is too large");
+        }
+        Ok(())
+    }
+
+    /// `min` is [`MIN_PARAMS`] except where tests check the floor itself.
+    fn check_at_least(&self, min: KdfParams) -> Result<(), VaultError> {
+        if self.memory_kib < min.memory_kib || self.iterations < min.iterations {
+            return Err(VaultError::KdfParamsOutOfRange(
+                "weaker than the phone settings",
+            ));
         }
         Ok(())
     }
@@ -241,22 +300,35 @@ impl Default for KdfParams {
 /// | offset | size | field                                   |
 /// |--------|------|-----------------------------------------|
 /// | 0      | 4    | magic `FVWK`                            |
-/// | 4      | 1    | `version` (1)                           |
+/// | 4      | 1    | `version` (2)                           |
 /// | 5      | 4    | `params.memory_kib` (u32)               |
 /// | 9      | 4    | `params.iterations` (u32)               |
 /// | 13     | 4    | `params.parallelism` (u32)              |
 /// | 17     | 16   | `salt`                                  |
-/// | 33     | 2    | length of `sealed` (u16)                |
+/// | 33     | 2    | length n of `sealed` (u16)              |
 /// | 35     | n    | `sealed`                                |
+/// | 35 + n | 16   | checksum (truncated SHA-256, below)     |
 ///
 /// `sealed` is the data key sealed like any value (version byte, nonce,
 /// ciphertext and tag) under the Argon2id key from the PIN and `salt`, with
-/// the context `fieldvisit data key v1`.
+/// the context `fieldvisit data key v1` followed by bytes 0 to 33 (magic,
+/// version, params, salt), so the header cannot be changed without the
+/// seal failing.
+///
+/// The checksum is the first 16 bytes of SHA-256 over bytes 0 to 35 + n
+/// (everything before it). It is unkeyed: it stops nobody who means to
+/// alter the file, but it lets [`WrappedKey::from_bytes`] tell a damaged
+/// file from a wrong PIN. Without it a flipped bit in the salt or the sealed key would read as
+/// a wrong PIN, and enough of those wipe the phone. It sits at the end and
+/// is checked before anything else is read, so a later version must keep it
+/// there for this one to report that version as unknown rather than damaged.
 ///
 /// Where the platform key plugs in: a second layer (a non-extractable
 /// WebCrypto key in the browser, the OS keystore natively) will seal these
 /// `sealed` bytes again, so that a copy of the files alone is not enough to
 /// start guessing PINs. That layer does IO and lives outside this module.
+/// Only the OS keystore keeps its key from being copied: the browser's key
+/// lives in IndexedDB and is copied along with the browser profile.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WrappedKey {
     pub version: u8,
@@ -267,31 +339,34 @@ pub struct WrappedKey {
 
 impl WrappedKey {
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(WRAPPED_HEADER_LEN + self.sealed.len());
-        out.extend_from_slice(WRAPPED_MAGIC);
-        out.push(self.version);
-        out.extend_from_slice(&self.params.memory_kib.to_le_bytes());
-        out.extend_from_slice(&self.params.iterations.to_le_bytes());
-        out.extend_from_slice(&self.params.parallelism.to_le_bytes());
-        out.extend_from_slice(&self.salt);
+        let mut out = Vec::with_capacity(WRAPPED_HEADER_LEN + self.sealed.len() + CHECKSUM_LEN);
+        out.extend_from_slice(&self.bound_header());
         // Built only by wrap_with_pin or from_bytes, both of which keep
         // `sealed` under MAX_SEALED_LEN; saturating keeps a hand-built one
         // from wrapping around to a plausible length.
         let len = u16::try_from(self.sealed.len()).unwrap_or(u16::MAX);
         out.extend_from_slice(&len.to_le_bytes());
         out.extend_from_slice(&self.sealed);
+        let sum = checksum(&out);
+        out.extend_from_slice(&sum);
         out
     }
 
     /// Checks everything that can be checked without the PIN, so a damaged
     /// file reads as damaged rather than as a wrong PIN, and absurd settings
-    /// are refused before any work is spent on them.
+    /// are refused before any work is spent on them. The checksum comes
+    /// first: any change to the stored bytes is
+    /// `CorruptWrappedKey("checksum")`, whatever field it hit.
     pub fn from_bytes(bytes: &[u8]) -> Result<WrappedKey, VaultError> {
         let corrupt = VaultError::CorruptWrappedKey;
-        if bytes.len() < WRAPPED_HEADER_LEN {
+        if bytes.len() < WRAPPED_HEADER_LEN + CHECKSUM_LEN {
             return Err(corrupt("too short"));
         }
-        let (header, sealed) = bytes.split_at(WRAPPED_HEADER_LEN);
+        let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        if checksum(body) != sum {
+            return Err(corrupt("checksum"));
+        }
+        let (header, sealed) = body.split_at(WRAPPED_HEADER_LEN);
         if &header[0..4] != WRAPPED_MAGIC {
             return Err(corrupt("not a wrapped key"));
         }
@@ -327,26 +402,35 @@ impl WrappedKey {
         })
     }
 
-    /// Nothing but the PIN can tell a wrong PIN from altered salt or sealed
-    /// bytes, so those read as [`VaultError::WrongPin`] too; damage to the
-    /// structure is caught by [`WrappedKey::from_bytes`] first.
+    /// [`VaultError::WrongPin`] only when the seal refuses the key derived
+    /// from the PIN. For a key read with [`WrappedKey::from_bytes`] that
+    /// means a wrong PIN: damage to the stored bytes fails the checksum
+    /// there first. (Someone who alters the bytes and recomputes the
+    /// unkeyed checksum is not told apart from a wrong PIN; they could as
+    /// well delete the file.)
+    ///
+    /// Settings weaker than [`KdfParams::PHONE`] are refused here too, so a
+    /// key wrapped with test settings is never accepted as a real one.
     pub fn unwrap_with_pin(&self, pin: &str) -> Result<DataKey, VaultError> {
+        self.unwrap_with_pin_at_least(pin, MIN_PARAMS)
+    }
+
+    fn unwrap_with_pin_at_least(&self, pin: &str, min: KdfParams) -> Result<DataKey, VaultError> {
         if self.version != WRAPPED_VERSION {
             return Err(VaultError::UnknownVersion(self.version));
         }
         self.params.check()?;
+        self.params.check_at_least(min)?;
         if self.sealed.len() != SEALED_OVERHEAD + KEY_LEN {
             return Err(VaultError::CorruptWrappedKey(
                 "sealed key has the wrong length",
             ));
         }
         let kek = derive_kek(pin, &self.salt, self.params)?;
-        let plain = Zeroizing::new(open_with(&kek, WRAP_CONTEXT, &self.sealed).map_err(
-            |e| match e {
-                VaultError::NotAuthentic => VaultError::WrongPin,
-                _ => VaultError::CorruptWrappedKey("sealed key is malformed"),
-            },
-        )?);
+        let plain = open_with(&kek, &self.wrap_context(), &self.sealed).map_err(|e| match e {
+            VaultError::NotAuthentic => VaultError::WrongPin,
+            _ => VaultError::CorruptWrappedKey("sealed key is malformed"),
+        })?;
         let mut key = DataKey([0; KEY_LEN]);
         if plain.len() != KEY_LEN {
             return Err(VaultError::CorruptWrappedKey(
@@ -356,6 +440,36 @@ impl WrappedKey {
         key.0.copy_from_slice(&plain);
         Ok(key)
     }
+
+    /// Magic, version, params and salt: bytes 0 to 33 of
+    /// [`WrappedKey::to_bytes`].
+    fn bound_header(&self) -> [u8; WRAPPED_BOUND_LEN] {
+        let mut out = [0u8; WRAPPED_BOUND_LEN];
+        out[0..4].copy_from_slice(WRAPPED_MAGIC);
+        out[4] = self.version;
+        out[5..9].copy_from_slice(&self.params.memory_kib.to_le_bytes());
+        out[9..13].copy_from_slice(&self.params.iterations.to_le_bytes());
+        out[13..17].copy_from_slice(&self.params.parallelism.to_le_bytes());
+        out[17..17 + SALT_LEN].copy_from_slice(&self.salt);
+        out
+    }
+
+    /// The context the data key is sealed under: [`WRAP_CONTEXT`], then the
+    /// bound header (both fixed-length, so the split is unambiguous).
+    fn wrap_context(&self) -> Vec<u8> {
+        let mut context = Vec::with_capacity(WRAP_CONTEXT.len() + WRAPPED_BOUND_LEN);
+        context.extend_from_slice(WRAP_CONTEXT);
+        context.extend_from_slice(&self.bound_header());
+        context
+    }
+}
+
+/// Unkeyed: catches damage, not tampering (see [`WrappedKey`]).
+fn checksum(bytes: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let digest = Sha256::digest(bytes);
+    let mut out = [0u8; CHECKSUM_LEN];
+    out.copy_from_slice(&digest[..CHECKSUM_LEN]);
+    out
 }
 
 impl std::fmt::Debug for WrappedKey {
@@ -374,10 +488,20 @@ impl std::fmt::Debug for WrappedKey {
 
 /// Anyone holding a copy of the phone's files can try every PIN offline, as
 /// fast as their hardware allows. Argon2id makes each try cost time and
-/// memory; the length and shape of the PIN set how many tries are needed.
-/// Six digits is a million tries, which the phone's Argon2id settings turn
-/// into days of work, but only if the PIN is not one of the few everyone
-/// tries first (one digit repeated, a straight run like 123456 or 654321).
+/// memory, but not much: at [`KdfParams::PHONE`] one try takes about 25 ms
+/// natively (measured: `cargo bench -p fieldvisit-bench --bench vault`), so
+/// all 10^6 six-digit PINs take about 7 core-hours, minutes on a machine
+/// with many cores. A short PIN resists offline guessing only together with
+/// a platform key the attacker cannot copy (the OS keystore), which is the
+/// next layer (see [`WrappedKey`]). In the browser that layer is a
+/// non-extractable WebCrypto key stored in IndexedDB: script cannot read it,
+/// but it is copied along with the browser profile, so a copied profile can
+/// still be guessed offline in hours.
+///
+/// What these rules do is refuse the few PINs everyone tries first (one
+/// digit repeated, a straight run like 123456 or 654321), which would fall
+/// to the few tries someone holding the phone itself gets at the unlock
+/// screen.
 pub fn pin_acceptable(pin: &str) -> Result<(), VaultError> {
     if pin.chars().count() < MIN_PIN_CHARS {
         return Err(VaultError::PinTooShort);
@@ -430,7 +554,7 @@ fn seal_with(key: &[u8; KEY_LEN], context: &[u8], plain: &[u8]) -> Vec<u8> {
     let tag = cipher
         .encrypt_in_place_detached(
             XNonce::from_slice(&nonce),
-            context,
+            &associated_data(SEALED_VERSION, context),
             &mut out[1 + NONCE_LEN..],
         )
         // Fails only past 256 GiB of plaintext, which no Vec here can hold.
@@ -439,7 +563,11 @@ fn seal_with(key: &[u8; KEY_LEN], context: &[u8], plain: &[u8]) -> Vec<u8> {
     out
 }
 
-fn open_with(key: &[u8; KEY_LEN], context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, VaultError> {
+fn open_with(
+    key: &[u8; KEY_LEN],
+    context: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, VaultError> {
     let Some((&version, rest)) = sealed.split_first() else {
         return Err(VaultError::TooShort(0));
     };
@@ -452,16 +580,25 @@ fn open_with(key: &[u8; KEY_LEN], context: &[u8], sealed: &[u8]) -> Result<Vec<u
     let (nonce, rest) = rest.split_at(NONCE_LEN);
     let (ciphertext, tag) = rest.split_at(rest.len() - TAG_LEN);
     let cipher = XChaCha20Poly1305::new(Key::from_slice(key));
-    let mut plain = ciphertext.to_vec();
+    let mut plain = Zeroizing::new(ciphertext.to_vec());
     cipher
         .decrypt_in_place_detached(
             XNonce::from_slice(nonce),
-            context,
+            &associated_data(version, context),
             &mut plain,
             Tag::from_slice(tag),
         )
         .map_err(|_| VaultError::NotAuthentic)?;
     Ok(plain)
+}
+
+/// `[version] || context`: the format version is authenticated along with
+/// where the value lives.
+fn associated_data(version: u8, context: &[u8]) -> Vec<u8> {
+    let mut ad = Vec::with_capacity(1 + context.len());
+    ad.push(version);
+    ad.extend_from_slice(context);
+    ad
 }
 
 #[cfg(test)]
@@ -482,13 +619,41 @@ mod tests {
         let sealed = key.seal(CONTEXT, NOTE.as_bytes());
         assert_eq!(sealed[0], SEALED_VERSION);
         assert_eq!(sealed.len(), SEALED_OVERHEAD + NOTE.len());
-        assert_eq!(key.open(CONTEXT, &sealed).unwrap(), NOTE.as_bytes());
+        // Zeroizing: the plaintext is wiped when dropped.
+        let plain: Zeroizing<Vec<u8>> = key.open(CONTEXT, &sealed).unwrap();
+        assert_eq!(plain.as_slice(), NOTE.as_bytes());
 
         let text = key.seal_text(CONTEXT, NOTE);
-        assert_eq!(key.open_text(CONTEXT, &text).unwrap(), NOTE);
+        let plain_text: Zeroizing<String> = key.open_text(CONTEXT, &text).unwrap();
+        assert_eq!(plain_text.as_str(), NOTE);
 
         let empty = key.seal(CONTEXT, b"");
-        assert_eq!(key.open(CONTEXT, &empty).unwrap(), b"");
+        assert!(key.open(CONTEXT, &empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn version_byte_is_associated_data() {
+        // Sealed with the bare context, as before the version was bound:
+        // refused, so another format sealing with other associated data
+        // can never be opened as this one.
+        let key = DataKey::generate();
+        let nonce = [7u8; NONCE_LEN];
+        let mut sealed = vec![SEALED_VERSION];
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(NOTE.as_bytes());
+        let tag = XChaCha20Poly1305::new(Key::from_slice(&key.0))
+            .encrypt_in_place_detached(
+                XNonce::from_slice(&nonce),
+                CONTEXT,
+                &mut sealed[1 + NONCE_LEN..],
+            )
+            .unwrap();
+        sealed.extend_from_slice(&tag);
+        assert_eq!(key.open(CONTEXT, &sealed), Err(VaultError::NotAuthentic));
+
+        let mut ad = vec![SEALED_VERSION];
+        ad.extend_from_slice(CONTEXT);
+        assert_eq!(associated_data(SEALED_VERSION, CONTEXT), ad);
     }
 
     #[test]
@@ -600,7 +765,10 @@ mod tests {
 
         let unwrapped = wrapped_key.unwrap_with_pin(PIN).unwrap();
         assert_eq!(unwrapped.0, key.0);
-        assert_eq!(unwrapped.open(CONTEXT, &sealed).unwrap(), NOTE.as_bytes());
+        assert_eq!(
+            unwrapped.open(CONTEXT, &sealed).unwrap().as_slice(),
+            NOTE.as_bytes()
+        );
 
         let again = wrapped(&key);
         assert_ne!(again.salt, wrapped_key.salt);
@@ -610,19 +778,141 @@ mod tests {
     #[test]
     fn wrong_pin_refused() {
         let key = DataKey::generate();
-        let wrapped_key = wrapped(&key);
+        // Intact bytes, as read back from the device.
+        let wrapped_key = WrappedKey::from_bytes(&wrapped(&key).to_bytes()).unwrap();
         for pin in ["480318", "", "4803170", "letmein-please"] {
             let err = wrapped_key.unwrap_with_pin(pin).unwrap_err();
             assert_eq!(err, VaultError::WrongPin, "pin {pin:?}");
             assert_eq!(err.code(), "wrong_pin");
         }
-        // An altered salt derives another key: indistinguishable from a
-        // wrong PIN, and refused all the same.
-        let mut altered = wrapped_key.clone();
-        altered.salt[0] ^= 1;
+        assert_eq!(wrapped_key.unwrap_with_pin(PIN).unwrap().0, key.0);
+    }
+
+    #[test]
+    fn any_flipped_bit_in_wrapped_key_is_damage_not_a_wrong_pin() {
+        let key = DataKey::generate();
+        let bytes = wrapped(&key).to_bytes();
+        for byte in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut altered = bytes.clone();
+                altered[byte] ^= 1 << bit;
+                assert_eq!(
+                    WrappedKey::from_bytes(&altered),
+                    Err(VaultError::CorruptWrappedKey("checksum")),
+                    "flip of bit {bit} in byte {byte}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn header_is_bound_into_the_wrap() {
+        let key = DataKey::generate();
+        let wrapped_key = wrapped(&key);
+        let kek = derive_kek(PIN, &wrapped_key.salt, wrapped_key.params).unwrap();
+        let bytes = wrapped_key.to_bytes();
+        let mut context = WRAP_CONTEXT.to_vec();
+        context.extend_from_slice(&bytes[..WRAPPED_BOUND_LEN]);
+        assert_eq!(wrapped_key.wrap_context(), context);
         assert_eq!(
-            altered.unwrap_with_pin(PIN).unwrap_err(),
-            VaultError::WrongPin
+            open_with(&kek, &context, &wrapped_key.sealed)
+                .unwrap()
+                .as_slice(),
+            key.0
+        );
+        // Not openable under the bare context, nor with any header byte
+        // changed.
+        assert_eq!(
+            open_with(&kek, WRAP_CONTEXT, &wrapped_key.sealed),
+            Err(VaultError::NotAuthentic)
+        );
+        for at in WRAP_CONTEXT.len()..context.len() {
+            let mut altered = context.clone();
+            altered[at] ^= 1;
+            assert_eq!(
+                open_with(&kek, &altered, &wrapped_key.sealed),
+                Err(VaultError::NotAuthentic),
+                "header byte {}",
+                at - WRAP_CONTEXT.len()
+            );
+        }
+    }
+
+    #[test]
+    fn params_weaker_than_phone_refused() {
+        // Outside tests the floor is PHONE; here it is TEST, and the floor
+        // itself is checked by passing PHONE explicitly.
+        assert_eq!(MIN_PARAMS, KdfParams::TEST);
+        let key = DataKey::generate();
+        let wrapped_key = wrapped(&key);
+        let weak = [
+            KdfParams::TEST,
+            KdfParams {
+                memory_kib: KdfParams::PHONE.memory_kib - 1,
+                ..KdfParams::PHONE
+            },
+            KdfParams {
+                iterations: KdfParams::PHONE.iterations - 1,
+                ..KdfParams::PHONE
+            },
+            KdfParams {
+                memory_kib: 8 * 1024,
+                iterations: 10,
+                parallelism: 1,
+            },
+        ];
+        for params in weak {
+            let err = key
+                .wrap_with_pin_at_least(PIN, params, KdfParams::PHONE)
+                .unwrap_err();
+            assert_eq!(err.code(), "kdf_params_out_of_range", "{params:?}");
+            let stored = WrappedKey {
+                params,
+                ..wrapped_key.clone()
+            };
+            // Refused before any derivation.
+            assert_eq!(
+                stored
+                    .unwrap_with_pin_at_least(PIN, KdfParams::PHONE)
+                    .unwrap_err(),
+                err
+            );
+            assert_eq!(params.check_at_least(KdfParams::PHONE), Err(err));
+        }
+        let strong = [
+            KdfParams::PHONE,
+            KdfParams {
+                parallelism: 4,
+                ..KdfParams::PHONE
+            },
+            // The bench's stronger setting.
+            KdfParams {
+                memory_kib: 64 * 1024,
+                iterations: 3,
+                parallelism: 1,
+            },
+        ];
+        for params in strong {
+            assert!(params.check().is_ok(), "{params:?}");
+            assert!(
+                params.check_at_least(KdfParams::PHONE).is_ok(),
+                "{params:?}"
+            );
+        }
+        // The TEST-wrapped key itself opens only under the test floor.
+        assert_eq!(
+            wrapped_key
+                .unwrap_with_pin_at_least(PIN, KdfParams::PHONE)
+                .unwrap_err()
+                .code(),
+            "kdf_params_out_of_range"
+        );
+        assert_eq!(
+            wrapped_key
+                .unwrap_with_pin_at_least(PIN, KdfParams::TEST)
+                .unwrap()
+                .0,
+            key.0
         );
     }
 
@@ -649,7 +939,13 @@ mod tests {
         let wrapped_key = wrapped(&key);
         let bytes = wrapped_key.to_bytes();
         assert_eq!(&bytes[..4], b"FVWK");
-        assert_eq!(bytes.len(), WRAPPED_HEADER_LEN + SEALED_OVERHEAD + KEY_LEN);
+        assert_eq!(bytes[4], 2);
+        assert_eq!(
+            bytes.len(),
+            WRAPPED_HEADER_LEN + SEALED_OVERHEAD + KEY_LEN + CHECKSUM_LEN
+        );
+        let (body, sum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
+        assert_eq!(sum, &Sha256::digest(body)[..CHECKSUM_LEN]);
         let read = WrappedKey::from_bytes(&bytes).unwrap();
         assert_eq!(read, wrapped_key);
         assert_eq!(read.unwrap_with_pin(PIN).unwrap().0, key.0);
@@ -659,6 +955,15 @@ mod tests {
             ..wrapped_key.clone()
         };
         assert_eq!(WrappedKey::from_bytes(&phone.to_bytes()).unwrap(), phone);
+    }
+
+    /// `bytes` with its checksum recomputed, as if altered on purpose or
+    /// damaged before the checksum was written.
+    fn with_checksum(mut bytes: Vec<u8>) -> Vec<u8> {
+        let body = bytes.len() - CHECKSUM_LEN;
+        let sum = checksum(&bytes[..body]);
+        bytes[body..].copy_from_slice(&sum);
+        bytes
     }
 
     #[test]
@@ -672,26 +977,44 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert_eq!(
-            WrappedKey::from_bytes(&longer).unwrap_err().code(),
-            "corrupt_wrapped_key"
+            WrappedKey::from_bytes(&longer).unwrap_err(),
+            VaultError::CorruptWrappedKey("checksum")
         );
+
+        // Past the checksum, the structure is still checked.
         let mut magic = bytes.clone();
         magic[0] = b'X';
         assert_eq!(
-            WrappedKey::from_bytes(&magic).unwrap_err().code(),
-            "corrupt_wrapped_key"
+            WrappedKey::from_bytes(&with_checksum(magic)).unwrap_err(),
+            VaultError::CorruptWrappedKey("not a wrapped key")
         );
-        let mut version = bytes.clone();
-        version[4] = 9;
+        for unknown in [0, 1, 3, 9] {
+            let mut version = bytes.clone();
+            version[4] = unknown;
+            assert_eq!(
+                WrappedKey::from_bytes(&with_checksum(version)).unwrap_err(),
+                VaultError::UnknownVersion(unknown)
+            );
+        }
+        let version_1 = WrappedKey {
+            version: 1,
+            ..wrapped(&key)
+        };
         assert_eq!(
-            WrappedKey::from_bytes(&version).unwrap_err(),
-            VaultError::UnknownVersion(9)
+            version_1.unwrap_with_pin(PIN).unwrap_err(),
+            VaultError::UnknownVersion(1)
         );
         let mut huge_len = bytes.clone();
         huge_len[33..35].copy_from_slice(&u16::MAX.to_le_bytes());
         assert_eq!(
-            WrappedKey::from_bytes(&huge_len).unwrap_err().code(),
-            "corrupt_wrapped_key"
+            WrappedKey::from_bytes(&with_checksum(huge_len)).unwrap_err(),
+            VaultError::CorruptWrappedKey("sealed key too long")
+        );
+        let mut short_len = bytes.clone();
+        short_len[33] -= 1;
+        assert_eq!(
+            WrappedKey::from_bytes(&with_checksum(short_len)).unwrap_err(),
+            VaultError::CorruptWrappedKey("length does not match")
         );
     }
 
@@ -709,7 +1032,11 @@ mod tests {
                 ..KdfParams::PHONE
             },
             KdfParams {
-                iterations: 101,
+                iterations: MAX_ITERATIONS + 1,
+                ..KdfParams::PHONE
+            },
+            KdfParams {
+                iterations: 100,
                 ..KdfParams::PHONE
             },
             KdfParams {
@@ -729,9 +1056,24 @@ mod tests {
                 iterations: 1,
                 parallelism: 1,
             },
+            // The old limit, 1 GiB: aborts in wasm rather than erroring.
+            KdfParams {
+                memory_kib: 1024 * 1024,
+                ..KdfParams::PHONE
+            },
             KdfParams {
                 memory_kib: MAX_MEMORY_KIB,
-                iterations: 100,
+                iterations: 5,
+                parallelism: 1,
+            },
+            KdfParams {
+                memory_kib: 64 * 1024,
+                iterations: 9,
+                parallelism: 1,
+            },
+            KdfParams {
+                memory_kib: MAX_MEMORY_KIB,
+                iterations: MAX_ITERATIONS,
                 parallelism: 1,
             },
         ];
@@ -749,6 +1091,73 @@ mod tests {
         assert_eq!(KdfParams::PHONE.memory_kib, 19456);
         assert!(KdfParams::PHONE.check().is_ok());
         assert!(KdfParams::TEST.check().is_ok());
+    }
+
+    #[test]
+    fn caps() {
+        assert_eq!(MAX_MEMORY_KIB, 131_072);
+        assert_eq!(MAX_ITERATIONS, 10);
+        assert_eq!(MAX_WORK_KIB, 4 * 131_072);
+        let at_the_caps = [
+            KdfParams {
+                memory_kib: MAX_MEMORY_KIB,
+                iterations: 4,
+                parallelism: 1,
+            },
+            KdfParams {
+                memory_kib: 64 * 1024,
+                iterations: 8,
+                parallelism: 1,
+            },
+            KdfParams {
+                memory_kib: MAX_MEMORY_KIB / MAX_ITERATIONS * 4,
+                iterations: MAX_ITERATIONS,
+                parallelism: MAX_PARALLELISM,
+            },
+            // The bench's stronger setting.
+            KdfParams {
+                memory_kib: 64 * 1024,
+                iterations: 3,
+                parallelism: 1,
+            },
+        ];
+        for params in at_the_caps {
+            assert!(params.check().is_ok(), "{params:?}");
+            let stored = WrappedKey {
+                params,
+                version: WRAPPED_VERSION,
+                salt: [0; SALT_LEN],
+                sealed: vec![0; SEALED_OVERHEAD + KEY_LEN],
+            };
+            assert_eq!(WrappedKey::from_bytes(&stored.to_bytes()).unwrap(), stored);
+        }
+        let messages = [
+            (
+                KdfParams {
+                    memory_kib: MAX_MEMORY_KIB + 1,
+                    ..KdfParams::PHONE
+                },
+                "memory must be at most 128 MiB",
+            ),
+            (
+                KdfParams {
+                    iterations: MAX_ITERATIONS + 1,
+                    ..KdfParams::PHONE
+                },
+                "iterations must be 1 to 10",
+            ),
+            (
+                KdfParams {
+                    memory_kib: MAX_MEMORY_KIB,
+                    iterations: 5,
+                    parallelism: 1,
+                },
+                "memory times iterations is too large",
+            ),
+        ];
+        for (params, why) in messages {
+            assert_eq!(params.check(), Err(VaultError::KdfParamsOutOfRange(why)));
+        }
     }
 
     #[test]
