@@ -331,9 +331,12 @@ pub fn check_stored(bytes: &[u8]) -> Result<(u32, u32), PhotoError> {
 
 /// The first metadata segment of a JPEG before its image data, named.
 pub fn metadata_in(jpeg: &[u8]) -> Result<Option<&'static str>, PhotoError> {
-    Ok(header_segments(jpeg)?
-        .into_iter()
-        .find_map(|(marker, _)| metadata_named(marker)))
+    let mut found = None;
+    walk_header(jpeg, |marker, _| {
+        found = metadata_named(marker);
+        found.is_none()
+    })?;
+    Ok(found)
 }
 
 /// A JPEG without its metadata segments: every segment before the image
@@ -341,22 +344,21 @@ pub fn metadata_in(jpeg: &[u8]) -> Result<Option<&'static str>, PhotoError> {
 /// For what the browser's encoder writes (Chromium adds a colour profile);
 /// the pixels are untouched, and [`finish`] checks the result anyway.
 pub fn without_metadata(jpeg: &[u8]) -> Result<Vec<u8>, PhotoError> {
-    let segments = header_segments(jpeg)?;
     let mut out = Vec::with_capacity(jpeg.len());
-    out.extend_from_slice(&jpeg[..2]);
     let mut rest = 2;
-    for (marker, range) in segments {
-        rest = range.end;
+    walk_header(jpeg, |marker, range| {
         if marker == 0xDA || marker == 0xD9 {
             rest = range.start;
-            break;
-        }
-        if metadata_named(marker).is_none() {
+        } else if metadata_named(marker).is_none() {
             out.extend_from_slice(&jpeg[range]);
         }
-    }
-    out.extend_from_slice(&jpeg[rest..]);
-    Ok(out)
+        true
+    })?;
+    let mut whole = Vec::with_capacity(2 + out.len() + jpeg.len() - rest);
+    whole.extend_from_slice(&jpeg[..2]);
+    whole.extend_from_slice(&out);
+    whole.extend_from_slice(&jpeg[rest..]);
+    Ok(whole)
 }
 
 fn metadata_named(marker: u8) -> Option<&'static str> {
@@ -368,15 +370,19 @@ fn metadata_named(marker: u8) -> Option<&'static str> {
     }
 }
 
-/// The segments of a JPEG from its start (SOI) to its image data (SOS, or
-/// the end, EOI), each as its marker and its bytes (marker included);
-/// the last is the SOS or EOI marker itself.
-fn header_segments(jpeg: &[u8]) -> Result<Vec<(u8, std::ops::Range<usize>)>, PhotoError> {
+/// Visits the segments of a JPEG from its start (SOI) to its image data
+/// (SOS, or the end, EOI), each as its marker and its bytes (marker
+/// included), the last being the SOS or EOI marker itself; `visit` returns
+/// false to stop. Nothing is collected: a hostile upload made of millions
+/// of tiny segments costs time in proportion, not memory.
+fn walk_header(
+    jpeg: &[u8],
+    mut visit: impl FnMut(u8, std::ops::Range<usize>) -> bool,
+) -> Result<(), PhotoError> {
     let corrupt = || PhotoError::Corrupt("its segments do not add up".into());
     if jpeg.get(..2) != Some(&[0xFF, 0xD8]) {
         return Err(PhotoError::NotJpeg);
     }
-    let mut segments = Vec::new();
     let mut at = 2;
     loop {
         let (Some(&0xFF), Some(&marker)) = (jpeg.get(at), jpeg.get(at + 1)) else {
@@ -389,8 +395,8 @@ fn header_segments(jpeg: &[u8]) -> Result<Vec<(u8, std::ops::Range<usize>)>, Pho
                 continue;
             }
             0xDA | 0xD9 => {
-                segments.push((marker, at..at + 2));
-                return Ok(segments);
+                visit(marker, at..at + 2);
+                return Ok(());
             }
             // Markers without a length.
             0x01 | 0xD0..=0xD7 => 0,
@@ -405,7 +411,9 @@ fn header_segments(jpeg: &[u8]) -> Result<Vec<(u8, std::ops::Range<usize>)>, Pho
                 len
             }
         };
-        segments.push((marker, at..at + 2 + len));
+        if !visit(marker, at..at + 2 + len) {
+            return Ok(());
+        }
         at += 2 + len;
     }
 }

@@ -2,22 +2,59 @@
 // warned first of what it held unsent; when the phone next reaches the
 // server it deletes everything it stored, says so to the server (audited),
 // and shows the sign-in screen with the reason.
-import { test, expect } from '@playwright/test';
+import { test, expect, chromium } from '@playwright/test';
+import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromiumArgs, phone as phoneSize } from './playwright.config.mjs';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit,
   waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus,
 } from './support.mjs';
 
+/** Every file under `dir` that holds any of `needles` (as UTF-8 or UTF-16). */
+function filesHolding(dir, needles) {
+  const found = [];
+  const walk = d => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile()) {
+        const bytes = readFileSync(path);
+        for (const n of needles) {
+          if (bytes.includes(Buffer.from(n, 'utf8')) || bytes.includes(Buffer.from(n, 'utf16le'))) {
+            found.push(`${path.slice(dir.length)}: ${n.slice(0, 12)}…`);
+          }
+        }
+      }
+    }
+  };
+  walk(dir);
+  return found;
+}
+
 test('a phone revoked while offline wipes itself when it comes back', async ({ browser }) => {
   const practice = await startPractice();
+  const profile = mkdtempSync(join(tmpdir(), 'fieldvisit-profile-'));
   try {
     const alex = practice.person('Alex Worker');
     practice.assign(alex);
 
-    // The phone: a visit typed, synced, then more words with no signal.
-    const phoneContext = await browser.newContext();
-    const phone = await phoneContext.newPage();
+    // The phone (a browser profile on disk, to be read afterwards): a
+    // visit typed, synced, then more words with no signal.
+    const phoneContext = await chromium.launchPersistentContext(profile, {
+      ...phoneSize,
+      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+      args: chromiumArgs,
+    });
+    const phone = phoneContext.pages()[0] ?? await phoneContext.newPage();
     const phoneErrors = watchForErrors(phone);
+    let token;
+    phone.on('response', async r => {
+      if (r.url().endsWith('/api/enrol') && r.ok()) token = (await r.json()).token;
+    });
     await signIn(phone, practice.server.url, practice.code(alex));
     await openCase(phone, practice.personName);
     await startVisit(phone);
@@ -63,6 +100,11 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
     await expect(phone.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
     await expect(phone.getByRole('alert')).toHaveCount(0);
 
+    // Nothing of what was typed, nor the token, is left in the profile.
+    await phoneContext.close();
+    expect(token).toBeTruthy();
+    expect(filesHolding(profile, ['The kettle was on', 'never left the phone', token])).toEqual([]);
+
     // The tablet sees it wiped.
     await tablet.reload();
     await expect(tablet.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasNotText: 'this device' }))
@@ -71,5 +113,6 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
     tabletErrors();
   } finally {
     await practice.cleanup();
+    rmSync(profile, { recursive: true, force: true });
   }
 });

@@ -62,21 +62,26 @@ pub async fn process(original: &[u8], decoder: Decoder) -> Result<Processed, Pho
     if let Some(p) = &performance {
         let _ = p.mark(START);
     }
-    let made = match decoder {
-        Decoder::Wasm => photo::process(original),
+    // The decoder that made it: the measure is named for that one, so a
+    // fallback is never timed as the browser's.
+    let (made, used) = match decoder {
+        Decoder::Wasm => (photo::process(original), Decoder::Wasm),
         Decoder::Browser => {
             photo::inspect(original)?;
             match encode(original).await {
-                Ok(jpeg) => photo::without_metadata(&jpeg).and_then(photo::finish),
+                Ok(jpeg) => (
+                    photo::without_metadata(&jpeg).and_then(photo::finish),
+                    Decoder::Browser,
+                ),
                 Err(e) => {
                     tracing::warn!(error = ?e, "the browser could not process a photo; the app's decoder will");
-                    photo::process(original)
+                    (photo::process(original), Decoder::Wasm)
                 }
             }
         }
     };
     if let Some(p) = performance {
-        let name = format!("fieldvisit photo: {}", decoder.name());
+        let name = format!("fieldvisit photo: {}", used.name());
         let _ = p.measure_with_start_mark(&name, START);
         p.clear_marks_with_mark_name(START);
     }

@@ -88,6 +88,9 @@ impl DeviceCore {
         label: &str,
     ) -> Result<Self, CoreError> {
         prepare_store(dir).await?;
+        // A new enrolment starts from nothing: whatever a wipe cut short
+        // (or an older enrolment) left here is not carried over.
+        super::devices::delete_store(dir).await?;
         let local = Local::open(&paths(dir).0)?;
         let response = ApiClient::new(server_url, None)?.enrol(code, label).await?;
         local.save_enrolment(server_url, &response)?;

@@ -108,12 +108,16 @@ impl DeviceCore {
 
 /// Natively the store's files (and SQLite's journals beside them); in the
 /// browser every file the IndexedDB VFS holds.
-async fn delete_store(dir: &std::path::Path) -> Result<(), CoreError> {
+pub(super) async fn delete_store(dir: &std::path::Path) -> Result<(), CoreError> {
     #[cfg(not(target_arch = "wasm32"))]
     {
+        // The records first, the enrolment last: a wipe cut short leaves
+        // an enrolled store to wipe again, never records without one (which
+        // `open` would take for a store never enrolled). SQLite's side
+        // files go before the file they belong to.
         let (local, documents) = paths(dir);
-        for db in [local, documents] {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
+        for db in [documents, local] {
+            for suffix in ["-wal", "-shm", "-journal", ""] {
                 let mut name = db.clone().into_os_string();
                 name.push(suffix);
                 match std::fs::remove_file(&name) {

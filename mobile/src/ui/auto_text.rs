@@ -131,6 +131,9 @@ pub fn AutoText(
             }
             if multiline {
                 textarea {
+                    // Case text is never kept in the browser's saved form
+                    // state (its session files outlive a wipe and a lock).
+                    autocomplete: "off",
                     id: "{id}",
                     rows: "4",
                     readonly: read_only,
@@ -140,6 +143,7 @@ pub fn AutoText(
                 }
             } else {
                 input {
+                    autocomplete: "off",
                     id: "{id}",
                     r#type: "text",
                     readonly: read_only,

@@ -131,6 +131,8 @@ pub async fn wipe_revoked(mut core: Core, opened: Rc<DeviceCore>) {
         Ok(()) => "Your practice revoked this device, so everything it stored has been deleted from it. Records that had synced are safe with your practice. To use Fieldvisit here again, ask your practice admin for a new code.".to_owned(),
         Err(e) => format!("Your practice revoked this device, but deleting what it stored failed ({e}). Tell your practice admin."),
     };
+    // Anything typed while the wipe ran went to the draft journal: gone too.
+    crate::core::platform::journal::clear();
     if !browser::start_over(&notice) {
         core.set(None);
     }

@@ -124,6 +124,7 @@ pub fn ReviewPanel(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element
                     label { r#for: "review-comment", "Comments for the worker" }
                     p { id: "review-comment-hint", class: "hint", "Needed to return the visit; kept with the decision." }
                     textarea {
+                        autocomplete: "off",
                         id: "review-comment",
                         rows: "3",
                         aria_describedby: "review-comment-hint",
@@ -338,6 +339,7 @@ pub fn Annotations(
                         p { "On " mark { "{quote}" } }
                         label { r#for: "{input_id}", "Your comment" }
                         textarea {
+                            autocomplete: "off",
                             id: "{input_id}",
                             rows: "2",
                             value: "{body}",
@@ -415,6 +417,7 @@ pub fn Addenda(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element {
                 div { class: "field",
                     label { r#for: "addendum", "Add an addendum" }
                     textarea {
+                        autocomplete: "off",
                         id: "addendum",
                         rows: "3",
                         value: "{draft}",

@@ -36,6 +36,7 @@ pub fn SearchScreen() -> Element {
             label { r#for: "search-q", "Words to find" }
             div { class: "inline",
                 input {
+                    autocomplete: "off",
                     id: "search-q",
                     r#type: "search",
                     value: "{query}",

@@ -43,7 +43,10 @@ async fn revoke_mine(
     if !mine.iter().any(|d| d.device_id == device_id) {
         return Err(Error::NotFound(format!("device {device_id}")));
     }
-    let revoked = practice::revoke(&state.db, &device_id, &device.person.id).await?;
+    // Which device did it, too: a worker's other device revoking this one
+    // is either the worker or whoever holds that device.
+    let by = format!("{} from device {}", device.person.id, device.id);
+    let revoked = practice::revoke(&state.db, &device_id, &by).await?;
     state.engine.disconnect_device(&device_id);
     Ok(Json(revoked))
 }
@@ -69,8 +72,17 @@ async fn wiped(
     State(state): State<AppState>,
     AnyDevice(device): AnyDevice,
     ApiJson(report): ApiJson<Wiped>,
-) -> Result<StatusCode> {
-    spend_report(&state, &device.id)?;
+) -> Result<(StatusCode, [(axum::http::HeaderName, &'static str); 1])> {
+    if state
+        .throttles
+        .wipes
+        .spend(device.id.clone(), std::time::Instant::now())
+        != crate::throttle::Verdict::Allowed
+    {
+        return Err(Error::TooMany(
+            "wipe confirmations from this device at once",
+        ));
+    }
     let id = device.id.clone();
     let first = state
         .db
@@ -79,7 +91,15 @@ async fn wiped(
     if first {
         state.engine.disconnect_device(&device.id);
     }
-    Ok(StatusCode::NO_CONTENT)
+    // The browser then drops what it kept for this site besides the app's
+    // own store (its HTTP cache of photos, the service worker's cache).
+    Ok((
+        StatusCode::NO_CONTENT,
+        [(
+            axum::http::HeaderName::from_static("clear-site-data"),
+            "\"cache\", \"storage\"",
+        )],
+    ))
 }
 
 async fn enrol(

@@ -51,6 +51,10 @@ pub struct Throttles {
     /// A device's reports of what it has not yet sent: 10 at once, then
     /// one every 10 seconds (it reports when that changes).
     pub reports: Throttle<String>,
+    /// A wiped device's confirmation (audited once; its own bucket, so
+    /// status reports just before cannot crowd it out): 3 at once, then
+    /// one every 10 seconds.
+    pub wipes: Throttle<String>,
 }
 
 impl Default for Throttles {
@@ -61,6 +65,7 @@ impl Default for Throttles {
             reads: Throttle::new(120, std::time::Duration::from_millis(500)),
             seen: Throttle::new(1, std::time::Duration::from_secs(60)),
             reports: Throttle::new(10, std::time::Duration::from_secs(10)),
+            wipes: Throttle::new(3, std::time::Duration::from_secs(10)),
         }
     }
 }

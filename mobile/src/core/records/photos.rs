@@ -34,13 +34,12 @@ impl DeviceCore {
         let processed = platform::process_photo(original).await?;
         // The same picture picked twice is the one photo (for a creative
         // observation, the photo the visit already has).
-        if let Some(photo) = self.visit(visit_id).await?.photos.get(&processed.sha256)
+        let visit = self.visit(visit_id).await?;
+        if let Some(photo) = visit.photos.get(&processed.sha256)
             && photo.removed_by.is_empty()
         {
             return Ok(photo.clone());
         }
-        self.local
-            .put_blob(&processed.sha256, visit_id, &processed.jpeg, true)?;
         let photo = PhotoRef {
             sha256: processed.sha256.clone(),
             size: processed.jpeg.len() as u64,
@@ -51,8 +50,13 @@ impl DeviceCore {
             removed_by: String::new(),
             removed_at: String::new(),
         };
-        self.edit_visit(visit_id, VisitEdit::AddPhoto(photo.clone()))
-            .await?;
+        // Refused (a removed photo, a signed-off visit) before its bytes
+        // are kept: nothing is left waiting to upload that no record needs.
+        let add = VisitEdit::AddPhoto(photo.clone());
+        add.permitted(&visit, &self.writer())?;
+        self.local
+            .put_blob(&processed.sha256, visit_id, &processed.jpeg, true)?;
+        self.edit_visit(visit_id, add).await?;
         if !caption.is_empty() {
             let text = VisitText::PhotoCaption {
                 sha256: processed.sha256,

@@ -203,13 +203,18 @@ impl DeviceCore {
     /// Makes one typed edit to a visit, written as this device's actor,
     /// once the record's rules (the ones the server checks too) allow it
     /// to this device's person.
-    pub async fn edit_visit(&self, visit_id: &str, edit: VisitEdit) -> Result<(), CoreError> {
-        let handle = self.handle(visit_id).await?;
+    /// This device's person, as the rules see a writer.
+    pub(crate) fn writer(&self) -> Writer<'_> {
         let person = &self.enrolment.person;
-        let writer = Writer {
+        Writer {
             person_id: &person.id,
             role: &person.role,
-        };
+        }
+    }
+
+    pub async fn edit_visit(&self, visit_id: &str, edit: VisitEdit) -> Result<(), CoreError> {
+        let handle = self.handle(visit_id).await?;
+        let writer = self.writer();
         handle.with_document(|doc| {
             let visit = records::read_visit(doc)?;
             edit.permitted(&visit, &writer)?;
