@@ -116,3 +116,33 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
     rmSync(profile, { recursive: true, force: true });
   }
 });
+
+test('a page out of sight shows nothing of a case (the app switcher sees a blank page)', async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watchForErrors(page);
+    await signIn(page, practice.server.url, practice.code(alex));
+    await openCase(page, practice.personName);
+    await startVisit(page);
+    const main = page.locator('main');
+    await expect(main).toBeVisible();
+    // Headless Chromium keeps every tab "visible", so the page is told it
+    // is hidden the way a phone tells it (the state, then the event).
+    const setVisibility = state => page.evaluate(s => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, state);
+    await setVisibility('hidden');
+    await expect(main).toBeHidden();
+    await setVisibility('visible');
+    await expect(main).toBeVisible();
+    errors();
+    await context.close();
+  } finally {
+    await practice.cleanup();
+  }
+});

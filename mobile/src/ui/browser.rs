@@ -53,6 +53,24 @@ mod imp {
         crate::core::browser_online()
     }
 
+    /// Hidden (another app, the app switcher, a locked screen), the page
+    /// shows nothing of a case: the switcher's snapshot is of a blank page.
+    pub fn veil_when_hidden() {
+        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+            return;
+        };
+        let target = document.clone();
+        let f = Closure::<dyn FnMut()>::new(move || {
+            let hidden = target.visibility_state() == web_sys::VisibilityState::Hidden;
+            if let Some(body) = target.body() {
+                let _ = body.class_list().toggle_with_force("veiled", hidden);
+            }
+        });
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", f.as_ref().unchecked_ref());
+        f.forget();
+    }
+
     pub fn origin() -> Option<String> {
         web_sys::window().and_then(|w| w.location().origin().ok())
     }
@@ -94,6 +112,7 @@ mod imp {
     pub fn online() -> bool {
         true
     }
+    pub fn veil_when_hidden() {}
     pub fn origin() -> Option<String> {
         None
     }
@@ -146,4 +165,9 @@ pub fn start_over(notice: &str) -> bool {
 /// What the sign-in screen must say first, once.
 pub fn take_notice() -> Option<String> {
     imp::take_notice()
+}
+
+/// From the start: a hidden page shows nothing of a case (see `imp`).
+pub fn veil_when_hidden() {
+    imp::veil_when_hidden();
 }

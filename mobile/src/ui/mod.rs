@@ -55,6 +55,7 @@ pub fn App() -> Element {
 
     use_hook(move || {
         browser::on_fragment_change(move |fragment| route.set(Route::from_fragment(&fragment)));
+        browser::veil_when_hidden();
     });
 
     use_future(move || async move {
