@@ -1,14 +1,13 @@
 // The phone app, end to end: the real server process, the built web app,
 // Debian's Chromium as a 390 x 844 touch phone.
-import { test, expect, chromium } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromiumArgs, phone } from './playwright.config.mjs';
 import {
   startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit,
-  syncStatus, waitUntilSynced, checkScreen, screenshot, waitForOfflineShell,
+  syncStatus, waitUntilSynced, checkScreen, screenshot, waitForOfflineShell, launchProfile,
 } from './support.mjs';
 
 const field = {
@@ -184,11 +183,7 @@ test('two phones edit the same visit offline; both end with everything each type
 test('text typed one second before the browser is killed is there when it is reopened', async () => {
   const practice = await startPractice();
   const profile = mkdtempSync(join(tmpdir(), 'fieldvisit-profile-'));
-  const launch = () => chromium.launchPersistentContext(profile, {
-    ...phone,
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: chromiumArgs,
-  });
+  const launch = () => launchProfile(profile);
   try {
     const alex = practice.person('Alex Worker');
     practice.assign(alex);

@@ -2,14 +2,13 @@
 // warned first of what it held unsent; when the phone next reaches the
 // server it deletes everything it stored, says so to the server (audited),
 // and shows the sign-in screen with the reason.
-import { test, expect, chromium } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromiumArgs, phone as phoneSize } from './playwright.config.mjs';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit,
-  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus,
+  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile,
 } from './support.mjs';
 
 /** Every file under `dir` that holds any of `needles` (as UTF-8 or UTF-16). */
@@ -44,11 +43,7 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
 
     // The phone (a browser profile on disk, to be read afterwards): a
     // visit typed, synced, then more words with no signal.
-    const phoneContext = await chromium.launchPersistentContext(profile, {
-      ...phoneSize,
-      executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-      args: chromiumArgs,
-    });
+    const phoneContext = await launchProfile(profile);
     const phone = phoneContext.pages()[0] ?? await phoneContext.newPage();
     const phoneErrors = watchForErrors(phone);
     let token;

@@ -2,16 +2,15 @@
 // fixture with no signal and types on; back in signal the words reach a
 // colleague before the photo, an upload cut halfway goes on where it
 // stopped, and the colleague sees the thumbnail.
-import { test, expect, chromium } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { readdirSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
-import { chromiumArgs, phone as phoneSize } from './playwright.config.mjs';
 import { fileURLToPath } from 'node:url';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit,
-  syncStatus, waitUntilSynced, checkScreen, waitForOfflineShell, screenshot,
+  syncStatus, waitUntilSynced, checkScreen, waitForOfflineShell, screenshot, launchProfile,
 } from './support.mjs';
 
 const fixtures = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/photos');
@@ -134,11 +133,7 @@ test('a photo taken offline follows the words, survives a cut upload, and reache
 test('a photo attached offline, turned upright by the browser, is there after the browser is killed at once', async () => {
   const practice = await startPractice();
   const profile = mkdtempSync(join(tmpdir(), 'fieldvisit-profile-'));
-  const launch = () => chromium.launchPersistentContext(profile, {
-    ...phoneSize,
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: chromiumArgs,
-  });
+  const launch = () => launchProfile(profile);
   try {
     const alex = practice.person('Alex Worker');
     practice.assign(alex);

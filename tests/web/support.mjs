@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { expect } from '@playwright/test';
+import { expect, chromium } from '@playwright/test';
+import { chromiumArgs, phone } from './playwright.config.mjs';
 import AxeBuilder from '@axe-core/playwright';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -181,4 +182,14 @@ export async function checkScreen(page, name) {
   await expectAccessible(page, name);
   await expectPhoneLayout(page, name);
   await screenshot(page, name);
+}
+
+/** A phone whose browser profile is a folder on disk: it can be killed,
+ * reopened, and read byte by byte afterwards. */
+export function launchProfile(profile) {
+  return chromium.launchPersistentContext(profile, {
+    ...phone,
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: chromiumArgs,
+  });
 }
