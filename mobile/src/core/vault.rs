@@ -601,6 +601,24 @@ fn associated_data(version: u8, context: &[u8]) -> Vec<u8> {
     ad
 }
 
+/// The document store seals every chunk under the data key, bound to its
+/// storage key (a chunk copied to another key does not open).
+impl fieldvisit_sqlite_store::ValueCipher for DataKey {
+    fn seal(&self, key: &str, plain: &[u8]) -> Vec<u8> {
+        DataKey::seal(self, &store_context(key), plain)
+    }
+
+    fn open(&self, key: &str, sealed: &[u8]) -> Result<Vec<u8>, String> {
+        DataKey::open(self, &store_context(key), sealed)
+            .map(|mut plain| std::mem::take(&mut *plain))
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn store_context(key: &str) -> Vec<u8> {
+    [b"samod_storage:".as_slice(), key.as_bytes()].concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1212,5 +1230,31 @@ mod tests {
 
     fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[tokio::test]
+    async fn the_document_store_under_the_data_key_holds_no_plain_text() {
+        use fieldvisit_sqlite_store::{Durability, SqliteStorage};
+        use samod::storage::{Storage, StorageKey};
+        let dir = tempfile::tempdir().unwrap();
+        let key = std::sync::Arc::new(DataKey::generate());
+        let words = b"He keeps the letters under the bed.".to_vec();
+        let chunk = StorageKey::from_parts(["doc1", "incremental", "a"]).unwrap();
+        let store = SqliteStorage::open(&dir.path().join("documents.sqlite"), Durability::Full)
+            .unwrap()
+            .with_cipher(key.clone());
+        store.put(chunk.clone(), words.clone()).await;
+        assert_eq!(store.load(chunk.clone()).await, Some(words.clone()));
+        drop(store);
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            assert!(!bytes.windows(words.len()).any(|w| w == words.as_slice()));
+        }
+        // Another device's key opens nothing.
+        let other = SqliteStorage::open(&dir.path().join("documents.sqlite"), Durability::Full)
+            .unwrap()
+            .with_cipher(std::sync::Arc::new(DataKey::generate()));
+        assert_eq!(other.load(chunk).await, None);
     }
 }

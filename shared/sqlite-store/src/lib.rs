@@ -144,10 +144,20 @@ pub fn retry_delay(attempt: u64) -> Duration {
     Duration::from_millis(50u64.saturating_mul(1 << attempt.min(7))).min(Duration::from_secs(5))
 }
 
+/// Seals what the store writes and opens what it reads: the phone's
+/// encryption at rest (its vault's data key). The server stores plain, and
+/// so does a store opened without one. `key` is the storage key: sealed
+/// with the value, so a value moved to another key no longer opens.
+pub trait ValueCipher: Send + Sync + 'static {
+    fn seal(&self, key: &str, plain: &[u8]) -> Vec<u8>;
+    fn open(&self, key: &str, sealed: &[u8]) -> Result<Vec<u8>, String>;
+}
+
 #[derive(Clone)]
 pub struct SqliteStorage {
     conn: Arc<Mutex<Connection>>,
     health: StoreHealth,
+    cipher: Option<Arc<dyn ValueCipher>>,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -180,6 +190,39 @@ impl SqliteStorage {
         SqliteStorage {
             conn: Arc::new(Mutex::new(conn)),
             health: StoreHealth::default(),
+            cipher: None,
+        }
+    }
+
+    /// Every value written from now on is sealed with `cipher`, and every
+    /// value read must open with it.
+    pub fn with_cipher(mut self, cipher: Arc<dyn ValueCipher>) -> Self {
+        self.cipher = Some(cipher);
+        self
+    }
+
+    fn sealed(&self, key: &str, data: Vec<u8>) -> Vec<u8> {
+        match &self.cipher {
+            Some(c) => c.seal(key, &data),
+            None => data,
+        }
+    }
+
+    /// A value as read. One that does not open (damaged, or sealed under
+    /// another key) is not handed to samod as if it were absent without a
+    /// word: it is reported as a failing store and logged, and it stays on
+    /// disk untouched.
+    fn opened(&self, key: &str, data: Vec<u8>) -> Option<Vec<u8>> {
+        let Some(c) = &self.cipher else {
+            return Some(data);
+        };
+        match c.open(key, &data) {
+            Ok(plain) => Some(plain),
+            Err(error) => {
+                self.health.failed("open", &error);
+                tracing::error!(%error, key, "a stored value does not open; it is left as it is");
+                None
+            }
         }
     }
 
@@ -276,13 +319,17 @@ fn decode(key: &str) -> Option<StorageKey> {
 impl Storage for SqliteStorage {
     fn load(&self, key: StorageKey) -> impl Future<Output = Option<Vec<u8>>> + Send {
         let k = encode(&key);
+        let kq = k.clone();
         let fut = self.run("load", move |c| {
-            c.query_row("SELECT data FROM samod_storage WHERE key = ?1", [&k], |r| {
-                r.get(0)
-            })
+            c.query_row(
+                "SELECT data FROM samod_storage WHERE key = ?1",
+                [&kq],
+                |r| r.get(0),
+            )
             .optional()
         });
-        async move { fut.await.flatten() }
+        let this = self.clone();
+        async move { fut.await.flatten().and_then(|v| this.opened(&k, v)) }
     }
 
     fn load_range(
@@ -301,17 +348,22 @@ impl Storage for SqliteStorage {
             })?;
             rows.collect::<rusqlite::Result<Vec<(String, Vec<u8>)>>>()
         });
+        let this = self.clone();
         async move {
             fut.await
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|(k, v)| decode(&k).map(|k| (k, v)))
+                .filter_map(|(k, v)| {
+                    let v = this.opened(&k, v)?;
+                    decode(&k).map(|k| (k, v))
+                })
                 .collect()
         }
     }
 
     fn put(&self, key: StorageKey, data: Vec<u8>) -> impl Future<Output = ()> + Send {
         let k = encode(&key);
+        let data = self.sealed(&k, data);
         let fut = self.run("put", move |c| {
             c.prepare_cached(
                 "INSERT INTO samod_storage (key, data) VALUES (?1, ?2)
@@ -397,6 +449,68 @@ mod tests {
         put.await.unwrap();
         assert_eq!(s.health().failing(), None);
         assert_eq!(s.load(key(&["doc1", "snapshot", "b"])).await, Some(vec![2]));
+    }
+
+    /// A stand-in for the phone's vault, enough to tell sealed from plain:
+    /// it binds the value to its key and scrambles it.
+    struct TestCipher;
+
+    impl ValueCipher for TestCipher {
+        fn seal(&self, key: &str, plain: &[u8]) -> Vec<u8> {
+            let mut out = key.as_bytes().to_vec();
+            out.push(0);
+            out.extend(plain.iter().map(|b| b ^ 0xA5));
+            out
+        }
+        fn open(&self, key: &str, sealed: &[u8]) -> Result<Vec<u8>, String> {
+            let body = sealed
+                .strip_prefix(key.as_bytes())
+                .and_then(|rest| rest.strip_prefix(&[0]))
+                .ok_or("sealed under another key")?;
+            Ok(body.iter().map(|b| b ^ 0xA5).collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn with_a_cipher_nothing_plain_reaches_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        let words = b"She said the garden was hers.".to_vec();
+        {
+            let s = SqliteStorage::open(&path, Durability::Full)
+                .unwrap()
+                .with_cipher(Arc::new(TestCipher));
+            s.put(key(&["doc1", "incremental", "a"]), words.clone())
+                .await;
+            s.put(key(&["doc1", "snapshot", "b"]), words.clone()).await;
+            assert_eq!(
+                s.load(key(&["doc1", "incremental", "a"])).await,
+                Some(words.clone())
+            );
+            assert_eq!(s.load_range(key(&["doc1"])).await.len(), 2);
+        }
+        // On disk (the file and its WAL), only sealed bytes.
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            assert!(!bytes.windows(words.len()).any(|w| w == words.as_slice()));
+        }
+        // A value moved to another key does not open: reported, not
+        // passed off as absent in silence, and left on disk.
+        let s = SqliteStorage::open(&path, Durability::Full)
+            .unwrap()
+            .with_cipher(Arc::new(TestCipher));
+        {
+            let conn = s.conn.lock().unwrap();
+            conn.execute(
+                "UPDATE samod_storage SET key = 'doc1/incremental/z' WHERE key = 'doc1/incremental/a'",
+                [],
+            )
+            .unwrap();
+        }
+        assert_eq!(s.load(key(&["doc1", "incremental", "z"])).await, None);
+        assert_eq!(s.load_range(key(&["doc1"])).await.len(), 1);
+        assert_eq!(s.health().failing().map(|f| f.operation), Some("open"));
+        assert_eq!(s.chunk_count().unwrap(), 2);
     }
 
     #[test]
