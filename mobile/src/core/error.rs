@@ -26,6 +26,10 @@ pub enum CoreError {
     /// A picture that cannot be a photo of the record.
     #[error("{0}")]
     Photo(#[from] fieldvisit_shared::photo::PhotoError),
+    /// A sealed value of the store that does not open with this device's
+    /// key (damaged, or not this device's).
+    #[error("a value in this device's store does not open ({0})")]
+    Sealed(String),
     #[error("the sync engine has stopped")]
     Stopped,
     #[error("timed out waiting for {0}")]

@@ -10,6 +10,7 @@ use fieldvisit_sqlite_store::{apply_migrations, open_connection};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::CoreError;
+use super::vault::DataKey;
 
 const MIGRATIONS: &[(u32, &str)] = &[
     (
@@ -88,6 +89,13 @@ const MIGRATIONS: &[(u32, &str)] = &[
              added_at TEXT NOT NULL
          );",
     ),
+    // A photo's size as made, kept apart from its bytes: sealed bytes are
+    // longer than the photo (the upload's progress counts the photo).
+    (
+        6,
+        "ALTER TABLE blobs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+         UPDATE blobs SET size = length(bytes);",
+    ),
 ];
 
 /// How far a photo made here has got to the server.
@@ -135,6 +143,11 @@ impl std::fmt::Debug for Enrolment {
 #[derive(Clone)]
 pub struct Local {
     conn: Arc<Mutex<Connection>>,
+    /// Seals every column that says something about a case or a person (the
+    /// token, names, case references, refusals, photos), each bound to its
+    /// table, column and row. Ids, heads and times stay plain: the store
+    /// must find rows by them, and they name nobody.
+    key: Option<Arc<DataKey>>,
 }
 
 impl Local {
@@ -143,7 +156,34 @@ impl Local {
         apply_migrations(&mut conn, MIGRATIONS)?;
         Ok(Local {
             conn: Arc::new(Mutex::new(conn)),
+            key: None,
         })
+    }
+
+    /// From now on what is written is sealed under `key`, and what is read
+    /// must open with it.
+    // Switched on with the PIN (the next step of the lost-phone issue).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn with_key(mut self, key: Arc<DataKey>) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    fn seal(&self, place: &str, value: &str) -> String {
+        match &self.key {
+            Some(k) => k.seal_text(place.as_bytes(), value),
+            None => value.to_owned(),
+        }
+    }
+
+    fn open_text(&self, place: &str, stored: String) -> Result<String, CoreError> {
+        match &self.key {
+            Some(k) => k
+                .open_text(place.as_bytes(), &stored)
+                .map(|mut plain| std::mem::take(&mut *plain))
+                .map_err(|e| CoreError::Sealed(format!("{place}: {e}"))),
+            None => Ok(stored),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, CoreError> {
@@ -156,14 +196,22 @@ impl Local {
             c.execute(
                 "INSERT OR REPLACE INTO enrolment (id, server_url, device_id, token, peer_id, person_id, person_name, role)
                  VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![server_url, e.device_id, e.token, e.peer_id, e.person.id, e.person.name, e.person.role.as_str()],
+                params![
+                    server_url,
+                    e.device_id,
+                    self.seal("enrolment:token", &e.token),
+                    e.peer_id,
+                    e.person.id,
+                    self.seal("enrolment:person_name", &e.person.name),
+                    e.person.role.as_str()
+                ],
             )
             .map(|_| ())
         })
     }
 
     pub fn enrolment(&self) -> Result<Option<Enrolment>, CoreError> {
-        self.with(|c| {
+        let Some(mut e) = self.with(|c| {
             c.query_row(
                 "SELECT server_url, device_id, token, peer_id, person_id, person_name, role FROM enrolment WHERE id = 1",
                 [],
@@ -183,7 +231,14 @@ impl Local {
                 },
             )
             .optional()
-        })
+        })?
+        else {
+            return Ok(None);
+        };
+        e.token = self.open_text("enrolment:token", std::mem::take(&mut e.token))?;
+        e.person.name =
+            self.open_text("enrolment:person_name", std::mem::take(&mut e.person.name))?;
+        Ok(Some(e))
     }
 
     pub fn replace_cases(&self, cases: &[CaseSummary]) -> Result<(), CoreError> {
@@ -193,7 +248,12 @@ impl Local {
         for case in cases {
             tx.execute(
                 "INSERT INTO cases (case_id, reference, person_name, document_id) VALUES (?1, ?2, ?3, ?4)",
-                params![case.case_id, case.reference, case.person_name, case.document_id],
+                params![
+                    case.case_id,
+                    self.seal(&format!("cases:reference:{}", case.case_id), &case.reference),
+                    self.seal(&format!("cases:person_name:{}", case.case_id), &case.person_name),
+                    case.document_id
+                ],
             )?;
             tx.execute(
                 "INSERT OR IGNORE INTO documents (document_id, case_id, kind) VALUES (?1, ?2, 'case')",
@@ -204,11 +264,11 @@ impl Local {
         Ok(())
     }
 
+    /// In reference order (sorted here: sealed references do not sort).
     pub fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
-        self.with(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT case_id, reference, person_name, document_id FROM cases ORDER BY reference",
-            )?;
+        let stored: Vec<CaseSummary> = self.with(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT case_id, reference, person_name, document_id FROM cases")?;
             let rows = stmt.query_map([], |r| {
                 Ok(CaseSummary {
                     case_id: r.get(0)?,
@@ -218,7 +278,24 @@ impl Local {
                 })
             })?;
             rows.collect()
-        })
+        })?;
+        let mut cases = stored
+            .into_iter()
+            .map(|mut case| {
+                let id = case.case_id.clone();
+                case.reference = self.open_text(
+                    &format!("cases:reference:{id}"),
+                    std::mem::take(&mut case.reference),
+                )?;
+                case.person_name = self.open_text(
+                    &format!("cases:person_name:{id}"),
+                    std::mem::take(&mut case.person_name),
+                )?;
+                Ok(case)
+            })
+            .collect::<Result<Vec<_>, CoreError>>()?;
+        cases.sort_by(|a, b| a.reference.cmp(&b.reference));
+        Ok(cases)
     }
 
     pub fn add_document(
@@ -324,7 +401,11 @@ impl Local {
         for p in people {
             tx.execute(
                 "INSERT INTO people (id, name, role) VALUES (?1, ?2, ?3)",
-                params![p.id, p.name, p.role.as_str()],
+                params![
+                    p.id,
+                    self.seal(&format!("people:name:{}", p.id), &p.name),
+                    p.role.as_str()
+                ],
             )?;
         }
         tx.commit()?;
@@ -335,7 +416,9 @@ impl Local {
         self.with(|c| {
             c.query_row("SELECT name FROM people WHERE id = ?1", [id], |r| r.get(0))
                 .optional()
-        })
+        })?
+        .map(|name| self.open_text(&format!("people:name:{id}"), name))
+        .transpose()
     }
 
     /// Forgets a record that could not be made after its bookkeeping was.
@@ -359,7 +442,11 @@ impl Local {
         self.with(|c| {
             c.execute(
                 "INSERT OR REPLACE INTO warnings (document_id, message, at) VALUES (?1, ?2, ?3)",
-                params![document_id, message, at],
+                params![
+                    document_id,
+                    self.seal(&format!("warnings:message:{document_id}"), message),
+                    at
+                ],
             )
             .map(|_| ())
         })
@@ -373,7 +460,9 @@ impl Local {
                 |r| r.get(0),
             )
             .optional()
-        })
+        })?
+        .map(|m| self.open_text(&format!("warnings:message:{document_id}"), m))
+        .transpose()
     }
 
     pub fn server_heads(&self, document_id: &str) -> Result<Vec<automerge::ChangeHash>, CoreError> {
@@ -437,30 +526,42 @@ impl Local {
         mine: bool,
     ) -> Result<(), CoreError> {
         let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+        let stored = match &self.key {
+            Some(k) => k.seal(format!("blobs:bytes:{sha256}").as_bytes(), bytes),
+            None => bytes.to_vec(),
+        };
         self.with(|c| {
             c.execute(
-                "INSERT OR IGNORE INTO blobs (sha256, document_id, bytes, mine, sent, added_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![sha256, document_id, bytes, mine, !mine, at],
+                "INSERT OR IGNORE INTO blobs (sha256, document_id, bytes, size, mine, sent, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![sha256, document_id, stored, size, mine, !mine, at],
             )
             .map(|_| ())
         })
     }
 
     pub fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, CoreError> {
-        self.with(|c| {
+        let stored: Option<Vec<u8>> = self.with(|c| {
             c.query_row("SELECT bytes FROM blobs WHERE sha256 = ?1", [sha256], |r| {
                 r.get(0)
             })
             .optional()
-        })
+        })?;
+        let (Some(stored), Some(k)) = (stored.as_ref(), &self.key) else {
+            return Ok(stored);
+        };
+        let place = format!("blobs:bytes:{sha256}");
+        k.open(place.as_bytes(), stored)
+            .map(|mut plain| Some(std::mem::take(&mut *plain)))
+            .map_err(|e| CoreError::Sealed(format!("{place}: {e}")))
     }
 
     /// Photos made here, with how far each has got.
     pub fn blob_progress(&self) -> Result<Vec<BlobProgress>, CoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT sha256, document_id, length(bytes), received, sent, error
+                "SELECT sha256, document_id, size, received, sent, error
                  FROM blobs WHERE mine = 1 ORDER BY added_at, sha256",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -497,5 +598,98 @@ impl Local {
             )
             .map(|_| ())
         })
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_a_key_nothing_about_a_person_is_plain_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("device.sqlite");
+        let key = Arc::new(DataKey::generate());
+        let secrets = [
+            "token-9f8e7d6c5b4a",
+            "Wren Synthetic-Worker",
+            "REF-SECRET-42",
+            "Casey Synthetic-Person",
+            "Ash Synthetic-Colleague",
+            "refused: she may not write this",
+            "JPEG-BYTES-OF-A-PHOTO",
+        ];
+        {
+            let local = Local::open(&path).unwrap().with_key(key.clone());
+            let person = PersonSummary {
+                id: "worker-1".into(),
+                name: secrets[1].into(),
+                role: Role::Worker,
+            };
+            let enrolled = EnrolResponse {
+                device_id: "device-1".into(),
+                token: secrets[0].into(),
+                peer_id: "peer-1".into(),
+                person,
+            };
+            local
+                .save_enrolment("http://127.0.0.1:1", &enrolled)
+                .unwrap();
+            local
+                .replace_cases(&[CaseSummary {
+                    case_id: "case-1".into(),
+                    reference: secrets[2].into(),
+                    person_name: secrets[3].into(),
+                    document_id: "doc-1".into(),
+                }])
+                .unwrap();
+            local
+                .replace_people(&[PersonSummary {
+                    id: "worker-2".into(),
+                    name: secrets[4].into(),
+                    role: Role::Worker,
+                }])
+                .unwrap();
+            local.set_warning("doc-1", secrets[5]).unwrap();
+            local
+                .put_blob("ab12", "doc-1", secrets[6].as_bytes(), true)
+                .unwrap();
+
+            // Read back as written.
+            let e = local.enrolment().unwrap().unwrap();
+            assert_eq!(
+                (e.token.as_str(), e.person.name.as_str()),
+                (secrets[0], secrets[1])
+            );
+            let cases = local.cases().unwrap();
+            assert_eq!(cases[0].reference, secrets[2]);
+            assert_eq!(cases[0].person_name, secrets[3]);
+            assert_eq!(
+                local.person_name("worker-2").unwrap().as_deref(),
+                Some(secrets[4])
+            );
+            assert_eq!(local.warning("doc-1").unwrap().as_deref(), Some(secrets[5]));
+            assert_eq!(local.blob("ab12").unwrap().unwrap(), secrets[6].as_bytes());
+            // The upload counts the photo, not its sealed bytes.
+            assert_eq!(
+                local.blob_progress().unwrap()[0].size,
+                secrets[6].len() as u64
+            );
+        }
+        for file in std::fs::read_dir(dir.path()).unwrap() {
+            let bytes = std::fs::read(file.unwrap().path()).unwrap();
+            for s in secrets {
+                assert!(
+                    !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                    "{s} is plain on disk"
+                );
+            }
+        }
+        // Another key opens nothing, and says so.
+        let other = Local::open(&path)
+            .unwrap()
+            .with_key(Arc::new(DataKey::generate()));
+        assert!(matches!(other.enrolment(), Err(CoreError::Sealed(_))));
+        assert!(matches!(other.blob("ab12"), Err(CoreError::Sealed(_))));
     }
 }
