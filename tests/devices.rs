@@ -208,3 +208,57 @@ async fn reports_and_wipes_from_a_hand_made_peer_are_bounded() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+/// Every file under `dir` holding `needle`.
+fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_of_the_phones_files_without_the_pin_reveals_no_case_text() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let dir = practice.dir.path().join("phone");
+    let phone = practice.device(&server, &wren, "phone").await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    let visit = phone
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    let sentence = "She keeps her savings in the biscuit tin.";
+    phone
+        .set_text(&visit, TextField::Observations, sentence)
+        .await
+        .unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    phone.close().await;
+    for needle in [sentence, "Casey Synthetic", "TEST-001", "Wren Worker"] {
+        assert_eq!(
+            files_holding(&dir, needle),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+    // The PIN opens it again, with everything in it; a wrong one does not.
+    let wrong = fieldvisit_mobile::DeviceCore::open(&dir, "000111").await;
+    assert!(matches!(wrong, Err(fieldvisit_mobile::CoreError::WrongPin)));
+    let phone = fieldvisit_mobile::DeviceCore::open(&dir, fieldvisit_e2e::PIN)
+        .await
+        .unwrap()
+        .expect("enrolled");
+    assert_eq!(
+        phone.visit(&visit).await.unwrap().observations.as_str(),
+        sentence
+    );
+}

@@ -306,7 +306,11 @@ async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
         let dir = phones.path().join(name);
         let url = server.url.clone();
         let name = name.to_owned();
-        async move { DeviceCore::enrol(&dir, &url, &code, &name).await.unwrap() }
+        async move {
+            DeviceCore::enrol(&dir, &url, &code, &name, fieldvisit_e2e::PIN)
+                .await
+                .unwrap()
+        }
     };
     let writer = enrol(&wren, "writer").await;
     let reader = enrol(&ash, "reader").await;
@@ -364,9 +368,15 @@ async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
     // Everything acknowledged survives a kill -9 and a restart.
     let server = server.restart_after_kill9();
     let (_, code) = practice.enrolment_code(&ash);
-    let late = DeviceCore::enrol(&phones.path().join("late"), &server.url, &code, "late")
-        .await
-        .unwrap();
+    let late = DeviceCore::enrol(
+        &phones.path().join("late"),
+        &server.url,
+        &code,
+        "late",
+        fieldvisit_e2e::PIN,
+    )
+    .await
+    .unwrap();
     late.go_online().unwrap();
     late.refresh_cases().await.unwrap();
     eventually("the whole text on a new phone", || async {

@@ -72,7 +72,7 @@ async fn run(cases: usize) -> (std::time::Duration, u64) {
         ),
         "code",
     );
-    let first = DeviceCore::enrol(&dir.path().join("first"), &url, &code, "first")
+    let first = DeviceCore::enrol(&dir.path().join("first"), &url, &code, "first", "472913")
         .await
         .unwrap();
     first.go_online().unwrap();
@@ -109,7 +109,7 @@ async fn run(cases: usize) -> (std::time::Duration, u64) {
     );
     let fresh_dir = dir.path().join("fresh");
     let started = Instant::now();
-    let fresh = DeviceCore::enrol(&fresh_dir, &url, &code, "fresh")
+    let fresh = DeviceCore::enrol(&fresh_dir, &url, &code, "fresh", "472913")
         .await
         .unwrap();
     fresh.go_online().unwrap();

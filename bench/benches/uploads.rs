@@ -52,7 +52,7 @@ async fn one(original: &[u8]) -> (u64, Duration) {
         "code",
     );
     let (mut child, url) = servers::serve_practice(&bin, &data).await.unwrap();
-    let phone = DeviceCore::enrol(&dir.path().join("phone"), &url, &code, "phone")
+    let phone = DeviceCore::enrol(&dir.path().join("phone"), &url, &code, "phone", "472913")
         .await
         .unwrap();
     phone.go_online().unwrap();

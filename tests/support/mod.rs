@@ -239,7 +239,7 @@ impl Practice {
     /// Enrols a device core for `person` in its own store directory.
     pub async fn device(&self, server: &Server, person: &str, name: &str) -> DeviceCore {
         let (_, code) = self.enrolment_code(person);
-        DeviceCore::enrol(&self.dir.path().join(name), &server.url, &code, name)
+        DeviceCore::enrol(&self.dir.path().join(name), &server.url, &code, name, PIN)
             .await
             .expect("enrol device")
     }
@@ -259,6 +259,9 @@ impl Default for Practice {
 }
 
 pub const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The PIN every test device is enrolled with.
+pub const PIN: &str = "472913";
 
 /// Writes `text` into a visit's observations and waits until the server
 /// has it: the device still syncs.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit,
-  syncStatus, waitUntilSynced, checkScreen, screenshot, waitForOfflineShell, launchProfile,
+  syncStatus, waitUntilSynced, checkScreen, screenshot, waitForOfflineShell, launchProfile, unlock,
 } from './support.mjs';
 
 const field = {
@@ -78,6 +78,7 @@ test('a worker records a visit, offline through a reload, and a colleague sees e
     await ctxA.setOffline(true);
     await expect(syncStatus(a)).toContainText('Offline');
     await a.reload();
+    await unlock(a);
     await expect(a.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible();
     await expect(a.getByLabel(field.observations)).toHaveValue('Kitchen tidy; fridge stocked.');
     await typeAtEnd(a, field.observations, ' Back door left unlocked.');
@@ -209,6 +210,7 @@ test('text typed one second before the browser is killed is there when it is reo
     page = context.pages()[0] ?? await context.newPage();
     const noErrors = watchForErrors(page);
     await page.goto(visitUrl);
+    await unlock(page);
     await expect(page.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible();
     await expect(page.getByLabel(field.observations)).toHaveValue('Typed a second before the crash.');
     await expect(syncStatus(page)).toContainText('Offline');
@@ -245,6 +247,7 @@ test('every keystroke survives a reload at once, ten times, and a closed tab', a
       await typeAtEnd(page, field.observations, words);
       expected += words;
       await page.reload(); // at once: no pause after the last key
+      await unlock(page);
       await expect(heading(page)).toBeVisible();
       await expect(page.getByLabel(field.observations)).toHaveValue(expected);
     }
@@ -255,6 +258,7 @@ test('every keystroke survives a reload at once, ten times, and a closed tab', a
     page = await ctx.newPage();
     noErrors.push(watchForErrors(page));
     await page.goto(visitUrl);
+    await unlock(page);
     await expect(heading(page)).toBeVisible();
     await expect(page.getByLabel(field.analysis)).toHaveValue('Written just before the tab closed.');
     await expect(page.getByLabel(field.observations)).toHaveValue(expected);

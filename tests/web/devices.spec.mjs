@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit,
-  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile,
+  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile, unlock,
 } from './support.mjs';
 
 /** Every file under `dir` that holds any of `needles` (as UTF-8 or UTF-16). */
@@ -62,6 +62,12 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
     await expect(syncStatus(phone)).toContainText('Offline');
     await box.pressSequentially(' Words that never left the phone.', { delay: 10 });
 
+    // Even before any wipe, the phone's profile holds neither what was
+    // typed nor the token: everything the app stores is sealed.
+    await phone.waitForTimeout(1500);
+    expect(token).toBeTruthy();
+    expect(filesHolding(profile, ['The kettle was on', 'never left the phone', token])).toEqual([]);
+
     // The tablet: the worker's devices, the warning, the revocation.
     const tabletContext = await browser.newContext();
     const tablet = await tabletContext.newPage();
@@ -102,6 +108,7 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
 
     // The tablet sees it wiped.
     await tablet.reload();
+    await unlock(tablet);
     await expect(tablet.getByRole('list', { name: 'Devices' }).getByRole('listitem').filter({ hasNotText: 'this device' }))
       .toContainText('wiped', { timeout: 10_000 });
     phoneErrors();

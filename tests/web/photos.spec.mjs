@@ -10,7 +10,7 @@ import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit,
-  syncStatus, waitUntilSynced, checkScreen, waitForOfflineShell, screenshot, launchProfile,
+  syncStatus, waitUntilSynced, checkScreen, waitForOfflineShell, screenshot, launchProfile, unlock,
 } from './support.mjs';
 
 const fixtures = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/fixtures/photos');
@@ -159,6 +159,7 @@ test('a photo attached offline, turned upright by the browser, is there after th
     page = context.pages()[0] ?? await context.newPage();
     const noErrors = watchForErrors(page);
     await page.goto(visitUrl);
+    await unlock(page);
     await expect(page.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible({ timeout: 30_000 });
     const photos = page.getByRole('list', { name: 'Photos of this visit' });
     await expect(photos.locator('img.thumb')).toBeVisible();

@@ -21,11 +21,7 @@ async function device(browser, practice, personId, size = {}) {
   const context = await browser.newContext(size);
   const page = await context.newPage();
   const noErrors = watchForErrors(page);
-  await page.goto(practice.server.url);
-  await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible();
-  await page.getByLabel('Enrolment code').fill(practice.code(personId));
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect(page.getByRole('heading', { name: 'My cases' })).toBeVisible();
+  await signIn(page, practice.server.url, practice.code(personId));
   return { context, page, noErrors };
 }
 

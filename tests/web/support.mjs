@@ -99,12 +99,26 @@ export function watchForErrors(page) {
   return () => expect(errors, 'errors thrown in the page').toEqual([]);
 }
 
+/** The PIN every test phone chooses at sign-in. */
+export const PIN = '472913';
+
 export async function signIn(page, url, code) {
   await page.goto(url);
   await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible();
   await page.getByLabel('Enrolment code').fill(code);
+  await page.getByLabel('Choose a PIN for this device').fill(PIN);
+  await page.getByLabel('The same PIN again').fill(PIN);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page.getByRole('heading', { name: 'My cases' })).toBeVisible();
+}
+
+/** Every start of an enrolled phone (a reload, a reopened tab) asks for
+ * the PIN before it shows anything. */
+export async function unlock(page) {
+  await expect(page.getByRole('heading', { name: 'Unlock Fieldvisit' })).toBeVisible({ timeout: 30_000 });
+  await page.getByLabel('Your PIN').fill(PIN);
+  await page.getByRole('button', { name: 'Unlock' }).click();
+  await expect(page.getByRole('heading', { name: 'Unlock Fieldvisit' })).toBeHidden({ timeout: 30_000 });
 }
 
 export async function openCase(page, personName) {

@@ -40,6 +40,9 @@ impl samod::runtime::RuntimeHandle for BrowserRuntime {
 /// the first connection opens.
 pub async fn install_store() -> Result<(), CoreError> {
     use sqlite_wasm_vfs::relaxed_idb::{RelaxedIdbCfg, install};
+    if STORE.with(|s| s.borrow().is_some()) {
+        return Ok(());
+    }
     let util = install::<sqlite_wasm_rs::WasmOsCallback>(&RelaxedIdbCfg::default(), true)
         .await
         .map_err(|e| CoreError::Protocol(format!("the browser's storage is not available: {e}")))?;

@@ -15,6 +15,7 @@ use super::dialer::{DialFailed, SyncDialer, share_policy};
 use super::local::{Enrolment, Local};
 use super::outbox::OutboxDriver;
 use super::platform;
+use super::vault::{DataKey, KdfParams, VaultError, WrappedKey};
 
 /// The device core: one per enrolled device and data directory.
 pub struct DeviceCore {
@@ -80,42 +81,78 @@ pub(super) fn parse_doc_id(id: &str) -> Result<DocumentId, CoreError> {
 }
 
 impl DeviceCore {
-    /// Enrols this device with a one-time code and opens its store.
+    /// Enrols this device with a one-time code and opens its store, every
+    /// value of which is sealed under a new data key that only `pin`
+    /// unlocks. A PIN too easy to guess is refused before the code is spent.
     pub async fn enrol(
         dir: &Path,
         server_url: &str,
         code: &str,
         label: &str,
+        pin: &str,
     ) -> Result<Self, CoreError> {
+        let key = DataKey::generate();
+        let wrapped = key.wrap_with_pin(pin, KdfParams::PHONE)?;
         prepare_store(dir).await?;
         // A new enrolment starts from nothing: whatever a wipe cut short
         // (or an older enrolment) left here is not carried over.
         super::devices::delete_store(dir).await?;
+        let key = Arc::new(key);
         let local = Local::open(&paths(dir).0)?;
         let response = ApiClient::new(server_url, None)?.enrol(code, label).await?;
+        local.save_wrapped_key(&wrapped.to_bytes())?;
+        let local = local.with_key(key.clone());
         local.save_enrolment(server_url, &response)?;
+        // The key and the enrolment are on disk before anything is typed.
+        platform::store_durable().await;
         let enrolment = local.enrolment()?.ok_or(CoreError::NotEnrolled)?;
-        Self::start(dir, local, enrolment).await
+        Self::start(dir, local, enrolment, key).await
     }
 
-    /// Opens an enrolled device's store; `None` when it was never enrolled.
-    pub async fn open(dir: &Path) -> Result<Option<Self>, CoreError> {
-        let (local_path, _) = paths(dir);
+    /// Whether this device is enrolled here: its store waits for the PIN.
+    pub async fn enrolled(dir: &Path) -> Result<bool, CoreError> {
         #[cfg(not(target_arch = "wasm32"))]
-        if !local_path.exists() {
+        if !paths(dir).0.exists() {
+            return Ok(false);
+        }
+        prepare_store(dir).await?;
+        Ok(Local::open(&paths(dir).0)?.wrapped_key()?.is_some())
+    }
+
+    /// Opens an enrolled device's store with the worker's PIN; `None` when
+    /// it was never enrolled. A wrong PIN is [`CoreError::WrongPin`].
+    pub async fn open(dir: &Path, pin: &str) -> Result<Option<Self>, CoreError> {
+        #[cfg(not(target_arch = "wasm32"))]
+        if !paths(dir).0.exists() {
             return Ok(None);
         }
         prepare_store(dir).await?;
-        let local = Local::open(&local_path)?;
+        let local = Local::open(&paths(dir).0)?;
+        let Some(stored) = local.wrapped_key()? else {
+            return Ok(None);
+        };
+        let key = match WrappedKey::from_bytes(&stored)?.unwrap_with_pin(pin) {
+            Ok(key) => Arc::new(key),
+            Err(VaultError::WrongPin) => return Err(CoreError::WrongPin),
+            Err(e) => return Err(e.into()),
+        };
+        let local = local.with_key(key.clone());
         match local.enrolment()? {
-            Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment).await?)),
+            Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment, key).await?)),
             None => Ok(None),
         }
     }
 
-    async fn start(dir: &Path, local: Local, enrolment: Enrolment) -> Result<Self, CoreError> {
+    async fn start(
+        dir: &Path,
+        local: Local,
+        enrolment: Enrolment,
+        key: Arc<DataKey>,
+    ) -> Result<Self, CoreError> {
         let storage = SqliteStorage::open(&paths(dir).1, platform::DURABILITY)
-            .map_err(|e| CoreError::Protocol(e.to_string()))?;
+            .map_err(|e| CoreError::Protocol(e.to_string()))?
+            .with_cipher(key.clone());
+        platform::journal::unlock(key);
         let (share_changed, _) = tokio::sync::watch::channel(0);
         #[cfg(not(target_arch = "wasm32"))]
         let builder = samod::Repo::build_tokio();

@@ -88,6 +88,12 @@ impl DeviceCore {
     pub async fn wipe(&self, reason: WipeReason) -> Result<(), CoreError> {
         self.go_offline();
         self.repo.stop().await;
+        // The key first: from that moment nothing left behind (a wipe cut
+        // short, a copy of the files taken later) opens.
+        if let Err(e) = self.local.forget_key() {
+            tracing::error!(error = %e, "the key could not be forgotten; the store is deleted anyway");
+        }
+        platform::store_durable().await;
         platform::journal::clear();
         delete_store(&self.dir).await?;
         // Confirmed with the token still in memory: a revoked device may say

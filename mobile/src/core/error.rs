@@ -30,6 +30,11 @@ pub enum CoreError {
     /// key (damaged, or not this device's).
     #[error("a value in this device's store does not open ({0})")]
     Sealed(String),
+    #[error("that PIN is not this device's")]
+    WrongPin,
+    /// The vault refused: a PIN too weak to choose, a damaged stored key.
+    #[error("{0}")]
+    Vault(#[from] super::vault::VaultError),
     #[error("the sync engine has stopped")]
     Stopped,
     #[error("timed out waiting for {0}")]

@@ -96,6 +96,17 @@ const MIGRATIONS: &[(u32, &str)] = &[
         "ALTER TABLE blobs ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
          UPDATE blobs SET size = length(bytes);",
     ),
+    // The data key, wrapped under the worker's PIN (`vault::WrappedKey`):
+    // only ciphertext. Here rather than beside the store because the
+    // browser's localStorage reaches disk seconds late, and a key lost to
+    // a killed browser would be every record lost with it.
+    (
+        7,
+        "CREATE TABLE vault (
+             id INTEGER PRIMARY KEY CHECK (id = 1),
+             wrapped BLOB NOT NULL
+         );",
+    ),
 ];
 
 /// How far a photo made here has got to the server.
@@ -162,11 +173,31 @@ impl Local {
 
     /// From now on what is written is sealed under `key`, and what is read
     /// must open with it.
-    // Switched on with the PIN (the next step of the lost-phone issue).
-    #[cfg_attr(not(test), allow(dead_code))]
     pub fn with_key(mut self, key: Arc<DataKey>) -> Self {
         self.key = Some(key);
         self
+    }
+
+    pub fn wrapped_key(&self) -> Result<Option<Vec<u8>>, CoreError> {
+        self.with(|c| {
+            c.query_row("SELECT wrapped FROM vault WHERE id = 1", [], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    pub fn save_wrapped_key(&self, wrapped: &[u8]) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO vault (id, wrapped) VALUES (1, ?1)",
+                [wrapped],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The first step of a wipe: from here nothing sealed opens again.
+    pub fn forget_key(&self) -> Result<(), CoreError> {
+        self.with(|c| c.execute("DELETE FROM vault", []).map(|_| ()))
     }
 
     fn seal(&self, place: &str, value: &str) -> String {

@@ -54,20 +54,61 @@ pub const DURABILITY: Durability = if cfg!(target_arch = "wasm32") {
 /// synchronous) and removed only once the store has it durably. Natively
 /// every store commit is fsynced and text is saved as it is typed, so the
 /// journal is empty.
+/// Every value is sealed under the device's data key (bound to its draft's
+/// name), like the store: `localStorage` is a plain file in the profile.
 pub mod journal {
+    use std::sync::Arc;
+
+    use crate::core::vault::DataKey;
+
     #[cfg(target_arch = "wasm32")]
     const PREFIX: &str = "fieldvisit.draft.";
+
+    #[cfg(target_arch = "wasm32")]
+    thread_local! {
+        static KEY: std::cell::RefCell<Option<Arc<DataKey>>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// The data key, once the PIN has opened it.
+    pub fn unlock(key: Arc<DataKey>) {
+        #[cfg(target_arch = "wasm32")]
+        KEY.with(|k| *k.borrow_mut() = Some(key));
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = key;
+    }
 
     #[cfg(target_arch = "wasm32")]
     fn storage() -> Option<web_sys::Storage> {
         web_sys::window()?.local_storage().ok()?
     }
 
+    #[cfg(target_arch = "wasm32")]
+    fn sealed(key: &str, value: &str) -> Option<String> {
+        KEY.with(|k| {
+            let k = k.borrow();
+            Some(
+                k.as_ref()?
+                    .seal_text(format!("journal:{key}").as_bytes(), value),
+            )
+        })
+    }
+
+    #[cfg(target_arch = "wasm32")]
+    fn opened(key: &str, stored: &str) -> Option<String> {
+        KEY.with(|k| {
+            let k = k.borrow();
+            k.as_ref()?
+                .open_text(format!("journal:{key}").as_bytes(), stored)
+                .ok()
+                .map(|mut plain| std::mem::take(&mut *plain))
+        })
+    }
+
     /// Records `value` as the latest text of `key`, synchronously.
     pub fn put(key: &str, value: &str) {
         #[cfg(target_arch = "wasm32")]
-        if let Some(s) = storage()
-            && s.set_item(&format!("{PREFIX}{key}"), value).is_err()
+        if let (Some(s), Some(sealed)) = (storage(), sealed(key, value))
+            && s.set_item(&format!("{PREFIX}{key}"), &sealed).is_err()
         {
             tracing::error!("the draft journal is full; typing is saved a moment later");
         }
@@ -81,7 +122,8 @@ pub mod journal {
         #[cfg(target_arch = "wasm32")]
         if let Some(s) = storage() {
             let name = format!("{PREFIX}{key}");
-            if s.get_item(&name).ok().flatten().as_deref() == Some(value) {
+            let stored = s.get_item(&name).ok().flatten();
+            if stored.and_then(|v| opened(key, &v)).as_deref() == Some(value) {
                 let _ = s.remove_item(&name);
             }
         }
@@ -92,9 +134,14 @@ pub mod journal {
     /// Forgets every draft (a wipe).
     pub fn clear() {
         #[cfg(target_arch = "wasm32")]
-        for (key, _) in entries() {
-            if let Some(s) = storage() {
-                let _ = s.remove_item(&format!("{PREFIX}{key}"));
+        if let Some(s) = storage() {
+            let n = s.length().unwrap_or(0);
+            let names: Vec<String> = (0..n)
+                .filter_map(|i| s.key(i).ok().flatten())
+                .filter(|name| name.starts_with(PREFIX))
+                .collect();
+            for name in names {
+                let _ = s.remove_item(&name);
             }
         }
     }
@@ -111,7 +158,8 @@ pub mod journal {
                 .filter_map(|i| s.key(i).ok().flatten())
                 .filter_map(|name| {
                     let key = name.strip_prefix(PREFIX)?.to_owned();
-                    let value = s.get_item(&name).ok().flatten()?;
+                    let stored = s.get_item(&name).ok().flatten()?;
+                    let value = opened(&key, &stored)?;
                     Some((key, value))
                 })
                 .collect()

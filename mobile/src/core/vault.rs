@@ -15,9 +15,6 @@
 //! not from the cipher crates' own `getrandom` features, whose getrandom 0.2
 //! does not build for the browser.
 
-// Wired into the store in the next step; until then nothing calls it.
-#![allow(dead_code)]
-
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -15,6 +15,7 @@ mod review;
 mod search;
 mod sign_in;
 mod sync_indicator;
+mod unlock;
 mod visit;
 
 use std::rc::Rc;
@@ -43,6 +44,8 @@ pub fn navigate(route: Route) {
 
 enum Start {
     Opening,
+    /// Enrolled here: the PIN opens the store.
+    Locked,
     Ready,
     Failed(String),
 }
@@ -59,14 +62,11 @@ pub fn App() -> Element {
     });
 
     use_future(move || async move {
-        match DeviceCore::open(&store_dir()).await {
-            Ok(Some(opened)) => {
-                take_core(core, opened);
-                start.set(Start::Ready);
-            }
-            Ok(None) => start.set(Start::Ready),
-            Err(e) => start.set(Start::Failed(e.to_string())),
-        }
+        start.set(match DeviceCore::enrolled(&store_dir()).await {
+            Ok(true) => Start::Locked,
+            Ok(false) => Start::Ready,
+            Err(e) => Start::Failed(e.to_string()),
+        });
     });
 
     let body = match &*start.read() {
@@ -78,7 +78,10 @@ pub fn App() -> Element {
             p { role: "alert", "{why}" }
             p { "Nothing has been deleted. Close the app and open it again; if this keeps happening, tell your practice admin." }
         },
-        Start::Ready => match (core.read().clone(), route.read().clone()) {
+        Start::Locked if core.read().is_none() => rsx! {
+            unlock::Unlock { on_forgotten: move |_| start.set(Start::Ready) }
+        },
+        _ => match (core.read().clone(), route.read().clone()) {
             (None, _) => rsx! { sign_in::SignIn {} },
             (Some(_), Route::Cases) => rsx! { cases::Cases {} },
             (Some(_), Route::Case { case_id }) => rsx! { case::CaseScreen { case_id } },

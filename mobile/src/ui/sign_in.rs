@@ -13,6 +13,8 @@ pub fn SignIn() -> Element {
     let mut server = use_signal(|| browser::origin().unwrap_or_default());
     let mut code = use_signal(String::new);
     let mut label = use_signal(|| "My phone".to_string());
+    let mut pin = use_signal(String::new);
+    let mut pin_again = use_signal(String::new);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
     let notice = use_hook(browser::take_notice);
@@ -29,6 +31,14 @@ pub fn SignIn() -> Element {
             ));
             return;
         }
+        if *pin.read() != *pin_again.read() {
+            error.set(Some("The two PINs are not the same. Type it again.".into()));
+            return;
+        }
+        if let Err(why) = crate::core::vault::pin_acceptable(&pin.read()) {
+            error.set(Some(format!("Choose another PIN: {why}.")));
+            return;
+        }
         busy.set(true);
         error.set(None);
         let result = DeviceCore::enrol(
@@ -36,6 +46,7 @@ pub fn SignIn() -> Element {
             server.read().trim(),
             &code_now,
             label.read().trim(),
+            &pin.read(),
         )
         .await;
         busy.set(false);
@@ -80,6 +91,28 @@ pub fn SignIn() -> Element {
                 r#type: "text",
                 value: "{label}",
                 oninput: move |e| label.set(e.value()),
+            }
+            label { r#for: "pin", "Choose a PIN for this device" }
+            p { id: "pin-hint", class: "hint",
+                "At least 6 characters. It unlocks the app, and without it nothing the app stores here can be read. If you forget it, your practice admin gives you a new code."
+            }
+            input {
+                id: "pin",
+                r#type: "password",
+                inputmode: "numeric",
+                autocomplete: "new-password",
+                aria_describedby: "pin-hint",
+                value: "{pin}",
+                oninput: move |e| pin.set(e.value()),
+            }
+            label { r#for: "pin-again", "The same PIN again" }
+            input {
+                id: "pin-again",
+                r#type: "password",
+                inputmode: "numeric",
+                autocomplete: "new-password",
+                value: "{pin_again}",
+                oninput: move |e| pin_again.set(e.value()),
             }
             if let Some(why) = error() {
                 p { class: "error", role: "alert", "{why}" }

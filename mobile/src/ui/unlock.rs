@@ -1,0 +1,59 @@
+//! Unlock: the PIN opens the device's store (its data key is wrapped under
+//! it), on every start. Nothing of a case shows before.
+
+use dioxus::prelude::*;
+
+use super::{Core, store_dir, take_core};
+use crate::{CoreError, DeviceCore};
+
+#[component]
+pub fn Unlock(on_forgotten: EventHandler<()>) -> Element {
+    let core: Core = use_context();
+    let mut pin = use_signal(String::new);
+    let mut error = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+
+    let submit = move |e: FormEvent| async move {
+        e.prevent_default();
+        if busy() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        let opened = DeviceCore::open(&store_dir(), &pin.read()).await;
+        busy.set(false);
+        match opened {
+            Ok(Some(opened)) => take_core(core, opened),
+            Ok(None) => on_forgotten.call(()),
+            Err(CoreError::WrongPin) => {
+                pin.set(String::new());
+                error.set(Some("That PIN is not this device's. Try again.".into()));
+            }
+            Err(e) => error.set(Some(format!("The app could not be unlocked: {e}"))),
+        }
+    };
+
+    rsx! {
+        h1 { "Unlock Fieldvisit" }
+        form { class: "stack", onsubmit: submit,
+            label { r#for: "unlock-pin", "Your PIN" }
+            input {
+                id: "unlock-pin",
+                r#type: "password",
+                inputmode: "numeric",
+                autocomplete: "current-password",
+                value: "{pin}",
+                oninput: move |e| pin.set(e.value()),
+            }
+            if let Some(why) = error() {
+                p { class: "error", role: "alert", "{why}" }
+            }
+            button { class: "primary", r#type: "submit", disabled: busy(),
+                if busy() { "Unlocking…" } else { "Unlock" }
+            }
+        }
+        p { class: "quiet",
+            "Forgot your PIN? Ask your practice admin for a new code and sign in again: what this device had synced is safe with your practice; anything it had not sent cannot be read without the PIN."
+        }
+    }
+}
