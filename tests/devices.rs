@@ -252,7 +252,10 @@ async fn a_copy_of_the_phones_files_without_the_pin_reveals_no_case_text() {
     }
     // The PIN opens it again, with everything in it; a wrong one does not.
     let wrong = fieldvisit_mobile::DeviceCore::open(&dir, "000111").await;
-    assert!(matches!(wrong, Err(fieldvisit_mobile::CoreError::WrongPin)));
+    assert!(matches!(
+        wrong,
+        Err(fieldvisit_mobile::CoreError::WrongPin { left: 4, .. })
+    ));
     let phone = fieldvisit_mobile::DeviceCore::open(&dir, fieldvisit_e2e::PIN)
         .await
         .unwrap()
@@ -260,5 +263,66 @@ async fn a_copy_of_the_phones_files_without_the_pin_reveals_no_case_text() {
     assert_eq!(
         phone.visit(&visit).await.unwrap().observations.as_str(),
         sentence
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_wrong_pins_in_a_row_delete_everything_after_a_warning() {
+    use fieldvisit_mobile::{CoreError, DeviceCore};
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let dir = practice.dir.path().join("phone");
+    let phone = practice.device(&server, &wren, "phone").await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    phone.go_offline();
+    let visit = phone
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    phone
+        .set_text(&visit, TextField::Observations, "Not yet sent.")
+        .await
+        .unwrap();
+    let waiting = phone.sync_status().await.unwrap();
+    assert!(waiting.pending_changes > 0);
+    phone.close().await;
+
+    // Wrong, wrong, then right: the count starts again.
+    for left in [4, 3] {
+        let e = DeviceCore::open(&dir, "000111").await.unwrap_err();
+        assert!(
+            matches!(e, CoreError::WrongPin { left: l, .. } if l == left),
+            "{e:?}"
+        );
+    }
+    let opened = DeviceCore::open(&dir, fieldvisit_e2e::PIN)
+        .await
+        .unwrap()
+        .unwrap();
+    opened.close().await;
+    // Four wrong: the last warning says what would be lost.
+    for left in [4, 3, 2, 1] {
+        let e = DeviceCore::open(&dir, "000111").await.unwrap_err();
+        match e {
+            CoreError::WrongPin { left: l, unsent } => {
+                assert_eq!(l, left);
+                assert!(unsent.is_some_and(|n| n > 0), "{unsent:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The fifth deletes everything: even the right PIN finds nothing now.
+    let e = DeviceCore::open(&dir, "000111").await.unwrap_err();
+    assert!(matches!(e, CoreError::WipedAfterWrongPins), "{e:?}");
+    assert!(!DeviceCore::enrolled(&dir).await.unwrap());
+    assert!(
+        DeviceCore::open(&dir, fieldvisit_e2e::PIN)
+            .await
+            .unwrap()
+            .is_none()
     );
 }

@@ -148,3 +148,52 @@ test('a page out of sight shows nothing of a case (the app switcher sees a blank
     await practice.cleanup();
   }
 });
+
+test('the app locks when left alone, and five wrong PINs delete everything after a warning', async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    // The page's clock is the test's: five idle minutes pass at once.
+    await page.clock.install();
+    const errors = watchForErrors(page);
+    await signIn(page, practice.server.url, practice.code(alex));
+    await openCase(page, practice.personName);
+    await startVisit(page);
+    await page.clock.fastForward('04:00');
+    await expect(page.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible();
+    await page.clock.fastForward('01:30');
+    await expect(page.getByRole('heading', { name: 'Unlock Fieldvisit' })).toBeVisible({ timeout: 15_000 });
+    await expect(page.locator('main')).not.toContainText('Visit on');
+    await checkScreen(page, 'devices-locked');
+    await unlock(page);
+    await expect(page.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible();
+
+    // Locked again, then wrong PINs: each says how many tries are left,
+    // the fourth what a wipe would lose, the fifth wipes.
+    await page.reload();
+    const pin = page.getByLabel('Your PIN');
+    for (const left of [4, 3, 2]) {
+      await pin.fill('000111');
+      await page.getByRole('button', { name: 'Unlock' }).click();
+      await expect(page.getByRole('alert')).toContainText(`${left} tries left`);
+    }
+    await pin.fill('000111');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await expect(page.getByRole('alert')).toContainText('One more wrong PIN deletes everything');
+    await checkScreen(page, 'devices-last-pin-warning');
+    await pin.fill('000111');
+    await page.getByRole('button', { name: 'Unlock' }).click();
+    await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
+    await expect(page.getByRole('alert')).toContainText('Five wrong PINs');
+    // Nothing left to unlock.
+    await page.reload();
+    await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
+    errors();
+    await context.close();
+  } finally {
+    await practice.cleanup();
+  }
+});

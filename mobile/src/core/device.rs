@@ -80,6 +80,9 @@ pub(super) fn parse_doc_id(id: &str) -> Result<DocumentId, CoreError> {
         .map_err(|_| CoreError::UnknownDocument(id.to_owned()))
 }
 
+/// Wrong PINs in a row that delete everything the device stores.
+pub const WRONG_PINS_BEFORE_WIPE: u32 = 5;
+
 impl DeviceCore {
     /// Enrols this device with a one-time code and opens its store, every
     /// value of which is sealed under a new data key that only `pin`
@@ -133,9 +136,22 @@ impl DeviceCore {
         };
         let key = match WrappedKey::from_bytes(&stored)?.unwrap_with_pin(pin) {
             Ok(key) => Arc::new(key),
-            Err(VaultError::WrongPin) => return Err(CoreError::WrongPin),
+            Err(VaultError::WrongPin) => {
+                // Counted on disk, so closing the app does not reset it.
+                let wrong = local.wrong_pin()?;
+                platform::store_durable().await;
+                if wrong >= WRONG_PINS_BEFORE_WIPE {
+                    super::devices::wipe_locked(dir, &local).await?;
+                    return Err(CoreError::WipedAfterWrongPins);
+                }
+                return Err(CoreError::WrongPin {
+                    left: WRONG_PINS_BEFORE_WIPE - wrong,
+                    unsent: local.unsent_as_last_counted()?,
+                });
+            }
             Err(e) => return Err(e.into()),
         };
+        local.right_pin()?;
         let local = local.with_key(key.clone());
         match local.enrolment()? {
             Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment, key).await?)),

@@ -81,6 +81,14 @@ impl DeviceCore {
         });
     }
 
+    /// Stops syncing and writing before the app locks (what was typed is in
+    /// the store already); the core is not used again.
+    pub async fn lock(&self) {
+        self.go_offline();
+        self.repo.stop().await;
+        platform::store_durable().await;
+    }
+
     /// Deletes everything this device stored (records, photos, drafts, its
     /// enrolment and token), then tells the server, which audits it. Sync
     /// stops first; the core is unusable afterwards (the app shows the
@@ -110,6 +118,20 @@ impl DeviceCore {
         }
         Ok(())
     }
+}
+
+/// Five wrong PINs: the key is forgotten and the store deleted, without
+/// the PIN (the server cannot be told: the token is sealed with the rest).
+pub(super) async fn wipe_locked(
+    dir: &std::path::Path,
+    local: &super::local::Local,
+) -> Result<(), CoreError> {
+    if let Err(e) = local.forget_key() {
+        tracing::error!(error = %e, "the key could not be forgotten; the store is deleted anyway");
+    }
+    platform::store_durable().await;
+    platform::journal::clear();
+    delete_store(dir).await
 }
 
 /// Natively the store's files (and SQLite's journals beside them); in the

@@ -30,8 +30,12 @@ pub enum CoreError {
     /// key (damaged, or not this device's).
     #[error("a value in this device's store does not open ({0})")]
     Sealed(String),
-    #[error("that PIN is not this device's")]
-    WrongPin,
+    /// `left` more wrong PINs and the device wipes itself; `unsent`: what
+    /// it held that the server did not have, as last counted.
+    #[error("that PIN is not this device's ({left} tries left)")]
+    WrongPin { left: u32, unsent: Option<u64> },
+    #[error("too many wrong PINs: everything this device stored has been deleted")]
+    WipedAfterWrongPins,
     /// The vault refused: a PIN too weak to choose, a damaged stored key.
     #[error("{0}")]
     Vault(#[from] super::vault::VaultError),

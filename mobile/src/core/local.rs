@@ -195,6 +195,30 @@ impl Local {
         })
     }
 
+    /// One more wrong PIN in a row; returns how many now.
+    pub fn wrong_pin(&self) -> Result<u32, CoreError> {
+        let n = self
+            .meta("wrong_pins")?
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        self.set_meta("wrong_pins", &n.to_string())?;
+        Ok(n)
+    }
+
+    pub fn right_pin(&self) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute("DELETE FROM meta WHERE key = 'wrong_pins'", [])
+                .map(|_| ())
+        })
+    }
+
+    /// What the device held unsent when it last counted (a number only: it
+    /// is read before the PIN, to warn before a wipe).
+    pub fn unsent_as_last_counted(&self) -> Result<Option<u64>, CoreError> {
+        Ok(self.meta("unsent")?.and_then(|v| v.parse().ok()))
+    }
+
     /// The first step of a wipe: from here nothing sealed opens again.
     pub fn forget_key(&self) -> Result<(), CoreError> {
         self.with(|c| c.execute("DELETE FROM vault", []).map(|_| ()))

@@ -75,9 +75,15 @@ impl DeviceCore {
         if synced && (server_moved || !was_synced) {
             self.local.set_meta("last_synced_at", &now())?;
         }
+        let unsent = pending + registrations_waiting + self.photos_unsent()?;
         if connected {
-            let unsent = pending + registrations_waiting + self.photos_unsent()?;
             self.report_unsynced(unsent as u64);
+        }
+        // Kept where the unlock screen can read it before the PIN, to say
+        // what five wrong PINs would lose (written only when it changes).
+        let unsent = unsent.to_string();
+        if self.local.meta("unsent")?.as_deref() != Some(unsent.as_str()) {
+            self.local.set_meta("unsent", &unsent)?;
         }
         Ok(SyncStatus {
             connected,

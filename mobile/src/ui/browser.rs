@@ -53,6 +53,28 @@ mod imp {
         crate::core::browser_online()
     }
 
+    thread_local! {
+        static LAST_ACTIVITY: std::cell::Cell<f64> = std::cell::Cell::new(js_sys::Date::now());
+    }
+
+    /// Every touch, key or typed character counts as the worker being there.
+    pub fn watch_activity() {
+        for event in ["pointerdown", "keydown", "input", "scroll"] {
+            listen(event, || LAST_ACTIVITY.with(|t| t.set(js_sys::Date::now())));
+        }
+    }
+
+    pub fn idle_for() -> std::time::Duration {
+        let ms = js_sys::Date::now() - LAST_ACTIVITY.with(|t| t.get());
+        std::time::Duration::from_millis(ms.max(0.0) as u64)
+    }
+
+    /// Locked: the page starts again at the PIN, with nothing of the old
+    /// session in memory.
+    pub fn lock() -> bool {
+        web_sys::window().is_some_and(|w| w.location().reload().is_ok())
+    }
+
     /// Hidden (another app, the app switcher, a locked screen), the page
     /// shows nothing of a case: the switcher's snapshot is of a blank page.
     pub fn veil_when_hidden() {
@@ -113,6 +135,18 @@ mod imp {
         true
     }
     pub fn veil_when_hidden() {}
+
+    /// A desktop window: activity is not watched yet, so the idle lock
+    /// never fires there.
+    pub fn watch_activity() {}
+
+    pub fn idle_for() -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
+    pub fn lock() -> bool {
+        false
+    }
     pub fn origin() -> Option<String> {
         None
     }
@@ -170,4 +204,20 @@ pub fn take_notice() -> Option<String> {
 /// From the start: a hidden page shows nothing of a case (see `imp`).
 pub fn veil_when_hidden() {
     imp::veil_when_hidden();
+}
+
+/// Starts counting the worker's activity, for the idle lock.
+pub fn watch_activity() {
+    imp::watch_activity();
+}
+
+/// How long since the worker last touched or typed.
+pub fn idle_for() -> std::time::Duration {
+    imp::idle_for()
+}
+
+/// Locks the app: in the browser by starting the page again at the PIN
+/// (true); otherwise the caller drops the device core.
+pub fn lock() -> bool {
+    imp::lock()
 }

@@ -42,6 +42,9 @@ pub fn navigate(route: Route) {
     consume_context::<Signal<Route>>().set(route);
 }
 
+/// How long the app stays open with nobody touching it.
+const LOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+
 enum Start {
     Opening,
     /// Enrolled here: the PIN opens the store.
@@ -59,6 +62,25 @@ pub fn App() -> Element {
     use_hook(move || {
         browser::on_fragment_change(move |fragment| route.set(Route::from_fragment(&fragment)));
         browser::veil_when_hidden();
+        browser::watch_activity();
+    });
+
+    // The idle lock: after LOCK_AFTER with no touch or key, the PIN again.
+    use_future(move || async move {
+        loop {
+            crate::core::platform::sleep(std::time::Duration::from_secs(15)).await;
+            let opened = core.peek().clone();
+            if let Some(opened) = opened
+                && browser::idle_for() >= LOCK_AFTER
+            {
+                opened.lock().await;
+                if !browser::lock() {
+                    let mut core = core;
+                    core.set(None);
+                    start.set(Start::Locked);
+                }
+            }
+        }
     });
 
     use_future(move || async move {

@@ -25,9 +25,17 @@ pub fn Unlock(on_forgotten: EventHandler<()>) -> Element {
         match opened {
             Ok(Some(opened)) => take_core(core, opened),
             Ok(None) => on_forgotten.call(()),
-            Err(CoreError::WrongPin) => {
+            Err(CoreError::WrongPin { left, unsent }) => {
                 pin.set(String::new());
-                error.set(Some("That PIN is not this device's. Try again.".into()));
+                error.set(Some(wrong_pin(left, unsent)));
+            }
+            Err(CoreError::WipedAfterWrongPins) => {
+                let reloading = super::browser::start_over(
+                    "Five wrong PINs in a row: everything this device stored has been deleted. Records that had synced are safe with your practice. Ask your practice admin for a new code to sign in again.",
+                );
+                if !reloading {
+                    on_forgotten.call(());
+                }
             }
             Err(e) => error.set(Some(format!("The app could not be unlocked: {e}"))),
         }
@@ -55,5 +63,34 @@ pub fn Unlock(on_forgotten: EventHandler<()>) -> Element {
         p { class: "quiet",
             "Forgot your PIN? Ask your practice admin for a new code and sign in again: what this device had synced is safe with your practice; anything it had not sent cannot be read without the PIN."
         }
+    }
+}
+
+/// What a wrong PIN says: the tries left, and before the last one, what a
+/// wipe would lose.
+fn wrong_pin(left: u32, unsent: Option<u64>) -> String {
+    match left {
+        1 => {
+            let lost =
+                match unsent {
+                    Some(0) => "Everything on it had reached your practice when it last checked."
+                        .to_owned(),
+                    Some(n) => format!(
+                        "It holds {n} change{} your practice does not have yet: {} lost.",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 {
+                            "it would be"
+                        } else {
+                            "they would be"
+                        }
+                    ),
+                    None => "What it holds that your practice does not have yet would be lost."
+                        .to_owned(),
+                };
+            format!(
+                "That PIN is not this device's. One more wrong PIN deletes everything this device stores. {lost}"
+            )
+        }
+        n => format!("That PIN is not this device's. {n} tries left."),
     }
 }
