@@ -73,11 +73,14 @@ async fn a_revoked_phone_wipes_itself_when_it_next_reaches_the_server() {
 
     // The worker, from the tablet: sees both, revokes the phone; Ash's
     // devices are not Wren's to see or revoke.
-    let mine = other.devices().await.unwrap();
+    let mine = other.devices_of(&wren).await.unwrap();
     assert_eq!(mine.len(), 2);
-    let refused = other.revoke_device(ashs.device_id()).await.unwrap_err();
+    let refused = other
+        .revoke_device_of(&wren, ashs.device_id())
+        .await
+        .unwrap_err();
     assert_eq!(refused.server_code(), Some("not_found"));
-    other.revoke_device(&lost_id).await.unwrap();
+    other.revoke_device_of(&wren, &lost_id).await.unwrap();
     let revoked = practice.audit("device_revoked");
     assert_eq!(revoked.len(), 1);
     let detail = revoked[0]["detail"].as_str().unwrap();
@@ -222,16 +225,27 @@ fn files_holding(dir: &std::path::Path, needle: &str) -> Vec<String> {
     found
 }
 
+/// `person`'s phone, enrolled with the test PIN, with its case synced: its
+/// store folder and its core.
+async fn synced_phone(
+    practice: &Practice,
+    server: &Server,
+    person: &str,
+) -> (std::path::PathBuf, fieldvisit_mobile::DeviceCore) {
+    let phone = practice.device(server, person, "phone").await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    (practice.dir.path().join("phone"), phone)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_of_the_phones_files_without_the_pin_reveals_no_case_text() {
     let practice = Practice::new();
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start(&practice.data());
-    let dir = practice.dir.path().join("phone");
-    let phone = practice.device(&server, &wren, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
+    let (dir, phone) = synced_phone(&practice, &server, &wren).await;
     let visit = phone
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await
@@ -273,11 +287,7 @@ async fn five_wrong_pins_in_a_row_delete_everything_after_a_warning() {
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start(&practice.data());
-    let dir = practice.dir.path().join("phone");
-    let phone = practice.device(&server, &wren, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
-    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let (dir, phone) = synced_phone(&practice, &server, &wren).await;
     phone.go_offline();
     let visit = phone
         .create_visit(&practice.case_id, PlaceKind::Home)

@@ -141,7 +141,7 @@ impl DeviceCore {
                 let wrong = local.wrong_pin()?;
                 platform::store_durable().await;
                 if wrong >= WRONG_PINS_BEFORE_WIPE {
-                    super::devices::wipe_locked(dir, &local).await?;
+                    super::devices::delete_everything(dir, &local).await?;
                     return Err(CoreError::WipedAfterWrongPins);
                 }
                 return Err(CoreError::WrongPin {

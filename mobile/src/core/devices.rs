@@ -18,11 +18,6 @@ impl DeviceCore {
         self.api.revoked()
     }
 
-    /// This person's devices (to find and revoke a lost one).
-    pub async fn devices(&self) -> Result<Vec<DeviceInfo>, CoreError> {
-        self.api.devices().await
-    }
-
     /// Anyone's devices: this person's own, or (the practice admin) anyone's.
     pub async fn devices_of(&self, person_id: &str) -> Result<Vec<DeviceInfo>, CoreError> {
         if person_id == self.person().id {
@@ -37,11 +32,6 @@ impl DeviceCore {
         &self,
     ) -> Result<Vec<fieldvisit_shared::api::PersonSummary>, CoreError> {
         self.api.people().await
-    }
-
-    /// Revokes another device of this person.
-    pub async fn revoke_device(&self, device_id: &str) -> Result<(), CoreError> {
-        self.api.revoke_device(device_id).await
     }
 
     /// Revokes a device of `person_id`: this person's own, or (the
@@ -96,14 +86,7 @@ impl DeviceCore {
     pub async fn wipe(&self, reason: WipeReason) -> Result<(), CoreError> {
         self.go_offline();
         self.repo.stop().await;
-        // The key first: from that moment nothing left behind (a wipe cut
-        // short, a copy of the files taken later) opens.
-        if let Err(e) = self.local.forget_key() {
-            tracing::error!(error = %e, "the key could not be forgotten; the store is deleted anyway");
-        }
-        platform::store_durable().await;
-        platform::journal::clear();
-        delete_store(&self.dir).await?;
+        delete_everything(&self.dir, &self.local).await?;
         // Confirmed with the token still in memory: a revoked device may say
         // this and nothing else. A few tries, since it has just reached the
         // server; after that the admin's list shows it never confirmed.
@@ -120,9 +103,11 @@ impl DeviceCore {
     }
 }
 
-/// Five wrong PINs: the key is forgotten and the store deleted, without
-/// the PIN (the server cannot be told: the token is sealed with the rest).
-pub(super) async fn wipe_locked(
+/// The key first (from that moment nothing left behind, a wipe cut short
+/// or a copy of the files taken later, opens), then the drafts and the
+/// store. Needs no PIN: five wrong PINs end here too, where the server
+/// cannot be told (the token is sealed with the rest).
+pub(super) async fn delete_everything(
     dir: &std::path::Path,
     local: &super::local::Local,
 ) -> Result<(), CoreError> {

@@ -73,16 +73,11 @@ async fn wiped(
     AnyDevice(device): AnyDevice,
     ApiJson(report): ApiJson<Wiped>,
 ) -> Result<(StatusCode, [(axum::http::HeaderName, &'static str); 1])> {
-    if state
-        .throttles
-        .wipes
-        .spend(device.id.clone(), std::time::Instant::now())
-        != crate::throttle::Verdict::Allowed
-    {
-        return Err(Error::TooMany(
-            "wipe confirmations from this device at once",
-        ));
-    }
+    super::spend(
+        &state.throttles.wipes,
+        &device.id,
+        "wipe confirmations from this device at once",
+    )?;
     let id = device.id.clone();
     let first = state
         .db
@@ -131,14 +126,9 @@ async fn me(AuthDevice(device): AuthDevice) -> Json<PersonSummary> {
 
 /// Each report is a write: a device that reports in a loop is told to wait.
 fn spend_report(state: &AppState, device_id: &str) -> Result<()> {
-    match state
-        .throttles
-        .reports
-        .spend(device_id.to_owned(), std::time::Instant::now())
-    {
-        crate::throttle::Verdict::Allowed => Ok(()),
-        crate::throttle::Verdict::Refused { .. } => Err(Error::TooMany(
-            "reports from this device at once; wait a few seconds",
-        )),
-    }
+    super::spend(
+        &state.throttles.reports,
+        device_id,
+        "reports from this device at once; wait a few seconds",
+    )
 }

@@ -57,6 +57,19 @@ pub struct Throttles {
     pub wipes: Throttle<String>,
 }
 
+/// Spends one of a device's attempts at `throttle`: past its rate, 429
+/// `too_many`, saying what there was too much of.
+pub fn spend(
+    throttle: &Throttle<String>,
+    device_id: &str,
+    what: &'static str,
+) -> Result<(), crate::error::Error> {
+    match throttle.spend(device_id.to_owned(), std::time::Instant::now()) {
+        crate::throttle::Verdict::Allowed => Ok(()),
+        crate::throttle::Verdict::Refused { .. } => Err(crate::error::Error::TooMany(what)),
+    }
+}
+
 impl Default for Throttles {
     fn default() -> Self {
         Throttles {

@@ -27,16 +27,11 @@ type Params = ApiQuery<HashMap<String, String>>;
 
 /// Spends one of the device's reads; refused (429) past its rate.
 fn spend_read(state: &AppState, device: &Device) -> Result<()> {
-    match state
-        .throttles
-        .reads
-        .spend(device.id.clone(), std::time::Instant::now())
-    {
-        crate::throttle::Verdict::Allowed => Ok(()),
-        crate::throttle::Verdict::Refused { .. } => Err(Error::TooMany(
-            "case records and searches from this device at once; wait a few seconds",
-        )),
-    }
+    super::spend(
+        &state.throttles.reads,
+        &device.id,
+        "case records and searches from this device at once; wait a few seconds",
+    )
 }
 
 /// The same answer whether the case exists elsewhere or nowhere.
