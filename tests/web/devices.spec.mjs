@@ -34,6 +34,27 @@ function filesHolding(dir, needles) {
   return found;
 }
 
+/** Whether the page's origin still has the platform key's database. */
+const keystoreExists = page => page.evaluate(async () =>
+  (await indexedDB.databases()).some(d => d.name === 'fieldvisit-keystore'));
+
+/** The platform key, as script on the page sees it. */
+const platformKey = page => page.evaluate(() => new Promise((resolve, reject) => {
+  const open = indexedDB.open('fieldvisit-keystore');
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const get = open.result.transaction('keys').objectStore('keys').get('device');
+    get.onerror = () => reject(get.error);
+    get.onsuccess = async () => {
+      const key = get.result;
+      open.result.close();
+      let exported = 'refused';
+      try { await crypto.subtle.exportKey('raw', key); exported = 'exported'; } catch { }
+      resolve({ type: key.type, extractable: key.extractable, algorithm: key.algorithm.name, usages: key.usages, exported });
+    };
+  };
+}));
+
 test('a phone revoked while offline wipes itself when it comes back', async ({ browser }) => {
   const practice = await startPractice();
   const profile = mkdtempSync(join(tmpdir(), 'fieldvisit-profile-'));
@@ -96,6 +117,7 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
     const wiped = admin(practice.data, ['audit', '--action', 'device_wiped']);
     expect(wiped.map(e => e.device_id)).toEqual([lostId]);
     expect(await phone.evaluate(() => Object.keys(localStorage).filter(k => k.startsWith('fieldvisit.draft')))).toEqual([]);
+    expect(await keystoreExists(phone)).toBe(false);
     // Opened again, it has nothing: no enrolment, no records.
     await phone.reload();
     await expect(phone.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
@@ -171,6 +193,20 @@ test('the app locks when left alone, and five wrong PINs delete everything after
     await unlock(page);
     await expect(page.getByRole('heading', { level: 1, name: /^Visit on/ })).toBeVisible();
 
+    // The idle time is the worker's to choose on the Devices screen.
+    await page.evaluate(() => { location.hash = '#/devices'; });
+    await expect(page.getByRole('heading', { level: 1, name: 'Devices' })).toBeVisible();
+    const lockAfter = page.getByLabel('Ask for the PIN after');
+    await expect(lockAfter).toHaveValue('5');
+    await lockAfter.selectOption('1');
+    await expect(page.getByRole('status').filter({ hasText: 'locks after 1 idle minute' })).toBeVisible();
+    await page.clock.fastForward('00:45');
+    await expect(page.getByRole('heading', { level: 1, name: 'Devices' })).toBeVisible();
+    await page.clock.fastForward('00:30');
+    await expect(page.getByRole('heading', { name: 'Unlock Fieldvisit' })).toBeVisible({ timeout: 15_000 });
+    await unlock(page);
+    await expect(page.getByLabel('Ask for the PIN after')).toHaveValue('1');
+
     // Locked again, then wrong PINs: each says how many tries are left,
     // the fourth what a wipe would lose, the fifth wipes.
     await page.reload();
@@ -188,9 +224,50 @@ test('the app locks when left alone, and five wrong PINs delete everything after
     await page.getByRole('button', { name: 'Unlock' }).click();
     await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
     await expect(page.getByRole('alert')).toContainText('Five wrong PINs');
+    expect(await keystoreExists(page)).toBe(false);
     // Nothing left to unlock.
     await page.reload();
     await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible({ timeout: 20_000 });
+    errors();
+    await context.close();
+  } finally {
+    await practice.cleanup();
+  }
+});
+
+test("the store is locked to this browser's own key, which script cannot read", async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const errors = watchForErrors(page);
+    await signIn(page, practice.server.url, practice.code(alex));
+    await openCase(page, practice.personName);
+    expect(await platformKey(page)).toEqual({
+      type: 'secret', extractable: false, algorithm: 'AES-GCM', usages: ['encrypt', 'decrypt'], exported: 'refused',
+    });
+
+    // The browser's key gone (site data partly cleared): the right PIN
+    // opens nothing, and is not counted as a wrong one.
+    await page.evaluate(() => new Promise((resolve, reject) => {
+      const r = indexedDB.deleteDatabase('fieldvisit-keystore');
+      r.onsuccess = resolve;
+      r.onerror = () => reject(r.error);
+    }));
+    await page.reload();
+    await unlock(page);
+    await expect(page.getByRole('heading', { name: 'This device can no longer open its records' })).toBeVisible();
+    await expect(page.getByRole('alert')).toContainText('Nothing was counted as a wrong PIN');
+    await checkScreen(page, 'devices-platform-key-lost');
+    await page.getByRole('button', { name: 'Sign in with a new code' }).click();
+    await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible();
+
+    // A new code starts again from nothing, under a new key.
+    await signIn(page, practice.server.url, practice.code(alex));
+    await openCase(page, practice.personName);
+    expect((await platformKey(page)).extractable).toBe(false);
     errors();
     await context.close();
   } finally {

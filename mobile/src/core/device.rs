@@ -12,6 +12,7 @@ use samod::{BackoffConfig, DialerHandle, DocHandle, DocumentId, PeerId};
 use super::CoreError;
 use super::api_client::ApiClient;
 use super::dialer::{DialFailed, SyncDialer, share_policy};
+use super::keystore;
 use super::local::{Enrolment, Local};
 use super::outbox::OutboxDriver;
 use super::platform;
@@ -100,10 +101,11 @@ impl DeviceCore {
         // A new enrolment starts from nothing: whatever a wipe cut short
         // (or an older enrolment) left here is not carried over.
         super::devices::delete_store(dir).await?;
+        let stored = keystore::seal_new(&wrapped.to_bytes()).await?;
         let key = Arc::new(key);
         let local = Local::open(&paths(dir).0)?;
         let response = ApiClient::new(server_url, None)?.enrol(code, label).await?;
-        local.save_wrapped_key(&wrapped.to_bytes())?;
+        local.save_wrapped_key(&stored)?;
         let local = local.with_key(key.clone());
         local.save_enrolment(server_url, &response)?;
         // The key and the enrolment are on disk before anything is typed.
@@ -134,7 +136,9 @@ impl DeviceCore {
         let Some(stored) = local.wrapped_key()? else {
             return Ok(None);
         };
-        let key = match WrappedKey::from_bytes(&stored)?.unwrap_with_pin(pin) {
+        // The platform's key first: without it no PIN is tried (or counted).
+        let wrapped = WrappedKey::from_bytes(&keystore::open(&stored).await?)?;
+        let key = match wrapped.unwrap_with_pin(pin) {
             Ok(key) => Arc::new(key),
             Err(VaultError::WrongPin) => {
                 // Counted on disk, so closing the app does not reset it.
@@ -157,6 +161,15 @@ impl DeviceCore {
             Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment, key).await?)),
             None => Ok(None),
         }
+    }
+
+    /// Deletes a store that can no longer be opened with any PIN (the
+    /// platform's key that locked it is gone), so the device starts again
+    /// at sign-in, also after a reload.
+    pub async fn discard(dir: &Path) -> Result<(), CoreError> {
+        prepare_store(dir).await?;
+        let local = Local::open(&paths(dir).0)?;
+        super::devices::delete_everything(dir, &local).await
     }
 
     async fn start(

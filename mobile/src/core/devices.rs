@@ -12,6 +12,22 @@ use fieldvisit_shared::api::{DeviceInfo, WipeReason};
 use crate::core::device::{DeviceCore, paths};
 use crate::core::{CoreError, platform};
 
+/// The idle minutes a worker may choose before the app locks. A quarter of
+/// an hour at most: a phone left on a table at a home visit should not stay
+/// open for long.
+pub const LOCK_AFTER_MINUTES: [u32; 5] = [1, 2, 5, 10, 15];
+const DEFAULT_LOCK_AFTER_MINUTES: u32 = 5;
+const LOCK_AFTER_KEY: &str = "lock_after_minutes";
+
+/// The chosen idle minutes, or the default where none (or no longer a
+/// choice) was stored.
+fn lock_after_minutes(stored: Option<&str>) -> u32 {
+    stored
+        .and_then(|v| v.parse().ok())
+        .filter(|m| LOCK_AFTER_MINUTES.contains(m))
+        .unwrap_or(DEFAULT_LOCK_AFTER_MINUTES)
+}
+
 impl DeviceCore {
     /// Whether the server has said this device is revoked: the app wipes it.
     pub fn revoked(&self) -> bool {
@@ -71,6 +87,22 @@ impl DeviceCore {
         });
     }
 
+    /// How long the app may sit untouched before it asks for the PIN again.
+    pub fn lock_after(&self) -> Duration {
+        let chosen = self.local.meta(LOCK_AFTER_KEY).ok().flatten();
+        Duration::from_secs(60 * u64::from(lock_after_minutes(chosen.as_deref())))
+    }
+
+    /// Chooses the idle time, in minutes: one of [`LOCK_AFTER_MINUTES`].
+    pub fn set_lock_after(&self, minutes: u32) -> Result<(), CoreError> {
+        if !LOCK_AFTER_MINUTES.contains(&minutes) {
+            return Err(CoreError::Setting(format!(
+                "the app locks after 1, 2, 5, 10 or 15 idle minutes, not {minutes}"
+            )));
+        }
+        self.local.set_meta(LOCK_AFTER_KEY, &minutes.to_string())
+    }
+
     /// Stops syncing and writing before the app locks (what was typed is in
     /// the store already); the core is not used again.
     pub async fn lock(&self) {
@@ -103,14 +135,18 @@ impl DeviceCore {
     }
 }
 
-/// The key first (from that moment nothing left behind, a wipe cut short
-/// or a copy of the files taken later, opens), then the drafts and the
-/// store. Needs no PIN: five wrong PINs end here too, where the server
-/// cannot be told (the token is sealed with the rest).
+/// The keys first (from that moment nothing left behind, a wipe cut short
+/// or a copy of the files taken later, opens): the platform's, then the
+/// PIN-wrapped one; then the drafts and the store. Needs no PIN: five wrong
+/// PINs end here too, where the server cannot be told (the token is sealed
+/// with the rest).
 pub(super) async fn delete_everything(
     dir: &std::path::Path,
     local: &super::local::Local,
 ) -> Result<(), CoreError> {
+    if let Err(e) = super::keystore::forget().await {
+        tracing::error!(error = %e, "the platform's key could not be deleted; the rest is anyway");
+    }
     if let Err(e) = local.forget_key() {
         tracing::error!(error = %e, "the key could not be forgotten; the store is deleted anyway");
     }
@@ -151,5 +187,20 @@ pub(super) async fn delete_store(dir: &std::path::Path) -> Result<(), CoreError>
     {
         let _ = (dir, paths);
         super::browser::delete_store().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_idle_time_is_a_choice_or_five_minutes() {
+        assert_eq!(lock_after_minutes(None), 5);
+        assert_eq!(lock_after_minutes(Some("1")), 1);
+        assert_eq!(lock_after_minutes(Some("15")), 15);
+        for odd in ["0", "3", "60", "-1", "five", ""] {
+            assert_eq!(lock_after_minutes(Some(odd)), 5, "{odd}");
+        }
     }
 }

@@ -39,6 +39,17 @@ pub enum CoreError {
     /// The vault refused: a PIN too weak to choose, a damaged stored key.
     #[error("{0}")]
     Vault(#[from] super::vault::VaultError),
+    /// The platform's key that locks the data key is gone (the browser's
+    /// site data was cleared, or the store was copied from elsewhere): what
+    /// the device stored cannot be opened again, whatever the PIN.
+    #[error("this device's own key is gone, so what it stored cannot be opened")]
+    PlatformKeyLost,
+    /// The platform's key store failed.
+    #[error("the device's key store: {0}")]
+    Keystore(String),
+    /// A setting out of its choices.
+    #[error("{0}")]
+    Setting(String),
     #[error("the sync engine has stopped")]
     Stopped,
     #[error("timed out waiting for {0}")]

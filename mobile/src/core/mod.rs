@@ -13,6 +13,7 @@ mod device;
 mod devices;
 mod dialer;
 mod error;
+mod keystore;
 mod local;
 mod outbox;
 pub mod platform;
@@ -23,6 +24,7 @@ pub mod vault;
 #[cfg(target_arch = "wasm32")]
 pub use browser::browser_online;
 pub use device::DeviceCore;
+pub use devices::LOCK_AFTER_MINUTES;
 pub use error::CoreError;
 pub use records::{InReview, PhotoState};
 pub use sync_status::SyncStatus;

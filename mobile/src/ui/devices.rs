@@ -25,6 +25,12 @@ pub fn DevicesScreen() -> Element {
     let mut devices = use_signal(|| None::<Result<Vec<DeviceInfo>, String>>);
     let mut confirming = use_signal(|| None::<String>);
     let mut message = use_signal(|| None::<String>);
+    let lock_minutes = core
+        .read()
+        .as_ref()
+        .map(|c| c.lock_after().as_secs() / 60)
+        .unwrap_or_default();
+    let mut lock_said = use_signal(|| None::<Result<String, String>>);
 
     let load = move || {
         spawn(async move {
@@ -67,8 +73,44 @@ pub fn DevicesScreen() -> Element {
         });
     };
 
+    let choose_lock = move |e: FormEvent| {
+        let Some(core) = core.peek().clone() else {
+            return;
+        };
+        let said = match e.value().parse::<u32>() {
+            Ok(minutes) => core
+                .set_lock_after(minutes)
+                .map(|()| {
+                    format!(
+                        "This device now locks after {minutes} idle minute{}.",
+                        if minutes == 1 { "" } else { "s" }
+                    )
+                })
+                .map_err(|e| e.to_string()),
+            Err(_) => Err(format!("\"{}\" is not a number of minutes.", e.value())),
+        };
+        lock_said.set(Some(said));
+    };
+
     rsx! {
         h1 { "Devices" }
+        section { class: "stack", aria_labelledby: "this-device",
+            h2 { id: "this-device", "This device" }
+            label { r#for: "lock-after", "Ask for the PIN after" }
+            select { id: "lock-after", onchange: choose_lock,
+                for m in crate::core::LOCK_AFTER_MINUTES {
+                    option { key: "{m}", value: "{m}", selected: u64::from(m) == lock_minutes,
+                        if m == 1 { "1 minute idle" } else { "{m} minutes idle" }
+                    }
+                }
+            }
+            match lock_said() {
+                Some(Ok(said)) => rsx! { p { class: "quiet", role: "status", "{said}" } },
+                Some(Err(why)) => rsx! { p { class: "error", role: "alert", "Not changed: {why}" } },
+                None => rsx! {},
+            }
+        }
+        h2 { "Revoking a lost device" }
         p { "A lost or stolen device is revoked here. The next time it reaches the server it deletes every record, photo and draft it holds. Anything it had not yet sent is lost with it." }
         if admin {
             label { r#for: "whose", "Whose devices" }
@@ -95,7 +137,7 @@ pub fn DevicesScreen() -> Element {
                 ul { class: "list", aria_label: "Devices",
                     for d in list {
                         li { key: "{d.device_id}", class: "device",
-                            h2 { class: "title",
+                            h3 { class: "title",
                                 "{d.label}"
                                 if d.device_id == this_device { " (this device)" }
                             }

@@ -42,9 +42,6 @@ pub fn navigate(route: Route) {
     consume_context::<Signal<Route>>().set(route);
 }
 
-/// How long the app stays open with nobody touching it.
-const LOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(5 * 60);
-
 enum Start {
     Opening,
     /// Enrolled here: the PIN opens the store.
@@ -65,13 +62,14 @@ pub fn App() -> Element {
         browser::watch_activity();
     });
 
-    // The idle lock: after LOCK_AFTER with no touch or key, the PIN again.
+    // The idle lock: after the chosen idle time with no touch or key, the
+    // PIN again (checked every 15 seconds).
     use_future(move || async move {
         loop {
             crate::core::platform::sleep(std::time::Duration::from_secs(15)).await;
             let opened = core.peek().clone();
             if let Some(opened) = opened
-                && browser::idle_for() >= LOCK_AFTER
+                && browser::idle_for() >= opened.lock_after()
             {
                 opened.lock().await;
                 if !browser::lock() {

@@ -12,6 +12,7 @@ pub fn Unlock(on_forgotten: EventHandler<()>) -> Element {
     let mut pin = use_signal(String::new);
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
+    let mut lost = use_signal(|| false);
 
     let submit = move |e: FormEvent| async move {
         e.prevent_default();
@@ -37,9 +38,38 @@ pub fn Unlock(on_forgotten: EventHandler<()>) -> Element {
                     on_forgotten.call(());
                 }
             }
+            Err(CoreError::PlatformKeyLost) => {
+                pin.set(String::new());
+                lost.set(true);
+            }
             Err(e) => error.set(Some(format!("The app could not be unlocked: {e}"))),
         }
     };
+
+    if lost() {
+        return rsx! {
+            h1 { "This device can no longer open its records" }
+            p { role: "alert",
+                "The key this browser kept for Fieldvisit is gone (its site data was cleared), so what this device stored cannot be opened with any PIN. Nothing was counted as a wrong PIN."
+            }
+            p {
+                "What had synced is safe with your practice. Ask your practice admin for a new code and sign in again: signing in deletes what is left here."
+            }
+            if let Some(why) = error() {
+                p { class: "error", role: "alert", "{why}" }
+            }
+            button {
+                class: "primary",
+                onclick: move |_| async move {
+                    match DeviceCore::discard(&store_dir()).await {
+                        Ok(()) => on_forgotten.call(()),
+                        Err(e) => error.set(Some(format!("What is left could not be deleted: {e}"))),
+                    }
+                },
+                "Sign in with a new code"
+            }
+        };
+    }
 
     rsx! {
         h1 { "Unlock Fieldvisit" }
