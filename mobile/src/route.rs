@@ -19,6 +19,11 @@ pub enum Route {
         at: Option<String>,
         focus: Option<String>,
     },
+    /// A safeguarding concern of a case.
+    Concern {
+        case_id: String,
+        concern_id: String,
+    },
     Search,
     Audit,
     /// This person's devices (and, for the practice admin, anyone's).
@@ -51,6 +56,10 @@ impl Route {
                     format!("#/cases/{case_id}/record?{}", query.join("&"))
                 }
             }
+            Route::Concern {
+                case_id,
+                concern_id,
+            } => format!("#/cases/{case_id}/concerns/{concern_id}"),
             Route::Search => "#/search".into(),
             Route::Audit => "#/audit".into(),
             Route::Devices => "#/devices".into(),
@@ -81,6 +90,12 @@ impl Route {
                 case_id: (*case_id).to_owned(),
                 visit_id: (*visit_id).to_owned(),
             },
+            ["cases", case_id, "concerns", concern_id] if ok(case_id) && ok(concern_id) => {
+                Route::Concern {
+                    case_id: (*case_id).to_owned(),
+                    concern_id: (*concern_id).to_owned(),
+                }
+            }
             ["cases", case_id, "record"] if ok(case_id) => Route::Record {
                 case_id: (*case_id).to_owned(),
                 at: param("at"),
@@ -113,6 +128,10 @@ mod tests {
                 case_id: "case-1".into(),
                 at: None,
                 focus: None,
+            },
+            Route::Concern {
+                case_id: "case-1".into(),
+                concern_id: "3Yq8oE1a9".into(),
             },
             Route::Record {
                 case_id: "case-1".into(),

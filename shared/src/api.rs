@@ -416,3 +416,50 @@ mod tests {
         }
     }
 }
+
+/// A safeguarding concern that reached the server, as the case's
+/// supervisors see it (live, `GET /api/alerts/stream`, and listed,
+/// `GET /api/alerts`). No words of the concern: those are in its document,
+/// which the supervisor's app opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertView {
+    /// Also the webhook delivery's id.
+    pub id: String,
+    /// The concern's document.
+    pub document_id: String,
+    pub case_id: String,
+    pub case_reference: String,
+    pub raised_by: PersonSummary,
+    /// The phone's time of raising (RFC 3339).
+    pub raised_at: String,
+    /// The server's time of arrival.
+    pub arrived_at: String,
+    pub acknowledged_by: Option<PersonSummary>,
+    pub acknowledged_at: Option<String>,
+}
+
+/// `GET /api/practice`: what every device keeps for when it has no signal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PracticeInfo {
+    /// The number a worker phones a safeguarding concern in to, when the
+    /// app cannot send it.
+    pub safeguarding_phone: Option<String>,
+}
+
+/// The body of the practice's webhook call when a safeguarding concern
+/// arrives. Signed: `Fieldvisit-Signature: t=<unix seconds>,v1=<hex
+/// HMAC-SHA256 of "<t>.<body>" under the practice's webhook secret>`; the
+/// same `id` on every attempt (`Fieldvisit-Delivery`), so a receiver
+/// called twice can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcernWebhook {
+    pub id: String,
+    /// Always `safeguarding_concern.raised`.
+    pub event: String,
+    pub case_id: String,
+    pub case_reference: String,
+    pub document_id: String,
+    pub raised_by: String,
+    pub raised_at: String,
+    pub arrived_at: String,
+}

@@ -63,6 +63,10 @@ pub enum Event {
         document_id: String,
         reason: String,
     },
+    /// The server holds everything this device wrote in the record.
+    Delivered {
+        document_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +83,9 @@ pub enum Effect {
     },
 }
 
+/// The priority of what jumps every queue (see [`Kind::priority`]).
+const URGENT: u8 = 0;
+
 #[derive(Debug, Default)]
 pub struct Outbox {
     records: BTreeMap<String, (Record, State, u64)>,
@@ -86,6 +93,10 @@ pub struct Outbox {
     /// Order of making, to keep registrations of one kind first come,
     /// first served.
     made: u64,
+    /// Urgent records (a safeguarding concern) released but not yet known
+    /// to be on the server: until they are, nothing else is registered,
+    /// so nothing else competes with them for a weak signal.
+    urgent_on_the_way: std::collections::BTreeSet<String>,
 }
 
 impl Outbox {
@@ -95,6 +106,21 @@ impl Outbox {
 
     pub fn state(&self, document_id: &str) -> Option<&State> {
         self.records.get(document_id).map(|(_, s, _)| s)
+    }
+
+    /// Whether everything but urgent records should wait (photos too):
+    /// an urgent record is waiting or on its way to the server.
+    pub fn holding_back(&self) -> bool {
+        !self.urgent_on_the_way.is_empty()
+            || self.records.values().any(|(r, s, _)| {
+                r.kind.priority() == URGENT && matches!(s, State::Waiting | State::Registering)
+            })
+    }
+
+    /// Whether `document_id` is an urgent record released and not yet
+    /// known to be delivered.
+    pub fn on_its_way(&self, document_id: &str) -> bool {
+        self.urgent_on_the_way.contains(document_id)
     }
 
     /// Records not yet registered (waiting or on their way).
@@ -122,6 +148,9 @@ impl Outbox {
                     && *state != State::Released
                 {
                     *state = State::Released;
+                    if self.records[&document_id].0.kind.priority() == URGENT {
+                        self.urgent_on_the_way.insert(document_id.clone());
+                    }
                     effects.push(Effect::Release { document_id });
                 }
             }
@@ -133,6 +162,7 @@ impl Outbox {
                 document_id,
                 reason,
             } => {
+                self.urgent_on_the_way.remove(&document_id);
                 if let Some((_, state, _)) = self.records.get_mut(&document_id) {
                     *state = State::Refused(reason.clone());
                     effects.push(Effect::Warn {
@@ -140,6 +170,9 @@ impl Outbox {
                         message: reason,
                     });
                 }
+            }
+            Event::Delivered { document_id } => {
+                self.urgent_on_the_way.remove(&document_id);
             }
             Event::RegistrationFailed { document_id } => {
                 if let Some((_, state, _)) = self.records.get_mut(&document_id)
@@ -165,10 +198,13 @@ impl Outbox {
         {
             return None;
         }
+        let urgent_only = !self.urgent_on_the_way.is_empty();
         let (record, state, _) = self
             .records
             .values_mut()
-            .filter(|(_, s, _)| *s == State::Waiting)
+            .filter(|(r, s, _)| {
+                *s == State::Waiting && (!urgent_only || r.kind.priority() == URGENT)
+            })
             .min_by_key(|(r, _, made)| (r.kind.priority(), *made))?;
         *state = State::Registering;
         Some(Effect::Register(record.clone()))
@@ -411,7 +447,7 @@ mod tests {
                 message: "no".into(),
             }]
         };
-        let events: [(&str, Event); 7] = [
+        let events: [(&str, Event); 8] = [
             ("made", Event::Made(record("v1", Kind::Visit))),
             ("online", Event::Online),
             ("offline", Event::Offline),
@@ -436,9 +472,15 @@ mod tests {
                     reason: "no".into(),
                 },
             ),
+            (
+                "delivered",
+                Event::Delivered {
+                    document_id: "v1".into(),
+                },
+            ),
         ];
         /// After each event, in the order above: the state and the effects.
-        type Outcomes = [(State, Vec<Effect>); 7];
+        type Outcomes = [(State, Vec<Effect>); 8];
         let table: Vec<(State, Outcomes)> = vec![
             (
                 Waiting,
@@ -450,6 +492,7 @@ mod tests {
                     (no(), warn()),
                     (Waiting, vec![]),
                     (no(), warn()),
+                    (Waiting, vec![]),
                 ],
             ),
             (
@@ -462,6 +505,7 @@ mod tests {
                     (no(), warn()),
                     (Waiting, vec![]),
                     (no(), warn()),
+                    (Registering, vec![]),
                 ],
             ),
             (
@@ -474,6 +518,7 @@ mod tests {
                     (no(), warn()),
                     (Released, vec![]),
                     (no(), warn()),
+                    (Released, vec![]),
                 ],
             ),
             (
@@ -486,6 +531,7 @@ mod tests {
                     (no(), warn()),
                     (no(), vec![]),
                     (no(), warn()),
+                    (no(), vec![]),
                 ],
             ),
         ];
@@ -496,5 +542,56 @@ mod tests {
                 assert_eq!(o.state("v1"), Some(&after), "{name} in {state:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_concern_goes_first_and_everything_else_waits_until_it_is_delivered() {
+        let mut o = Outbox::new();
+        for id in ["v1", "v2"] {
+            made(&mut o, id);
+        }
+        o.handle(Event::Made(record("c1", Kind::Concern)));
+        assert!(o.holding_back());
+        assert_eq!(
+            o.handle(Event::Online),
+            vec![Effect::Register(record("c1", Kind::Concern))]
+        );
+        assert_eq!(
+            o.handle(registered("c1")),
+            vec![Effect::Release {
+                document_id: "c1".into()
+            }],
+            "nothing else registers while the concern is on its way"
+        );
+        assert!(o.holding_back());
+        assert_eq!(
+            o.handle(Event::Delivered {
+                document_id: "c1".into()
+            }),
+            vec![Effect::Register(record("v1", Kind::Visit))]
+        );
+        assert!(!o.holding_back());
+    }
+
+    #[test]
+    fn a_refused_concern_holds_nothing_back() {
+        let mut o = Outbox::new();
+        made(&mut o, "v1");
+        o.handle(Event::Made(record("c1", Kind::Concern)));
+        o.handle(Event::Online);
+        o.handle(registered("c1"));
+        assert_eq!(
+            o.handle(Event::ChangesRefused {
+                document_id: "c1".into(),
+                reason: "no".into()
+            }),
+            vec![
+                Effect::Warn {
+                    document_id: "c1".into(),
+                    message: "no".into()
+                },
+                Effect::Register(record("v1", Kind::Visit))
+            ]
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! shared case record, over SQLite, speaking automerge-repo's protocol.
 
 pub mod access;
+pub mod alerts;
 pub mod blobs;
 pub mod casebook;
 pub mod db;
@@ -15,5 +16,6 @@ pub mod secrets;
 pub mod server;
 pub mod sync;
 pub mod throttle;
+pub mod webhook;
 
 pub use error::{Error, Result};

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use fieldvisit_shared::api::Role;
 use fieldvisit_sync_server::server::{self, Config, Data};
 use fieldvisit_sync_server::sync::{self, Limits};
-use fieldvisit_sync_server::{demo, practice};
+use fieldvisit_sync_server::{demo, practice, webhook};
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -54,6 +54,11 @@ enum Command {
         /// Refused unless listening on a loopback address.
         #[arg(long)]
         insecure_no_auth_for_benchmarks: bool,
+        /// FOR TESTS: the first wait before a failed safeguarding webhook call
+        /// is made again, in milliseconds. Later waits, and how long the server
+        /// keeps trying (450 times this: 75 minutes at the default), scale with it.
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+        webhook_retry_base_ms: u64,
     },
     /// Practice administration on the data directory (works with or without a running server).
     Admin {
@@ -122,6 +127,22 @@ enum Admin {
         #[arg(long = "person")]
         person_id: String,
     },
+    /// Call a URL when a safeguarding concern arrives (signed; see the
+    /// `ConcernWebhook` API docs). Prints the signing secret, this once only.
+    Webhook {
+        /// Where to POST each concern (http or https).
+        #[arg(long, required_unless_present = "remove", conflicts_with = "remove")]
+        url: Option<String>,
+        /// Stop calling the webhook; calls still queued are given up.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// The number a worker phones a safeguarding concern in to when the
+    /// app cannot send it (every device keeps it for when it has no signal).
+    SafeguardingPhone {
+        #[arg(long)]
+        phone: String,
+    },
     /// Show the audit log, newest first.
     Audit {
         #[arg(long)]
@@ -142,6 +163,28 @@ fn print<T: Serialize>(
         println!("{}", human(value));
     }
     Ok(())
+}
+
+/// A number a worker can dial from the app: digits and the usual
+/// separators, nothing that could smuggle markup or a URL into every device.
+fn check_phone(phone: &str) -> Result<String, String> {
+    let phone = phone.trim();
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')');
+    if !(3..=30).contains(&phone.chars().count()) {
+        return Err(format!(
+            "a phone number has 3 to 30 characters, not {}",
+            phone.chars().count()
+        ));
+    }
+    if let Some(c) = phone.chars().find(|&c| !allowed(c)) {
+        return Err(format!(
+            "a phone number has digits, spaces, +, -, ( and ) only, not {c:?}"
+        ));
+    }
+    if !phone.chars().any(|c| c.is_ascii_digit()) {
+        return Err("a phone number needs digits".into());
+    }
+    Ok(phone.to_owned())
 }
 
 #[tokio::main]
@@ -165,6 +208,7 @@ async fn main() -> anyhow::Result<()> {
             unload_idle_after_seconds,
             test_panic_on_document,
             insecure_no_auth_for_benchmarks,
+            webhook_retry_base_ms,
         } => {
             let test_panic_on_document = match test_panic_on_document {
                 None => None,
@@ -204,7 +248,14 @@ async fn main() -> anyhow::Result<()> {
                     test_panic_on_document,
                     ..Limits::default()
                 },
+                webhook_retry_base: std::time::Duration::from_millis(webhook_retry_base_ms),
             };
+            if config.webhook_retry_base != fieldvisit_sync_server::webhook::DEFAULT_RETRY_BASE {
+                eprintln!(
+                    "WARNING: safeguarding webhook retries follow --webhook-retry-base-ms {webhook_retry_base_ms}, \
+                     not the default (a failed call is tried for 450 times that)."
+                );
+            }
             let running = server::start(config, opened).await?;
             if demo {
                 let sign_ins = demo::seed(&db, &running.engine.repo).await?;
@@ -328,6 +379,51 @@ async fn main() -> anyhow::Result<()> {
                         }
                     })?;
                 }
+                Admin::Webhook { url, remove } => match url {
+                    Some(url) if !remove => {
+                        let url = webhook::check_url(&url).map_err(anyhow::Error::msg)?;
+                        if url.scheme() == "http"
+                            && !url.host_str().is_some_and(|h| {
+                                h == "localhost"
+                                    || h.trim_matches(['[', ']'])
+                                        .parse::<std::net::IpAddr>()
+                                        .is_ok_and(|ip| ip.is_loopback())
+                            })
+                        {
+                            eprintln!(
+                                "WARNING: {url} is plain http: the call is signed but not encrypted, \
+                                 and it names the case and the worker. Prefer https."
+                            );
+                        }
+                        let secret = fieldvisit_sync_server::secrets::token();
+                        db.set_webhook(Some((url.as_str(), &secret)))?;
+                        print(
+                            json,
+                            &serde_json::json!({"url": url.as_str(), "secret": secret}),
+                            |_| {
+                                format!(
+                                    "safeguarding concerns will be sent to {url}\n\
+                                     signing secret (shown this once; give it to the receiver): {secret}"
+                                )
+                            },
+                        )?;
+                    }
+                    _ => {
+                        db.set_webhook(None)?;
+                        print(json, &serde_json::json!({"removed": true}), |_| {
+                            "webhook removed; calls still queued will be given up".into()
+                        })?;
+                    }
+                },
+                Admin::SafeguardingPhone { phone } => {
+                    let phone = check_phone(&phone).map_err(anyhow::Error::msg)?;
+                    db.set_safeguarding_phone(&phone)?;
+                    print(
+                        json,
+                        &serde_json::json!({"safeguarding_phone": phone}),
+                        |_| format!("safeguarding phone is now {phone}"),
+                    )?;
+                }
                 Admin::Audit { action, limit } => {
                     let entries = db.audit_entries(&fieldvisit_sync_server::db::AuditFilter {
                         action,
@@ -357,4 +453,41 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safeguarding_phones_are_plain_numbers() {
+        assert_eq!(
+            check_phone(" +44 (0)20 7946-0000 ").unwrap(),
+            "+44 (0)20 7946-0000"
+        );
+        assert_eq!(check_phone("999").unwrap(), "999");
+        for bad in [
+            "12",
+            "",
+            "+-()",
+            "0800 CALL NOW",
+            "tel:999",
+            &"1".repeat(31),
+        ] {
+            assert!(check_phone(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        let webhook = |args: &[&str]| {
+            Cli::try_parse_from(["fv", "admin", "webhook"].iter().chain(args)).map(|_| ())
+        };
+        assert!(webhook(&["--url", "https://example.org/hook"]).is_ok());
+        assert!(webhook(&["--remove"]).is_ok());
+        assert!(webhook(&[]).is_err());
+        assert!(webhook(&["--url", "https://example.org/hook", "--remove"]).is_err());
+    }
 }

@@ -11,6 +11,7 @@
 use std::collections::HashSet;
 
 use automerge::{Automerge, ChangeHash, ReadDoc};
+use fieldvisit_shared::records::concern::ConcernEvent;
 use fieldvisit_shared::records::{self, Context, Kind, Refusal, ReviewDecision};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +33,8 @@ pub struct Accepted {
     /// Its changes the server did not have: their receipt is recorded
     /// before they are handed on.
     pub new: Vec<ChangeHash>,
+    /// A safeguarding concern it raised or acknowledged, with the case.
+    pub concern: Option<(ConcernEvent, String)>,
 }
 
 /// Judges the automerge sync `payload` (already checked by
@@ -65,8 +68,8 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
         && typing(kind, before, new, cx)
     {
         return Judgement::Accept(Accepted {
-            decisions: Vec::new(),
             new: new.iter().map(|c| c.hash()).collect(),
+            ..Accepted::default()
         });
     }
     let mut after = before.clone();
@@ -92,6 +95,7 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
         Ok(accepted) => Judgement::Accept(Accepted {
             decisions: accepted.decisions,
             new: new.into_iter().collect(),
+            concern: accepted.concern.map(|e| (e, cx.case_id.to_owned())),
         }),
         Err(refusal) => Judgement::Refuse(refusal),
     }

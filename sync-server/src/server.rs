@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use fieldvisit_sqlite_store::{Durability, SqliteStorage};
 
@@ -17,6 +18,10 @@ pub struct Config {
     pub listen: SocketAddr,
     pub web_dir: Option<PathBuf>,
     pub limits: Limits,
+    /// The first wait before a failed webhook call is made again; the
+    /// later waits and how long to keep trying scale with it (see
+    /// [`crate::webhook::Schedule`]). Only tests change it.
+    pub webhook_retry_base: Duration,
 }
 
 /// The practice database and the document store of one data directory.
@@ -95,6 +100,15 @@ pub async fn start(config: Config, data: Data) -> Result<Running> {
             }
         });
     }
+    // Calls queued before a restart are due at once, so this starts with
+    // whatever the last run left.
+    tokio::spawn(crate::webhook::run(
+        data.db.clone(),
+        engine.alerts.wake.clone(),
+        crate::webhook::Schedule {
+            base: config.webhook_retry_base,
+        },
+    ));
     let state = AppState {
         db: data.db.clone(),
         engine: engine.clone(),

@@ -130,6 +130,42 @@ impl ApiClient {
             .await
     }
 
+    pub async fn practice(&self) -> Result<fieldvisit_shared::api::PracticeInfo, CoreError> {
+        self.send(self.http.get(self.url("api/practice")?)).await
+    }
+
+    pub async fn alerts(&self) -> Result<Vec<fieldvisit_shared::api::AlertView>, CoreError> {
+        self.send(self.http.get(self.url("api/alerts")?)).await
+    }
+
+    /// The live alert stream's bytes (server-sent events), as they come.
+    pub async fn alert_stream(
+        &self,
+    ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes, CoreError>> + use<>, CoreError>
+    {
+        let req = self
+            .http
+            .get(self.url("api/alerts/stream")?)
+            .header("Accept", "text/event-stream");
+        let resp = self
+            .authorised(req)
+            .send()
+            .await
+            .map_err(|e| CoreError::Offline(e.to_string()))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let bytes = resp
+                .bytes()
+                .await
+                .map_err(|e| CoreError::Offline(e.to_string()))?;
+            return Err(self.error_of(status, &bytes));
+        }
+        use futures::StreamExt;
+        Ok(resp
+            .bytes_stream()
+            .map(|chunk| chunk.map_err(|e| CoreError::Offline(e.to_string()))))
+    }
+
     pub async fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
         self.send(self.http.get(self.url("api/cases")?)).await
     }

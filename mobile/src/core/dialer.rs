@@ -168,7 +168,9 @@ mod tests {
 
         // The registration is queued before samod makes the document, so
         // samod's first question is answered "not yet".
-        local.add_record(MADE_HERE, "visit", "case-1", "").unwrap();
+        local
+            .add_record(MADE_HERE, "visit", "case-1", "", false)
+            .unwrap();
         let mut made_here = Box::pin(policy.share(id(MADE_HERE), server.clone()));
         assert_eq!(next(&mut made_here).await, Some(ShareConfig::none()));
         changed.send_modify(|v| *v += 1);

@@ -107,6 +107,12 @@ const MIGRATIONS: &[(u32, &str)] = &[
              wrapped BLOB NOT NULL
          );",
     ),
+    // A record held back on the phone: a safeguarding concern still being
+    // written is not registered (so never shared) until it is raised.
+    (
+        8,
+        "ALTER TABLE pending_registrations ADD COLUMN held INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// How far a photo made here has got to the server.
@@ -379,12 +385,15 @@ impl Local {
 
     /// Creates a new record's bookkeeping in one transaction: known
     /// document and queued registration with the nonce its id was made from.
+    /// `held`: kept on the phone until [`Local::release_held`] (the
+    /// outbox does not see it until then).
     pub fn add_record(
         &self,
         document_id: &str,
         kind: &str,
         case_id: &str,
         nonce: &str,
+        held: bool,
     ) -> Result<(), CoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -393,17 +402,54 @@ impl Local {
             params![document_id, case_id, kind],
         )?;
         tx.execute(
-            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id, nonce, kind) VALUES (?1, ?2, ?3, ?4)",
-            params![document_id, case_id, nonce, kind],
+            "INSERT OR IGNORE INTO pending_registrations (document_id, case_id, nonce, kind, held) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![document_id, case_id, nonce, kind, held],
         )?;
         tx.commit()?;
         Ok(())
     }
 
+    /// Lets a held record go to the outbox; returns it (`None` when it was
+    /// not held).
+    pub fn release_held(
+        &self,
+        document_id: &str,
+    ) -> Result<Option<PendingRegistration>, CoreError> {
+        self.with(|c| {
+            c.query_row(
+                "UPDATE pending_registrations SET held = 0 WHERE document_id = ?1 AND held = 1
+                 RETURNING case_id, document_id, nonce, kind, last_error",
+                [document_id],
+                |r| {
+                    Ok(PendingRegistration {
+                        case_id: r.get(0)?,
+                        document_id: r.get(1)?,
+                        nonce: r.get(2)?,
+                        kind: r.get(3)?,
+                        last_error: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// The records of `kind` of a case this device knows (made here or
+    /// fetched), drafts included.
+    pub fn records_of_case(&self, case_id: &str, kind: &str) -> Result<Vec<String>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT document_id FROM documents WHERE case_id = ?1 AND kind = ?2 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([case_id, kind], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     pub fn pending_registrations(&self) -> Result<Vec<PendingRegistration>, CoreError> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT case_id, document_id, nonce, kind, last_error FROM pending_registrations ORDER BY rowid",
+                "SELECT case_id, document_id, nonce, kind, last_error FROM pending_registrations WHERE held = 0 ORDER BY rowid",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok(PendingRegistration {

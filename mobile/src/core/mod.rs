@@ -4,6 +4,7 @@
 //! (and so into the local SQLite store) before the call returns; sync with
 //! the server happens whenever a connection exists, and never blocks an edit.
 
+mod alerts;
 mod api_client;
 #[cfg(target_arch = "wasm32")]
 mod browser;
@@ -21,10 +22,11 @@ mod records;
 mod sync_status;
 pub mod vault;
 
+pub use alerts::AlertEvent;
 #[cfg(target_arch = "wasm32")]
 pub use browser::browser_online;
 pub use device::DeviceCore;
 pub use devices::LOCK_AFTER_MINUTES;
 pub use error::CoreError;
-pub use records::{InReview, PhotoState};
+pub use records::{Delivery, InReview, PHONE_IT_IN_AFTER_MINUTES, PhotoState, TextOf};
 pub use sync_status::SyncStatus;

@@ -53,6 +53,15 @@ impl OutboxDriver {
         })
     }
 
+    /// Whether `document_id` is an urgent record released and not yet
+    /// known to be on the server.
+    pub fn on_its_way(&self, document_id: &str) -> bool {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .on_its_way(document_id)
+    }
+
     /// Records not yet registered with the server.
     pub fn waiting(&self) -> usize {
         self.outbox

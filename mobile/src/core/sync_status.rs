@@ -53,7 +53,7 @@ impl DeviceCore {
                 server_heads = their;
                 server_moved = true;
             }
-            pending += handle.with_document(|doc| {
+            let unsent = handle.with_document(|doc| {
                 let known: Vec<_> = server_heads
                     .iter()
                     .copied()
@@ -61,6 +61,10 @@ impl DeviceCore {
                     .collect();
                 doc.get_changes(&known).len()
             });
+            pending += unsent;
+            if unsent == 0 && server.is_some() && self.outbox.on_its_way(&doc_id) {
+                self.concern_synced(&doc_id).await?;
+            }
         }
         let registrations_waiting = self.outbox.waiting();
         // Typing still on its way from the journal into the store is not

@@ -8,11 +8,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use dioxus::prelude::*;
+
 use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::records::VisitText;
+use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText};
 
 use super::Core;
-use crate::core::{DeviceCore, platform};
+use crate::core::{TextOf, platform};
 
 /// Longest a keystroke waits before it is written to the local store. In
 /// the browser every keystroke is in the draft journal at once (see
@@ -33,38 +35,82 @@ struct Draft {
     unsaved: Cell<bool>,
 }
 
+/// What a text box edits: the text, and how to read it from the record the
+/// screen holds in a signal.
+#[derive(Clone)]
+pub struct Source {
+    target: TextOf,
+    /// With `true`, read without subscribing (the first value); with
+    /// `false`, so that the box follows the record as sync changes it. A
+    /// plain closure, not a `Callback`: those made while a screen renders
+    /// stay until the screen goes, one more at every render.
+    current: Rc<dyn Fn(bool) -> Option<String>>,
+}
+
+/// One text is one box: the screen's signal for it never changes.
+impl PartialEq for Source {
+    fn eq(&self, other: &Self) -> bool {
+        self.target == other.target
+    }
+}
+
+impl Source {
+    pub fn visit(visit_id: &str, text: VisitText, visit: Signal<Option<VisitDoc>>) -> Source {
+        let target = TextOf::Visit {
+            visit_id: visit_id.to_owned(),
+            text: text.clone(),
+        };
+        let current = reader(visit, move |v| text.read(v).map(str::to_owned));
+        Source { target, current }
+    }
+
+    pub fn concern(
+        concern_id: &str,
+        text: ConcernText,
+        concern: Signal<Option<ConcernDoc>>,
+    ) -> Source {
+        let target = TextOf::Concern {
+            concern_id: concern_id.to_owned(),
+            text,
+        };
+        let current = reader(concern, move |c| Some(text.read(c).to_owned()));
+        Source { target, current }
+    }
+}
+
+fn reader<T: 'static>(
+    record: Signal<Option<T>>,
+    read: impl Fn(&T) -> Option<String> + 'static,
+) -> Rc<dyn Fn(bool) -> Option<String>> {
+    Rc::new(move |peek: bool| {
+        let held = if peek { record.peek() } else { record.read() };
+        held.as_ref().and_then(&read)
+    })
+}
+
 #[component]
 pub fn AutoText(
-    visit_id: String,
-    text: VisitText,
+    source: Source,
     /// The element id, also how its label refers to it.
     id: String,
     label: String,
     hint: Option<String>,
-    visit: Signal<Option<VisitDoc>>,
     #[props(default = true)] multiline: bool,
     /// Shown but not editable (a signed-off visit).
     #[props(default = false)]
     read_only: bool,
 ) -> Element {
     let core: Core = use_context();
-    let initial = visit
-        .peek()
-        .as_ref()
-        .and_then(|v| text.read(v).map(str::to_owned))
-        .unwrap_or_default();
+    let Source { target, current } = source;
+    let initial = current(true).unwrap_or_default();
     let mut value = use_signal(|| initial);
     let draft = use_hook(|| Rc::new(Draft::default()));
     let mut error = use_signal(|| None::<String>);
 
     {
-        let (draft, text) = (draft.clone(), text.clone());
+        let draft = draft.clone();
         use_effect(move || {
-            let remote = visit
-                .read()
-                .as_ref()
-                .and_then(|v| text.read(v).map(str::to_owned));
-            if let Some(remote) = remote
+            if let Some(remote) = current(false)
                 && !draft.unsaved.get()
                 && *value.peek() != remote
             {
@@ -73,9 +119,9 @@ pub fn AutoText(
         });
     }
 
-    let journal_key = DeviceCore::draft_key(&visit_id, &text);
+    let journal_key = target.journal_key();
     let oninput = {
-        let (draft, text, visit_id) = (draft.clone(), text.clone(), visit_id.clone());
+        let (draft, target) = (draft.clone(), target.clone());
         move |e: FormEvent| {
             let typed = e.value();
             // Durable before anything else happens: the page may go now.
@@ -89,13 +135,13 @@ pub fn AutoText(
             let Some(core) = core.peek().clone() else {
                 return;
             };
-            let (draft, text, visit_id) = (draft.clone(), text.clone(), visit_id.clone());
+            let (draft, target) = (draft.clone(), target.clone());
             // Not tied to this screen: leaving it must not cancel the write.
             dioxus::core::spawn_forever(async move {
                 platform::sleep(SAVE_AFTER).await;
                 draft.scheduled.set(false);
                 let saving = draft.latest.borrow().clone();
-                let result = core.save_text(&visit_id, text, &saving).await;
+                let result = core.save(&target, &saving).await;
                 if *draft.latest.borrow() == saving {
                     draft.unsaved.set(false);
                 }

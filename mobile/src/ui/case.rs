@@ -3,6 +3,7 @@
 //! offline if need be.
 
 use dioxus::prelude::*;
+use fieldvisit_shared::records::concern::ConcernDoc;
 use fieldvisit_shared::records::{CaseDoc, PlaceKind};
 use futures::StreamExt;
 
@@ -14,6 +15,7 @@ pub fn CaseScreen(case_id: String) -> Element {
     let mut case = use_signal(|| None::<Result<CaseDoc, String>>);
     let mut place = use_signal(|| PlaceKind::Home);
     let mut error = use_signal(|| None::<String>);
+    let mut concerns = use_signal(Vec::<(String, ConcernDoc)>::new);
 
     let load_id = case_id.clone();
     use_future(move || {
@@ -23,12 +25,18 @@ pub fn CaseScreen(case_id: String) -> Element {
                 return;
             };
             case.set(Some(core.case(&case_id).await.map_err(|e| e.to_string())));
+            if let Ok(list) = core.concerns_of_case(&case_id).await {
+                concerns.set(list);
+            }
             let Ok(mut changes) = core.case_changes(&case_id).await else {
                 return;
             };
             while changes.next().await.is_some() {
                 if let Ok(fresh) = core.case(&case_id).await {
                     case.set(Some(Ok(fresh)));
+                }
+                if let Ok(list) = core.concerns_of_case(&case_id).await {
+                    concerns.set(list);
                 }
             }
         }
@@ -135,6 +143,32 @@ pub fn CaseScreen(case_id: String) -> Element {
                         p { class: "error", role: "alert", "{why}" }
                     }
                     button { class: "primary", r#type: "button", onclick: start_visit, "Start a visit" }
+                }
+                section { aria_labelledby: "concerns-h",
+                    h2 { id: "concerns-h", "Safeguarding concerns" }
+                    if concerns().is_empty() {
+                        p { class: "quiet", "None raised." }
+                    }
+                    ul { class: "list", aria_label: "Safeguarding concerns, newest first",
+                        for (concern_id, c) in concerns() {
+                            li { key: "{concern_id}",
+                                button {
+                                    class: "row",
+                                    r#type: "button",
+                                    onclick: {
+                                        let (case_id, concern_id) = (case_id.clone(), concern_id.clone());
+                                        move |_| navigate(Route::Concern { case_id: case_id.clone(), concern_id: concern_id.clone() })
+                                    },
+                                    span { class: "title",
+                                        if c.raised() { "Concern raised {labels::when(&c.raised_at)}" } else { "Draft concern, not raised" }
+                                    }
+                                    span { class: "quiet",
+                                        if c.acknowledged_by.is_empty() { "not yet acknowledged" } else { "acknowledged" }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
                 section { aria_labelledby: "visits-h",
                     h2 { id: "visits-h", "Visits" }

@@ -112,3 +112,21 @@ pub fn from_local_input(value: &str) -> Option<String> {
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     )
 }
+
+pub fn consent(c: fieldvisit_shared::records::concern::Consent) -> &'static str {
+    use fieldvisit_shared::records::concern::Consent;
+    match c {
+        Consent::Given => "Yes: they agree to a referral",
+        Consent::Refused => "No: they do not agree",
+        Consent::CannotConsent => "They cannot consent (they lack capacity to decide this)",
+        Consent::NotAsked => "Not asked: asking would put them or someone else at risk",
+    }
+}
+
+/// "14:03" in the device's time zone: when something happened today.
+pub fn clock(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t.with_timezone(&chrono::Local).format("%H:%M").to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}

@@ -2,11 +2,13 @@
 //! through the one [`Core`] handle in context; nothing here touches storage
 //! or the network itself.
 
+mod alerts;
 mod audit;
 mod auto_text;
 mod browser;
 mod case;
 mod cases;
+mod concern;
 mod devices;
 mod labels;
 mod photos;
@@ -111,6 +113,15 @@ pub fn App() -> Element {
             (Some(_), Route::Record { case_id, at, focus }) => {
                 rsx! { record::RecordScreen { case_id, at, focus } }
             }
+            (
+                Some(_),
+                Route::Concern {
+                    case_id,
+                    concern_id,
+                },
+            ) => {
+                rsx! { concern::ConcernScreen { case_id, concern_id } }
+            }
             (Some(_), Route::Search) => rsx! { search::SearchScreen {} },
             (Some(_), Route::Audit) => rsx! { audit::AuditScreen {} },
             (Some(_), Route::Devices) => rsx! { devices::DevicesScreen {} },
@@ -132,7 +143,12 @@ pub fn App() -> Element {
                 sync_indicator::SyncIndicator {}
             }
         }
-        main { id: "content", tabindex: "-1", {body} }
+        main { id: "content", tabindex: "-1",
+            if core.read().as_ref().is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Supervisor) {
+                alerts::AlertBanner {}
+            }
+            {body}
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use dioxus::prelude::*;
 use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::records::VisitText;
 
-use super::auto_text::AutoText;
+use super::auto_text::{AutoText, Source};
 use super::{Core, labels};
 use crate::core::{PhotoState, platform};
 
@@ -76,12 +76,10 @@ pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -
                             }
                         }
                         AutoText {
-                            visit_id: visit_id.clone(),
-                            text: VisitText::PhotoCaption { sha256: sha.clone() },
+                            source: Source::visit(&visit_id, VisitText::PhotoCaption { sha256: sha.clone() }, visit),
                             id: format!("caption-{sha}"),
                             label: format!("Caption of photo {}", n + 1),
                             hint: None,
-                            visit,
                             multiline: false,
                             read_only: closed,
                         }

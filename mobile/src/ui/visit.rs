@@ -10,7 +10,7 @@ use fieldvisit_shared::records::{
 };
 use futures::StreamExt;
 
-use super::auto_text::AutoText;
+use super::auto_text::{AutoText, Source};
 use super::review::{Addenda, Annotations, ReturnedBanner, ReviewPanel};
 use super::{Core, Route, labels, navigate};
 
@@ -127,6 +127,25 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         }
     };
 
+    let raise_concern = {
+        let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
+        move |_| {
+            let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                match core.start_concern(&case_id, &visit_id).await {
+                    Ok(concern_id) => navigate(Route::Concern {
+                        case_id,
+                        concern_id,
+                    }),
+                    Err(e) => error.set(Some(format!("The concern could not be started: {e}"))),
+                }
+            }
+        }
+    };
+
     let closed = v.review.status == ReviewStatus::SignedOff;
     let warning = core
         .read()
@@ -136,12 +155,10 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         rsx! {
             AutoText {
                 key: "{id}",
-                visit_id: visit_id.clone(),
-                text: VisitText::Field(f),
+                source: Source::visit(&visit_id, VisitText::Field(f), visit),
                 id: id.to_owned(),
                 label: label.to_owned(),
                 hint: Some(hint.to_owned()),
-                visit,
                 read_only: closed,
             }
             Annotations { visit_id: visit_id.clone(), field: f, text_id: id.to_owned(), visit }
@@ -157,6 +174,9 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         }
         if let Some(why) = warning {
             p { class: "error", role: "alert", "The server did not accept a change to this visit: {why}" }
+        }
+        p {
+            button { class: "danger", r#type: "button", onclick: raise_concern, "Raise a safeguarding concern" }
         }
         ReturnedBanner { visit }
         if closed {
@@ -203,21 +223,17 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
             for (n, (id, action)) in v.actions.iter().enumerate() {
                 div { key: "{id}", class: "item", role: "group", aria_label: "Action {n + 1}",
                     AutoText {
-                        visit_id: visit_id.clone(),
-                        text: VisitText::Action { id: id.clone(), part: ActionText::Text },
+                        source: Source::visit(&visit_id, VisitText::Action { id: id.clone(), part: ActionText::Text }, visit),
                         id: format!("action-{id}-text"),
                         label: "What needs doing".to_string(),
                         hint: None,
-                        visit,
                         read_only: closed,
                     }
                     AutoText {
-                        visit_id: visit_id.clone(),
-                        text: VisitText::Action { id: id.clone(), part: ActionText::Owner },
+                        source: Source::visit(&visit_id, VisitText::Action { id: id.clone(), part: ActionText::Owner }, visit),
                         id: format!("action-{id}-owner"),
                         label: "Who will do it".to_string(),
                         hint: None,
-                        visit,
                         multiline: false,
                         read_only: closed,
                     }
@@ -283,30 +299,24 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                         }
                     }
                     AutoText {
-                        visit_id: visit_id.clone(),
-                        text: VisitText::Creative { id: id.clone(), part: CreativeText::Expressed },
+                        source: Source::visit(&visit_id, VisitText::Creative { id: id.clone(), part: CreativeText::Expressed }, visit),
                         id: format!("creative-{id}-expressed"),
                         label: "What they expressed".to_string(),
                         hint: None,
-                        visit,
                         read_only: closed,
                     }
                     AutoText {
-                        visit_id: visit_id.clone(),
-                        text: VisitText::Creative { id: id.clone(), part: CreativeText::How },
+                        source: Source::visit(&visit_id, VisitText::Creative { id: id.clone(), part: CreativeText::How }, visit),
                         id: format!("creative-{id}-how"),
                         label: "How they expressed it".to_string(),
                         hint: None,
-                        visit,
                         read_only: closed,
                     }
                     AutoText {
-                        visit_id: visit_id.clone(),
-                        text: VisitText::Creative { id: id.clone(), part: CreativeText::Reading },
+                        source: Source::visit(&visit_id, VisitText::Creative { id: id.clone(), part: CreativeText::Reading }, visit),
                         id: format!("creative-{id}-reading"),
                         label: "My reading of it".to_string(),
                         hint: Some("Your interpretation, kept apart from what they expressed.".to_string()),
-                        visit,
                         read_only: closed,
                     }
                     ul { class: "photos", aria_label: "Photos of creative observation {n + 1}",
@@ -396,12 +406,10 @@ fn Significant(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) 
                 div { key: "{id}", class: "item", role: "group", aria_label: "Significant event {n + 1}",
                     p { class: "quiet", "Happened {labels::when(&at)}" }
                     AutoText {
-                        visit_id: visit_id.clone(),
-                        text: VisitText::Significant { id: id.clone() },
+                        source: Source::visit(&visit_id, VisitText::Significant { id: id.clone() }, visit),
                         id: format!("significant-{id}"),
                         label: "What happened".to_string(),
                         hint: None,
-                        visit,
                         read_only: closed,
                     }
                 }

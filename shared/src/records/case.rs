@@ -26,6 +26,11 @@ pub struct CaseDoc {
     /// Chronology entries that are not visits (a phone call, a letter, a meeting).
     #[autosurgeon(missing = "Default::default")]
     pub chronology: BTreeMap<String, ChronologyEntry>,
+    /// The case's other records made on devices (safeguarding concerns,
+    /// capacity assessments), by document id: how a colleague's device
+    /// finds them, as it finds visits.
+    #[autosurgeon(missing = "Default::default")]
+    pub records: BTreeMap<String, RecordIndexEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
@@ -61,6 +66,19 @@ pub struct VisitIndexEntry {
     pub nonce: String,
 }
 
+/// A record of the case that is not a visit, listed as its device made it.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
+pub struct RecordIndexEntry {
+    /// Its [`super::Kind`], as stored.
+    pub kind: String,
+    /// RFC 3339: when it was made.
+    pub created_at: String,
+    /// Person id of whoever made it.
+    pub author: String,
+    /// As for a visit: proof that the listing device made it.
+    pub nonce: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
 pub struct ChronologyEntry {
     pub at: String,
@@ -85,6 +103,7 @@ impl CaseDoc {
             key_people: BTreeMap::new(),
             visits: BTreeMap::new(),
             chronology: BTreeMap::new(),
+            records: BTreeMap::new(),
         }
     }
 
@@ -110,6 +129,11 @@ pub enum CaseEdit {
         visit_document_id: String,
         entry: VisitIndexEntry,
     },
+    /// Lists a concern or an assessment this device made.
+    IndexRecord {
+        document_id: String,
+        entry: RecordIndexEntry,
+    },
 }
 
 impl CaseEdit {
@@ -119,6 +143,9 @@ impl CaseEdit {
                 visit_document_id,
                 entry,
             } => crate::doc::put_in_map(doc, &[], "visits", visit_document_id, entry),
+            CaseEdit::IndexRecord { document_id, entry } => {
+                crate::doc::put_in_map(doc, &[], "records", document_id, entry)
+            }
         }
     }
 }
@@ -127,6 +154,53 @@ impl CaseEdit {
 /// device never creates one; workers and supervisors on the case add
 /// visits of their own and chronology entries signed as themselves, edit the
 /// person's details, and never rewrite or remove what is listed.
+/// Listed entries are never rewritten or removed; a new one names the
+/// writer as its author and was made by the writer's device.
+fn listings<E: PartialEq>(
+    before: &BTreeMap<String, E>,
+    after: &BTreeMap<String, E>,
+    what: &str,
+    cx: &Context<'_>,
+    signature: impl Fn(&E) -> (&String, &String),
+) -> Result<(), Refusal> {
+    for (id, entry) in before {
+        match after.get(id) {
+            Some(now) if now == entry => {}
+            Some(_) => {
+                return Err(Refusal::new(
+                    "listed_entry_changed",
+                    format!("the listing of {what} {id} cannot be changed"),
+                ));
+            }
+            None => {
+                return Err(Refusal::new(
+                    "listed_entry_removed",
+                    format!("{what} {id} cannot be removed from its case"),
+                ));
+            }
+        }
+    }
+    for (id, entry) in after.iter().filter(|(id, _)| !before.contains_key(*id)) {
+        let (author, nonce) = signature(entry);
+        if author != cx.writer.person_id {
+            return Err(Refusal::new(
+                "forged_author",
+                format!(
+                    "a {what} listed by {} must name them as its author",
+                    cx.writer.person_id
+                ),
+            ));
+        }
+        if !(cx.created_by_writer)(id, nonce) {
+            return Err(Refusal::new(
+                "not_creator",
+                format!("only the device that made {what} {id} can list it"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Result<(), Refusal> {
     let Some(before) = before else {
         return Err(Refusal::new(
@@ -146,42 +220,25 @@ pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Res
             "the case id and reference are set by the practice admin",
         ));
     }
-    for (id, entry) in &before.visits {
-        match after.visits.get(id) {
-            Some(now) if now == entry => {}
-            Some(_) => {
-                return Err(Refusal::new(
-                    "listed_entry_changed",
-                    format!("the listing of visit {id} cannot be changed"),
-                ));
-            }
-            None => {
-                return Err(Refusal::new(
-                    "listed_entry_removed",
-                    format!("visit {id} cannot be removed from its case"),
-                ));
-            }
-        }
-    }
+    listings(&before.visits, &after.visits, "visit", cx, |e| {
+        (&e.author, &e.nonce)
+    })?;
+    listings(&before.records, &after.records, "record", cx, |e| {
+        (&e.author, &e.nonce)
+    })?;
     for (id, entry) in after
-        .visits
+        .records
         .iter()
-        .filter(|(id, _)| !before.visits.contains_key(*id))
+        .filter(|(id, _)| !before.records.contains_key(*id))
     {
-        if entry.author != cx.writer.person_id {
-            return Err(Refusal::new(
-                "forged_author",
-                format!(
-                    "a visit listed by {} must name them as its author",
-                    cx.writer.person_id
-                ),
-            ));
-        }
-        if !(cx.created_by_writer)(id, &entry.nonce) {
-            return Err(Refusal::new(
-                "not_creator",
-                format!("only the device that made visit {id} can list it"),
-            ));
+        match super::Kind::parse(&entry.kind) {
+            Some(kind) if kind.made_on_devices() && kind != super::Kind::Visit => {}
+            _ => {
+                return Err(Refusal::new(
+                    "invalid_value",
+                    format!("record {id} is of no kind a case lists ({})", entry.kind),
+                ));
+            }
         }
     }
     for (id, entry) in &before.chronology {

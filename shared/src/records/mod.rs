@@ -1,8 +1,8 @@
 //! The record kinds of a case record: what each holds, how it is edited,
 //! who may change what in which state, and how soon it syncs.
 //!
-//! A case record is one case document and one document per visit (and, to
-//! come, per safeguarding concern and capacity assessment). Each kind lives
+//! A case record is one case document and one document per visit, per
+//! safeguarding concern and per mental capacity assessment. Each kind lives
 //! in its own module with its types, its typed edits and its rules; the
 //! automerge mechanics they use are in [`crate::doc`].
 //!
@@ -58,12 +58,19 @@ macro_rules! string_enum {
     };
 }
 
+pub mod capacity;
 pub mod case;
+pub mod concern;
 pub mod passage;
 pub mod review;
 pub mod visit;
 
-pub use case::{CaseDoc, CaseEdit, ChronologyEntry, KeyPerson, Person, VisitIndexEntry, read_case};
+pub use capacity::CapacityDoc;
+pub use case::{
+    CaseDoc, CaseEdit, ChronologyEntry, KeyPerson, Person, RecordIndexEntry, VisitIndexEntry,
+    read_case,
+};
+pub use concern::ConcernDoc;
 pub use passage::{Passage, Voice};
 pub use review::{Review, ReviewDecision, ReviewStatus};
 pub use visit::{
@@ -79,16 +86,21 @@ pub const SCHEMA_VERSION: u64 = 1;
 string_enum! {
     /// What a document is. The server's registry records it when a device
     /// registers the document, and the rules follow from it.
-    Kind { Case => "case", Visit => "visit" }
+    Kind {
+        Case => "case", Visit => "visit",
+        Concern => "safeguarding_concern", Capacity => "capacity_assessment",
+    }
 }
 
 impl Kind {
     /// Lower syncs sooner: what a phone sends first when it comes back
-    /// into signal (a safeguarding concern will come before everything).
+    /// into signal. A safeguarding concern comes before everything,
+    /// photos included.
     pub fn priority(self) -> u8 {
         match self {
+            Kind::Concern => 0,
             Kind::Case => 1,
-            Kind::Visit => 2,
+            Kind::Visit | Kind::Capacity => 2,
         }
     }
 
@@ -97,7 +109,7 @@ impl Kind {
     pub fn made_on_devices(self) -> bool {
         match self {
             Kind::Case => false,
-            Kind::Visit => true,
+            Kind::Visit | Kind::Concern | Kind::Capacity => true,
         }
     }
 }
@@ -128,6 +140,10 @@ pub struct Context<'a> {
 pub struct Accepted {
     /// Review decisions the batch recorded, with their ids.
     pub decisions: Vec<(String, ReviewDecision)>,
+    /// A safeguarding concern the batch raised or acknowledged.
+    pub concern: Option<concern::ConcernEvent>,
+    /// A capacity assessment the batch completed.
+    pub completed: Option<capacity::Outcome>,
 }
 
 /// A batch of changes that breaks a record's rules: refused for that
@@ -223,6 +239,18 @@ fn check_batch(
         Kind::Visit => visit::check(
             &read_before(before)?,
             &read_after::<VisitDoc>(before, after)?,
+            after,
+            new,
+            cx,
+        ),
+        Kind::Concern => concern::check(
+            &read_before(before)?,
+            &read_after::<ConcernDoc>(before, after)?,
+            cx,
+        ),
+        Kind::Capacity => capacity::check(
+            &read_before(before)?,
+            &read_after::<CapacityDoc>(before, after)?,
             after,
             new,
             cx,

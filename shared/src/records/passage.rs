@@ -202,6 +202,63 @@ impl CaseDoc {
     }
 }
 
+impl super::ConcernDoc {
+    /// A concern is the worker's account, in the order the form asks.
+    pub fn passages(&self) -> Vec<Passage> {
+        super::concern::ConcernText::ALL
+            .iter()
+            .map(|t| {
+                passage(
+                    t.as_str().to_owned(),
+                    match t {
+                        super::concern::ConcernText::WhatHappened => "What happened",
+                        super::concern::ConcernText::WhoIsAtRisk => "Who is at risk",
+                        super::concern::ConcernText::ImmediateActions => "Immediate actions taken",
+                        super::concern::ConcernText::WithoutConsentReason => {
+                            "Why a referral goes ahead without consent"
+                        }
+                    },
+                    Voice::Worker,
+                    &[t.as_str()],
+                    t.read(self),
+                )
+            })
+            .collect()
+    }
+}
+
+impl super::CapacityDoc {
+    /// The assessor's words, in the order the assessment is made. The
+    /// evidence is the assessor's account (the person's own words stay in
+    /// the visit they were recorded in, linked from here).
+    pub fn passages(&self) -> Vec<Passage> {
+        use super::capacity::{CapacityText, Part};
+        CapacityText::ALL
+            .into_iter()
+            .map(|t| {
+                let label = match t {
+                    CapacityText::Decision => "The decision",
+                    CapacityText::RelevantInformation => "The relevant information given",
+                    CapacityText::Steps => "Practicable steps to support the decision",
+                    CapacityText::PartEvidence(Part::Understand) => "Understand: evidence",
+                    CapacityText::PartEvidence(Part::Retain) => "Retain: evidence",
+                    CapacityText::PartEvidence(Part::UseOrWeigh) => "Use or weigh: evidence",
+                    CapacityText::PartEvidence(Part::Communicate) => "Communicate: evidence",
+                    CapacityText::ImpairmentEvidence => "Impairment of the mind or brain: evidence",
+                    CapacityText::BestInterests => "Best interests",
+                };
+                passage(
+                    format!("capacity:{}", t.key()),
+                    label,
+                    Voice::Worker,
+                    &t.path(),
+                    t.read(self),
+                )
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1023,7 +1023,10 @@ pub fn check(
     check_photos(before, after, writer)?;
     let decisions = check_review(before, after, after_doc, writer)?;
     valid(crate::validate::visit(after))?;
-    Ok(Accepted { decisions })
+    Ok(Accepted {
+        decisions,
+        ..Accepted::default()
+    })
 }
 
 fn creation(after: &VisitDoc, cx: &Context<'_>) -> Result<(), Refusal> {

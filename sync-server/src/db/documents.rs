@@ -76,6 +76,8 @@ impl Db {
             let action = match kind {
                 Kind::Case => "case_registered",
                 Kind::Visit => "visit_registered",
+                Kind::Concern => "concern_registered",
+                Kind::Capacity => "assessment_registered",
             };
             audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action, document_id: Some(document_id), case_id: Some(case_id), detail: "" })?;
             tx.commit()?;

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
+mod alerts;
 mod audit;
 mod blobs;
 mod cases;
@@ -20,6 +21,7 @@ mod people;
 mod receipts;
 mod search;
 
+pub use alerts::{Attempted, Delivery};
 pub use audit::Audit;
 use audit::audit_tx;
 pub use blobs::BlobRow;
@@ -39,6 +41,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     ),
     (4, include_str!("../../migrations/0004_blobs.sql")),
     (5, include_str!("../../migrations/0005_devices.sql")),
+    (6, include_str!("../../migrations/0006_concerns.sql")),
 ];
 
 /// Where the database lives, parsed from a URI.

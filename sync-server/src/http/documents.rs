@@ -22,9 +22,9 @@ async fn register(
     ApiJson(req): ApiJson<RegisterDocumentRequest>,
 ) -> Result<(StatusCode, Json<RegisterDocumentResponse>)> {
     validate::id("case_id", &req.case_id)?;
-    // Only a worker writes a visit (the rules refuse anyone else's), so
-    // only a worker's device registers one.
-    if req.kind == Kind::Visit && device.person.role != Role::Worker {
+    // Only a worker makes a visit, a concern or an assessment (the rules
+    // refuse anyone else's), so only a worker's device registers one.
+    if req.kind != Kind::Case && device.person.role != Role::Worker {
         return Err(Error::Forbidden("a worker on the case"));
     }
     if !req.kind.made_on_devices() {

@@ -10,6 +10,7 @@ use crate::sync::SyncEngine;
 use crate::throttle::Throttle;
 
 mod admin;
+mod alerts;
 mod auth;
 mod blobs;
 mod cases;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(devices::router())
+        .merge(alerts::router())
         .merge(cases::router())
         .merge(documents::router())
         .merge(blobs::router())

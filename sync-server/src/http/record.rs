@@ -131,6 +131,8 @@ async fn authorship(
         let passages = match Kind::parse(&kind) {
             Some(Kind::Case) => records::read_case(&doc)?.passages(),
             Some(Kind::Visit) => records::read_visit(&doc)?.passages(),
+            Some(Kind::Concern) => records::concern::read_concern(&doc)?.passages(),
+            Some(Kind::Capacity) => records::capacity::read_capacity(&doc)?.passages(),
             None => Vec::new(),
         };
         let Some(passage) = passages.into_iter().find(|p| p.key == key) else {

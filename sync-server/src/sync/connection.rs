@@ -153,6 +153,9 @@ impl SyncEngine {
                                                 let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
                                                 self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
                                             }
+                                            if let Some((event, case_id)) = accepted.concern {
+                                                self.alerts.concern_event(&self.db, device, doc, &case_id, event).await;
+                                            }
                                             new_changes = accepted.new;
                                         }
                                         Outcome::Refused(refusal) => {

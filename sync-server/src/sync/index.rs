@@ -144,6 +144,12 @@ impl SyncEngine {
             Kind::Case => records::read_case(&copy).map(|c| (c.passages(), Vec::new())),
             Kind::Visit => records::read_visit(&copy)
                 .map(|v| (v.passages(), v.photos.keys().cloned().collect::<Vec<_>>())),
+            Kind::Concern => {
+                records::concern::read_concern(&copy).map(|c| (c.passages(), Vec::new()))
+            }
+            Kind::Capacity => {
+                records::capacity::read_capacity(&copy).map(|c| (c.passages(), Vec::new()))
+            }
         });
         let passages = match read.await {
             Ok(passages) => passages,

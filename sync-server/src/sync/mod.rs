@@ -123,6 +123,8 @@ pub struct SyncEngine {
     /// When each change first arrived (see `receipts.rs`).
     receipts: receipts::Receipts,
     pub limits: Limits,
+    /// Safeguarding alerts, live.
+    pub alerts: Arc<crate::alerts::Alerts>,
 }
 
 impl std::fmt::Debug for SyncEngine {
@@ -310,6 +312,7 @@ impl SyncEngine {
             canary,
             receipts,
             limits,
+            alerts: Arc::new(crate::alerts::Alerts::default()),
         });
         // Read before serving: a change made from now on must be noticed.
         let stamp = engine.db.access_stamp()?;

@@ -22,12 +22,17 @@ impl DeviceCore {
         }
         self.wait_for_connection(Duration::from_secs(10)).await;
         self.local.replace_cases(&cases)?;
+        if let Err(e) = self.refresh_practice().await {
+            tracing::warn!(error = %e, "the practice's safeguarding number not refreshed");
+        }
         for case in &cases {
             let c = self.case(&case.case_id).await?;
-            for visit_id in c.visits.keys() {
-                self.local.add_document(visit_id, &case.case_id, "visit")?;
-                if let Err(e) = self.handle(visit_id).await {
-                    tracing::warn!(visit = %visit_id, error = %e, "visit not available yet");
+            let visits = c.visits.keys().map(|id| (id, "visit"));
+            let others = c.records.iter().map(|(id, r)| (id, r.kind.as_str()));
+            for (id, kind) in visits.chain(others) {
+                self.local.add_document(id, &case.case_id, kind)?;
+                if let Err(e) = self.handle(id).await {
+                    tracing::warn!(record = %id, error = %e, "record not available yet");
                 }
             }
         }

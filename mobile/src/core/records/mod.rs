@@ -5,9 +5,13 @@
 
 mod casebook;
 mod cases;
+mod concerns;
 mod photos;
 mod review;
+mod texts;
 mod visits;
 
+pub use concerns::{Delivery, PHONE_IT_IN_AFTER_MINUTES};
 pub use photos::PhotoState;
 pub use review::InReview;
+pub use texts::TextOf;

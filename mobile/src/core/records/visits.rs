@@ -15,45 +15,6 @@ use crate::core::device::{DeviceCore, new_item_id, now};
 use crate::core::platform;
 
 impl DeviceCore {
-    /// The journal's name for the text of one visit (see [`platform::journal`]).
-    pub fn draft_key(visit_id: &str, text: &VisitText) -> String {
-        format!("{visit_id}/{}", text.key())
-    }
-
-    /// Saves `value` as a text of a visit and resolves once it is durable in
-    /// the store; then its draft in the journal, if still the latest, goes.
-    pub async fn save_text(
-        &self,
-        visit_id: &str,
-        text: VisitText,
-        value: &str,
-    ) -> Result<(), CoreError> {
-        let key = Self::draft_key(visit_id, &text);
-        self.set_text(visit_id, text, value).await?;
-        platform::store_durable().await;
-        platform::journal::settle(&key, value);
-        Ok(())
-    }
-
-    /// Writes into the store whatever a previous page typed but did not get
-    /// to store durably (it was reloaded, closed or killed at once). A draft
-    /// that cannot be written stays in the journal, never dropped.
-    pub(crate) async fn replay_drafts(&self) {
-        for (key, value) in platform::journal::entries() {
-            let parsed = key
-                .split_once('/')
-                .and_then(|(visit, text)| Some((visit.to_owned(), VisitText::from_key(text)?)));
-            let Some((visit_id, text)) = parsed else {
-                tracing::warn!(%key, "a draft under a name this version does not know");
-                continue;
-            };
-            match self.save_text(&visit_id, text, &value).await {
-                Ok(()) => tracing::info!(%key, "typing from before the page went is saved"),
-                Err(e) => tracing::error!(%key, error = %e, "a draft could not be saved; kept"),
-            }
-        }
-    }
-
     /// Creates a draft visit, offline: it is in the local store, listed in
     /// its case, and queued for registration before this returns.
     pub async fn create_visit(&self, case_id: &str, place: PlaceKind) -> Result<String, CoreError> {
@@ -61,44 +22,10 @@ impl DeviceCore {
         let case_handle = self.handle(&summary.document_id).await?;
         let started_at = now();
         let visit = VisitDoc::new(case_id, &self.enrolment.person.id, &started_at, place);
-        // The id is made from a fresh nonce and this device's creator key,
-        // so that only this device can register it; it is queued for
-        // registration before samod makes it, so samod's share policy never
-        // offers it to the server unregistered.
-        let nonce: [u8; provenance::NONCE_LEN] = rand::random();
-        let key = provenance::creator_key(&self.enrolment.token);
-        let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
-            .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
-        let record = Record {
-            document_id: id.to_string(),
-            kind: Kind::Visit,
-            case_id: case_id.to_owned(),
-            nonce: hex::encode(nonce),
-        };
+        let record = self
+            .make_record(Kind::Visit, case_id, &visit, false)
+            .await?;
         let visit_id = record.document_id.clone();
-        self.local
-            .add_record(&visit_id, Kind::Visit.as_str(), case_id, &record.nonce)?;
-        let created = match self
-            .repo
-            .create_with_id(id, doc::new_document(&visit, self.actor.clone())?)
-            .await
-        {
-            Ok(handle) => Ok(handle),
-            Err(samod::CreateError::Stopped) => Err(CoreError::Stopped),
-            Err(e @ samod::CreateError::Exists(_)) => Err(CoreError::Protocol(e.to_string())),
-        };
-        let handle = match created {
-            Ok(handle) => handle,
-            Err(e) => {
-                self.local.forget_record(&visit_id)?;
-                return Err(e);
-            }
-        };
-        self.hear_refusals(&handle);
-        self.handles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(visit_id.clone(), handle);
         let edit = CaseEdit::IndexVisit {
             visit_document_id: visit_id.clone(),
             entry: VisitIndexEntry {
@@ -111,14 +38,68 @@ impl DeviceCore {
             doc.set_actor(self.actor.clone());
             edit.apply(doc)
         })?;
-        // Registered now when online, else when the next connection opens.
+        self.to_outbox(record);
+        Ok(visit_id)
+    }
+
+    /// Makes a record of `kind` in the local store: its id comes from a
+    /// fresh nonce and this device's creator key, so only this device can
+    /// register it, and it is queued for registration (or `held`) before
+    /// samod makes it, so samod's share policy never offers it to the
+    /// server unregistered.
+    pub(crate) async fn make_record(
+        &self,
+        kind: Kind,
+        case_id: &str,
+        content: &impl autosurgeon::Reconcile,
+        held: bool,
+    ) -> Result<Record, CoreError> {
+        let nonce: [u8; provenance::NONCE_LEN] = rand::random();
+        let key = provenance::creator_key(&self.enrolment.token);
+        let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
+            .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
+        let record = Record {
+            document_id: id.to_string(),
+            kind,
+            case_id: case_id.to_owned(),
+            nonce: hex::encode(nonce),
+        };
+        let document_id = record.document_id.clone();
+        self.local
+            .add_record(&document_id, kind.as_str(), case_id, &record.nonce, held)?;
+        let created = match self
+            .repo
+            .create_with_id(id, doc::new_document(content, self.actor.clone())?)
+            .await
+        {
+            Ok(handle) => Ok(handle),
+            Err(samod::CreateError::Stopped) => Err(CoreError::Stopped),
+            Err(e @ samod::CreateError::Exists(_)) => Err(CoreError::Protocol(e.to_string())),
+        };
+        let handle = match created {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.local.forget_record(&document_id)?;
+                return Err(e);
+            }
+        };
+        self.hear_refusals(&handle);
+        self.handles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(document_id, handle);
+        Ok(record)
+    }
+
+    /// Queues a record for registration: now when online, else when the
+    /// next connection opens.
+    pub(crate) fn to_outbox(&self, record: Record) {
         let outbox = self.outbox.clone();
         platform::spawn(async move {
             if let Err(e) = outbox.feed(Event::Made(record)).await {
                 tracing::warn!(error = %e, "the outbox could not take a new record");
             }
         });
-        Ok(visit_id)
     }
 
     pub async fn visit(&self, visit_id: &str) -> Result<VisitDoc, CoreError> {

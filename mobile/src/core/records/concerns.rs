@@ -1,0 +1,236 @@
+//! Safeguarding concerns: written on the phone in a few taps (kept on the
+//! phone, never shared, while a draft), raised (then registered and sent
+//! before anything else waiting), delivered, and acknowledged by a
+//! supervisor, which the worker's phone reads from the record itself.
+
+use fieldvisit_shared::api::PracticeInfo;
+use fieldvisit_shared::outbox::{Event, Record};
+use fieldvisit_shared::records::concern::{
+    ConcernDoc, ConcernEdit, ConcernText, Consent, read_concern,
+};
+use fieldvisit_shared::records::{CaseEdit, Kind, RecordIndexEntry};
+
+use crate::core::CoreError;
+use crate::core::device::{DeviceCore, now};
+use crate::core::platform;
+
+/// Where a concern stands, as the worker's phone shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Still being written; only on this phone.
+    Draft,
+    /// Raised, not yet on the server.
+    Waiting { raised_at: String },
+    /// On the server since `at` (this phone's clock when it saw so).
+    Delivered { raised_at: String, at: String },
+}
+
+/// Minutes after raising, with no delivery, when the phone says to phone
+/// the concern in.
+pub const PHONE_IT_IN_AFTER_MINUTES: i64 = 15;
+
+impl Delivery {
+    /// Whether the worker must phone it in now: raised at least
+    /// [`PHONE_IT_IN_AFTER_MINUTES`] ago and still not on the server.
+    pub fn overdue(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        match self {
+            Delivery::Waiting { raised_at } => chrono::DateTime::parse_from_rfc3339(raised_at)
+                .map(|raised| {
+                    now.signed_duration_since(raised)
+                        >= chrono::Duration::minutes(PHONE_IT_IN_AFTER_MINUTES)
+                })
+                .unwrap_or(true),
+            _ => false,
+        }
+    }
+}
+
+fn delivered_key(document_id: &str) -> String {
+    format!("delivered:{document_id}")
+}
+
+impl DeviceCore {
+    /// Starts a concern from a visit (or from the case, with no visit):
+    /// a draft on this phone only.
+    pub async fn start_concern(&self, case_id: &str, visit_id: &str) -> Result<String, CoreError> {
+        self.case_summary(case_id)?;
+        let concern = ConcernDoc::new(case_id, visit_id, &self.enrolment.person.id, &now());
+        let record = self
+            .make_record(Kind::Concern, case_id, &concern, true)
+            .await?;
+        platform::store_durable().await;
+        Ok(record.document_id)
+    }
+
+    /// Fires whenever the concern changes (a supervisor's acknowledgement
+    /// arriving).
+    pub async fn concern_changes(
+        &self,
+        concern_id: &str,
+    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
+        self.changes(concern_id).await
+    }
+
+    pub async fn concern(&self, concern_id: &str) -> Result<ConcernDoc, CoreError> {
+        let handle = self.handle(concern_id).await?;
+        Ok(handle.with_document(|doc| read_concern(doc))?)
+    }
+
+    /// The concerns of a case this phone knows, drafts included, newest
+    /// first.
+    pub async fn concerns_of_case(
+        &self,
+        case_id: &str,
+    ) -> Result<Vec<(String, ConcernDoc)>, CoreError> {
+        let mut out = Vec::new();
+        for id in self
+            .local
+            .records_of_case(case_id, Kind::Concern.as_str())?
+        {
+            match self.concern(&id).await {
+                Ok(c) => out.push((id, c)),
+                Err(e) => tracing::debug!(concern = %id, error = %e, "concern not here yet"),
+            }
+        }
+        out.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
+        Ok(out)
+    }
+
+    pub(crate) async fn set_concern_text(
+        &self,
+        concern_id: &str,
+        text: ConcernText,
+        value: &str,
+    ) -> Result<(), CoreError> {
+        self.edit_concern(
+            concern_id,
+            ConcernEdit::SetText {
+                text,
+                value: value.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn set_concern_consent(
+        &self,
+        concern_id: &str,
+        consent: Consent,
+    ) -> Result<(), CoreError> {
+        self.edit_concern(concern_id, ConcernEdit::SetConsent(consent))
+            .await?;
+        platform::store_durable().await;
+        Ok(())
+    }
+
+    /// Raises a concern: from now on what it says stands; it is listed in
+    /// its case and sent before anything else this phone has waiting.
+    pub async fn raise_concern(&self, concern_id: &str) -> Result<(), CoreError> {
+        let raised_at = now();
+        self.edit_concern(
+            concern_id,
+            ConcernEdit::Raise {
+                at: raised_at.clone(),
+            },
+        )
+        .await?;
+        let Some(pending) = self.local.release_held(concern_id)? else {
+            // Raised before (a second tap): already on its way.
+            return Ok(());
+        };
+        let summary = self.case_summary(&pending.case_id)?;
+        let case_handle = self.handle(&summary.document_id).await?;
+        let edit = CaseEdit::IndexRecord {
+            document_id: concern_id.to_owned(),
+            entry: RecordIndexEntry {
+                kind: Kind::Concern.as_str().to_owned(),
+                created_at: self.concern(concern_id).await?.created_at,
+                author: self.enrolment.person.id.clone(),
+                nonce: pending.nonce.clone(),
+            },
+        };
+        case_handle.with_document(|doc| {
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)
+        })?;
+        platform::store_durable().await;
+        self.to_outbox(Record {
+            document_id: pending.document_id,
+            kind: Kind::Concern,
+            case_id: pending.case_id,
+            nonce: pending.nonce,
+        });
+        Ok(())
+    }
+
+    /// A supervisor acknowledges a concern, in its document.
+    pub async fn acknowledge_concern(&self, concern_id: &str) -> Result<(), CoreError> {
+        self.edit_concern(
+            concern_id,
+            ConcernEdit::Acknowledge {
+                by: self.enrolment.person.id.clone(),
+                at: now(),
+            },
+        )
+        .await
+    }
+
+    async fn edit_concern(&self, concern_id: &str, edit: ConcernEdit) -> Result<(), CoreError> {
+        let handle = self.handle(concern_id).await?;
+        let writer = self.writer();
+        handle.with_document(|doc| {
+            let concern = read_concern(doc)?;
+            edit.permitted(&concern, &writer)?;
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)?;
+            Ok::<_, CoreError>(())
+        })
+    }
+
+    /// Where a concern stands on its way to the server.
+    pub async fn concern_delivery(&self, concern_id: &str) -> Result<Delivery, CoreError> {
+        let concern = self.concern(concern_id).await?;
+        if !concern.raised() {
+            return Ok(Delivery::Draft);
+        }
+        Ok(match self.local.meta(&delivered_key(concern_id))? {
+            Some(at) => Delivery::Delivered {
+                raised_at: concern.raised_at,
+                at,
+            },
+            None => Delivery::Waiting {
+                raised_at: concern.raised_at,
+            },
+        })
+    }
+
+    /// Called as the sync status is counted: a raised concern whose
+    /// changes the server holds is delivered (noted once, with the time),
+    /// and the outbox lets everything else go.
+    pub(crate) async fn concern_synced(&self, concern_id: &str) -> Result<(), CoreError> {
+        let key = delivered_key(concern_id);
+        if self.local.meta(&key)?.is_some() || !self.concern(concern_id).await?.raised() {
+            return Ok(());
+        }
+        self.local.set_meta(&key, &now())?;
+        self.outbox
+            .feed(Event::Delivered {
+                document_id: concern_id.to_owned(),
+            })
+            .await
+    }
+
+    /// The number to phone a concern in to, as last fetched.
+    pub fn safeguarding_phone(&self) -> Result<Option<String>, CoreError> {
+        self.local.meta("safeguarding_phone")
+    }
+
+    /// Fetches what the phone keeps about its practice (needs a connection).
+    pub(crate) async fn refresh_practice(&self) -> Result<(), CoreError> {
+        let PracticeInfo { safeguarding_phone } = self.api.practice().await?;
+        match safeguarding_phone {
+            Some(phone) => self.local.set_meta("safeguarding_phone", &phone),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! A safeguarding concern: written in a few taps, even with no signal;
+//! raised, it goes before anything else the phone has waiting, and the
+//! screen says plainly whether it has reached the practice, and when.
+//! Fifteen minutes after raising with no delivery, it tells the worker to
+//! phone it in. A supervisor acknowledges it here.
+
+use std::time::Duration;
+
+use dioxus::prelude::*;
+use fieldvisit_shared::api::Role;
+use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText, Consent};
+use futures::StreamExt;
+
+use super::auto_text::{AutoText, Source};
+use super::{Core, Route, labels, navigate};
+use crate::core::{Delivery, PHONE_IT_IN_AFTER_MINUTES, platform};
+
+#[component]
+pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
+    let core: Core = use_context();
+    let mut concern = use_signal(|| None::<ConcernDoc>);
+    let mut delivery = use_signal(|| None::<Delivery>);
+    let mut failed = use_signal(|| None::<String>);
+    let mut error = use_signal(|| None::<String>);
+    // The page's clock, read every second: the fifteen minutes pass while
+    // the screen is open (and a test moves this clock, not a real one).
+    let mut now = use_signal(chrono::Utc::now);
+
+    let watch_id = concern_id.clone();
+    use_future(move || {
+        let concern_id = watch_id.clone();
+        async move {
+            let Some(core) = core.peek().clone() else {
+                return;
+            };
+            match core.concern(&concern_id).await {
+                Ok(c) => concern.set(Some(c)),
+                Err(e) => {
+                    failed.set(Some(e.to_string()));
+                    return;
+                }
+            }
+            let Ok(mut changes) = core.concern_changes(&concern_id).await else {
+                return;
+            };
+            while changes.next().await.is_some() {
+                if let Ok(c) = core.concern(&concern_id).await {
+                    concern.set(Some(c));
+                }
+            }
+        }
+    });
+    let poll_id = concern_id.clone();
+    use_future(move || {
+        let concern_id = poll_id.clone();
+        async move {
+            loop {
+                if let Some(core) = core.peek().clone()
+                    && let Ok(d) = core.concern_delivery(&concern_id).await
+                    && delivery.peek().as_ref() != Some(&d)
+                {
+                    delivery.set(Some(d));
+                }
+                now.set(chrono::Utc::now());
+                platform::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    });
+
+    let back = {
+        let case_id = case_id.clone();
+        move |_| {
+            navigate(Route::Case {
+                case_id: case_id.clone(),
+            })
+        }
+    };
+    let nav = rsx! {
+        nav { aria_label: "Back",
+            button { class: "link", r#type: "button", onclick: back, "← Case" }
+        }
+    };
+    if let Some(why) = failed() {
+        return rsx! {
+            {nav}
+            h1 { "Safeguarding concern" }
+            p { role: "alert", "This concern is not on this device yet: {why}" }
+        };
+    }
+    let Some(c) = concern() else {
+        return rsx! { {nav} p { role: "status", "Opening the concern…" } };
+    };
+    let Some(handle) = core.read().clone() else {
+        return rsx! {};
+    };
+    let me = handle.person().clone();
+    let writing = !c.raised() && c.author == me.id;
+
+    let choose = {
+        let concern_id = concern_id.clone();
+        move |consent: Consent| {
+            let concern_id = concern_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                if let Err(e) = core.set_concern_consent(&concern_id, consent).await {
+                    error.set(Some(format!("Not saved: {e}")));
+                }
+            }
+        }
+    };
+    let raise = {
+        let concern_id = concern_id.clone();
+        move |_| {
+            let concern_id = concern_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                match core.raise_concern(&concern_id).await {
+                    Ok(()) => error.set(None),
+                    Err(e) => error.set(Some(format!("Not raised: {e}"))),
+                }
+            }
+        }
+    };
+    let acknowledge = {
+        let concern_id = concern_id.clone();
+        move |_| {
+            let concern_id = concern_id.clone();
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                if let Err(e) = core.acknowledge_concern(&concern_id).await {
+                    error.set(Some(format!("Not acknowledged: {e}")));
+                }
+            }
+        }
+    };
+
+    let text = |t: ConcernText, id: &str, label: &str, hint: Option<&str>| {
+        rsx! {
+            AutoText {
+                key: "{id}",
+                source: Source::concern(&concern_id, t, concern),
+                id: id.to_owned(),
+                label: label.to_owned(),
+                hint: hint.map(str::to_owned),
+                read_only: !writing,
+            }
+        }
+    };
+    let consent = c.consent();
+    let missing = c.missing();
+    let phone = handle.safeguarding_phone().ok().flatten();
+
+    rsx! {
+        {nav}
+        h1 { "Safeguarding concern" }
+        p { class: "quiet",
+            "Raised by {handle.name_of(&c.author)} · started {labels::when(&c.created_at)}"
+        }
+        if let Some(why) = error() {
+            p { class: "error", role: "alert", "{why}" }
+        }
+        {delivery_state(delivery(), now(), phone, &c, &handle.name_of(&c.acknowledged_by))}
+        if me.role == Role::Supervisor && c.raised() && c.acknowledged_by.is_empty() {
+            button { class: "primary", r#type: "button", onclick: acknowledge, "Acknowledge this concern" }
+        }
+        form { class: "stack", onsubmit: move |e| e.prevent_default(),
+            {text(ConcernText::WhatHappened, "what-happened", "What happened", Some("What you saw, heard or were told, and when."))}
+            {text(ConcernText::WhoIsAtRisk, "who-at-risk", "Who is at risk", None)}
+            {text(ConcernText::ImmediateActions, "immediate-actions", "Immediate actions taken", Some("Who you called, what you did to make them safe now."))}
+            fieldset { class: "choices",
+                legend { "Does the person consent to a referral?" }
+                for option in Consent::ALL.iter().copied() {
+                    label { key: "{option.as_str()}", class: "choice",
+                        input {
+                            r#type: "radio",
+                            name: "consent",
+                            value: "{option.as_str()}",
+                            checked: consent == Some(option),
+                            disabled: !writing,
+                            onchange: {
+                                let choose = choose.clone();
+                                move |_| choose(option)
+                            },
+                        }
+                        " {labels::consent(option)}"
+                    }
+                }
+            }
+            if consent.is_some() && consent != Some(Consent::Given) {
+                {text(ConcernText::WithoutConsentReason, "without-consent", "Why a referral goes ahead without their consent", Some("For example: others are at risk, a crime, coercion, they lack capacity to decide."))}
+            }
+            if writing {
+                if !missing.is_empty() {
+                    p { class: "hint", "Still to say: {missing.join(\", \")}." }
+                }
+                button {
+                    class: "danger",
+                    r#type: "button",
+                    disabled: !missing.is_empty(),
+                    onclick: raise,
+                    "Raise this concern now"
+                }
+                p { class: "quiet", "Raised, it goes to your practice before anything else on this phone, as soon as there is signal. What it says then stands." }
+            }
+        }
+    }
+}
+
+/// Whether the practice has it, in plain words; and when it has waited too
+/// long, what to do instead.
+fn delivery_state(
+    delivery: Option<Delivery>,
+    now: chrono::DateTime<chrono::Utc>,
+    phone: Option<String>,
+    c: &ConcernDoc,
+    acknowledged_by: &str,
+) -> Element {
+    let Some(delivery) = delivery else {
+        return rsx! {};
+    };
+    let overdue = delivery.overdue(now);
+    rsx! {
+        match &delivery {
+            Delivery::Draft => rsx! {
+                p { class: "notice", role: "status", "Not raised yet: only on this phone." }
+            },
+            Delivery::Waiting { raised_at } => rsx! {
+                p { class: "notice", role: "status",
+                    strong { "Not yet delivered. " }
+                    "Raised {labels::when(raised_at)}; it goes as soon as there is signal."
+                }
+            },
+            Delivery::Delivered { at, .. } => rsx! {
+                p { class: "notice ok", role: "status",
+                    strong { "Delivered to the server at {labels::clock(at)}." }
+                }
+            },
+        }
+        if overdue {
+            div { class: "notice urgent", role: "alert",
+                p {
+                    strong { "Phone it in now. " }
+                    "This concern has not reached your practice {PHONE_IT_IN_AFTER_MINUTES} minutes after you raised it."
+                }
+                match phone {
+                    Some(number) => rsx! {
+                        p { a { class: "button", href: "tel:{number}", "Call your practice: {number}" } }
+                    },
+                    None => rsx! {
+                        p { "Call your practice's safeguarding line." }
+                    },
+                }
+            }
+        }
+        if c.raised() {
+            if c.acknowledged_by.is_empty() {
+                p { class: "quiet", "Not yet acknowledged by a supervisor." }
+            } else {
+                p { class: "notice ok", role: "status",
+                    "Acknowledged by {acknowledged_by} at {labels::when(&c.acknowledged_at)}."
+                }
+            }
+        }
+    }
+}
