@@ -737,7 +737,6 @@ mod tests {
             })
             .unwrap();
         let detail = &failed[0].detail;
-        eprintln!("{detail}");
         assert!(detail.contains("attempt 1"), "{detail}");
         assert!(!detail.contains("receiver-secret"), "{detail}");
         // Due again after the first step of the schedule, not at once.
