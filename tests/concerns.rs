@@ -85,7 +85,8 @@ async fn receiver(failures: usize) -> (String, Arc<Mutex<Vec<Call>>>) {
             } else {
                 "200 OK"
             };
-            let answer = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             let _ = socket.write_all(answer.as_bytes()).await;
         }
     });
@@ -297,10 +298,7 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     supervisor.go_online().unwrap();
     supervisor.refresh_cases().await.unwrap();
     eventually("the concern on the supervisor's device", || async {
-        supervisor
-            .concern(&concern)
-            .await
-            .is_ok_and(|c| c.raised())
+        supervisor.concern(&concern).await.is_ok_and(|c| c.raised())
     })
     .await;
     supervisor.acknowledge_concern(&concern).await.unwrap();

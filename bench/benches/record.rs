@@ -330,10 +330,10 @@ fn casebook_table() -> Table {
         // Every change here has a receipt, so receipts were kept from the start.
         let middle = casebook::AsAt::new(&received(1000 + changes / 2), &received(0)).unwrap();
 
-        let now = casebook::case_record("case-1", &case_held, &visits, &names, None).unwrap();
+        let now = casebook::case_record("case-1", &case_held, &visits, &[], &names, None).unwrap();
         assert_eq!(now.visits.len(), 1);
-        let then =
-            casebook::case_record("case-1", &case_held, &visits, &names, Some(&middle)).unwrap();
+        let then = casebook::case_record("case-1", &case_held, &visits, &[], &names, Some(&middle))
+            .unwrap();
         let observations = then.visits[0]
             .passages
             .iter()
@@ -356,10 +356,11 @@ fn casebook_table() -> Table {
 
         let n = if changes > 1000 { 10 } else { 30 };
         let now_t: Duration = time_median(n, || {
-            casebook::case_record("case-1", &case_held, &visits, &names, None).unwrap()
+            casebook::case_record("case-1", &case_held, &visits, &[], &names, None).unwrap()
         });
         let then_t: Duration = time_median(n, || {
-            casebook::case_record("case-1", &case_held, &visits, &names, Some(&middle)).unwrap()
+            casebook::case_record("case-1", &case_held, &visits, &[], &names, Some(&middle))
+                .unwrap()
         });
         let authorship_t: Duration = time_median(n, || {
             casebook::authorship(&visits[0], &passage, &names).unwrap()

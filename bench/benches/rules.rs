@@ -101,6 +101,10 @@ fn row(t: &mut Table, what: &str, size: usize, before: &Automerge, kind: Kind, n
     let read: Duration = time_median(runs, || match kind {
         Kind::Visit => drop(fieldvisit_shared::records::read_visit(before).unwrap()),
         Kind::Case => drop(fieldvisit_shared::records::read_case(before).unwrap()),
+        Kind::Concern => drop(fieldvisit_shared::records::concern::read_concern(before).unwrap()),
+        Kind::Capacity => {
+            drop(fieldvisit_shared::records::capacity::read_capacity(before).unwrap())
+        }
     });
     t.row(vec![
         what.to_owned(),

@@ -24,6 +24,11 @@ pub enum Route {
         case_id: String,
         concern_id: String,
     },
+    /// A mental capacity assessment of a case.
+    Capacity {
+        case_id: String,
+        assessment_id: String,
+    },
     Search,
     Audit,
     /// This person's devices (and, for the practice admin, anyone's).
@@ -60,6 +65,10 @@ impl Route {
                 case_id,
                 concern_id,
             } => format!("#/cases/{case_id}/concerns/{concern_id}"),
+            Route::Capacity {
+                case_id,
+                assessment_id,
+            } => format!("#/cases/{case_id}/capacity/{assessment_id}"),
             Route::Search => "#/search".into(),
             Route::Audit => "#/audit".into(),
             Route::Devices => "#/devices".into(),
@@ -94,6 +103,12 @@ impl Route {
                 Route::Concern {
                     case_id: (*case_id).to_owned(),
                     concern_id: (*concern_id).to_owned(),
+                }
+            }
+            ["cases", case_id, "capacity", assessment_id] if ok(case_id) && ok(assessment_id) => {
+                Route::Capacity {
+                    case_id: (*case_id).to_owned(),
+                    assessment_id: (*assessment_id).to_owned(),
                 }
             }
             ["cases", case_id, "record"] if ok(case_id) => Route::Record {
@@ -132,6 +147,10 @@ mod tests {
             Route::Concern {
                 case_id: "case-1".into(),
                 concern_id: "3Yq8oE1a9".into(),
+            },
+            Route::Capacity {
+                case_id: "case-1".into(),
+                assessment_id: "4Zr8oE1a9".into(),
             },
             Route::Record {
                 case_id: "case-1".into(),

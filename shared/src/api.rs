@@ -226,6 +226,9 @@ pub struct CaseRecord {
     /// review decisions.
     pub chronology: Vec<ChronologyRow>,
     pub visits: Vec<VisitRecord>,
+    /// Safeguarding concerns and capacity assessments, newest first.
+    #[serde(default)]
+    pub records: Vec<OtherRecord>,
     /// When the record is shown as it stood at a time: that time, and how
     /// many visits were received after it (not shown).
     pub as_at: Option<String>,
@@ -235,7 +238,8 @@ pub struct CaseRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChronologyRow {
     pub at: String,
-    /// `visit`, `entry`, `significant` or `decision`.
+    /// `visit`, `entry`, `significant`, `decision`, `concern` or
+    /// `assessment`.
     pub kind: String,
     pub title: String,
     /// Who (a name).
@@ -245,6 +249,25 @@ pub struct ChronologyRow {
     /// entry) and a passage in it.
     pub document_id: Option<String>,
     pub passage: Option<String>,
+}
+
+/// A record of the case that is not a visit: a safeguarding concern or a
+/// capacity assessment, with its words and where it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtherRecord {
+    pub document_id: String,
+    /// Its kind, as `crate::records::Kind` stores it.
+    pub kind: String,
+    /// "Safeguarding concern", "Capacity assessment: <the decision>".
+    pub title: String,
+    /// When it was raised (a concern) or made (an assessment).
+    pub at: String,
+    pub by: String,
+    /// Where it stands ("Acknowledged by Sam Supervisor", "Complete: lacks
+    /// capacity for this decision, by …"), and since when (RFC 3339).
+    pub status: String,
+    pub status_at: Option<String>,
+    pub passages: Vec<PassageView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

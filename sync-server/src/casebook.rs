@@ -14,11 +14,11 @@ use std::collections::HashMap;
 
 use automerge::{ActorId, Automerge, ChangeHash, ChangeMetadata};
 use fieldvisit_shared::api::{
-    AnnotationView, AuthorRun, Authorship, CaseRecord, ChronologyRow, DecisionView, PassageView,
-    PhotoView, TimeSpan, VisitRecord,
+    AnnotationView, AuthorRun, Authorship, CaseRecord, ChronologyRow, DecisionView, OtherRecord,
+    PassageView, PhotoView, TimeSpan, VisitRecord,
 };
 use fieldvisit_shared::chronology::{self, ChronologyItem};
-use fieldvisit_shared::records::{self, CaseDoc, Passage, ReviewStatus, VisitDoc};
+use fieldvisit_shared::records::{self, CaseDoc, Kind, Passage, ReviewStatus, VisitDoc};
 use fieldvisit_shared::{history, provenance};
 
 use crate::error::{Error, Result};
@@ -170,6 +170,7 @@ pub fn case_record(
     case_id: &str,
     case: &Held<'_>,
     visits: &[Held<'_>],
+    others: &[(Held<'_>, Kind)],
     names: &Names,
     as_at: Option<&AsAt>,
 ) -> Result<CaseRecord> {
@@ -197,10 +198,25 @@ pub fn case_record(
         shown.push((held.document_id.to_owned(), visit));
     }
     views.sort_by(|a, b| b.started_at.cmp(&a.started_at));
-    let chronology = chronology::with_reviews(&case_doc, &shown)
+    let mut chronology: Vec<ChronologyRow> = chronology::with_reviews(&case_doc, &shown)
         .into_iter()
         .map(|item| chronology_row(&item, case.document_id, names))
         .collect();
+    let mut records = Vec::new();
+    for (held, kind) in others {
+        let Some((doc, heads)) = state(held, as_at)? else {
+            continue;
+        };
+        // Registered, but nothing of it received yet: not yet a record.
+        let Some((record, rows)) = other_record(held, *kind, &doc, heads.as_deref(), names)? else {
+            continue;
+        };
+        chronology.extend(rows);
+        records.push(record);
+    }
+    // Newest first, as the shared chronology orders its own rows.
+    chronology.sort_by(|a, b| b.at.cmp(&a.at));
+    records.sort_by(|a, b| b.at.cmp(&a.at));
     Ok(CaseRecord {
         case_id: case_id.to_owned(),
         document_id: case.document_id.to_owned(),
@@ -208,6 +224,7 @@ pub fn case_record(
         details: passages(case, case_doc.passages(), case_heads.as_deref())?,
         chronology,
         visits: views,
+        records,
         as_at: as_at.map(|a| a.at.clone()),
         visits_since,
     })
@@ -312,6 +329,128 @@ fn visit_record(
             })
             .collect(),
     })
+}
+
+/// A concern or an assessment as the record shows it, and the rows it adds
+/// to the chronology; `None` when nothing of it has arrived.
+fn other_record(
+    held: &Held<'_>,
+    kind: Kind,
+    doc: &Automerge,
+    heads: Option<&[ChangeHash]>,
+    names: &Names,
+) -> Result<Option<(OtherRecord, Vec<ChronologyRow>)>> {
+    let document_id = held.document_id.to_owned();
+    let row = |at: &str, kind: &str, title: String, by: &str, summary: String| ChronologyRow {
+        at: at.to_owned(),
+        kind: kind.to_owned(),
+        title,
+        by: names.person(by),
+        summary,
+        document_id: Some(document_id.clone()),
+        passage: None,
+    };
+    match kind {
+        Kind::Concern => {
+            let Ok(c) = records::concern::read_concern(doc) else {
+                return Ok(None);
+            };
+            if !c.raised() {
+                return Ok(None);
+            }
+            let (status, status_at) = if c.acknowledged_by.is_empty() {
+                ("Not yet acknowledged by a supervisor".to_owned(), None)
+            } else {
+                (
+                    format!("Acknowledged by {}", names.person(&c.acknowledged_by)),
+                    Some(c.acknowledged_at.clone()),
+                )
+            };
+            let mut rows = vec![row(
+                &c.raised_at,
+                "concern",
+                "Safeguarding concern raised".into(),
+                &c.author,
+                c.who_is_at_risk.as_str().to_owned(),
+            )];
+            if !c.acknowledged_by.is_empty() {
+                rows.push(row(
+                    &c.acknowledged_at,
+                    "concern",
+                    "Safeguarding concern acknowledged".into(),
+                    &c.acknowledged_by,
+                    String::new(),
+                ));
+            }
+            let record = OtherRecord {
+                document_id: document_id.clone(),
+                kind: kind.as_str().to_owned(),
+                title: "Safeguarding concern".into(),
+                at: c.raised_at.clone(),
+                by: names.person(&c.author),
+                status,
+                status_at,
+                passages: passages(held, c.passages(), heads)?,
+            };
+            Ok(Some((record, rows)))
+        }
+        Kind::Capacity => {
+            let Ok(a) = records::capacity::read_capacity(doc) else {
+                return Ok(None);
+            };
+            let decision = a.decision.as_str().trim().to_owned();
+            let title = if decision.is_empty() {
+                "Capacity assessment".to_owned()
+            } else {
+                format!("Capacity assessment: {decision}")
+            };
+            let (status, status_at) = match (a.status, a.outcome) {
+                (records::capacity::Status::Complete, Some(outcome)) => (
+                    format!(
+                        "Complete: {}, by {}",
+                        outcome.name(),
+                        names.person(&a.completed_by)
+                    ),
+                    Some(a.completed_at.clone()),
+                ),
+                _ => ("In progress".to_owned(), None),
+            };
+            let mut rows = vec![row(
+                &a.created_at,
+                "assessment",
+                "Capacity assessment started".into(),
+                &a.author,
+                decision.clone(),
+            )];
+            for (_, change) in a.history() {
+                let title = match (change.status, change.outcome) {
+                    (records::capacity::Status::Complete, Some(o)) => {
+                        format!("Capacity assessment completed: {}", o.name())
+                    }
+                    _ => "Capacity assessment reopened".to_owned(),
+                };
+                rows.push(row(
+                    &change.at,
+                    "assessment",
+                    title,
+                    &change.by,
+                    change.reason.as_str().to_owned(),
+                ));
+            }
+            let record = OtherRecord {
+                document_id: document_id.clone(),
+                kind: kind.as_str().to_owned(),
+                title,
+                at: a.created_at.clone(),
+                by: names.person(&a.author),
+                status,
+                status_at,
+                passages: passages(held, a.passages(), heads)?,
+            };
+            Ok(Some((record, rows)))
+        }
+        Kind::Case | Kind::Visit => Ok(None),
+    }
 }
 
 pub fn decision_title(status: ReviewStatus) -> &'static str {

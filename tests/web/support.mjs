@@ -183,7 +183,7 @@ export async function expectPhoneLayout(page, screen) {
         // A checkbox inside its label, or a file input hidden behind its
         // label, is tapped through the label.
         .filter(({ el, r }) => r.height < 44
-          && !(el.type === 'checkbox' && el.closest('label')?.getBoundingClientRect().height >= 44)
+          && !((el.type === 'checkbox' || el.type === 'radio') && el.closest('label')?.getBoundingClientRect().height >= 44)
           && !(el.type === 'file' && el.labels?.[0]?.getBoundingClientRect().height >= 44))
         .map(({ el, r }) => `${el.tagName.toLowerCase()} "${el.textContent || el.id}" ${Math.round(r.height)} px`));
     expect(small, `tap targets under 44 px on ${screen} at ${zoom} text`).toEqual([]);

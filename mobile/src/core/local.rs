@@ -608,6 +608,24 @@ impl Local {
         })
     }
 
+    /// The keys of `meta` that start with `prefix`, the prefix cut off.
+    pub fn meta_keys(&self, prefix: &str) -> Result<Vec<String>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT substr(key, length(?1) + 1) FROM meta WHERE substr(key, 1, length(?1)) = ?1",
+            )?;
+            let rows = stmt.query_map([prefix], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    pub fn delete_meta(&self, key: &str) -> Result<(), CoreError> {
+        self.with(|c| {
+            c.execute("DELETE FROM meta WHERE key = ?1", [key])
+                .map(|_| ())
+        })
+    }
+
     pub fn set_meta(&self, key: &str, value: &str) -> Result<(), CoreError> {
         self.with(|c| {
             c.execute(

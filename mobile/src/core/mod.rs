@@ -28,5 +28,8 @@ pub use browser::browser_online;
 pub use device::DeviceCore;
 pub use devices::LOCK_AFTER_MINUTES;
 pub use error::CoreError;
-pub use records::{Delivery, InReview, PHONE_IT_IN_AFTER_MINUTES, PhotoState, TextOf};
+pub use records::{
+    AssessmentView, Delivery, InReview, LinkedEvidence, PHONE_IT_IN_AFTER_MINUTES, PhotoState,
+    TextOf, own_words_passages,
+};
 pub use sync_status::SyncStatus;

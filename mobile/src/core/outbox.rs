@@ -45,6 +45,24 @@ impl OutboxDriver {
                 });
             }
         }
+        // A concern raised here and registered, but not yet known to be on
+        // the server when the app last stopped, still goes first.
+        for document_id in local.meta_keys(super::records::RAISED_HERE)? {
+            // Waiting for registration, it is restored above; refused, it
+            // holds nothing back (its warning is on it).
+            if local.is_pending_registration(&document_id)?
+                || local.warning(&document_id)?.is_some()
+            {
+                continue;
+            }
+            outbox.handle(Event::Made(Record {
+                document_id: document_id.clone(),
+                kind: Kind::Concern,
+                case_id: String::new(),
+                nonce: String::new(),
+            }));
+            outbox.handle(Event::Registered { document_id });
+        }
         Ok(OutboxDriver {
             outbox: Mutex::new(outbox),
             api,

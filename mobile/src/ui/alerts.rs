@@ -9,7 +9,7 @@ use fieldvisit_shared::api::AlertView;
 use futures::StreamExt;
 
 use super::{Core, Route, labels};
-use crate::core::{AlertEvent, platform};
+use crate::core::{AlertEvent, PHONE_IT_IN_AFTER_MINUTES, platform};
 
 #[component]
 pub fn AlertBanner() -> Element {
@@ -73,6 +73,61 @@ pub fn AlertBanner() -> Element {
                     a {
                         class: "button",
                         href: Route::Concern { case_id: a.case_id.clone(), concern_id: a.document_id.clone() }.to_fragment(),
+                        "Open the concern"
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A worker's concern that has not reached the practice fifteen minutes
+/// after it was raised: on every screen, until it has, with the number to
+/// phone it in to.
+#[component]
+pub fn OverdueConcerns() -> Element {
+    let core: Core = use_context();
+    let mut overdue = use_signal(Vec::<(String, String)>::new);
+    use_future(move || async move {
+        loop {
+            if let Some(core) = core.peek().clone()
+                && let Ok(list) = core.overdue_concerns(chrono::Utc::now()).await
+                && *overdue.peek() != list
+            {
+                overdue.set(list);
+            }
+            platform::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    let list = overdue();
+    if list.is_empty() {
+        return rsx! {};
+    }
+    let phone = core
+        .read()
+        .as_ref()
+        .and_then(|c| c.safeguarding_phone().ok().flatten());
+    rsx! {
+        section { class: "notice urgent", role: "alert", aria_label: "Concerns not delivered",
+            p {
+                strong { "Phone it in now. " }
+                if list.len() == 1 {
+                    "A safeguarding concern you raised has not reached your practice after {PHONE_IT_IN_AFTER_MINUTES} minutes."
+                } else {
+                    "{list.len()} safeguarding concerns you raised have not reached your practice after {PHONE_IT_IN_AFTER_MINUTES} minutes."
+                }
+            }
+            match phone {
+                Some(number) => rsx! {
+                    p { a { class: "button", href: "tel:{number}", "Call your practice: {number}" } }
+                },
+                None => rsx! { p { "Call your practice's safeguarding line." } },
+            }
+            for (case_id, concern_id) in list {
+                p { key: "{concern_id}",
+                    a {
+                        class: "link",
+                        href: Route::Concern { case_id, concern_id: concern_id.clone() }.to_fragment(),
                         "Open the concern"
                     }
                 }

@@ -11,6 +11,7 @@ use dioxus::prelude::*;
 
 use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::records::VisitText;
+use fieldvisit_shared::records::capacity::{CapacityDoc, CapacityText};
 use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText};
 
 use super::Core;
@@ -74,6 +75,19 @@ impl Source {
             text,
         };
         let current = reader(concern, move |c| Some(text.read(c).to_owned()));
+        Source { target, current }
+    }
+
+    pub fn capacity(
+        assessment_id: &str,
+        text: CapacityText,
+        assessment: Signal<Option<CapacityDoc>>,
+    ) -> Source {
+        let target = TextOf::Capacity {
+            assessment_id: assessment_id.to_owned(),
+            text,
+        };
+        let current = reader(assessment, move |a| Some(text.read(a).to_owned()));
         Source { target, current }
     }
 }

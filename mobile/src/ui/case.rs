@@ -3,6 +3,7 @@
 //! offline if need be.
 
 use dioxus::prelude::*;
+use fieldvisit_shared::records::capacity::CapacityDoc;
 use fieldvisit_shared::records::concern::ConcernDoc;
 use fieldvisit_shared::records::{CaseDoc, PlaceKind};
 use futures::StreamExt;
@@ -16,6 +17,7 @@ pub fn CaseScreen(case_id: String) -> Element {
     let mut place = use_signal(|| PlaceKind::Home);
     let mut error = use_signal(|| None::<String>);
     let mut concerns = use_signal(Vec::<(String, ConcernDoc)>::new);
+    let mut assessments = use_signal(Vec::<(String, CapacityDoc)>::new);
 
     let load_id = case_id.clone();
     use_future(move || {
@@ -28,6 +30,9 @@ pub fn CaseScreen(case_id: String) -> Element {
             if let Ok(list) = core.concerns_of_case(&case_id).await {
                 concerns.set(list);
             }
+            if let Ok(list) = core.assessments_of_case(&case_id).await {
+                assessments.set(list);
+            }
             let Ok(mut changes) = core.case_changes(&case_id).await else {
                 return;
             };
@@ -37,6 +42,9 @@ pub fn CaseScreen(case_id: String) -> Element {
                 }
                 if let Ok(list) = core.concerns_of_case(&case_id).await {
                     concerns.set(list);
+                }
+                if let Ok(list) = core.assessments_of_case(&case_id).await {
+                    assessments.set(list);
                 }
             }
         }
@@ -165,6 +173,28 @@ pub fn CaseScreen(case_id: String) -> Element {
                                     span { class: "quiet",
                                         if c.acknowledged_by.is_empty() { "not yet acknowledged" } else { "acknowledged" }
                                     }
+                                }
+                            }
+                        }
+                    }
+                }
+                section { aria_labelledby: "assessments-h",
+                    h2 { id: "assessments-h", "Capacity assessments" }
+                    if assessments().is_empty() {
+                        p { class: "quiet", "None yet. Start one from a visit." }
+                    }
+                    ul { class: "list", aria_label: "Capacity assessments, newest first",
+                        for (assessment_id, a) in assessments() {
+                            li { key: "{assessment_id}",
+                                button {
+                                    class: "row",
+                                    r#type: "button",
+                                    onclick: {
+                                        let (case_id, assessment_id) = (case_id.clone(), assessment_id.clone());
+                                        move |_| navigate(Route::Capacity { case_id: case_id.clone(), assessment_id: assessment_id.clone() })
+                                    },
+                                    span { class: "title", "{super::capacity::summary_title(&a)}" }
+                                    span { class: "quiet", "{super::capacity::summary_state(&a)}" }
                                 }
                             }
                         }

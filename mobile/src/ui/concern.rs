@@ -1,8 +1,9 @@
 //! A safeguarding concern: written in a few taps, even with no signal;
 //! raised, it goes before anything else the phone has waiting, and the
 //! screen says plainly whether it has reached the practice, and when.
-//! Fifteen minutes after raising with no delivery, it tells the worker to
-//! phone it in. A supervisor acknowledges it here.
+//! (Fifteen minutes after raising with no delivery, every screen tells the
+//! worker to phone it in: see `alerts.rs`.) A supervisor acknowledges it
+//! here.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use futures::StreamExt;
 
 use super::auto_text::{AutoText, Source};
 use super::{Core, Route, labels, navigate};
-use crate::core::{Delivery, PHONE_IT_IN_AFTER_MINUTES, platform};
+use crate::core::{Delivery, platform};
 
 #[component]
 pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
@@ -22,9 +23,6 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
     let mut delivery = use_signal(|| None::<Delivery>);
     let mut failed = use_signal(|| None::<String>);
     let mut error = use_signal(|| None::<String>);
-    // The page's clock, read every second: the fifteen minutes pass while
-    // the screen is open (and a test moves this clock, not a real one).
-    let mut now = use_signal(chrono::Utc::now);
 
     let watch_id = concern_id.clone();
     use_future(move || {
@@ -61,7 +59,6 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
                 {
                     delivery.set(Some(d));
                 }
-                now.set(chrono::Utc::now());
                 platform::sleep(Duration::from_secs(1)).await;
             }
         }
@@ -154,7 +151,6 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
     };
     let consent = c.consent();
     let missing = c.missing();
-    let phone = handle.safeguarding_phone().ok().flatten();
 
     rsx! {
         {nav}
@@ -165,7 +161,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
         if let Some(why) = error() {
             p { class: "error", role: "alert", "{why}" }
         }
-        {delivery_state(delivery(), now(), phone, &c, &handle.name_of(&c.acknowledged_by))}
+        {delivery_state(delivery(), &c, &handle.name_of(&c.acknowledged_by))}
         if me.role == Role::Supervisor && c.raised() && c.acknowledged_by.is_empty() {
             button { class: "primary", r#type: "button", onclick: acknowledge, "Acknowledge this concern" }
         }
@@ -212,19 +208,12 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
     }
 }
 
-/// Whether the practice has it, in plain words; and when it has waited too
-/// long, what to do instead.
-fn delivery_state(
-    delivery: Option<Delivery>,
-    now: chrono::DateTime<chrono::Utc>,
-    phone: Option<String>,
-    c: &ConcernDoc,
-    acknowledged_by: &str,
-) -> Element {
+/// Whether the practice has it, and whether a supervisor has seen it, in
+/// plain words.
+fn delivery_state(delivery: Option<Delivery>, c: &ConcernDoc, acknowledged_by: &str) -> Element {
     let Some(delivery) = delivery else {
         return rsx! {};
     };
-    let overdue = delivery.overdue(now);
     rsx! {
         match &delivery {
             Delivery::Draft => rsx! {
@@ -241,22 +230,6 @@ fn delivery_state(
                     strong { "Delivered to the server at {labels::clock(at)}." }
                 }
             },
-        }
-        if overdue {
-            div { class: "notice urgent", role: "alert",
-                p {
-                    strong { "Phone it in now. " }
-                    "This concern has not reached your practice {PHONE_IT_IN_AFTER_MINUTES} minutes after you raised it."
-                }
-                match phone {
-                    Some(number) => rsx! {
-                        p { a { class: "button", href: "tel:{number}", "Call your practice: {number}" } }
-                    },
-                    None => rsx! {
-                        p { "Call your practice's safeguarding line." }
-                    },
-                }
-            }
         }
         if c.raised() {
             if c.acknowledged_by.is_empty() {

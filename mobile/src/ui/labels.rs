@@ -130,3 +130,61 @@ pub fn clock(rfc3339: &str) -> String {
         Err(_) => rfc3339.to_owned(),
     }
 }
+
+/// "27 Nov, 10:02" in the device's time zone: enough to tell two findings
+/// recorded apart from each other.
+pub fn day_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%-d %b, %H:%M")
+            .to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+/// A part of the functional test as the screen heads it.
+pub fn part(p: fieldvisit_shared::records::capacity::Part) -> &'static str {
+    use fieldvisit_shared::records::capacity::Part;
+    match p {
+        Part::Understand => "Understand the relevant information",
+        Part::Retain => "Retain the information",
+        Part::UseOrWeigh => "Use or weigh the information",
+        Part::Communicate => "Communicate the decision, by any means",
+    }
+}
+
+pub fn finding(f: fieldvisit_shared::records::capacity::Finding) -> &'static str {
+    use fieldvisit_shared::records::capacity::Finding;
+    match f {
+        Finding::Met => "Met",
+        Finding::NotMet => "Not met",
+    }
+}
+
+pub fn impairment(a: fieldvisit_shared::records::capacity::ImpairmentAnswer) -> &'static str {
+    use fieldvisit_shared::records::capacity::ImpairmentAnswer;
+    match a {
+        ImpairmentAnswer::Yes => "Yes",
+        ImpairmentAnswer::No => "No",
+    }
+}
+
+/// The outcome, after "the person".
+pub fn outcome(o: fieldvisit_shared::records::capacity::Outcome) -> &'static str {
+    use fieldvisit_shared::records::capacity::Outcome;
+    match o {
+        Outcome::HasCapacity => "has capacity for this decision",
+        Outcome::LacksCapacity => "lacks capacity for this decision",
+    }
+}
+
+/// A sentence from the rules ("the functional test is not finished: …")
+/// as the start of one on screen.
+pub fn sentence(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

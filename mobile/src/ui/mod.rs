@@ -6,6 +6,7 @@ mod alerts;
 mod audit;
 mod auto_text;
 mod browser;
+mod capacity;
 mod case;
 mod cases;
 mod concern;
@@ -122,6 +123,15 @@ pub fn App() -> Element {
             ) => {
                 rsx! { concern::ConcernScreen { case_id, concern_id } }
             }
+            (
+                Some(_),
+                Route::Capacity {
+                    case_id,
+                    assessment_id,
+                },
+            ) => {
+                rsx! { capacity::CapacityScreen { case_id, assessment_id } }
+            }
             (Some(_), Route::Search) => rsx! { search::SearchScreen {} },
             (Some(_), Route::Audit) => rsx! { audit::AuditScreen {} },
             (Some(_), Route::Devices) => rsx! { devices::DevicesScreen {} },
@@ -146,6 +156,9 @@ pub fn App() -> Element {
         main { id: "content", tabindex: "-1",
             if core.read().as_ref().is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Supervisor) {
                 alerts::AlertBanner {}
+            }
+            if core.read().as_ref().is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Worker) {
+                alerts::OverdueConcerns {}
             }
             {body}
         }

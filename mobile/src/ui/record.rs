@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 
 use dioxus::prelude::*;
-use fieldvisit_shared::api::{Authorship, CaseRecord, PassageView, TimeSpan, VisitRecord};
+use fieldvisit_shared::api::{
+    Authorship, CaseRecord, OtherRecord, PassageView, TimeSpan, VisitRecord,
+};
 use fieldvisit_shared::history::Since;
 use fieldvisit_shared::records::Voice;
 
@@ -126,6 +128,12 @@ pub fn RecordScreen(case_id: String, at: Option<String>, focus: Option<String>) 
                 }
                 for v in r.visits.iter() {
                     VisitPanel { key: "{v.document_id}", visit: v.clone(), as_at: r.as_at.is_some() }
+                }
+                if !r.records.is_empty() {
+                    h2 { "Safeguarding concerns and capacity assessments" }
+                    for o in r.records.iter() {
+                        OtherPanel { key: "{o.document_id}", record: o.clone(), as_at: r.as_at.is_some() }
+                    }
                 }
             }
         }
@@ -285,6 +293,28 @@ fn VisitPanel(visit: VisitRecord, as_at: bool) -> Element {
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A concern or an assessment: where it stands, then its words.
+#[component]
+fn OtherPanel(record: OtherRecord, as_at: bool) -> Element {
+    let o = record;
+    rsx! {
+        section { class: "visit {o.kind}", id: anchor(&o.document_id, None), tabindex: "-1",
+            aria_label: "{o.title}",
+            h3 { "{o.title}" }
+            p { class: "quiet", "By {o.by}, {labels::when(&o.at)}" }
+            p { class: "note",
+                "{o.status}"
+                if let Some(at) = &o.status_at {
+                    ", {labels::when(at)}"
+                }
+            }
+            for p in o.passages.iter().filter(|p| !p.text.is_empty() || !p.since.is_empty()) {
+                Passage { key: "{p.key}", document_id: o.document_id.clone(), passage: p.clone(), as_at }
             }
         }
     }

@@ -146,6 +146,30 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         }
     };
 
+    let start_assessment = {
+        let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
+        move |_| {
+            let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
+            async move {
+                let Some(core) = core.peek().clone() else {
+                    return;
+                };
+                match core.start_assessment(&case_id, &visit_id).await {
+                    Ok(assessment_id) => navigate(Route::Capacity {
+                        case_id,
+                        assessment_id,
+                    }),
+                    Err(e) => error.set(Some(format!("The assessment could not be started: {e}"))),
+                }
+            }
+        }
+    };
+    // Assessments are a worker's own judgement (the shared rules say so).
+    let assesses = core
+        .read()
+        .as_ref()
+        .is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Worker);
+
     let closed = v.review.status == ReviewStatus::SignedOff;
     let warning = core
         .read()
@@ -178,6 +202,12 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         p {
             button { class: "danger", r#type: "button", onclick: raise_concern, "Raise a safeguarding concern" }
         }
+        if assesses {
+            p {
+                button { class: "secondary", r#type: "button", onclick: start_assessment, "Start a capacity assessment" }
+            }
+        }
+        super::capacity::FromVisit { case_id: case_id.clone(), visit_id: visit_id.clone() }
         ReturnedBanner { visit }
         if closed {
             p { class: "notice", "Signed off: the record below is read-only. Add an addendum at the end." }

@@ -120,7 +120,9 @@ impl Db {
 impl Db {
     /// A case's own document and its visits' documents, in the order they
     /// were registered; `None` when there is no such case.
-    pub fn case_documents(&self, case_id: &str) -> Result<Option<(String, Vec<String>)>> {
+    /// A case's own document, its visits, and its other records with
+    /// their kinds, oldest first.
+    pub fn case_documents(&self, case_id: &str) -> Result<Option<CaseDocuments>> {
         self.reading(|c| {
             let Some(case_doc): Option<String> = c
                 .query_row("SELECT document_id FROM cases WHERE id = ?1", [case_id], |r| r.get(0))
@@ -129,12 +131,28 @@ impl Db {
                 return Ok(None);
             };
             let mut stmt = c.prepare_cached(
-                "SELECT document_id FROM documents WHERE case_id = ?1 AND kind = 'visit' ORDER BY registered_at, document_id",
+                "SELECT document_id, kind FROM documents WHERE case_id = ?1 AND kind != 'case' ORDER BY registered_at, document_id",
             )?;
-            let visits = stmt
-                .query_map([case_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(Some((case_doc, visits)))
+            let all = stmt
+                .query_map([case_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let (visits, others): (Vec<_>, Vec<_>) = all.into_iter().partition(|(_, k)| k == "visit");
+            Ok(Some(CaseDocuments {
+                case: case_doc,
+                visits: visits.into_iter().map(|(d, _)| d).collect(),
+                others: others
+                    .into_iter()
+                    .filter_map(|(d, k)| Some((d, Kind::parse(&k)?)))
+                    .collect(),
+            }))
         })
     }
+}
+
+/// The documents of one case, as the case record reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseDocuments {
+    pub case: String,
+    pub visits: Vec<String>,
+    pub others: Vec<(String, Kind)>,
 }

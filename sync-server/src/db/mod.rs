@@ -26,6 +26,7 @@ pub use audit::Audit;
 use audit::audit_tx;
 pub use blobs::BlobRow;
 pub use devices::Device;
+pub use documents::CaseDocuments;
 pub use fieldvisit_shared::api::{AuditEntry, AuditFilter};
 pub use receipts::Receipt;
 pub use search::{MATCH_END, MATCH_START};

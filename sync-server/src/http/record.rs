@@ -56,9 +56,10 @@ async fn record(
         None => None,
     };
     let c = case_id.clone();
-    let Some((case_doc, visit_ids)) = state.db.run(move |db| db.case_documents(&c)).await? else {
+    let Some(documents) = state.db.run(move |db| db.case_documents(&c)).await? else {
         return Err(no_case(&case_id));
     };
+    let (case_doc, visit_ids) = (documents.case, documents.visits);
     if !state.engine.visible_to(&device.id, &case_doc).await {
         return Err(no_case(&case_id));
     }
@@ -75,10 +76,22 @@ async fn record(
     for id in &visit_ids {
         visits.push(load(&state, id, with_receipts).await?);
     }
+    let mut others = Vec::with_capacity(documents.others.len());
+    for (id, kind) in &documents.others {
+        others.push((load(&state, id, with_receipts).await?, *kind));
+    }
     let names = names(&state).await?;
     let built = tokio::task::spawn_blocking(move || {
         let visits: Vec<Held<'_>> = visits.iter().map(held).collect();
-        casebook::case_record(&case_id, &held(&case), &visits, &names, as_at.as_ref())
+        let others: Vec<(Held<'_>, Kind)> = others.iter().map(|(l, k)| (held(l), *k)).collect();
+        casebook::case_record(
+            &case_id,
+            &held(&case),
+            &visits,
+            &others,
+            &names,
+            as_at.as_ref(),
+        )
     })
     .await
     .map_err(|e| Error::Internal(e.to_string()))??;

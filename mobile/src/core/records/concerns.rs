@@ -49,6 +49,10 @@ fn delivered_key(document_id: &str) -> String {
     format!("delivered:{document_id}")
 }
 
+/// Marks a concern raised on this phone: until it is delivered, the outbox
+/// holds everything else back, also after a restart.
+pub(crate) const RAISED_HERE: &str = "raised_here:";
+
 impl DeviceCore {
     /// Starts a concern from a visit (or from the case, with no visit):
     /// a draft on this phone only.
@@ -134,6 +138,8 @@ impl DeviceCore {
             },
         )
         .await?;
+        self.local
+            .set_meta(&format!("{RAISED_HERE}{concern_id}"), &raised_at)?;
         let Some(pending) = self.local.release_held(concern_id)? else {
             // Raised before (a second tap): already on its way.
             return Ok(());
@@ -204,6 +210,30 @@ impl DeviceCore {
         })
     }
 
+    /// Concerns raised on this phone that should have reached the server
+    /// by `now` and have not: (case id, concern id), for a warning shown
+    /// on every screen.
+    pub async fn overdue_concerns(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(String, String)>, CoreError> {
+        let mut overdue = Vec::new();
+        for case in self.cases()? {
+            for id in self
+                .local
+                .records_of_case(&case.case_id, Kind::Concern.as_str())?
+            {
+                if self.local.meta(&delivered_key(&id))?.is_some() {
+                    continue;
+                }
+                if self.concern_delivery(&id).await?.overdue(now) {
+                    overdue.push((case.case_id.clone(), id));
+                }
+            }
+        }
+        Ok(overdue)
+    }
+
     /// Called as the sync status is counted: a raised concern whose
     /// changes the server holds is delivered (noted once, with the time),
     /// and the outbox lets everything else go.
@@ -213,6 +243,8 @@ impl DeviceCore {
             return Ok(());
         }
         self.local.set_meta(&key, &now())?;
+        self.local
+            .delete_meta(&format!("{RAISED_HERE}{concern_id}"))?;
         self.outbox
             .feed(Event::Delivered {
                 document_id: concern_id.to_owned(),

@@ -3,6 +3,7 @@
 //!
 //! [`DeviceCore`]: super::DeviceCore
 
+mod capacity;
 mod casebook;
 mod cases;
 mod concerns;
@@ -11,6 +12,8 @@ mod review;
 mod texts;
 mod visits;
 
+pub use capacity::{AssessmentView, LinkedEvidence, own_words_passages};
+pub(crate) use concerns::RAISED_HERE;
 pub use concerns::{Delivery, PHONE_IT_IN_AFTER_MINUTES};
 pub use photos::PhotoState;
 pub use review::InReview;

@@ -3,6 +3,7 @@
 //! behaves the same in a visit, a safeguarding concern or an assessment.
 
 use fieldvisit_shared::records::VisitText;
+use fieldvisit_shared::records::capacity::CapacityText;
 use fieldvisit_shared::records::concern::ConcernText;
 
 use crate::core::CoreError;
@@ -20,6 +21,10 @@ pub enum TextOf {
         concern_id: String,
         text: ConcernText,
     },
+    Capacity {
+        assessment_id: String,
+        text: CapacityText,
+    },
 }
 
 impl TextOf {
@@ -31,6 +36,10 @@ impl TextOf {
             TextOf::Concern { concern_id, text } => {
                 format!("{concern_id}/concern:{}", text.as_str())
             }
+            TextOf::Capacity {
+                assessment_id,
+                text,
+            } => format!("{assessment_id}/capacity:{}", text.key()),
         }
     }
 
@@ -42,6 +51,12 @@ impl TextOf {
             return Some(TextOf::Concern {
                 concern_id: record.to_owned(),
                 text: ConcernText::parse(concern)?,
+            });
+        }
+        if let Some(capacity) = text.strip_prefix("capacity:") {
+            return Some(TextOf::Capacity {
+                assessment_id: record.to_owned(),
+                text: CapacityText::from_key(capacity)?,
             });
         }
         Some(TextOf::Visit {
@@ -61,6 +76,13 @@ impl DeviceCore {
             }
             TextOf::Concern { concern_id, text } => {
                 self.set_concern_text(concern_id, *text, value).await?
+            }
+            TextOf::Capacity {
+                assessment_id,
+                text,
+            } => {
+                self.set_assessment_text(assessment_id, *text, value)
+                    .await?
             }
         }
         platform::store_durable().await;
@@ -89,6 +111,7 @@ impl DeviceCore {
 mod tests {
     use super::*;
     use fieldvisit_shared::records::TextField;
+    use fieldvisit_shared::records::capacity::Part;
 
     #[test]
     fn journal_keys_read_back() {
@@ -101,6 +124,14 @@ mod tests {
                 concern_id: "3Yq".into(),
                 text: ConcernText::WhoIsAtRisk,
             },
+            TextOf::Capacity {
+                assessment_id: "4Zr".into(),
+                text: CapacityText::Decision,
+            },
+            TextOf::Capacity {
+                assessment_id: "4Zr".into(),
+                text: CapacityText::PartEvidence(Part::UseOrWeigh),
+            },
         ] {
             assert_eq!(
                 TextOf::from_journal_key(&target.journal_key()),
@@ -109,5 +140,6 @@ mod tests {
         }
         assert_eq!(TextOf::from_journal_key("no-slash"), None);
         assert_eq!(TextOf::from_journal_key("id/concern:nothing"), None);
+        assert_eq!(TextOf::from_journal_key("id/capacity:part:nothing"), None);
     }
 }
