@@ -153,7 +153,8 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
         &practice.data(),
         &["safeguarding-phone", "--phone", "0161 496 0000"],
     );
-    let retry = ["--webhook-retry-base-ms", "300"];
+    // Attempts at 0, 1 and 4 seconds: the kill below falls between.
+    let retry = ["--webhook-retry-base-ms", "1000"];
     let server = Server::start_with(&practice.data(), &retry);
 
     let phone = Arc::new(practice.device(&server, &alex, "phone").await);
@@ -254,6 +255,11 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     })
     .await;
     let data = server.kill9();
+    let before_restart = calls.lock().unwrap().len();
+    assert!(
+        before_restart < 3,
+        "still pending at the kill: {before_restart} calls made"
+    );
     let server = Server::start_with(&data, &retry);
     eventually("the webhook delivered", || async {
         calls.lock().unwrap().len() >= 3

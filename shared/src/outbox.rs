@@ -67,6 +67,12 @@ pub enum Event {
     Delivered {
         document_id: String,
     },
+    /// An urgent record still not delivered long after it was made (the
+    /// worker has been told to phone it in): the rest goes on, rather than
+    /// wait behind it for ever.
+    GiveWay {
+        document_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +177,7 @@ impl Outbox {
                     });
                 }
             }
-            Event::Delivered { document_id } => {
+            Event::Delivered { document_id } | Event::GiveWay { document_id } => {
                 self.urgent_on_the_way.remove(&document_id);
             }
             Event::RegistrationFailed { document_id } => {
@@ -447,7 +453,7 @@ mod tests {
                 message: "no".into(),
             }]
         };
-        let events: [(&str, Event); 8] = [
+        let events: [(&str, Event); 9] = [
             ("made", Event::Made(record("v1", Kind::Visit))),
             ("online", Event::Online),
             ("offline", Event::Offline),
@@ -478,9 +484,15 @@ mod tests {
                     document_id: "v1".into(),
                 },
             ),
+            (
+                "give way",
+                Event::GiveWay {
+                    document_id: "v1".into(),
+                },
+            ),
         ];
         /// After each event, in the order above: the state and the effects.
-        type Outcomes = [(State, Vec<Effect>); 8];
+        type Outcomes = [(State, Vec<Effect>); 9];
         let table: Vec<(State, Outcomes)> = vec![
             (
                 Waiting,
@@ -492,6 +504,7 @@ mod tests {
                     (no(), warn()),
                     (Waiting, vec![]),
                     (no(), warn()),
+                    (Waiting, vec![]),
                     (Waiting, vec![]),
                 ],
             ),
@@ -506,6 +519,7 @@ mod tests {
                     (Waiting, vec![]),
                     (no(), warn()),
                     (Registering, vec![]),
+                    (Registering, vec![]),
                 ],
             ),
             (
@@ -519,6 +533,7 @@ mod tests {
                     (Released, vec![]),
                     (no(), warn()),
                     (Released, vec![]),
+                    (Released, vec![]),
                 ],
             ),
             (
@@ -531,6 +546,7 @@ mod tests {
                     (no(), warn()),
                     (no(), vec![]),
                     (no(), warn()),
+                    (no(), vec![]),
                     (no(), vec![]),
                 ],
             ),
@@ -566,6 +582,26 @@ mod tests {
         assert!(o.holding_back());
         assert_eq!(
             o.handle(Event::Delivered {
+                document_id: "c1".into()
+            }),
+            vec![Effect::Register(record("v1", Kind::Visit))]
+        );
+        assert!(!o.holding_back());
+    }
+
+    #[test]
+    fn an_undeliverable_concern_gives_way_when_it_is_overdue() {
+        let mut o = Outbox::new();
+        made(&mut o, "v1");
+        o.handle(Event::Made(record("c1", Kind::Concern)));
+        o.handle(Event::Online);
+        assert_eq!(
+            o.handle(registered("c1")).len(),
+            1,
+            "released, nothing else"
+        );
+        assert_eq!(
+            o.handle(Event::GiveWay {
                 document_id: "c1".into()
             }),
             vec![Effect::Register(record("v1", Kind::Visit))]

@@ -80,7 +80,8 @@ impl Alerts {
         })
     }
 
-    /// A batch the rules accepted raised or acknowledged a concern.
+    /// A batch the rules accepted raised or acknowledged a concern; false
+    /// when that could not be recorded (the batch must not be taken).
     pub async fn concern_event(
         &self,
         db: &Db,
@@ -88,7 +89,7 @@ impl Alerts {
         document_id: &str,
         case_id: &str,
         event: ConcernEvent,
-    ) {
+    ) -> bool {
         let (device_id, person_id) = (device.id.clone(), device.person.id.clone());
         let (d, c) = (document_id.to_owned(), case_id.to_owned());
         let recorded = db
@@ -106,12 +107,12 @@ impl Alerts {
                 tracing::info!(alert = %alert.id, document = document_id, acknowledged = alert.acknowledged_at.is_some(), "safeguarding alert");
                 self.wake.notify_one();
                 let _ = self.live.send(alert);
+                true
             }
-            Ok(None) => {}
-            // The device sends the concern again until its changes are
-            // stored; the alert is made then (it is keyed by the concern).
+            Ok(None) => true,
             Err(e) => {
-                tracing::error!(error = %e, document = document_id, "a safeguarding alert could not be recorded")
+                tracing::error!(error = %e, document = document_id, "a safeguarding alert could not be recorded");
+                false
             }
         }
     }

@@ -404,11 +404,19 @@ fn other_record(
             } else {
                 format!("Capacity assessment: {decision}")
             };
+            let stands = records::capacity::completion_stands(doc, &a);
             let (status, status_at) = match (a.status, a.outcome) {
-                (records::capacity::Status::Complete, Some(outcome)) => (
+                (records::capacity::Status::Complete, Some(outcome)) if stands => (
                     format!(
                         "Complete: {}, by {}",
                         outcome.name(),
+                        names.person(&a.completed_by)
+                    ),
+                    Some(a.completed_at.clone()),
+                ),
+                (records::capacity::Status::Complete, _) => (
+                    format!(
+                        "Completed by {}, then changed beside the completion: needs review",
                         names.person(&a.completed_by)
                     ),
                     Some(a.completed_at.clone()),

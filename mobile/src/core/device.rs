@@ -220,6 +220,7 @@ impl DeviceCore {
             }
         }
         core.replay_drafts().await;
+        core.resume_raised_concerns().await;
         Ok(core)
     }
 

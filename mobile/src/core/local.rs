@@ -434,6 +434,17 @@ impl Local {
         })
     }
 
+    /// Records kept on the phone until they are let go.
+    pub fn held_records(&self) -> Result<Vec<String>, CoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT document_id FROM pending_registrations WHERE held = 1 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// The records of `kind` of a case this device knows (made here or
     /// fetched), drafts included.
     pub fn records_of_case(&self, case_id: &str, kind: &str) -> Result<Vec<String>, CoreError> {

@@ -92,7 +92,19 @@ impl OutboxDriver {
     /// has nothing more to do now. Registrations run one after another, so
     /// this returns once the ones it could make are made.
     pub async fn feed(&self, event: Event) -> Result<(), CoreError> {
-        let mut effects = self.handle(event);
+        self.run(self.handle(event)).await
+    }
+
+    /// Takes `event` now, and returns the work it starts (for [`Self::run`]):
+    /// a record made is in the outbox's order before the caller goes on,
+    /// so a connection opening a moment later cannot register anything
+    /// that should wait behind it.
+    pub fn take(&self, event: Event) -> Vec<Effect> {
+        self.handle(event)
+    }
+
+    /// Carries out `effects` and everything that follows from them.
+    pub async fn run(&self, mut effects: Vec<Effect>) -> Result<(), CoreError> {
         while !effects.is_empty() {
             let effect = effects.remove(0);
             let next = match effect {

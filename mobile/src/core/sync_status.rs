@@ -62,8 +62,13 @@ impl DeviceCore {
                 doc.get_changes(&known).len()
             });
             pending += unsent;
-            if unsent == 0 && server.is_some() && self.outbox.on_its_way(&doc_id) {
-                self.concern_synced(&doc_id).await?;
+            if self.outbox.on_its_way(&doc_id)
+                && let Err(e) = self
+                    .urgent_progress(&doc_id, unsent == 0 && server.is_some())
+                    .await
+            {
+                // A count must still be given: photos wait on it.
+                tracing::error!(document = %doc_id, error = %e, "a concern's delivery not noted");
             }
         }
         let registrations_waiting = self.outbox.waiting();

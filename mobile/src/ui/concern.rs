@@ -225,6 +225,11 @@ fn delivery_state(delivery: Option<Delivery>, c: &ConcernDoc, acknowledged_by: &
                     "Raised {labels::when(raised_at)}; it goes as soon as there is signal."
                 }
             },
+            Delivery::OnServer { raised_at } => rsx! {
+                p { class: "notice ok", role: "status",
+                    "Raised {labels::when(raised_at)}; on your practice's server."
+                }
+            },
             Delivery::Delivered { at, .. } => rsx! {
                 p { class: "notice ok", role: "status",
                     strong { "Delivered to the server at {labels::clock(at)}." }

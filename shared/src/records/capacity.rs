@@ -495,6 +495,20 @@ impl Findings {
     }
 }
 
+/// Whether a completed assessment still says what was completed: no
+/// findings recorded apart that differ, the outcome still the one its
+/// findings give, and nothing changed beside the completion (a change made
+/// offline at the time, or sent by a hand-made peer built on the heads
+/// before it, is kept by the rules). Where not, the record shows it as
+/// needing review, never as complete.
+pub fn completion_stands(doc: &Automerge, a: &CapacityDoc) -> bool {
+    a.status == Status::Complete
+        && conflicts(doc).is_empty()
+        && a.outcome
+            .is_some_and(|o| outcome(&Findings::of(a)) == Computed::Decided(o))
+        && since_completion(doc).is_ok_and(|changed| changed.is_empty())
+}
+
 /// What the findings say so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Computed {
@@ -1410,9 +1424,27 @@ fn check_findings(
             signed_as(writer, &by)?;
             crate::validate::timestamp("finding.at", &at)
                 .map_err(|e| Refusal::new("invalid_value", e.to_string()))?;
+            if question == Question::Impairment && !impairment_asked(after, after_doc) {
+                return Err(Refusal::new(
+                    "impairment_not_asked",
+                    "the impairment question is asked only where a part of the functional test is not met",
+                ));
+            }
         }
     }
     Ok(())
+}
+
+/// Whether some part is not met, in the winning findings or in findings
+/// recorded apart that differ (an assessor who found a part not met and
+/// answered the impairment question offline is not refused because a
+/// colleague's "met" won the merge).
+fn impairment_asked(after: &CapacityDoc, after_doc: &Automerge) -> bool {
+    !Findings::of(after).not_met().is_empty()
+        || conflicts(after_doc).iter().any(|c| {
+            matches!(c, FindingConflict::Part { values, .. }
+                if values.iter().any(|v| v.value == Finding::NotMet))
+        })
 }
 
 /// Whether the batch wrote any field of the object `obj`.
@@ -2146,6 +2178,33 @@ mod tests {
     }
 
     #[test]
+    fn a_change_built_beside_a_completion_is_kept_and_the_completion_no_longer_stands() {
+        let all_met = assessed(ALL_MET);
+        let (completed, verdict) = by(&W1, &all_met, complete(&W1, "c1", Outcome::HasCapacity));
+        assert_eq!(code(&verdict), "accepted");
+        let a = read_capacity(&completed).unwrap();
+        assert!(completion_stands(&completed, &a));
+        // Built on the heads before the completion: another assessor
+        // offline at the time, or a hand-made peer choosing its deps.
+        let (beside, _) = by(
+            &W2,
+            &all_met,
+            find(
+                &W2,
+                Part::Understand,
+                Finding::NotMet,
+                "2026-11-25T12:05:00Z",
+            ),
+        );
+        let mut merged = completed.fork();
+        merged.merge(&mut beside.fork()).unwrap();
+        assert_eq!(code(&judged(&W2, &completed, &merged)), "accepted");
+        let now = read_capacity(&merged).unwrap();
+        assert_eq!(now.status, Status::Complete);
+        assert!(!completion_stands(&merged, &now));
+    }
+
+    #[test]
     fn the_impairment_question_is_asked_only_where_a_part_is_not_met() {
         let met = assessed(ALL_MET);
         assert_eq!(
@@ -2156,6 +2215,11 @@ mod tests {
         );
         let not_met = assessed(CANNOT_WEIGH);
         assert!(permitted(&W1, &not_met, &impairment(&W1, ImpairmentAnswer::Yes)).is_ok());
+        // The server's rules too: a hand-made peer cannot skip the order.
+        let (_, verdict) = by(&W1, &met, impairment(&W1, ImpairmentAnswer::Yes));
+        assert_eq!(code(&verdict), "impairment_not_asked");
+        let (_, verdict) = by(&W1, &not_met, impairment(&W1, ImpairmentAnswer::Yes));
+        assert_eq!(code(&verdict), "accepted");
     }
 
     #[test]

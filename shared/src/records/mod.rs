@@ -217,9 +217,26 @@ pub fn check(
         if rest.is_empty() {
             return Ok(first);
         }
-        return check_batch(kind, &made, after, &rest, cx);
+        let then = check_batch(kind, &made, after, &rest, cx)?;
+        return Ok(first.and(then));
     }
     check_batch(kind, before, after, new, cx)
+}
+
+impl Accepted {
+    /// What two parts of one batch did, together: a record made and raised
+    /// in one batch is raised (the server alerts on it).
+    fn and(mut self, then: Accepted) -> Accepted {
+        self.decisions.extend(then.decisions);
+        self.concern = match (self.concern, then.concern) {
+            // Raised and acknowledged in one batch cannot be one writer's
+            // (a worker raises, a supervisor acknowledges); the raise matters.
+            (Some(first @ concern::ConcernEvent::Raised { .. }), _) => Some(first),
+            (first, then) => then.or(first),
+        };
+        self.completed = then.completed.or(self.completed);
+        self
+    }
 }
 
 fn check_batch(

@@ -233,7 +233,8 @@ impl Db {
                         &tx,
                         &Audit {
                             action: "webhook_set",
-                            detail: url,
+                            // Without its query: a receiver's token may ride there.
+                            detail: url.split(['?', '#']).next().unwrap_or_default(),
                             ..Default::default()
                         },
                     )?;

@@ -67,7 +67,9 @@ async fn stream(
         .filter(|a| a.acknowledged_at.is_none())
         .collect();
     let db = state.db.clone();
-    let person = device.person.id;
+    let engine = state.engine.clone();
+    let mut revoked = engine.revocations();
+    let (person, device_id) = (device.person.id, device.id);
     let events = async_stream_of(move |tx| async move {
         let _slot = slot;
         for alert in waiting {
@@ -76,7 +78,20 @@ async fn stream(
             }
         }
         loop {
-            let event = match live.recv().await {
+            // Ends as soon as the app goes or the device is revoked, not at
+            // the next alert it may see: a quiet practice would otherwise
+            // keep every stream ever opened.
+            let got = tokio::select! {
+                _ = tx.closed() => return,
+                id = revoked.recv() => match id {
+                    Ok(id) if id == device_id => return,
+                    Err(RecvError::Lagged(_)) if engine.is_revoked(&device_id) => return,
+                    Err(RecvError::Closed) => return,
+                    _ => continue,
+                },
+                got = live.recv() => got,
+            };
+            let event = match got {
                 Ok(alert) => {
                     let (p, c) = (person.clone(), alert.case_id.clone());
                     match db.run(move |db| db.sees_case(&p, &c)).await {

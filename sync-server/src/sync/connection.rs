@@ -153,8 +153,14 @@ impl SyncEngine {
                                                 let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
                                                 self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
                                             }
-                                            if let Some((event, case_id)) = accepted.concern {
-                                                self.alerts.concern_event(&self.db, device, doc, &case_id, event).await;
+                                            // The alert is committed before the concern is handed
+                                            // on, so a stored concern always has one; when it cannot
+                                            // be, the concern is not taken now (the phone keeps it
+                                            // and sends it again).
+                                            if let Some((event, case_id)) = accepted.concern
+                                                && !self.alerts.concern_event(&self.db, device, doc, &case_id, event).await
+                                            {
+                                                break Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record this safeguarding concern just now; it stays on this device and is sent again".into()));
                                             }
                                             new_changes = accepted.new;
                                         }

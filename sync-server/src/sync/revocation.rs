@@ -8,7 +8,13 @@ use std::time::Duration;
 use super::SyncEngine;
 
 impl SyncEngine {
-    pub(super) fn is_revoked(&self, device_id: &str) -> bool {
+    /// Devices revoked from now on, as they are (for long-lived streams
+    /// outside the sync socket, which must end with the device).
+    pub fn revocations(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.revoked.subscribe()
+    }
+
+    pub fn is_revoked(&self, device_id: &str) -> bool {
         self.known_revoked
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -249,6 +249,8 @@ impl DeviceCore {
     /// assessor never states it, so it cannot contradict them. Refused with
     /// the shared rule's reason while anything is missing or in conflict.
     pub async fn complete_assessment(&self, assessment_id: &str) -> Result<Outcome, CoreError> {
+        // What was typed a moment ago belongs in what is completed.
+        self.settle_drafts_of(assessment_id).await;
         let by = self.enrolment.person.id.clone();
         let edit = self
             .change_assessment(assessment_id, |assessment, _| {

@@ -23,6 +23,8 @@ pub enum Delivery {
     Waiting { raised_at: String },
     /// On the server since `at` (this phone's clock when it saw so).
     Delivered { raised_at: String, at: String },
+    /// Raised on another device; this phone has it from the server.
+    OnServer { raised_at: String },
 }
 
 /// Minutes after raising, with no delivery, when the phone says to phone
@@ -129,17 +131,24 @@ impl DeviceCore {
 
     /// Raises a concern: from now on what it says stands; it is listed in
     /// its case and sent before anything else this phone has waiting.
+    ///
+    /// Safe to call again: a concern raised but not yet let go (the app
+    /// stopped in between) is let go, which start-up does for every such.
     pub async fn raise_concern(&self, concern_id: &str) -> Result<(), CoreError> {
-        let raised_at = now();
-        self.edit_concern(
-            concern_id,
-            ConcernEdit::Raise {
-                at: raised_at.clone(),
-            },
-        )
-        .await?;
-        self.local
-            .set_meta(&format!("{RAISED_HERE}{concern_id}"), &raised_at)?;
+        self.settle_drafts_of(concern_id).await;
+        let concern = self.concern(concern_id).await?;
+        let raised_at = if concern.raised() {
+            concern.raised_at
+        } else {
+            let at = now();
+            self.edit_concern(concern_id, ConcernEdit::Raise { at: at.clone() })
+                .await?;
+            at
+        };
+        if self.local.meta(&delivered_key(concern_id))?.is_none() {
+            self.local
+                .set_meta(&format!("{RAISED_HERE}{concern_id}"), &raised_at)?;
+        }
         let Some(pending) = self.local.release_held(concern_id)? else {
             // Raised before (a second tap): already on its way.
             return Ok(());
@@ -167,6 +176,25 @@ impl DeviceCore {
             nonce: pending.nonce,
         });
         Ok(())
+    }
+
+    /// Lets go every concern raised but still held (the app stopped
+    /// between raising it and queueing it).
+    pub(crate) async fn resume_raised_concerns(&self) {
+        let held = match self.local.held_records() {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::error!(error = %e, "held records not read");
+                return;
+            }
+        };
+        for id in held {
+            if self.concern(&id).await.is_ok_and(|c| c.raised())
+                && let Err(e) = self.raise_concern(&id).await
+            {
+                tracing::error!(concern = %id, error = %e, "a raised concern could not be queued");
+            }
+        }
     }
 
     /// A supervisor acknowledges a concern, in its document.
@@ -199,12 +227,16 @@ impl DeviceCore {
         if !concern.raised() {
             return Ok(Delivery::Draft);
         }
+        let raised_here = format!("{RAISED_HERE}{concern_id}");
         Ok(match self.local.meta(&delivered_key(concern_id))? {
             Some(at) => Delivery::Delivered {
                 raised_at: concern.raised_at,
                 at,
             },
-            None => Delivery::Waiting {
+            None if self.local.meta(&raised_here)?.is_some() => Delivery::Waiting {
+                raised_at: concern.raised_at,
+            },
+            None => Delivery::OnServer {
                 raised_at: concern.raised_at,
             },
         })
@@ -217,27 +249,47 @@ impl DeviceCore {
         &self,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<(String, String)>, CoreError> {
+        // Only what this phone raised can be undelivered: a concern from
+        // the server (a colleague's, or this worker's from another device)
+        // is there already.
         let mut overdue = Vec::new();
-        for case in self.cases()? {
-            for id in self
-                .local
-                .records_of_case(&case.case_id, Kind::Concern.as_str())?
-            {
-                if self.local.meta(&delivered_key(&id))?.is_some() {
-                    continue;
-                }
-                if self.concern_delivery(&id).await?.overdue(now) {
-                    overdue.push((case.case_id.clone(), id));
-                }
+        for id in self.local.meta_keys(RAISED_HERE)? {
+            if self.concern_delivery(&id).await?.overdue(now) {
+                let case_id = self.concern(&id).await?.case_id;
+                overdue.push((case_id, id));
             }
         }
         Ok(overdue)
     }
 
-    /// Called as the sync status is counted: a raised concern whose
-    /// changes the server holds is delivered (noted once, with the time),
-    /// and the outbox lets everything else go.
-    pub(crate) async fn concern_synced(&self, concern_id: &str) -> Result<(), CoreError> {
+    /// Called as the sync status is counted, for a concern on its way: on
+    /// the server (`synced`), it is delivered; overdue, the rest of the
+    /// outbox stops waiting behind it.
+    pub(crate) async fn urgent_progress(
+        &self,
+        concern_id: &str,
+        synced: bool,
+    ) -> Result<(), CoreError> {
+        if synced {
+            return self.concern_synced(concern_id).await;
+        }
+        if self
+            .concern_delivery(concern_id)
+            .await?
+            .overdue(chrono::Utc::now())
+        {
+            self.outbox
+                .feed(Event::GiveWay {
+                    document_id: concern_id.to_owned(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A raised concern whose changes the server holds is delivered (noted
+    /// once, with the time), and the outbox lets everything else go.
+    async fn concern_synced(&self, concern_id: &str) -> Result<(), CoreError> {
         let key = delivered_key(concern_id);
         if self.local.meta(&key)?.is_some() || !self.concern(concern_id).await?.raised() {
             return Ok(());

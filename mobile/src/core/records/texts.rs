@@ -94,7 +94,21 @@ impl DeviceCore {
     /// to store durably (it was reloaded, closed or killed at once). A draft
     /// that cannot be written stays in the journal, never dropped.
     pub(crate) async fn replay_drafts(&self) {
+        self.replay_drafts_of("").await;
+    }
+
+    /// The same, for one record's drafts (keys starting `{record}/`):
+    /// raising a concern or completing an assessment first stores what was
+    /// typed a moment before, so the last words are in what stands.
+    pub(crate) async fn settle_drafts_of(&self, record_id: &str) {
+        self.replay_drafts_of(&format!("{record_id}/")).await;
+    }
+
+    async fn replay_drafts_of(&self, prefix: &str) {
         for (key, value) in platform::journal::entries() {
+            if !key.starts_with(prefix) {
+                continue;
+            }
             let Some(target) = TextOf::from_journal_key(&key) else {
                 tracing::warn!(%key, "a draft under a name this version does not know");
                 continue;

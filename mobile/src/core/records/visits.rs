@@ -94,10 +94,11 @@ impl DeviceCore {
     /// Queues a record for registration: now when online, else when the
     /// next connection opens.
     pub(crate) fn to_outbox(&self, record: Record) {
+        let effects = self.outbox.take(Event::Made(record));
         let outbox = self.outbox.clone();
         platform::spawn(async move {
-            if let Err(e) = outbox.feed(Event::Made(record)).await {
-                tracing::warn!(error = %e, "the outbox could not take a new record");
+            if let Err(e) = outbox.run(effects).await {
+                tracing::warn!(error = %e, "the outbox could not register a new record");
             }
         });
     }
