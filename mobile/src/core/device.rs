@@ -183,6 +183,7 @@ impl DeviceCore {
             .with_cipher(key.clone());
         platform::journal::unlock(key);
         let (share_changed, _) = tokio::sync::watch::channel(0);
+        let holding = Arc::new(AtomicBool::new(false));
         #[cfg(not(target_arch = "wasm32"))]
         let builder = samod::Repo::build_tokio();
         #[cfg(target_arch = "wasm32")]
@@ -190,7 +191,11 @@ impl DeviceCore {
         let repo = builder
             .with_storage(storage)
             .with_peer_id(PeerId::from(enrolment.peer_id.clone()))
-            .with_share_policy(share_policy(local.clone(), share_changed.clone()))
+            .with_share_policy(share_policy(
+                local.clone(),
+                share_changed.clone(),
+                holding.clone(),
+            ))
             .load()
             .await;
         let api = ApiClient::new(&enrolment.server_url, Some(enrolment.token.clone()))?;
@@ -198,6 +203,7 @@ impl DeviceCore {
             api.clone(),
             local.clone(),
             share_changed.clone(),
+            holding,
         )?);
         let core = DeviceCore {
             local,

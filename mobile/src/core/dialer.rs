@@ -4,6 +4,7 @@
 //! single-use ticket, then opens the WebSocket.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::future::BoxFuture;
 #[cfg(not(target_arch = "wasm32"))]
@@ -16,6 +17,7 @@ use super::local::Local;
 use super::outbox::OutboxDriver;
 use fieldvisit_shared::api::SERVER_PEER_ID;
 use fieldvisit_shared::outbox::Event;
+use fieldvisit_shared::records::Kind;
 
 pub struct SyncDialer {
     pub api: ApiClient,
@@ -100,31 +102,39 @@ async fn open_websocket(url: &str) -> Result<Transport, String> {
 /// registration is queued before samod makes it (the id is known in
 /// advance), so samod's first question already sees it pending. Documents
 /// from elsewhere (a colleague's visit the server announces) are shared as
-/// usual.
+/// usual. While a safeguarding concern is on its way (`holding`, kept by the
+/// outbox), nothing else is offered: every other document, visits edited
+/// offline included, waits until the server has the concern.
 pub fn share_policy(
     local: Local,
     share_changed: tokio::sync::watch::Sender<u64>,
+    holding: Arc<AtomicBool>,
 ) -> impl samod::SharePolicy {
     move |doc: samod::DocumentId, peer: PeerId| {
         let local = local.clone();
+        let holding = holding.clone();
         let rx = share_changed.subscribe();
         let doc = doc.to_string();
         let to_server = peer.as_str() == SERVER_PEER_ID;
-        futures::stream::unfold(Some((true, rx)), move |state| {
-            let local = local.clone();
-            let doc = doc.clone();
+        futures::stream::unfold(Some((rx, None)), move |state| {
+            let (local, holding, doc) = (local.clone(), holding.clone(), doc.clone());
             async move {
-                let (first, mut rx) = state?;
+                let (mut rx, last): (_, Option<samod::ShareConfig>) = state?;
                 if !to_server {
                     return Some((samod::ShareConfig::none(), None));
                 }
                 loop {
                     let pending = local.is_pending_registration(&doc).unwrap_or(true);
-                    if !pending {
-                        return Some((samod::ShareConfig::read_write(), None));
-                    }
-                    if first {
-                        return Some((samod::ShareConfig::none(), Some((false, rx))));
+                    let waits = holding.load(Ordering::SeqCst)
+                        && local.kind_of(&doc).ok().flatten().as_deref()
+                            != Some(Kind::Concern.as_str());
+                    let config = if pending || waits {
+                        samod::ShareConfig::none()
+                    } else {
+                        samod::ShareConfig::read_write()
+                    };
+                    if last.as_ref() != Some(&config) {
+                        return Some((config, Some((rx, Some(config)))));
                     }
                     if rx.changed().await.is_err() {
                         return None;
@@ -144,6 +154,7 @@ mod tests {
 
     const MADE_HERE: &str = "2MXzV18EEnx3ZrVNXvRsKgWQTQ72";
     const FROM_ELSEWHERE: &str = "37kszySSeLEH3GnZSM56nQgWfRof";
+    const CONCERN: &str = "3gxACzKtahmwPtzDZdhfx6eho6Sq";
 
     fn id(s: &str) -> DocumentId {
         s.parse().unwrap()
@@ -163,7 +174,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let local = Local::open(&dir.path().join("device.sqlite")).unwrap();
         let (changed, _) = tokio::sync::watch::channel(0);
-        let policy = share_policy(local.clone(), changed.clone());
+        let holding = Arc::new(AtomicBool::new(false));
+        let policy = share_policy(local.clone(), changed.clone(), holding.clone());
         let server = PeerId::from(SERVER_PEER_ID);
 
         // The registration is queued before samod makes the document, so
@@ -188,5 +200,22 @@ mod tests {
         // Nothing is offered to any peer but the server.
         let mut other = Box::pin(policy.share(id(FROM_ELSEWHERE), PeerId::from("device-x")));
         assert_eq!(next(&mut other).await, Some(ShareConfig::none()));
+
+        // A concern on its way: everything else waits, the concern goes.
+        local
+            .add_record(CONCERN, "safeguarding_concern", "case-1", "", false)
+            .unwrap();
+        local.registration_done(CONCERN).unwrap();
+        holding.store(true, std::sync::atomic::Ordering::SeqCst);
+        changed.send_modify(|v| *v += 1);
+        assert_eq!(next(&mut made_here).await, Some(ShareConfig::none()));
+        assert_eq!(next(&mut announced).await, Some(ShareConfig::none()));
+        let mut concern = Box::pin(policy.share(id(CONCERN), PeerId::from(SERVER_PEER_ID)));
+        assert_eq!(next(&mut concern).await, Some(ShareConfig::read_write()));
+        holding.store(false, std::sync::atomic::Ordering::SeqCst);
+        changed.send_modify(|v| *v += 1);
+        assert_eq!(next(&mut made_here).await, Some(ShareConfig::read_write()));
+        assert_eq!(next(&mut announced).await, Some(ShareConfig::read_write()));
+        assert_eq!(next(&mut concern).await, None, "unchanged, not said again");
     }
 }

@@ -434,6 +434,17 @@ impl Local {
         })
     }
 
+    pub fn kind_of(&self, document_id: &str) -> Result<Option<String>, CoreError> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT kind FROM documents WHERE document_id = ?1",
+                [document_id],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+    }
+
     /// Records kept on the phone until they are let go.
     pub fn held_records(&self) -> Result<Vec<String>, CoreError> {
         self.with(|c| {

@@ -4,7 +4,8 @@
 //! feeds their outcomes back. The local store is its memory: what waits is
 //! in `pending_registrations`, so a restart resumes where it stopped.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use fieldvisit_shared::outbox::{Effect, Event, Outbox, Record};
 use fieldvisit_shared::records::Kind;
@@ -19,6 +20,9 @@ pub struct OutboxDriver {
     local: Local,
     /// Bumped when a record is released, so the share policy asks again.
     share_changed: tokio::sync::watch::Sender<u64>,
+    /// Whether a concern is on its way, everything else waiting (the share
+    /// policy reads it).
+    holding: Arc<AtomicBool>,
 }
 
 impl OutboxDriver {
@@ -27,6 +31,7 @@ impl OutboxDriver {
         api: ApiClient,
         local: Local,
         share_changed: tokio::sync::watch::Sender<u64>,
+        holding: Arc<AtomicBool>,
     ) -> Result<Self, CoreError> {
         let mut outbox = Outbox::new();
         for pending in local.pending_registrations()? {
@@ -63,11 +68,13 @@ impl OutboxDriver {
             }));
             outbox.handle(Event::Registered { document_id });
         }
+        holding.store(outbox.holding_back(), Ordering::SeqCst);
         Ok(OutboxDriver {
             outbox: Mutex::new(outbox),
             api,
             local,
             share_changed,
+            holding,
         })
     }
 
@@ -162,10 +169,13 @@ impl OutboxDriver {
     }
 
     fn handle(&self, event: Event) -> Vec<Effect> {
-        self.outbox
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .handle(event)
+        let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        let effects = outbox.handle(event);
+        let holding = outbox.holding_back();
+        if self.holding.swap(holding, Ordering::SeqCst) != holding {
+            self.share_changed.send_modify(|v| *v += 1);
+        }
+        effects
     }
 }
 
