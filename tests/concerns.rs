@@ -327,3 +327,41 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     drop(server);
 }
+
+/// A device cannot flood its supervisors with concerns: past ten at once
+/// the server answers 429 (the phone keeps the concern and tries later).
+#[tokio::test]
+async fn a_device_cannot_flood_the_alert_channel() {
+    let practice = Practice::new();
+    let alex = practice.person("Alex Worker", "worker", None);
+    practice.assign(&alex);
+    let server = Server::start(&practice.data());
+    let (_, code) = practice.enrolment_code(&alex);
+    let (token, _) = fieldvisit_e2e::raw::enrol(&server.url, &code).await;
+    let mut statuses = Vec::new();
+    for n in 0..11 {
+        let resp = fieldvisit_e2e::raw::client()
+            .post(format!("{}/api/documents", server.url))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "kind": "safeguarding_concern",
+                "case_id": practice.case_id,
+                "document_id": format!("not-a-document-{n}"),
+                "nonce": "00".repeat(16),
+            }))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap();
+        statuses.push((
+            status,
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    assert!(
+        statuses[..10].iter().all(|(s, _)| *s == 400),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[10], (429, "too_many".to_owned()));
+}

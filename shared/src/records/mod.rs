@@ -33,9 +33,8 @@ macro_rules! string_enum {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, autosurgeon::Reconcile,
                  autosurgeon::Hydrate, serde::Serialize, serde::Deserialize)]
-        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $(#[autosurgeon(rename = $text)] $variant),+
+            $(#[autosurgeon(rename = $text)] #[serde(rename = $text)] $variant),+
         }
 
         impl $name {

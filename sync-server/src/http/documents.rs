@@ -27,6 +27,13 @@ async fn register(
     if req.kind != Kind::Case && device.person.role != Role::Worker {
         return Err(Error::Forbidden("a worker on the case"));
     }
+    if req.kind == Kind::Concern {
+        super::spend(
+            &state.throttles.concerns,
+            &device.id,
+            "safeguarding concerns from this device in a short time; it is kept and sent again",
+        )?;
+    }
     if !req.kind.made_on_devices() {
         return Err(Error::InvalidJson(format!(
             "a {} is not made on a device, so it is not registered from one",

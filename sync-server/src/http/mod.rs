@@ -56,6 +56,11 @@ pub struct Throttles {
     /// status reports just before cannot crowd it out): 3 at once, then
     /// one every 10 seconds.
     pub wipes: Throttle<String>,
+    /// Safeguarding concerns a device registers: each alerts every
+    /// supervisor of the case and calls the practice's webhook, so a
+    /// device cannot flood them. 10 at once (a bad day), then one every
+    /// five minutes; past that the phone keeps it and tries again.
+    pub concerns: Throttle<String>,
 }
 
 /// Spends one of a device's attempts at `throttle`: past its rate, 429
@@ -80,6 +85,7 @@ impl Default for Throttles {
             seen: Throttle::new(1, std::time::Duration::from_secs(60)),
             reports: Throttle::new(10, std::time::Duration::from_secs(10)),
             wipes: Throttle::new(3, std::time::Duration::from_secs(10)),
+            concerns: Throttle::new(10, std::time::Duration::from_secs(300)),
         }
     }
 }
