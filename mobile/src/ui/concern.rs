@@ -13,7 +13,7 @@ use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText, Consent};
 use futures::StreamExt;
 
 use super::auto_text::{AutoText, Source};
-use super::{Core, Route, labels, navigate};
+use super::{Core, labels};
 use crate::core::{Delivery, platform};
 
 #[component]
@@ -64,19 +64,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
         }
     });
 
-    let back = {
-        let case_id = case_id.clone();
-        move |_| {
-            navigate(Route::Case {
-                case_id: case_id.clone(),
-            })
-        }
-    };
-    let nav = rsx! {
-        nav { aria_label: "Back",
-            button { class: "link", r#type: "button", onclick: back, "← Case" }
-        }
-    };
+    let nav = rsx! { super::BackToCase { case_id: case_id.clone() } };
     if let Some(why) = failed() {
         return rsx! {
             {nav}

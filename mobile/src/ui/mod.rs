@@ -39,6 +39,21 @@ fn store_dir() -> std::path::PathBuf {
 /// The device core, once the device is enrolled and its store open.
 pub type Core = Signal<Option<Rc<DeviceCore>>>;
 
+/// The way back from a record to its case.
+#[component]
+fn BackToCase(case_id: String) -> Element {
+    rsx! {
+        nav { aria_label: "Back",
+            button {
+                class: "link",
+                r#type: "button",
+                onclick: move |_| navigate(Route::Case { case_id: case_id.clone() }),
+                "← Case"
+            }
+        }
+    }
+}
+
 /// Moves to a screen (and records it in the address, in the browser).
 pub fn navigate(route: Route) {
     browser::set_fragment(&route.to_fragment());

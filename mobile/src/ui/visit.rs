@@ -47,19 +47,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         }
     });
 
-    let back = {
-        let case_id = case_id.clone();
-        move |_| {
-            navigate(Route::Case {
-                case_id: case_id.clone(),
-            })
-        }
-    };
-    let nav = rsx! {
-        nav { aria_label: "Back",
-            button { class: "link", r#type: "button", onclick: back, "← Case" }
-        }
-    };
+    let nav = rsx! { super::BackToCase { case_id: case_id.clone() } };
 
     if let Some(why) = failed() {
         return rsx! {

@@ -19,8 +19,19 @@ Build it as README.md describes, then restart the server.</p>
 
 pub fn router(state: &AppState) -> Router<AppState> {
     match &state.web_dir {
-        Some(dir) if dir.join("index.html").is_file() => Router::new()
-            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+        Some(dir) if dir.join("index.html").is_file() => Router::new().fallback_service(
+            // `scripts/build-web` writes a brotli and a gzip copy beside
+            // each file: a phone that accepts them downloads the app at
+            // about a quarter of its size (the wasm: 7.5 MB, 2.0 MB brotli).
+            ServeDir::new(dir)
+                .precompressed_br()
+                .precompressed_gzip()
+                .fallback(
+                    ServeFile::new(dir.join("index.html"))
+                        .precompressed_br()
+                        .precompressed_gzip(),
+                ),
+        ),
         _ => Router::new()
             .route("/", get(|| async { (StatusCode::OK, Html(NOT_BUILT)) }))
             .fallback(|| async { crate::error::Error::NotFound("this address".into()) }),

@@ -1,0 +1,43 @@
+// How the app reaches a phone: compressed on the wire. The server sends the
+// brotli (or gzip) copy build-web made when the browser accepts it, with
+// the right Content-Encoding, and the file itself to anything that does not.
+import { test, expect } from '@playwright/test';
+import { get } from 'node:http';
+import { statSync } from 'node:fs';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPractice } from './support.mjs';
+
+const webDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'target/web');
+
+/** Fetches `path` as sent: (content-encoding, bytes on the wire). */
+function fetchRaw(url, acceptEncoding) {
+  return new Promise((ok, fail) => {
+    get(url, { headers: { 'accept-encoding': acceptEncoding } }, res => {
+      let bytes = 0;
+      res.on('data', chunk => { bytes += chunk.length; });
+      res.on('end', () => ok({ status: res.statusCode, encoding: res.headers['content-encoding'] ?? 'identity', bytes }));
+    }).on('error', fail);
+  });
+}
+
+test('the app is sent compressed to a browser that accepts it, and whole to one that does not', async () => {
+  const practice = await startPractice();
+  try {
+    const raw = statSync(join(webDir, 'fieldvisit_bg.wasm')).size;
+    const url = `${practice.server.url}/fieldvisit_bg.wasm`;
+    const br = await fetchRaw(url, 'gzip, deflate, br');
+    expect(br).toMatchObject({ status: 200, encoding: 'br' });
+    expect(br.bytes).toBeLessThan(raw / 2);
+    const gz = await fetchRaw(url, 'gzip');
+    expect(gz).toMatchObject({ status: 200, encoding: 'gzip' });
+    expect(gz.bytes).toBeLessThan(raw / 2);
+    const plain = await fetchRaw(url, 'identity');
+    expect(plain).toEqual({ status: 200, encoding: 'identity', bytes: raw });
+    // The page itself, and a route the app handles (served index.html).
+    expect((await fetchRaw(`${practice.server.url}/`, 'br')).encoding).toBe('br');
+    expect((await fetchRaw(`${practice.server.url}/fieldvisit.js`, 'br')).encoding).toBe('br');
+  } finally {
+    await practice.cleanup();
+  }
+});
