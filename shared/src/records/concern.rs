@@ -268,6 +268,39 @@ fn may_acknowledge(c: &ConcernDoc, writer: &super::Writer<'_>) -> Result<(), Ref
     Ok(())
 }
 
+/// Once raised, a concern takes one thing more: its acknowledgement, two
+/// values at its root. Judged on the operations themselves, so nothing a
+/// typed reading would not see (a key of no field, a value hidden behind
+/// another in a conflict) can be added to what was raised.
+fn only_acknowledgement(
+    after_doc: &automerge::Automerge,
+    new: &std::collections::HashSet<automerge::ChangeHash>,
+) -> Result<(), Refusal> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    use automerge::{ReadDoc, ScalarValue};
+    for hash in new {
+        let Some(change) = after_doc.get_change_by_hash(hash) else {
+            return Err(Refusal::new(
+                "not_a_record",
+                "a change of the batch is missing",
+            ));
+        };
+        for op in change.decode().operations {
+            let allowed = op.obj == ObjectId::Root
+                && matches!(&op.key, Key::Map(k) if k == "acknowledged_by" || k == "acknowledged_at")
+                && matches!(op.action, OpType::Put(ScalarValue::Str(_)))
+                && !op.insert;
+            if !allowed {
+                return Err(Refusal::new(
+                    "raised",
+                    "this concern has been raised: what it says stands, and only a supervisor's acknowledgement is added",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The rules of a concern: the author writes it while a draft and raises
 /// it once it says what happened, who is at risk and where consent stands;
 /// then only a supervisor's acknowledgement is added, once. Nothing else
@@ -275,9 +308,14 @@ fn may_acknowledge(c: &ConcernDoc, writer: &super::Writer<'_>) -> Result<(), Ref
 pub fn check(
     before: &Option<ConcernDoc>,
     after: &ConcernDoc,
+    after_doc: &automerge::Automerge,
+    new: &std::collections::HashSet<automerge::ChangeHash>,
     cx: &Context<'_>,
 ) -> Result<Accepted, Refusal> {
     let writer = &cx.writer;
+    if before.as_ref().is_some_and(ConcernDoc::raised) {
+        only_acknowledgement(after_doc, new)?;
+    }
     let draft = ConcernDoc::new(
         &after.case_id,
         &after.visit_id,
@@ -378,6 +416,21 @@ mod tests {
 
     const AT: &str = "2026-11-27T10:00:00+00:00";
 
+    /// The typed rules alone (no operations to judge).
+    fn typed(
+        before: &Option<ConcernDoc>,
+        after: &ConcernDoc,
+        cx: &Context<'_>,
+    ) -> Result<Accepted, Refusal> {
+        check(
+            before,
+            after,
+            &automerge::Automerge::new(),
+            &std::collections::HashSet::new(),
+            cx,
+        )
+    }
+
     fn with(person: &str, role: &Role, f: impl FnOnce(&Context<'_>)) {
         let actor = automerge::ActorId::random();
         let made = |_: &str, _: &str| true;
@@ -411,14 +464,14 @@ mod tests {
     #[test]
     fn a_concern_made_and_raised_offline_arrives_in_one_batch() {
         with("w-1", &Role::Worker, |cx| {
-            let accepted = check(&None, &raised(), cx).unwrap();
+            let accepted = typed(&None, &raised(), cx).unwrap();
             assert_eq!(
                 accepted.concern,
                 Some(ConcernEvent::Raised {
                     raised_at: AT.into()
                 })
             );
-            assert_eq!(check(&None, &written(), cx).unwrap().concern, None);
+            assert_eq!(typed(&None, &written(), cx).unwrap().concern, None);
         });
     }
 
@@ -432,14 +485,14 @@ mod tests {
         no_risk.who_is_at_risk = Text::default();
         with("w-1", &Role::Worker, |cx| {
             for c in [no_reason, no_consent, no_risk] {
-                assert_eq!(check(&None, &c, cx).unwrap_err().code, "concern_incomplete");
+                assert_eq!(typed(&None, &c, cx).unwrap_err().code, "concern_incomplete");
             }
             let consenting = ConcernDoc {
                 consent: Consent::Given.as_str().into(),
                 without_consent_reason: Text::default(),
                 ..raised()
             };
-            assert!(check(&None, &consenting, cx).is_ok());
+            assert!(typed(&None, &consenting, cx).is_ok());
         });
     }
 
@@ -449,7 +502,7 @@ mod tests {
             let mut changed = raised();
             changed.what_happened = Text::with_value("Something else.");
             assert_eq!(
-                check(&Some(raised()), &changed, cx).unwrap_err().code,
+                typed(&Some(raised()), &changed, cx).unwrap_err().code,
                 "raised"
             );
         });
@@ -457,11 +510,11 @@ mod tests {
             let mut theirs = written();
             theirs.immediate_actions = Text::with_value("Called the police.");
             assert_eq!(
-                check(&Some(written()), &theirs, cx).unwrap_err().code,
+                typed(&Some(written()), &theirs, cx).unwrap_err().code,
                 "not_author"
             );
             assert_eq!(
-                check(&None, &written(), cx).unwrap_err().code,
+                typed(&None, &written(), cx).unwrap_err().code,
                 "forged_author"
             );
         });
@@ -475,7 +528,7 @@ mod tests {
             ..raised()
         };
         with("s-1", &Role::Supervisor, |cx| {
-            let accepted = check(&Some(raised()), &acknowledged("s-1"), cx).unwrap();
+            let accepted = typed(&Some(raised()), &acknowledged("s-1"), cx).unwrap();
             assert_eq!(
                 accepted.concern,
                 Some(ConcernEvent::Acknowledged {
@@ -484,13 +537,13 @@ mod tests {
                 })
             );
             assert_eq!(
-                check(&Some(raised()), &acknowledged("s-2"), cx)
+                typed(&Some(raised()), &acknowledged("s-2"), cx)
                     .unwrap_err()
                     .code,
                 "forged_author"
             );
             assert_eq!(
-                check(&Some(acknowledged("s-2")), &acknowledged("s-1"), cx)
+                typed(&Some(acknowledged("s-2")), &acknowledged("s-1"), cx)
                     .unwrap_err()
                     .code,
                 "already_acknowledged"
@@ -501,13 +554,13 @@ mod tests {
                 ..written()
             };
             assert_eq!(
-                check(&Some(written()), &draft_ack, cx).unwrap_err().code,
+                typed(&Some(written()), &draft_ack, cx).unwrap_err().code,
                 "not_raised"
             );
         });
         with("w-1", &Role::Worker, |cx| {
             assert_eq!(
-                check(&Some(raised()), &acknowledged("w-1"), cx)
+                typed(&Some(raised()), &acknowledged("w-1"), cx)
                     .unwrap_err()
                     .code,
                 "not_a_supervisor"
@@ -545,5 +598,47 @@ mod tests {
         ack.permitted(&now, &s).unwrap();
         ack.apply(&mut doc).unwrap();
         assert_eq!(read_concern(&doc).unwrap().acknowledged_by, "s-1");
+    }
+
+    #[test]
+    fn once_raised_only_the_acknowledgement_is_added_whatever_the_operations() {
+        use crate::provenance::device_actor;
+        use crate::records::Kind;
+        let stored = crate::doc::new_document(&raised(), device_actor("w-1")).unwrap();
+        let judge = |after: &automerge::Automerge| {
+            let new = after
+                .get_changes(&stored.get_heads())
+                .iter()
+                .map(|c| c.hash())
+                .collect();
+            let actor = device_actor("s-1");
+            let made = |_: &str, _: &str| false;
+            let cx = Context {
+                writer: Writer {
+                    person_id: "s-1",
+                    role: &Role::Supervisor,
+                },
+                case_id: "case-1",
+                actor: &actor,
+                created_by_writer: &made,
+            };
+            crate::records::check(Kind::Concern, &stored, after, &new, &cx)
+        };
+        // A key of no field, which a typed reading would never see.
+        let mut extra = stored.fork().with_actor(device_actor("s-1"));
+        crate::doc::put_at(&mut extra, &[], "note_to_self", "hidden").unwrap();
+        assert_eq!(judge(&extra).unwrap_err().code, "raised");
+        // The acknowledgement itself.
+        let mut acknowledged = stored.fork().with_actor(device_actor("s-1"));
+        ConcernEdit::Acknowledge {
+            by: "s-1".into(),
+            at: AT.into(),
+        }
+        .apply(&mut acknowledged)
+        .unwrap();
+        assert!(matches!(
+            judge(&acknowledged).unwrap().concern,
+            Some(ConcernEvent::Acknowledged { .. })
+        ));
     }
 }

@@ -262,6 +262,8 @@ fn check_batch(
         Kind::Concern => concern::check(
             &read_before(before)?,
             &read_after::<ConcernDoc>(before, after)?,
+            after,
+            new,
             cx,
         ),
         Kind::Capacity => capacity::check(
