@@ -1291,11 +1291,41 @@ pub fn check(
     check_findings(Some(before), after, after_doc, &batch, writer)?;
     let completed = check_status(before, after, after_doc, new, &batch, writer)?;
     after_completion_leaves_content(after, after_doc, new)?;
+    bounded(after)?;
     valid(problems(after))?;
     Ok(Accepted {
         completed,
         ..Accepted::default()
     })
+}
+
+/// The most evidence links and status changes an assessment holds:
+/// generous for any real assessment, and a hand-made peer cannot grow one
+/// without end (every phone on the case syncs it, every case record reads
+/// it).
+const MAX_EVIDENCE: usize = 200;
+const MAX_HISTORY: usize = 100;
+const MAX_METHODS: usize = 24;
+
+fn bounded(a: &CapacityDoc) -> Result<(), Refusal> {
+    if a.evidence.len() > MAX_EVIDENCE || a.history.len() > MAX_HISTORY {
+        return Err(Refusal::new(
+            "too_large",
+            format!(
+                "an assessment holds at most {MAX_EVIDENCE} pieces of evidence and {MAX_HISTORY} completions and reopenings"
+            ),
+        ));
+    }
+    // Counted, not deduplicated: two assessors naming the same method
+    // offline may leave it twice in the merged list, and their next edit
+    // must not be refused for it.
+    if a.methods.len() > MAX_METHODS {
+        return Err(Refusal::new(
+            "too_large",
+            format!("an assessment names at most {MAX_METHODS} creative methods"),
+        ));
+    }
+    Ok(())
 }
 
 fn creation(
@@ -2202,6 +2232,40 @@ mod tests {
         let now = read_capacity(&merged).unwrap();
         assert_eq!(now.status, Status::Complete);
         assert!(!completion_stands(&merged, &now));
+    }
+
+    #[test]
+    fn an_assessment_cannot_be_grown_without_end() {
+        let (_, twice) = by(
+            &W1,
+            &fresh(),
+            CapacityEdit::SetMethods(vec![CreativeMethod::Music, CreativeMethod::Music]),
+        );
+        assert_eq!(code(&twice), "accepted", "a merge may leave a method twice");
+        let (_, many) = by(
+            &W1,
+            &fresh(),
+            CapacityEdit::SetMethods(vec![CreativeMethod::Music; MAX_METHODS + 1]),
+        );
+        assert_eq!(code(&many), "too_large");
+        let mut a = CapacityDoc::new("case-1", "visit-1", W1.0, AT);
+        let link = Evidence {
+            kind: EvidenceKind::Creative,
+            visit_id: "visit-1".into(),
+            observation: "o1".into(),
+            start: String::new(),
+            end: String::new(),
+            quote: Text::default(),
+            note: Text::default(),
+            added_by: W1.0.into(),
+            added_at: AT.into(),
+        };
+        for n in 0..MAX_EVIDENCE {
+            a.evidence.insert(format!("e{n}"), link.clone());
+        }
+        assert!(bounded(&a).is_ok());
+        a.evidence.insert("one-more".into(), link);
+        assert_eq!(bounded(&a).unwrap_err().code, "too_large");
     }
 
     #[test]
