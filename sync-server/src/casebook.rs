@@ -352,8 +352,9 @@ fn other_record(
     };
     match kind {
         Kind::Concern => {
-            let Ok(c) = records::concern::read_concern(doc) else {
-                return Ok(None);
+            let c = match records::concern::read_concern(doc) {
+                Ok(c) => c,
+                Err(e) => return Ok(unreadable(held, kind, doc, &e)),
             };
             if !c.raised() {
                 return Ok(None);
@@ -395,8 +396,9 @@ fn other_record(
             Ok(Some((record, rows)))
         }
         Kind::Capacity => {
-            let Ok(a) = records::capacity::read_capacity(doc) else {
-                return Ok(None);
+            let a = match records::capacity::read_capacity(doc) {
+                Ok(a) => a,
+                Err(e) => return Ok(unreadable(held, kind, doc, &e)),
             };
             let decision = a.decision.as_str().trim().to_owned();
             let title = if decision.is_empty() {
@@ -459,6 +461,37 @@ fn other_record(
         }
         Kind::Case | Kind::Visit => Ok(None),
     }
+}
+
+/// A record the server holds but cannot read (written by a newer version,
+/// say): the case record says it is there rather than leave it out. Nothing
+/// received yet is no record.
+fn unreadable(
+    held: &Held<'_>,
+    kind: Kind,
+    doc: &Automerge,
+    why: &fieldvisit_shared::Error,
+) -> Option<(OtherRecord, Vec<ChronologyRow>)> {
+    if doc.get_heads().is_empty() {
+        return None;
+    }
+    let what = match kind {
+        Kind::Concern => "Safeguarding concern",
+        _ => "Capacity assessment",
+    };
+    Some((
+        OtherRecord {
+            document_id: held.document_id.to_owned(),
+            kind: kind.as_str().to_owned(),
+            title: format!("{what} this server cannot show"),
+            at: String::new(),
+            by: String::new(),
+            status: format!("Kept whole, but not readable here ({why}): a newer server shows it."),
+            status_at: None,
+            passages: Vec::new(),
+        },
+        Vec::new(),
+    ))
 }
 
 pub fn decision_title(status: ReviewStatus) -> &'static str {
@@ -625,6 +658,37 @@ mod tests {
         records::read_visit(&then)
             .map(|v| v.observations.as_str().to_owned())
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_concern_this_server_cannot_read_is_shown_as_there_not_left_out() {
+        use fieldvisit_shared::records::ConcernDoc;
+        let receipts = HashMap::new();
+        let names = Names::default();
+        let mut newer = ConcernDoc::new("case-1", "", "w-1", "2026-11-25T10:00:00Z");
+        newer.schema = 99;
+        let newer = doc::new_document(&newer, device_actor("d-1")).unwrap();
+        let held = Held {
+            document_id: "c-1",
+            doc: &newer,
+            receipts: &receipts,
+        };
+        let (record, rows) = other_record(&held, Kind::Concern, &newer, None, &names)
+            .unwrap()
+            .expect("shown");
+        assert!(record.title.contains("cannot show"), "{record:?}");
+        assert!(rows.is_empty());
+        let empty = Automerge::new();
+        let nothing = Held {
+            doc: &empty,
+            ..held
+        };
+        assert!(
+            other_record(&nothing, Kind::Concern, &empty, None, &names)
+                .unwrap()
+                .is_none(),
+            "nothing received yet is no record"
+        );
     }
 
     #[test]

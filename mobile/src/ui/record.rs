@@ -306,7 +306,9 @@ fn OtherPanel(record: OtherRecord, as_at: bool) -> Element {
         section { class: "visit {o.kind}", id: anchor(&o.document_id, None), tabindex: "-1",
             aria_label: "{o.title}",
             h3 { "{o.title}" }
-            p { class: "quiet", "By {o.by}, {labels::when(&o.at)}" }
+            if !o.by.is_empty() {
+                p { class: "quiet", "By {o.by}, {labels::when(&o.at)}" }
+            }
             p { class: "note",
                 "{o.status}"
                 if let Some(at) = &o.status_at {
