@@ -1973,23 +1973,7 @@ mod tests {
         before: &Automerge,
         after: &Automerge,
     ) -> Result<Accepted, Refusal> {
-        let new = after
-            .get_changes(&before.get_heads())
-            .iter()
-            .map(|c| c.hash())
-            .collect();
-        let actor = device_actor(who.0);
-        let made = |_: &str, _: &str| false;
-        let cx = Context {
-            writer: Writer {
-                person_id: who.0,
-                role: &who.1,
-            },
-            case_id: "case-1",
-            actor: &actor,
-            created_by_writer: &made,
-        };
-        records::check(Kind::Capacity, before, after, &new, &cx)
+        records::judged_as(Kind::Capacity, who.0, &who.1, before, after)
     }
 
     /// `who` makes `edits` on a copy of `doc` (bypassing the app's own

@@ -606,23 +606,7 @@ mod tests {
         use crate::records::Kind;
         let stored = crate::doc::new_document(&raised(), device_actor("w-1")).unwrap();
         let judge = |after: &automerge::Automerge| {
-            let new = after
-                .get_changes(&stored.get_heads())
-                .iter()
-                .map(|c| c.hash())
-                .collect();
-            let actor = device_actor("s-1");
-            let made = |_: &str, _: &str| false;
-            let cx = Context {
-                writer: Writer {
-                    person_id: "s-1",
-                    role: &Role::Supervisor,
-                },
-                case_id: "case-1",
-                actor: &actor,
-                created_by_writer: &made,
-            };
-            crate::records::check(Kind::Concern, &stored, after, &new, &cx)
+            crate::records::judged_as(Kind::Concern, "s-1", &Role::Supervisor, &stored, after)
         };
         // A key of no field, which a typed reading would never see.
         let mut extra = stored.fork().with_actor(device_actor("s-1"));

@@ -316,6 +316,36 @@ fn read_after<T: autosurgeon::Hydrate>(
     })
 }
 
+/// The rules' verdict on everything `after` has that `before` lacks, as
+/// written by `person` (with `role`) through their own device on case
+/// `case-1`: how each kind's tests judge a batch.
+#[cfg(test)]
+pub(crate) fn judged_as(
+    kind: Kind,
+    person: &str,
+    role: &Role,
+    before: &Automerge,
+    after: &Automerge,
+) -> Result<Accepted, Refusal> {
+    let new = after
+        .get_changes(&before.get_heads())
+        .iter()
+        .map(|c| c.hash())
+        .collect();
+    let actor = crate::provenance::device_actor(person);
+    let made = |_: &str, _: &str| false;
+    let cx = Context {
+        writer: Writer {
+            person_id: person,
+            role,
+        },
+        case_id: "case-1",
+        actor: &actor,
+        created_by_writer: &made,
+    };
+    check(kind, before, after, &new, &cx)
+}
+
 /// The first validation problem, as a refusal.
 fn valid(errors: Vec<crate::ValidationError>) -> Result<(), Refusal> {
     match errors.into_iter().next() {

@@ -1469,23 +1469,7 @@ mod tests {
     }
 
     fn judged(who: &(&str, Role), before: &Automerge, after: &Automerge) -> Result<(), Refusal> {
-        let new = after
-            .get_changes(&before.get_heads())
-            .iter()
-            .map(|c| c.hash())
-            .collect();
-        let actor = device_actor(who.0);
-        let made = |_: &str, _: &str| false;
-        let cx = Context {
-            writer: Writer {
-                person_id: who.0,
-                role: &who.1,
-            },
-            case_id: "case-1",
-            actor: &actor,
-            created_by_writer: &made,
-        };
-        records::check(Kind::Visit, before, after, &new, &cx).map(|_| ())
+        records::judged_as(Kind::Visit, who.0, &who.1, before, after).map(|_| ())
     }
 
     fn code(r: Result<(), Refusal>) -> &'static str {
