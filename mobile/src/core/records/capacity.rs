@@ -136,15 +136,8 @@ impl DeviceCore {
                 }
             }
         }
-        let mut out = Vec::new();
-        for id in self.local.records_of_case(case_id, kind)? {
-            match self.assessment(&id).await {
-                Ok(a) => out.push((id, a)),
-                Err(e) => tracing::debug!(assessment = %id, error = %e, "assessment not here yet"),
-            }
-        }
-        out.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
-        Ok(out)
+        self.records_of(case_id, Kind::Capacity, read_capacity, |a| &a.created_at)
+            .await
     }
 
     /// Makes one typed edit, written as this device's actor, once the

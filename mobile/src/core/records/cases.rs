@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fieldvisit_shared::api::CaseSummary;
 use fieldvisit_shared::outbox::Event;
-use fieldvisit_shared::records::{self, CaseDoc};
+use fieldvisit_shared::records::{self, CaseDoc, Kind};
 
 use crate::core::CoreError;
 use crate::core::device::DeviceCore;
@@ -56,6 +56,33 @@ impl DeviceCore {
         let summary = self.case_summary(case_id)?;
         let handle = self.handle(&summary.document_id).await?;
         Ok(handle.with_document(|doc| records::read_case(doc))?)
+    }
+
+    /// The records of `kind` of a case this device holds, drafts included,
+    /// read with `read`, newest first by `made_at`; one not here yet (a
+    /// colleague's, still syncing) is left out for now.
+    pub(crate) async fn records_of<T>(
+        &self,
+        case_id: &str,
+        kind: Kind,
+        read: fn(&automerge::Automerge) -> Result<T, fieldvisit_shared::Error>,
+        made_at: fn(&T) -> &str,
+    ) -> Result<Vec<(String, T)>, CoreError> {
+        let mut out = Vec::new();
+        for id in self.local.records_of_case(case_id, kind.as_str())? {
+            let read = match self.handle(&id).await {
+                Ok(handle) => handle
+                    .with_document(|doc| read(doc))
+                    .map_err(CoreError::from),
+                Err(e) => Err(e),
+            };
+            match read {
+                Ok(record) => out.push((id, record)),
+                Err(e) => tracing::debug!(record = %id, %kind, error = %e, "record not here yet"),
+            }
+        }
+        out.sort_by(|a, b| made_at(&b.1).cmp(made_at(&a.1)));
+        Ok(out)
     }
 
     /// Fires whenever the case document changes (a colleague's new visit).

@@ -88,18 +88,8 @@ impl DeviceCore {
         &self,
         case_id: &str,
     ) -> Result<Vec<(String, ConcernDoc)>, CoreError> {
-        let mut out = Vec::new();
-        for id in self
-            .local
-            .records_of_case(case_id, Kind::Concern.as_str())?
-        {
-            match self.concern(&id).await {
-                Ok(c) => out.push((id, c)),
-                Err(e) => tracing::debug!(concern = %id, error = %e, "concern not here yet"),
-            }
-        }
-        out.sort_by(|a, b| b.1.created_at.cmp(&a.1.created_at));
-        Ok(out)
+        self.records_of(case_id, Kind::Concern, read_concern, |c| &c.created_at)
+            .await
     }
 
     pub(crate) async fn set_concern_text(
