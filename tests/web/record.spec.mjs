@@ -200,8 +200,12 @@ test('the case record: chronology, authorship, as at, search and audit, at a des
       await ad.page.getByLabel('What').selectOption('case_opened');
       await ad.page.getByLabel('Who').selectOption({ label: 'Rae Reviewer' });
       await ad.page.getByRole('button', { name: 'Show', exact: true }).click();
+      // The old rows stay on screen while the filtered ones load: wait
+      // until every row shown is one the filter lets through.
       const rows = ad.page.locator('tr.entry');
-      await expect(rows.first()).toContainText('Rae Reviewer');
+      await expect(rows.filter({ hasNotText: 'Case record opened' })).toHaveCount(0);
+      await expect(rows.filter({ hasNotText: 'Rae Reviewer' })).toHaveCount(0);
+      await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3);
       const texts = await rows.allInnerTexts();
       expect(texts.length).toBeGreaterThanOrEqual(3);
       for (const t of texts) {
