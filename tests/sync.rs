@@ -1,7 +1,11 @@
 //! Offline edits on two phones merge through the real server, and nothing
 //! acknowledged is lost when the server is killed.
 
+use automerge::Automerge;
+use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::provenance::device_actor;
 use fieldvisit_shared::records::{PlaceKind, TextField};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,4 +178,71 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
         practice.audit("request_refused")
     );
     phone.close().await;
+}
+
+/// Automerge's sync leaves a change out when the other side's bloom filter
+/// wrongly claims it (about one in a hundred) and sends what builds on it.
+/// The server cannot judge changes without their history: it holds them,
+/// asks the device for what is missing, and takes them all once it has it.
+/// It used to close the connection, and the same filter hid the same change
+/// on every reconnect: the device's edits never arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_the_device_left_out_is_asked_for_and_nothing_is_lost() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let phone = practice.device(&server, &wren, "phone").await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    let visit = phone
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+
+    // Wren's tablet types three times; its message leaves out the second.
+    let (device_id, code) = practice.enrolment_code(&wren);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let base: Automerge = phone.try_fetch(&visit).await.unwrap().expect("the visit");
+    let mut tablet = base.fork().with_actor(device_actor(&device_id));
+    let mut changes = Vec::new();
+    for text in ["The garden", "The garden was", "The garden was overgrown."] {
+        let before = tablet.get_heads();
+        doc::update_text(&mut tablet, TextField::Observations.path(), text).unwrap();
+        changes.push(tablet.get_changes(&before).remove(0).clone());
+    }
+    let message = |chosen: &[usize]| {
+        automerge::sync::Message {
+            heads: tablet.get_heads(),
+            need: vec![],
+            have: vec![],
+            changes: chosen
+                .iter()
+                .map(|&i| changes[i].raw_bytes().to_vec())
+                .collect::<Vec<_>>()
+                .into(),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        }
+        .encode()
+    };
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    peer.send_sync(&visit, &message(&[0, 2])).await;
+    assert_eq!(
+        peer.asked_for(&visit).await,
+        Some(vec![changes[1].hash()]),
+        "the server asks for the change left out, and does not close"
+    );
+    peer.send_sync(&visit, &message(&[1])).await;
+
+    // All three are taken: the phone gets them from the server.
+    eventually("the tablet's words to reach the phone", || async {
+        phone.visit(&visit).await.unwrap().observations.as_str() == "The garden was overgrown."
+    })
+    .await;
+    assert_eq!(
+        phone.document_heads(&visit).await.unwrap(),
+        tablet.get_heads()
+    );
 }

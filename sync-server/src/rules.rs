@@ -20,9 +20,10 @@ pub enum Judgement {
     Accept(Accepted),
     /// Refused for this document; samod never sees the message.
     Refuse(Refusal),
-    /// Some changes build on changes the server does not hold yet (an
-    /// earlier message still on its way into samod): ask again.
-    MissingDeps,
+    /// Some changes build on changes the server does not hold (an earlier
+    /// message still on its way into samod, or a change the device left
+    /// out): these are the ones missing.
+    MissingDeps(Vec<ChangeHash>),
 }
 
 /// What an accepted message brings.
@@ -78,8 +79,9 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
             return Judgement::Refuse(Refusal::new("malformed_changes", e.to_string()));
         }
     }
-    if !after.get_missing_deps(&[]).is_empty() {
-        return Judgement::MissingDeps;
+    let missing = after.get_missing_deps(&[]);
+    if !missing.is_empty() {
+        return Judgement::MissingDeps(missing);
     }
     // Listing the document's history instead costs time in the size of the
     // document (30 ms at 10,000 changes).
@@ -289,9 +291,11 @@ mod tests {
             actor: &actor,
             created_by_writer: &made,
         };
+        let first = one.get_heads();
         assert_eq!(
             judge(Kind::Visit, &before, &only_second.encode(), &cx),
-            Judgement::MissingDeps
+            Judgement::MissingDeps(first),
+            "the change left out is named"
         );
     }
 }

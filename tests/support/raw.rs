@@ -188,24 +188,24 @@ impl RawPeer {
     /// `document_id` (an ephemeral notice); returns the refusal's code.
     pub async fn refusal_for(&mut self, document_id: &str) -> Option<String> {
         loop {
-            let bytes = self.next_binary().await?;
-            let mut d = minicbor::Decoder::new(&bytes);
-            let Ok(Some(len)) = d.map() else { continue };
-            let (mut kind, mut doc, mut data) = (None, None, None);
-            for _ in 0..len {
-                match d.str() {
-                    Ok("type") => kind = d.str().ok().map(str::to_owned),
-                    Ok("documentId") => doc = d.str().ok().map(str::to_owned),
-                    Ok("data") => data = d.bytes().ok().map(<[u8]>::to_vec),
-                    Ok(_) => {
-                        let _ = d.skip();
-                    }
-                    Err(_) => break,
-                }
-            }
+            let (kind, doc, data) = fields(&self.next_binary().await?);
             if kind.as_deref() == Some("ephemeral") && doc.as_deref() == Some(document_id) {
                 let notice: serde_json::Value = serde_json::from_slice(&data?).ok()?;
                 return notice["refused"]["code"].as_str().map(str::to_owned);
+            }
+        }
+    }
+
+    /// Reads until the server asks for changes of `document_id` (a sync
+    /// message whose `need` is not empty); returns what it asks for.
+    pub async fn asked_for(&mut self, document_id: &str) -> Option<Vec<automerge::ChangeHash>> {
+        loop {
+            let (kind, doc, data) = fields(&self.next_binary().await?);
+            if kind.as_deref() == Some("sync") && doc.as_deref() == Some(document_id) {
+                let message = automerge::sync::Message::decode(&data?).ok()?;
+                if !message.need.is_empty() {
+                    return Some(message.need);
+                }
             }
         }
     }
@@ -224,4 +224,25 @@ impl RawPeer {
             }
         }
     }
+}
+
+/// A repo message's type, document and data.
+fn fields(bytes: &[u8]) -> (Option<String>, Option<String>, Option<Vec<u8>>) {
+    let mut d = minicbor::Decoder::new(bytes);
+    let (mut kind, mut doc, mut data) = (None, None, None);
+    let Ok(Some(len)) = d.map() else {
+        return (kind, doc, data);
+    };
+    for _ in 0..len {
+        match d.str() {
+            Ok("type") => kind = d.str().ok().map(str::to_owned),
+            Ok("documentId") => doc = d.str().ok().map(str::to_owned),
+            Ok("data") => data = d.bytes().ok().map(<[u8]>::to_vec),
+            Ok(_) => {
+                let _ = d.skip();
+            }
+            Err(_) => break,
+        }
+    }
+    (kind, doc, data)
 }

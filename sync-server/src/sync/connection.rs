@@ -9,7 +9,8 @@ use samod::PeerId;
 use tokio::sync::broadcast;
 
 use super::gate::{AuditNote, Gate, Step, Verdict};
-use super::judge::{Judging, Outcome};
+use super::held::{self, Held, Hold};
+use super::judge::{CLOSE_OUT_OF_ORDER, Judging, Outcome};
 use super::{CLOSE_REVOKED, SERVER_PEER_ID, SyncEngine, peer_id_for, wire};
 use crate::db::{Audit, Device};
 use crate::error::Error;
@@ -112,6 +113,9 @@ impl SyncEngine {
         let mut answers = answers;
         let mut gate = Gate::new(device.is_none());
         let mut judging = Judging::default();
+        // Messages waiting for changes the device left out: at most one
+        // message's worth per connection.
+        let mut held = Held::new(self.limits.max_message_bytes);
         // Refusal notices are ephemeral messages from the server: samod
         // tells them apart by session and count.
         let session = crate::secrets::token()[..16].to_owned();
@@ -135,16 +139,21 @@ impl SyncEngine {
                         match self.pass(&mut gate, device.as_ref(), &msg).await {
                             Verdict::Forward => {
                                 let mut new_changes = Vec::new();
+                                // Held messages whose changes this one completed.
+                                let mut earlier = Vec::new();
                                 if let (None, Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
                                     match self.judge_for_benchmarks(doc, &bytes).await {
                                         Outcome::Refused(refusal) => tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message),
                                         Outcome::Forward(accepted) => new_changes = accepted.new,
-                                        Outcome::Close { .. } => {}
+                                        Outcome::Close { .. } | Outcome::Missing { .. } => {}
                                     }
                                 }
                                 if let (Some(device), Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
-                                    match self.judge(device, &mut judging, doc, &bytes).await {
+                                    let own = wire::sync_payload(&bytes);
+                                    let with_held = own.and_then(|p| held.payload_for(doc, p));
+                                    match self.judge(device, &mut judging, doc, with_held.as_deref().or(own)).await {
                                         Outcome::Forward(accepted) => {
+                                            earlier = held.release(doc);
                                             // Every review decision is in the audit log.
                                             for (id, d) in accepted.decisions {
                                                 if !judging.audited_decisions.insert((doc.clone(), id.clone())) {
@@ -165,6 +174,7 @@ impl SyncEngine {
                                             new_changes = accepted.new;
                                         }
                                         Outcome::Refused(refusal) => {
+                                            held.forget(doc);
                                             tracing::info!(device = %device_id, document = %doc, code = refusal.code, reason = %refusal.message, "change refused by the record's rules");
                                             if let Some(note) = gate.refused_change(doc, refusal.code) {
                                                 self.write_audit(device, note.action, Some(doc.clone()), format!("{}: {}", refusal.code, refusal.message)).await;
@@ -176,6 +186,17 @@ impl SyncEngine {
                                             }
                                             continue;
                                         }
+                                        Outcome::Missing { heads, missing } => match held.hold(doc, bytes.to_vec()) {
+                                            Hold::Ask => {
+                                                tracing::info!(device = %device_id, document = %doc, missing = missing.len(), "changes build on changes the device left out; asking for them");
+                                                let question = wire::sync_message(SERVER_PEER_ID, &peer_id_for(&device_id), doc, &held::ask(heads, missing));
+                                                if answers.send(question).await.is_err() {
+                                                    break None;
+                                                }
+                                                continue;
+                                            }
+                                            Hold::GiveUp => break Some((CLOSE_OUT_OF_ORDER, "changes_out_of_order: these changes build on changes the server asked for and did not get; reconnect to sync afresh".into())),
+                                        },
                                         Outcome::Close { code, reason } => break Some((code, reason)),
                                     }
                                 }
@@ -185,7 +206,14 @@ impl SyncEngine {
                                 {
                                     break Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record changes just now; they stay on this device and are sent again".into()));
                                 }
-                                if to_samod.send(Ok(bytes.to_vec())).await.is_err() {
+                                let mut handed_on = true;
+                                for message in earlier.into_iter().chain(std::iter::once(bytes.to_vec())) {
+                                    if to_samod.send(Ok(message)).await.is_err() {
+                                        handed_on = false;
+                                        break;
+                                    }
+                                }
+                                if !handed_on {
                                     break None;
                                 }
                             }

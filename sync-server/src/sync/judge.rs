@@ -15,13 +15,14 @@ use crate::db::Device;
 use crate::rules::{self, Judgement};
 
 /// How long a message whose changes build on changes still on their way
-/// into samod is held (in steps of [`WAIT_STEP`]) before the connection is
-/// closed to start its sync afresh.
+/// into samod waits (in steps of [`WAIT_STEP`]) before the server asks the
+/// device for what is missing (`super::held`).
 const WAITS: u32 = 100;
 const WAIT_STEP: Duration = Duration::from_millis(20);
 
 /// Close code when a device's changes keep building on changes the server
-/// never received (1013: try again later; a new connection syncs afresh).
+/// asked for and never received (1013: try again later; a new connection
+/// syncs afresh).
 pub const CLOSE_OUT_OF_ORDER: u16 = 1013;
 
 /// What one connection has learnt for judging its messages.
@@ -38,6 +39,12 @@ pub enum Outcome {
     /// Record the receipt of its new changes, then hand it to samod.
     Forward(rules::Accepted),
     Refused(Refusal),
+    /// Its changes build on `missing`, which the server does not hold:
+    /// ask the device for them (`super::held`). `heads`: the server's.
+    Missing {
+        heads: Vec<automerge::ChangeHash>,
+        missing: Vec<automerge::ChangeHash>,
+    },
     Close {
         code: u16,
         reason: String,
@@ -45,15 +52,16 @@ pub enum Outcome {
 }
 
 impl SyncEngine {
-    /// Judges a sync message from `device` about `doc` that carries changes.
+    /// Judges the automerge sync `payload` of a message from `device` about
+    /// `doc` that carries changes (with those of any held messages).
     pub(super) async fn judge(
         &self,
         device: &Device,
         judging: &mut Judging,
         doc: &str,
-        bytes: &[u8],
+        payload: Option<&[u8]>,
     ) -> Outcome {
-        let Some(payload) = wire::sync_payload(bytes) else {
+        let Some(payload) = payload else {
             return Outcome::Forward(Default::default());
         };
         let Some((kind, case_id)) = self.record_of(judging, doc).await else {
@@ -90,12 +98,9 @@ impl SyncEngine {
             })
             .await;
         match judged {
-            Some(Judgement::Accept(accepted)) => Outcome::Forward(accepted),
-            Some(Judgement::Refuse(refusal)) => Outcome::Refused(refusal),
-            Some(Judgement::MissingDeps) | None => Outcome::Close {
-                code: CLOSE_OUT_OF_ORDER,
-                reason: "changes_out_of_order: these changes build on changes the server does not have; reconnect to sync afresh".into(),
-            },
+            (Judgement::Accept(accepted), _) => Outcome::Forward(accepted),
+            (Judgement::Refuse(refusal), _) => Outcome::Refused(refusal),
+            (Judgement::MissingDeps(missing), heads) => Outcome::Missing { heads, missing },
         }
     }
 
@@ -108,31 +113,37 @@ impl SyncEngine {
             .judge_when_ready(&id, |before| rules::judge_for_benchmarks(before, payload))
             .await
         {
-            Some(Judgement::Refuse(refusal)) => Outcome::Refused(refusal),
-            Some(Judgement::Accept(accepted)) => Outcome::Forward(accepted),
+            (Judgement::Refuse(refusal), _) => Outcome::Refused(refusal),
+            (Judgement::Accept(accepted), _) => Outcome::Forward(accepted),
             _ => Outcome::Forward(Default::default()),
         }
     }
 
     /// Judges the document as the server holds it; while the changes build
-    /// on changes still on their way into samod, asks again, up to
-    /// [`WAITS`] times. `None` when they never arrived. Judged on this
-    /// connection's task, not a blocking thread: a thread per judgement cost
-    /// more memory (each its own allocator arena) than the few milliseconds
-    /// it keeps a worker busy.
+    /// on changes not yet in samod (an earlier message on its way in), asks
+    /// again, up to [`WAITS`] times, then answers with what is still missing
+    /// and the server's heads. Judged on this connection's task, not a
+    /// blocking thread: a thread per judgement cost more memory (each its
+    /// own allocator arena) than the few milliseconds it keeps a worker busy.
     async fn judge_when_ready(
         &self,
         id: &DocumentId,
         judge: impl Fn(&Automerge) -> Judgement,
-    ) -> Option<Judgement> {
-        for _ in 0..WAITS {
+    ) -> (Judgement, Vec<automerge::ChangeHash>) {
+        let mut waits = 0;
+        loop {
             let before = self.stored_document(id).await;
             match judge(&before) {
-                Judgement::MissingDeps => tokio::time::sleep(WAIT_STEP).await,
-                judged => return Some(judged),
+                Judgement::MissingDeps(missing) if waits >= WAITS => {
+                    return (Judgement::MissingDeps(missing), before.get_heads());
+                }
+                Judgement::MissingDeps(_) => {
+                    waits += 1;
+                    tokio::time::sleep(WAIT_STEP).await;
+                }
+                judged => return (judged, Vec::new()),
             }
         }
-        None
     }
 
     async fn record_of(&self, judging: &mut Judging, doc: &str) -> Option<(Kind, String)> {

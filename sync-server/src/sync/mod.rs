@@ -37,6 +37,7 @@ use crate::health::{self, Panics};
 
 mod connection;
 pub mod gate;
+mod held;
 mod index;
 mod judge;
 pub mod payload;

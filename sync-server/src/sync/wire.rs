@@ -76,6 +76,21 @@ pub fn doc_unavailable(sender: &str, target: &str, document_id: &str) -> Vec<u8>
     e.into_writer()
 }
 
+/// A sync message from the server about `document_id` that samod did not
+/// write: the server's own question for changes it lacks (`super::held`).
+pub fn sync_message(sender: &str, target: &str, document_id: &str, data: &[u8]) -> Vec<u8> {
+    let mut e = minicbor::Encoder::new(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = e
+        .map(5)
+        .and_then(|e| e.str("type")?.str("sync"))
+        .and_then(|e| e.str("documentId")?.str(document_id))
+        .and_then(|e| e.str("senderId")?.str(sender))
+        .and_then(|e| e.str("targetId")?.str(target))
+        .and_then(|e| e.str("data")?.bytes(data));
+    e.into_writer()
+}
+
 /// Tells a device that the server refused its changes to `document_id`,
 /// and why: an ephemeral message from the server (samod hands its `data`
 /// to the document's handle), so the device can show the reason on the
