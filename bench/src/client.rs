@@ -1,6 +1,6 @@
 //! A lean device for load: a samod repo in memory, dialling a WebSocket
-//! URL on 127.0.0.1 (ours or the reference server), counting every byte it
-//! sends and receives.
+//! URL on 127.0.0.1 (ours or the reference server), counting every message
+//! and byte it sends and receives.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,10 +12,16 @@ use futures::{SinkExt, StreamExt};
 use samod::{BackoffConfig, ConnectionId, DialError, PeerId, Repo, Transport};
 use tokio_tungstenite::tungstenite::Message;
 
+/// Traffic at the clients' sockets, shared by every device of a run.
+/// Messages are counted as well as bytes because a server can spend its
+/// time on many small messages that the byte count hides.
 #[derive(Debug, Default)]
 pub struct Bytes {
     pub sent: AtomicU64,
     pub received: AtomicU64,
+    /// WebSocket binary messages (samod's frames; pings are not counted).
+    pub messages_sent: AtomicU64,
+    pub messages_received: AtomicU64,
 }
 
 /// Load only ever goes to this machine: a URL elsewhere is refused.
@@ -59,6 +65,7 @@ impl samod::Dialer for CountingDialer {
                             received
                                 .received
                                 .fetch_add(b.len() as u64, Ordering::Relaxed);
+                            received.messages_received.fetch_add(1, Ordering::Relaxed);
                             Some(Ok(b.to_vec()))
                         }
                         Ok(_) => None,
@@ -70,6 +77,7 @@ impl samod::Dialer for CountingDialer {
                 let bytes = bytes.clone();
                 async move {
                     bytes.sent.fetch_add(b.len() as u64, Ordering::Relaxed);
+                    bytes.messages_sent.fetch_add(1, Ordering::Relaxed);
                     Ok::<_, tokio_tungstenite::tungstenite::Error>(Message::Binary(b.into()))
                 }
             });

@@ -55,6 +55,16 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// `path` as given when absolute, else under the workspace root, so the
+/// load generator finds the servers whichever directory it runs from.
+pub fn in_workspace(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        workspace_root().join(path)
+    }
+}
+
 /// Our server, from `bin`, on a fresh data directory, authentication off.
 pub async fn start_ours(bin: &Path) -> Result<RunningServer> {
     let data = tempfile::tempdir()?;

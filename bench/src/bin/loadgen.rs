@@ -1,34 +1,45 @@
-//! fieldvisit-loadgen: N simulated devices, each with D visit documents,
-//! each document edited C times, against a sync server on 127.0.0.1.
+//! fieldvisit-loadgen: N simulated devices writing visit documents against
+//! a sync server on 127.0.0.1; each device writes D documents, each
+//! document shared by K devices (K = 1: every device only its own), each
+//! writer editing each of its documents C times.
 //!
-//! Each document's edits are made one after another, each waiting for the
-//! server to acknowledge it (samod's shared heads include it), as a person
-//! typing and syncing would; all documents of all devices run at once.
-//! When every edit is acknowledged, a second reader connects and fetches
-//! every document until it holds exactly the writers' heads: that is full
+//! Each writer's edits to a document are made one after another, each
+//! waiting for the server to acknowledge it (samod's shared heads include
+//! it), as a person typing and syncing would; all documents of all devices
+//! run at once. A shared document is created by its first writer and found
+//! on the server by the others. When every edit is acknowledged and every
+//! writer of a document holds the same heads, a second reader connects and
+//! fetches every document until it holds exactly those heads: that is full
 //! convergence.
 //!
 //! `run` measures one server that is already running; `compare` starts ours
 //! (authentication off, for the comparison only) and the reference
 //! JavaScript server, runs the same workload against both in one run and
-//! prints both rows and the ratio.
+//! prints both rows and the ratio; `sweep` does that for several K, each
+//! run on a fresh server process.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use automerge::ReadDoc;
 use clap::{Parser, Subcommand};
-use fieldvisit_bench::client::{self, Bytes};
-use fieldvisit_bench::stats::{percentile, rss};
+use fieldvisit_bench::client::{self, Bytes, Device};
+use fieldvisit_bench::stats::{cpu_seconds, percentile, rss};
 use fieldvisit_bench::table::{Table, mib, ms};
 use fieldvisit_bench::{servers, synthetic_visit};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::records::TextField;
+use samod::{DocHandle, DocumentId};
+use tokio::task::JoinSet;
 
 /// Longest any one wait may take before the run is declared failed.
 const PATIENCE: Duration = Duration::from_secs(120);
+
+/// How often a waiter looks again at heads that are still moving.
+const POLL: Duration = Duration::from_millis(10);
 
 #[derive(Parser)]
 struct Cli {
@@ -36,17 +47,84 @@ struct Cli {
     command: Command,
 }
 
-#[derive(clap::Args, Clone, Copy)]
+#[derive(clap::Args, Clone, Copy, Debug)]
 struct Workload {
-    /// Simulated devices (N).
+    /// Simulated devices (N); a multiple of --sharing.
     #[arg(long, default_value_t = 50)]
     devices: usize,
-    /// Visit documents per device (D).
+    /// Visit documents each device writes (D). With --sharing K the devices
+    /// form N/K groups of K, and each group shares D documents: N/K x D
+    /// documents in all (N x D when K = 1, one set per device).
     #[arg(long, default_value_t = 10)]
     docs: usize,
-    /// Edits per document (C).
+    /// Edits each writer makes to each of its documents (C): a document
+    /// gets K x C edits, the run N x D x C whatever K is.
     #[arg(long, default_value_t = 100)]
     edits: usize,
+    /// Devices writing each document (K). The first creates it, the others
+    /// find it on the server; each appends its own words to the visit's
+    /// observations, so their edits merge.
+    #[arg(long, default_value_t = 1)]
+    sharing: usize,
+}
+
+impl Workload {
+    fn check(&self) -> Result<()> {
+        if self.devices == 0 || self.docs == 0 || self.edits == 0 || self.sharing == 0 {
+            bail!("--devices, --docs, --edits and --sharing must each be at least 1");
+        }
+        if !self.devices.is_multiple_of(self.sharing) {
+            bail!(
+                "--devices {} is not a multiple of --sharing {}: every document needs {} writers",
+                self.devices,
+                self.sharing,
+                self.sharing
+            );
+        }
+        Ok(())
+    }
+    fn groups(&self) -> usize {
+        self.devices / self.sharing
+    }
+    fn documents(&self) -> usize {
+        self.groups() * self.docs
+    }
+    fn edits(&self) -> usize {
+        self.devices * self.docs * self.edits
+    }
+}
+
+#[derive(clap::Args, Clone, Copy)]
+struct Limit {
+    /// Longest a run's work (first edit to the reader's convergence) may
+    /// take; past it the run is stopped and reported as not finished.
+    #[arg(long, default_value_t = 900)]
+    limit_secs: u64,
+}
+
+impl Limit {
+    fn duration(self) -> Duration {
+        Duration::from_secs(self.limit_secs)
+    }
+}
+
+#[derive(clap::Args, Clone)]
+struct Servers {
+    /// Our server binary (build it with --release).
+    #[arg(long, default_value = "target/release/fieldvisit-sync-server")]
+    server_bin: PathBuf,
+    /// Where `@automerge/automerge-repo-sync-server` is installed.
+    #[arg(long, default_value = "bench/reference")]
+    reference_dir: PathBuf,
+}
+
+impl Servers {
+    fn resolved(&self) -> (PathBuf, PathBuf) {
+        (
+            servers::in_workspace(&self.server_bin),
+            servers::in_workspace(&self.reference_dir),
+        )
+    }
 }
 
 #[derive(Subcommand)]
@@ -56,25 +134,73 @@ enum Command {
         /// WebSocket URL of the sync endpoint, on 127.0.0.1.
         #[arg(long)]
         url: url::Url,
-        /// The server's process id, to report its peak memory.
+        /// The server's process id, to report its peak memory and CPU time.
         #[arg(long)]
         server_pid: Option<u32>,
         #[arg(long, default_value = "server")]
         label: String,
         #[command(flatten)]
         workload: Workload,
+        #[command(flatten)]
+        limit: Limit,
     },
     /// Starts ours and the reference server and runs the workload on each.
     Compare {
-        /// Our server binary (build it with --release).
-        #[arg(long, default_value = "target/release/fieldvisit-sync-server")]
-        server_bin: PathBuf,
-        /// Where `@automerge/automerge-repo-sync-server` is installed.
-        #[arg(long, default_value = "bench/reference")]
-        reference_dir: PathBuf,
+        #[command(flatten)]
+        servers: Servers,
         #[command(flatten)]
         workload: Workload,
+        #[command(flatten)]
+        limit: Limit,
     },
+    /// For each number of devices per document, runs ours then the
+    /// reference on the same workload, each on a fresh server process.
+    ///
+    /// Default workloads per K (devices, documents each device writes,
+    /// edits each writer makes; documents in all; edits in all):
+    /// 1: 50, 1, 1200 (50 documents, 60,000 edits);
+    /// 3: 48, 1, 400 (16, 19,200); 10: 50, 2, 100 (10, 10,000);
+    /// 20: 40, 2, 50 (4, 4,000); 50: 50, 2, 25 (2, 2,500); any other K:
+    /// the largest multiple of K up to 50 devices (at least K), 1, 40.
+    Sweep {
+        /// Devices per document (K) to measure, in order.
+        #[arg(long, value_delimiter = ',', default_value = "1,3,10,20,50")]
+        points: Vec<usize>,
+        /// Devices (N) at every point instead of the defaults, rounded down
+        /// to a multiple of K (and at least K).
+        #[arg(long)]
+        devices: Option<usize>,
+        /// Documents each device writes (D) at every point.
+        #[arg(long)]
+        docs: Option<usize>,
+        /// Edits each writer makes to each document (C) at every point.
+        #[arg(long)]
+        edits: Option<usize>,
+        #[command(flatten)]
+        servers: Servers,
+        #[command(flatten)]
+        limit: Limit,
+    },
+}
+
+/// Traffic at the clients' sockets during a run, the reader's included.
+#[derive(Clone, Copy, Default)]
+struct Traffic {
+    bytes_sent: u64,
+    bytes_received: u64,
+    messages_sent: u64,
+    messages_received: u64,
+}
+
+impl Traffic {
+    fn of(bytes: &Bytes) -> Self {
+        Traffic {
+            bytes_sent: bytes.sent.load(Ordering::Relaxed),
+            bytes_received: bytes.received.load(Ordering::Relaxed),
+            messages_sent: bytes.messages_sent.load(Ordering::Relaxed),
+            messages_received: bytes.messages_received.load(Ordering::Relaxed),
+        }
+    }
 }
 
 struct Row {
@@ -82,14 +208,18 @@ struct Row {
     workload: Workload,
     wall: Duration,
     latencies: Vec<Duration>,
-    bytes_sent: u64,
-    bytes_received: u64,
+    traffic: Traffic,
+    /// CPU seconds the server process used during the run.
+    server_cpu: Option<f64>,
+    /// CPU seconds the load generator itself used during the run: its
+    /// devices' samod work competes with the server for the same 2 cores.
+    client_cpu: Option<f64>,
     peak_rss: Option<u64>,
 }
 
 impl Row {
     fn edits(&self) -> usize {
-        self.workload.devices * self.workload.docs * self.workload.edits
+        self.workload.edits()
     }
     fn edits_per_second(&self) -> f64 {
         self.edits() as f64 / self.wall.as_secs_f64()
@@ -97,48 +227,186 @@ impl Row {
     fn p(&self, q: f64) -> Duration {
         percentile(&self.latencies, q).unwrap_or_default()
     }
+    fn per_edit(&self, n: u64) -> f64 {
+        n as f64 / self.edits() as f64
+    }
+    fn server_cpu_per_edit(&self) -> Option<f64> {
+        self.server_cpu.map(|s| s / self.edits() as f64)
+    }
+    fn client_cpu_per_edit(&self) -> Option<f64> {
+        self.client_cpu.map(|s| s / self.edits() as f64)
+    }
+    fn messages_per_edit(&self) -> f64 {
+        self.per_edit(self.traffic.messages_sent + self.traffic.messages_received)
+    }
 }
 
-/// One document's life on a writer: create, then C acknowledged edits.
-async fn write_document(
-    device: Arc<client::Device>,
-    case: usize,
-    edits: usize,
-) -> Result<(String, Vec<automerge::ChangeHash>, Vec<Duration>)> {
-    let handle = device
+/// One measured run of a sweep, or why there is no measurement.
+enum Point {
+    Done(Row),
+    DidNotFinish {
+        label: String,
+        workload: Workload,
+        limit: Duration,
+    },
+    Failed {
+        label: String,
+        workload: Workload,
+    },
+}
+
+impl Point {
+    fn row(&self) -> Option<&Row> {
+        match self {
+            Point::Done(row) => Some(row),
+            _ => None,
+        }
+    }
+}
+
+/// A document's id, the heads all its writers ended with, and the
+/// acknowledgement times of all its edits.
+type Written = (DocumentId, Vec<automerge::ChangeHash>, Vec<Duration>);
+
+/// One document's life: its first writer creates it, the others find it,
+/// then every writer makes its C acknowledged edits at once.
+async fn share_document(writers: Vec<Arc<Device>>, case: usize, edits: usize) -> Result<Written> {
+    let creator = writers.first().context("a group without devices")?.clone();
+    let handle = creator
         .repo
         .create(synthetic_visit(&format!("case-{case}")))
         .await
         .map_err(|_| anyhow::anyhow!("repo stopped"))?;
-    let mut text = String::new();
+    let id = handle.document_id().clone();
+    if writers.len() > 1 {
+        // The others look it up on the server: only once the server holds
+        // it does every lookup find it the first time, so both servers are
+        // measured on the same messages rather than on retries.
+        tokio::time::timeout(PATIENCE, handle.they_have_our_changes(creator.connection))
+            .await
+            .with_context(|| format!("the server did not take the new document {id} in 120 s"))?;
+    }
+    let mut editing = JoinSet::new();
+    editing.spawn(edit_document(creator, handle, 0, edits));
+    for (writer, device) in writers.iter().enumerate().skip(1) {
+        let device = device.clone();
+        let id = id.clone();
+        editing.spawn(async move {
+            let handle = find_until_found(&device, &id).await?;
+            edit_document(device, handle, writer, edits).await
+        });
+    }
+    let mut handles = Vec::with_capacity(writers.len());
+    let mut latencies = Vec::with_capacity(writers.len() * edits);
+    while let Some(done) = editing.join_next().await {
+        let (handle, l) = done??;
+        handles.push(handle);
+        latencies.extend(l);
+    }
+    let heads = writers_agree(&id, &handles).await?;
+    Ok((id, heads, latencies))
+}
+
+/// A writer's C edits, each acknowledged before the next. Each appends
+/// this writer's own word to the observations as they stand now, merged
+/// text included: `update_text` diffs the whole value, so writing this
+/// writer's own running text instead would delete the others' words, and
+/// concurrent appends at the end merge rather than overwrite. The first
+/// writer's words are those a lone device has always written.
+async fn edit_document(
+    device: Arc<Device>,
+    handle: DocHandle,
+    writer: usize,
+    edits: usize,
+) -> Result<(DocHandle, Vec<Duration>)> {
+    let path = TextField::Observations.path();
+    let tag = if writer == 0 {
+        String::new()
+    } else {
+        format!("d{writer}-")
+    };
     let mut latencies = Vec::with_capacity(edits);
     for i in 0..edits {
-        text.push_str(&format!("word{i} "));
-        handle.with_document(|doc| doc::update_text(doc, TextField::Observations.path(), &text))?;
+        handle.with_document(|d| -> Result<()> {
+            let now = match doc::text_at(d, path)? {
+                Some(text) => d.text(&text)?,
+                None => String::new(),
+            };
+            doc::update_text(d, path, &format!("{now}{tag}word{i} "))?;
+            Ok(())
+        })?;
         let started = Instant::now();
         tokio::time::timeout(PATIENCE, handle.they_have_our_changes(device.connection))
             .await
             .context("an edit was not acknowledged within 120 s")?;
         latencies.push(started.elapsed());
     }
-    let heads = handle.with_document(|doc| doc.get_heads());
-    Ok((handle.document_id().to_string(), heads, latencies))
+    Ok((handle, latencies))
+}
+
+/// A device that did not create the document looks it up until the server
+/// has it.
+async fn find_until_found(device: &Device, id: &DocumentId) -> Result<DocHandle> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let found = tokio::time::timeout(PATIENCE, device.repo.find(id.clone()))
+            .await
+            .with_context(|| format!("looking up {id} took over 120 s"))?
+            .map_err(|_| anyhow::anyhow!("repo stopped"))?;
+        if let Some(handle) = found {
+            return Ok(handle);
+        }
+        if Instant::now() > deadline {
+            bail!("a writer never found {id} on the server within 120 s");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Every writer acknowledged is not yet every writer up to date: each must
+/// also receive the others' last edits. Their common heads are the union
+/// of everything written, which the reader must then reach.
+async fn writers_agree(
+    id: &DocumentId,
+    handles: &[DocHandle],
+) -> Result<Vec<automerge::ChangeHash>> {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let mut all: Vec<Vec<automerge::ChangeHash>> = handles
+            .iter()
+            .map(|h| {
+                let mut heads = h.with_document(|d| d.get_heads());
+                heads.sort();
+                heads
+            })
+            .collect();
+        all.dedup();
+        if let [heads] = all.as_slice() {
+            return Ok(heads.clone());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the {} writers of {id} never converged: {} different heads 120 s after \
+                 their last edits were acknowledged",
+                handles.len(),
+                all.len()
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// A fresh reader fetches each document until it has the writers' heads.
 async fn read_everything(
-    url: &url::Url,
-    bytes: Arc<Bytes>,
-    expected: &[(String, Vec<automerge::ChangeHash>)],
+    reader: &Device,
+    expected: &[(DocumentId, Vec<automerge::ChangeHash>)],
 ) -> Result<()> {
-    let reader = client::connect(url, "bench-reader", bytes).await?;
-    let mut waits = Vec::new();
-    for (id, heads) in expected {
+    let mut waits = JoinSet::new();
+    for (id, want) in expected {
         let repo = reader.repo.clone();
-        let id: samod::DocumentId = id.parse().map_err(|_| anyhow::anyhow!("bad id {id}"))?;
-        let mut want = heads.clone();
-        want.sort();
-        waits.push(tokio::spawn(async move {
+        let id = id.clone();
+        let want = want.clone();
+        waits.spawn(async move {
             let deadline = Instant::now() + PATIENCE;
             loop {
                 if let Some(handle) = repo
@@ -153,68 +421,138 @@ async fn read_everything(
                     }
                 }
                 if Instant::now() > deadline {
-                    bail!("the reader never converged on {id}");
+                    bail!(
+                        "the reader never converged on {id}: it did not reach the heads \
+                         its writers agree on within 120 s"
+                    );
                 }
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(POLL).await;
             }
-        }));
+        });
     }
-    for w in waits {
-        w.await??;
+    while let Some(done) = waits.join_next().await {
+        done??;
     }
-    reader.repo.stop().await;
     Ok(())
 }
 
-async fn run_workload(label: &str, url: &url::Url, pid: Option<u32>, w: Workload) -> Result<Row> {
-    client::loopback_only(url)?;
-    let bytes = Arc::new(Bytes::default());
-    let mut devices = Vec::with_capacity(w.devices);
-    for n in 0..w.devices {
-        devices.push(Arc::new(
-            client::connect(url, &format!("bench-device-{n}"), bytes.clone()).await?,
-        ));
-    }
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (n, device) in devices.iter().enumerate() {
+/// From the first edit to the reader's convergence; the edits' latencies.
+/// Dropping it (at the time limit) aborts every task it started.
+async fn exercise(
+    url: &url::Url,
+    devices: &[Arc<Device>],
+    bytes: Arc<Bytes>,
+    w: Workload,
+    reader: &Mutex<Option<Arc<Device>>>,
+) -> Result<Vec<Duration>> {
+    let mut documents = JoinSet::new();
+    for (g, writers) in devices.chunks(w.sharing).enumerate() {
         for d in 0..w.docs {
-            tasks.push(tokio::spawn(write_document(
-                device.clone(),
-                n * w.docs + d,
-                w.edits,
-            )));
+            documents.spawn(share_document(writers.to_vec(), g * w.docs + d, w.edits));
         }
     }
-    let mut latencies = Vec::with_capacity(w.devices * w.docs * w.edits);
-    let mut written = Vec::new();
-    for t in tasks {
-        let (id, heads, l) = t.await??;
+    let mut latencies = Vec::with_capacity(w.edits());
+    let mut written = Vec::with_capacity(w.documents());
+    while let Some(done) = documents.join_next().await {
+        let (id, heads, l) = done??;
         latencies.extend(l);
         written.push((id, heads));
     }
-    read_everything(url, bytes.clone(), &written).await?;
-    let wall = started.elapsed();
-    let peak_rss = pid.and_then(rss).map(|(_, peak)| peak);
-    for d in devices {
-        d.repo.stop().await;
+    let fresh = Arc::new(client::connect(url, "bench-reader", bytes).await?);
+    if let Ok(mut slot) = reader.lock() {
+        *slot = Some(fresh.clone());
     }
+    read_everything(&fresh, &written).await?;
+    Ok(latencies)
+}
+
+/// One run; `None` when it did not finish within `limit`.
+async fn run_workload(
+    label: &str,
+    url: &url::Url,
+    pid: Option<u32>,
+    w: Workload,
+    limit: Duration,
+) -> Result<Option<Row>> {
+    client::loopback_only(url)?;
+    w.check()?;
+    let bytes = Arc::new(Bytes::default());
+    let mut devices = Vec::with_capacity(w.devices);
+    for n in 0..w.devices {
+        match client::connect(url, &format!("bench-device-{n}"), bytes.clone()).await {
+            Ok(device) => devices.push(Arc::new(device)),
+            Err(e) => {
+                stop_all(&devices, None).await;
+                return Err(e);
+            }
+        }
+    }
+    let reader = Mutex::new(None);
+    let server_before = pid.and_then(|p| cpu_seconds(Some(p)));
+    let client_before = cpu_seconds(None);
+    let started = Instant::now();
+    let outcome =
+        tokio::time::timeout(limit, exercise(url, &devices, bytes.clone(), w, &reader)).await;
+    let wall = started.elapsed();
+    let server_after = pid.and_then(|p| cpu_seconds(Some(p)));
+    let client_after = cpu_seconds(None);
+    let traffic = Traffic::of(&bytes);
+    let peak_rss = pid.and_then(rss).map(|(_, peak)| peak);
+    let reader = reader.lock().ok().and_then(|mut r| r.take());
+    stop_all(&devices, reader).await;
+    let mut latencies = match outcome {
+        Err(_) => return Ok(None),
+        Ok(done) => done?,
+    };
     latencies.sort();
-    Ok(Row {
+    let spent = |before: Option<f64>, after: Option<f64>| Some(after? - before?);
+    Ok(Some(Row {
         label: label.to_owned(),
         workload: w,
         wall,
         latencies,
-        bytes_sent: bytes.sent.load(Ordering::Relaxed),
-        bytes_received: bytes.received.load(Ordering::Relaxed),
+        traffic,
+        server_cpu: spent(server_before, server_after),
+        client_cpu: spent(client_before, client_after),
         peak_rss,
-    })
+    }))
 }
 
+/// Stopped repos stop dialling, so a run that failed or ran out of time
+/// leaves nothing behind to load the next one.
+async fn stop_all(devices: &[Arc<Device>], reader: Option<Arc<Device>>) {
+    for d in devices.iter().chain(reader.as_ref()) {
+        d.repo.stop().await;
+    }
+}
+
+/// A run for `run` and `compare`, where running out of time is an error.
+async fn run_or_fail(
+    label: &str,
+    url: &url::Url,
+    pid: Option<u32>,
+    w: Workload,
+    limit: Limit,
+) -> Result<Row> {
+    match run_workload(label, url, pid, w, limit.duration()).await? {
+        Some(row) => Ok(row),
+        None => bail!(
+            "{label} did not finish within --limit-secs {}",
+            limit.limit_secs
+        ),
+    }
+}
+
+/// The table `run` and `compare` have always printed; a column of writers
+/// per document only when documents are shared, so runs without sharing
+/// print as before.
 fn table(rows: &[Row]) -> Table {
-    let mut t = Table::new(&[
-        "server",
-        "devices",
+    let shared = rows.iter().any(|r| r.workload.sharing > 1);
+    let mut headers = vec!["server", "devices"];
+    if shared {
+        headers.push("writers / document");
+    }
+    headers.extend([
         "documents",
         "edits",
         "wall s",
@@ -225,20 +563,121 @@ fn table(rows: &[Row]) -> Table {
         "received MiB",
         "peak server RSS MiB",
     ]);
+    let mut t = Table::new(&headers);
     for r in rows {
-        t.row(vec![
-            r.label.clone(),
-            r.workload.devices.to_string(),
-            (r.workload.devices * r.workload.docs).to_string(),
+        let mut cells = vec![r.label.clone(), r.workload.devices.to_string()];
+        if shared {
+            cells.push(r.workload.sharing.to_string());
+        }
+        cells.extend([
+            r.workload.documents().to_string(),
             r.edits().to_string(),
             format!("{:.2}", r.wall.as_secs_f64()),
             format!("{:.0}", r.edits_per_second()),
             ms(r.p(50.0)),
             ms(r.p(99.0)),
-            mib(r.bytes_sent),
-            mib(r.bytes_received),
+            mib(r.traffic.bytes_sent),
+            mib(r.traffic.bytes_received),
             r.peak_rss.map(mib).unwrap_or_else(|| "-".into()),
         ]);
+        t.row(cells);
+    }
+    t
+}
+
+/// Seconds per 1,000 edits, or "-" when the figure could not be read.
+fn per_thousand(per_edit: Option<f64>) -> String {
+    per_edit
+        .map(|s| format!("{:.2}", s * 1000.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// What each edit cost: CPU on both sides and traffic both ways.
+fn cost_cells(r: &Row) -> Vec<String> {
+    vec![
+        per_thousand(r.server_cpu_per_edit()),
+        per_thousand(r.client_cpu_per_edit()),
+        format!("{:.1}", r.per_edit(r.traffic.messages_sent)),
+        format!("{:.1}", r.per_edit(r.traffic.messages_received)),
+        format!("{:.0}", r.per_edit(r.traffic.bytes_sent)),
+        format!("{:.0}", r.per_edit(r.traffic.bytes_received)),
+    ]
+}
+
+const COST_HEADERS: [&str; 6] = [
+    "server CPU s / 1k edits",
+    "client CPU s / 1k edits",
+    "msgs sent / edit",
+    "msgs received / edit",
+    "bytes sent / edit",
+    "bytes received / edit",
+];
+
+fn cost_table(rows: &[Row]) -> Table {
+    let mut headers = vec!["server"];
+    headers.extend(COST_HEADERS);
+    let mut t = Table::new(&headers);
+    for r in rows {
+        let mut cells = vec![r.label.clone()];
+        cells.extend(cost_cells(r));
+        t.row(cells);
+    }
+    t
+}
+
+fn sweep_table(points: &[Point]) -> Table {
+    let mut headers = vec![
+        "K",
+        "server",
+        "devices",
+        "documents",
+        "edits",
+        "wall s",
+        "edits/s",
+        "ack p50 ms",
+        "ack p99 ms",
+    ];
+    headers.extend(COST_HEADERS);
+    headers.push("peak server RSS MiB");
+    let mut t = Table::new(&headers);
+    for p in points {
+        let (label, w, outcome) = match p {
+            Point::Done(r) => (&r.label, r.workload, None),
+            Point::DidNotFinish {
+                label,
+                workload,
+                limit,
+            } => (
+                label,
+                *workload,
+                Some(format!("did not finish in {} s", limit.as_secs())),
+            ),
+            Point::Failed { label, workload } => (label, *workload, Some("failed".to_owned())),
+        };
+        let mut cells = vec![
+            w.sharing.to_string(),
+            label.clone(),
+            w.devices.to_string(),
+            w.documents().to_string(),
+            w.edits().to_string(),
+        ];
+        match (p.row(), outcome) {
+            (Some(r), _) => {
+                cells.extend([
+                    format!("{:.2}", r.wall.as_secs_f64()),
+                    format!("{:.0}", r.edits_per_second()),
+                    ms(r.p(50.0)),
+                    ms(r.p(99.0)),
+                ]);
+                cells.extend(cost_cells(r));
+                cells.push(r.peak_rss.map(mib).unwrap_or_else(|| "-".into()));
+            }
+            (None, why) => {
+                cells.push(why.unwrap_or_default());
+                cells.extend(std::iter::repeat_n("-".to_owned(), headers.len() - 6));
+            }
+        }
+        t.row(cells);
     }
     t
 }
@@ -251,6 +690,90 @@ fn ratio(ours: f64, theirs: f64) -> String {
     }
 }
 
+fn ratio_of(ours: Option<f64>, theirs: Option<f64>) -> String {
+    match (ours, theirs) {
+        (Some(o), Some(t)) => ratio(o, t),
+        _ => "-".into(),
+    }
+}
+
+/// The default workload of a sweep point, sized so that each takes about a
+/// minute on the reference server (from its edits per second at small
+/// sizes): the more writers share a document, the more each edit costs
+/// (every edit goes out to K - 1 others), so the edits shrink as K grows.
+fn point_workload(
+    k: usize,
+    devices: Option<usize>,
+    docs: Option<usize>,
+    edits: Option<usize>,
+) -> Workload {
+    let (n, d, c) = match k {
+        1 => (50, 1, 1200),
+        3 => (48, 1, 400),
+        10 => (50, 2, 100),
+        20 => (40, 2, 50),
+        50 => (50, 2, 25),
+        _ => (50, 1, 40),
+    };
+    let n = devices.unwrap_or(n);
+    Workload {
+        devices: (n - n % k.max(1)).max(k),
+        docs: docs.unwrap_or(d),
+        edits: edits.unwrap_or(c),
+        sharing: k,
+    }
+}
+
+/// One run on a server process of its own, stopped afterwards; a failed
+/// run is told on stderr and kept as a row, so one point cannot lose the
+/// whole sweep's measurements.
+async fn sweep_run(
+    ours: bool,
+    bin: &std::path::Path,
+    reference: &std::path::Path,
+    w: Workload,
+    limit: Duration,
+) -> Result<Point> {
+    let server = if ours {
+        servers::start_ours(bin).await?
+    } else {
+        servers::start_reference(reference, servers::free_port()?).await?
+    };
+    eprintln!(
+        "loadgen: K={}: {} ({} devices, {} documents, {} edits)",
+        w.sharing,
+        server.label,
+        w.devices,
+        w.documents(),
+        w.edits()
+    );
+    let outcome = run_workload(server.label, &server.url, Some(server.pid), w, limit).await;
+    let label = server.label.to_owned();
+    server.stop().await;
+    Ok(match outcome {
+        Ok(Some(row)) => {
+            eprintln!(
+                "loadgen:   {:.1} s, {:.0} edits/s",
+                row.wall.as_secs_f64(),
+                row.edits_per_second()
+            );
+            Point::Done(row)
+        }
+        Ok(None) => {
+            eprintln!("loadgen:   did not finish in {} s", limit.as_secs());
+            Point::DidNotFinish {
+                label,
+                workload: w,
+                limit,
+            }
+        }
+        Err(e) => {
+            eprintln!("loadgen:   FAILED: {e:#}");
+            Point::Failed { label, workload: w }
+        }
+    })
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
@@ -259,40 +782,37 @@ async fn main() -> Result<()> {
             server_pid,
             label,
             workload,
+            limit,
         } => {
-            let row = run_workload(&label, &url, server_pid, workload).await?;
-            println!("{}", table(&[row]).render());
+            let row = run_or_fail(&label, &url, server_pid, workload, limit).await?;
+            let rows = [row];
+            println!("{}\n", table(&rows).render());
+            println!("{}", cost_table(&rows).render());
         }
         Command::Compare {
-            server_bin,
-            reference_dir,
+            servers: paths,
             workload,
+            limit,
         } => {
-            let root = servers::workspace_root();
-            let bin = if server_bin.is_absolute() {
-                server_bin
-            } else {
-                root.join(server_bin)
-            };
-            let reference = if reference_dir.is_absolute() {
-                reference_dir
-            } else {
-                root.join(reference_dir)
-            };
+            workload.check()?;
+            let (bin, reference) = paths.resolved();
 
             eprintln!("loadgen: our server, authentication off for this comparison only");
             let ours = servers::start_ours(&bin).await?;
-            let ours_row = run_workload(ours.label, &ours.url, Some(ours.pid), workload).await?;
+            let ours_row =
+                run_or_fail(ours.label, &ours.url, Some(ours.pid), workload, limit).await;
             ours.stop().await;
+            let ours_row = ours_row?;
 
             eprintln!("loadgen: the reference @automerge/automerge-repo-sync-server");
             let theirs = servers::start_reference(&reference, servers::free_port()?).await?;
             let theirs_row =
-                run_workload(theirs.label, &theirs.url, Some(theirs.pid), workload).await?;
+                run_or_fail(theirs.label, &theirs.url, Some(theirs.pid), workload, limit).await;
             theirs.stop().await;
 
-            let rows = [ours_row, theirs_row];
+            let rows = [ours_row, theirs_row?];
             println!("{}\n", table(&rows).render());
+            println!("{}\n", cost_table(&rows).render());
             let (o, t) = (&rows[0], &rows[1]);
             let mut r = Table::new(&["ours / reference", "ratio", "better is"]);
             r.row(vec![
@@ -316,10 +836,20 @@ async fn main() -> Result<()> {
                 "lower".into(),
             ]);
             r.row(vec![
+                "server CPU per edit".into(),
+                ratio_of(o.server_cpu, t.server_cpu),
+                "lower".into(),
+            ]);
+            r.row(vec![
+                "messages per edit".into(),
+                ratio(o.messages_per_edit(), t.messages_per_edit()),
+                "lower".into(),
+            ]);
+            r.row(vec![
                 "bytes sent + received".into(),
                 ratio(
-                    (o.bytes_sent + o.bytes_received) as f64,
-                    (t.bytes_sent + t.bytes_received) as f64,
+                    (o.traffic.bytes_sent + o.traffic.bytes_received) as f64,
+                    (t.traffic.bytes_sent + t.traffic.bytes_received) as f64,
                 ),
                 "lower".into(),
             ]);
@@ -331,6 +861,67 @@ async fn main() -> Result<()> {
                 ]);
             }
             println!("{}", r.render());
+        }
+        Command::Sweep {
+            points,
+            devices,
+            docs,
+            edits,
+            servers: paths,
+            limit,
+        } => {
+            let workloads: Vec<Workload> = points
+                .iter()
+                .map(|&k| point_workload(k, devices, docs, edits))
+                .collect();
+            for w in &workloads {
+                w.check()?;
+            }
+            let (bin, reference) = paths.resolved();
+            eprintln!("loadgen: our server runs with authentication off for this sweep only");
+            let mut measured = Vec::with_capacity(2 * workloads.len());
+            for &w in &workloads {
+                for ours in [true, false] {
+                    measured.push(sweep_run(ours, &bin, &reference, w, limit.duration()).await?);
+                }
+            }
+            println!("{}\n", sweep_table(&measured).render());
+            let mut r = Table::new(&[
+                "K",
+                "edits/s ours / ref (higher is better)",
+                "server CPU per edit ours / ref (lower)",
+                "ack p50 ours / ref (lower)",
+                "messages per edit ours / ref (lower)",
+            ]);
+            for pair in measured.chunks(2) {
+                let [o, t] = pair else { continue };
+                let k = match o {
+                    Point::Done(r) => r.workload.sharing,
+                    Point::DidNotFinish { workload, .. } | Point::Failed { workload, .. } => {
+                        workload.sharing
+                    }
+                };
+                let cells = match (o.row(), t.row()) {
+                    (Some(o), Some(t)) => vec![
+                        ratio(o.edits_per_second(), t.edits_per_second()),
+                        ratio_of(o.server_cpu_per_edit(), t.server_cpu_per_edit()),
+                        ratio(o.p(50.0).as_secs_f64(), t.p(50.0).as_secs_f64()),
+                        ratio(o.messages_per_edit(), t.messages_per_edit()),
+                    ],
+                    _ => vec!["-".into(); 4],
+                };
+                let mut row = vec![k.to_string()];
+                row.extend(cells);
+                r.row(row);
+            }
+            println!("{}", r.render());
+            let failed = measured
+                .iter()
+                .filter(|p| matches!(p, Point::Failed { .. }))
+                .count();
+            if failed > 0 {
+                bail!("{failed} run(s) of the sweep failed (their errors are above)");
+            }
         }
     }
     Ok(())
