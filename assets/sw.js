@@ -14,10 +14,14 @@ const SHELL = [
 ];
 const NETWORK_ONLY = ['/api/', '/sync', '/health'];
 
+// The page registers this worker once the app has started, so what it
+// caches is what the page has just downloaded: `no-cache` asks the server
+// whether each file is still the one in the browser's HTTP cache (a 304 with
+// no body) and downloads only what changed, never a file of another build.
 self.addEventListener('install', event => {
   event.waitUntil(
     caches.open(CACHE)
-      .then(cache => cache.addAll(SHELL.map(path => new Request(path, { cache: 'reload' }))))
+      .then(cache => cache.addAll(SHELL.map(path => new Request(path, { cache: 'no-cache' }))))
       .then(() => self.skipWaiting()),
   );
 });

@@ -6,7 +6,8 @@ import { get } from 'node:http';
 import { statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPractice } from './support.mjs';
+import { startPractice, waitForOfflineShell } from './support.mjs';
+import { startLink } from './link.mjs';
 
 const webDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'target/web');
 
@@ -16,7 +17,12 @@ function fetchRaw(url, acceptEncoding) {
     get(url, { headers: { 'accept-encoding': acceptEncoding } }, res => {
       let bytes = 0;
       res.on('data', chunk => { bytes += chunk.length; });
-      res.on('end', () => ok({ status: res.statusCode, encoding: res.headers['content-encoding'] ?? 'identity', bytes }));
+      res.on('end', () => ok({
+        status: res.statusCode,
+        encoding: res.headers['content-encoding'] ?? 'identity',
+        bytes,
+        cacheControl: res.headers['cache-control'],
+      }));
     }).on('error', fail);
   });
 }
@@ -33,11 +39,40 @@ test('the app is sent compressed to a browser that accepts it, and whole to one 
     expect(gz).toMatchObject({ status: 200, encoding: 'gzip' });
     expect(gz.bytes).toBeLessThan(raw / 2);
     const plain = await fetchRaw(url, 'identity');
-    expect(plain).toEqual({ status: 200, encoding: 'identity', bytes: raw });
+    expect(plain).toMatchObject({ status: 200, encoding: 'identity', bytes: raw });
     // The page itself, and a route the app handles (served index.html).
     expect((await fetchRaw(`${practice.server.url}/`, 'br')).encoding).toBe('br');
     expect((await fetchRaw(`${practice.server.url}/fieldvisit.js`, 'br')).encoding).toBe('br');
   } finally {
+    await practice.cleanup();
+  }
+});
+
+test('a first visit downloads the app once: the service worker fills its cache from what the page fetched', async ({ browser }) => {
+  const practice = await startPractice();
+  const link = await startLink(practice.server.url);
+  try {
+    // Kept by the browser, asked about again before each use.
+    for (const path of ['/', '/fieldvisit_bg.wasm', '/fieldvisit.js', '/sw.js']) {
+      expect((await fetchRaw(`${practice.server.url}${path}`, 'br')).cacheControl, path).toBe('no-cache');
+    }
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(link.url);
+    await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible();
+    // The worker controls the page only once its cache is full.
+    await waitForOfflineShell(page);
+    const wasm = statSync(join(webDir, 'fieldvisit_bg.wasm.br')).size;
+    // The whole visit, page and worker: the app once, not twice.
+    expect(link.stats.down).toBeGreaterThan(wasm);
+    expect(link.stats.down).toBeLessThan(wasm * 1.25);
+    // And what the worker cached is the app: it starts with no network.
+    await context.setOffline(true);
+    await page.reload();
+    await expect(page.getByRole('heading', { name: 'Sign in to Fieldvisit' })).toBeVisible();
+    await context.close();
+  } finally {
+    await link.close();
     await practice.cleanup();
   }
 });

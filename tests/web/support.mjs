@@ -159,14 +159,11 @@ export async function screenshot(page, name) {
 }
 
 /** Waits for the service worker to control the page, so the app shell
- * is cached before a test takes the network away. */
+ * is cached before a test takes the network away (it takes control only
+ * once its cache is full). Polled: waiting for `controllerchange` after
+ * `ready` now and then missed the event and waited for ever. */
 export async function waitForOfflineShell(page) {
-  await page.evaluate(async () => {
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      await new Promise(r => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-    }
-  });
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000, polling: 100 });
 }
 
 /** Phone-first layout: nothing wider than the screen, and every control a

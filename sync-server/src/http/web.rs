@@ -2,8 +2,9 @@
 //! that says how to build it (never a bare 404).
 
 use axum::Router;
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware;
+use axum::response::{Html, Response};
 use axum::routing::get;
 use tower_http::services::{ServeDir, ServeFile};
 
@@ -19,21 +20,37 @@ Build it as README.md describes, then restart the server.</p>
 
 pub fn router(state: &AppState) -> Router<AppState> {
     match &state.web_dir {
-        Some(dir) if dir.join("index.html").is_file() => Router::new().fallback_service(
-            // `scripts/build-web` writes a brotli and a gzip copy beside
-            // each file: a phone that accepts them downloads the app at
-            // about a quarter of its size (the wasm: 7.5 MB, 2.0 MB brotli).
-            ServeDir::new(dir)
-                .precompressed_br()
-                .precompressed_gzip()
-                .fallback(
-                    ServeFile::new(dir.join("index.html"))
-                        .precompressed_br()
-                        .precompressed_gzip(),
-                ),
-        ),
+        Some(dir) if dir.join("index.html").is_file() => Router::new()
+            .fallback_service(
+                // `scripts/build-web` writes a brotli and a gzip copy beside
+                // each file: a phone that accepts them downloads the app at
+                // about a quarter of its size.
+                ServeDir::new(dir)
+                    .precompressed_br()
+                    .precompressed_gzip()
+                    .fallback(
+                        ServeFile::new(dir.join("index.html"))
+                            .precompressed_br()
+                            .precompressed_gzip(),
+                    ),
+            )
+            .layer(middleware::map_response(keep_but_revalidate)),
         _ => Router::new()
             .route("/", get(|| async { (StatusCode::OK, Html(NOT_BUILT)) }))
             .fallback(|| async { crate::error::Error::NotFound("this address".into()) }),
     }
+}
+
+/// The app's files keep their names from build to build, so the browser may
+/// keep them but must ask whether they changed before using them again
+/// (`Last-Modified`, answered 304 with no body). That is what lets the
+/// service worker fill its cache from what the page has just downloaded
+/// instead of downloading the app a second time (`assets/sw.js`), while a
+/// new build is never mixed with an old one.
+async fn keep_but_revalidate(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    response
 }
