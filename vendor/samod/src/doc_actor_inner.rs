@@ -322,6 +322,11 @@ impl DocActorInner {
             && !self.is_stopped()
     }
 
+    /// See `samod_core`'s `DocumentActor::set_more_pending`.
+    pub(crate) fn set_more_pending(&mut self, more_pending: bool) {
+        self.actor.set_more_pending(more_pending);
+    }
+
     pub(crate) fn handle_task(&mut self, task: ActorTask) {
         if matches!(
             task,

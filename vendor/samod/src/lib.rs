@@ -1454,7 +1454,12 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                                     ActorTask::HandleMessage(msg) => msg.from_connection(),
                                     _ => None,
                                 };
+                                // More waiting: the actor batches its sync messages
+                                // to every peer until the mailbox is empty (patched
+                                // in by Fieldvisit).
+                                let more_pending = !rx_tasks.is_empty();
                                 let mut inner = inner.lock().unwrap();
+                                inner.set_more_pending(more_pending);
                                 if !inner.contain_panic(from, |inner| inner.handle_task(actor_task)) {
                                     break;
                                 }

@@ -54,7 +54,40 @@ pub struct DocumentActor {
     run_state: RunState,
     doc: Automerge,
     last_status_update: Option<DocSearchPhase>,
+    /// Sync messages go to every connection only when there is something
+    /// new for all of them (patched in by Fieldvisit, see `answer_now`).
+    answering: Answering,
 }
+
+/// Whom the next step writes sync messages to (patched in by Fieldvisit).
+///
+/// samod asked automerge for a sync message for every connection after
+/// every event: with K devices on one document, each of their K answers to
+/// a change made K more calls, each building a bloom filter, so the cost
+/// of one edit grew with K squared. Now a step answers the connections
+/// whose messages it handled, and writes to all of them only when the
+/// document's heads moved (or a load, a share policy, a phase changed
+/// what they may get). While more tasks wait in the actor's mailbox
+/// (`set_more_pending`), the write to all is put off until the mailbox is
+/// empty, or [`BATCH_AT_MOST`] has passed, so a burst of edits is sent on
+/// as one message per connection, as automerge-repo's 100 ms sync
+/// throttle does.
+#[derive(Debug, Default)]
+struct Answering {
+    /// Connections whose own messages want an answer.
+    connections: HashSet<ConnectionId>,
+    /// Every connection may be owed a message.
+    all: bool,
+    /// The heads every connection was last written to about.
+    heads: Vec<ChangeHash>,
+    /// When every connection was last written to.
+    last_all: Option<UnixTimestamp>,
+    /// More tasks wait in the mailbox.
+    more_pending: bool,
+}
+
+/// The longest a write to every connection waits for a busy mailbox.
+const BATCH_AT_MOST: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 pub(crate) enum Phase {
@@ -100,6 +133,10 @@ impl DocumentActor {
             run_state: RunState::Running,
             phase,
             last_status_update: None,
+            answering: Answering {
+                all: true,
+                ..Answering::default()
+            },
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -428,6 +465,7 @@ impl DocumentActor {
             && let RequestOutcome::Found = request.outcome(&self.doc)
         {
             self.phase = Phase::Ready(Ready::new());
+            self.answering.all = true;
         }
         self.enqueue_share_policy_checks(out);
         self.generate_sync_messages(now, out);
@@ -477,6 +515,7 @@ impl DocumentActor {
             return;
         };
         let previous = peer_conn.set_share_config(config);
+        self.answering.all = true;
         let pending = std::mem::take(&mut peer_conn.pending_sync_messages);
         if let Phase::Requesting(request) = &mut self.phase {
             request.share_policy_changed(conn_id, previous, config);
@@ -514,6 +553,7 @@ impl DocumentActor {
         if matches!(msg, SyncMessage::Request { .. } | SyncMessage::Sync { .. }) {
             peer_conn.mark_requested();
         }
+        self.answering.connections.insert(connection_id);
         let Some(config) = peer_conn.share_config() else {
             if !peer_conn.buffer_sync_message(msg, received_at) {
                 self.remove_connection(connection_id);
@@ -588,6 +628,7 @@ impl DocumentActor {
         incrementals: &HashMap<StorageKey, Vec<u8>>,
     ) {
         tracing::trace!("handling load");
+        self.answering.all = true;
         for (key, snapshot) in snapshots {
             if let Err(e) = self.doc.load_incremental(snapshot) {
                 tracing::warn!(err=?e, %key, "error loading snapshot chunk");
@@ -629,7 +670,12 @@ impl DocumentActor {
             out.pending_sync_messages += loading.pending_msg_count();
             return;
         }
+        let to_all = self.answer_all(now);
+        let answering = std::mem::take(&mut self.answering.connections);
         for (conn_id, peer_conn) in &mut self.peer_connections {
+            if !to_all && !answering.contains(conn_id) {
+                continue;
+            }
             let generated = match &mut self.phase {
                 Phase::Ready(ready) => ready.generate_sync_messages(now, &mut self.doc, peer_conn),
                 Phase::Requesting(request) => request.generate_messages(now, &self.doc, peer_conn),
@@ -654,6 +700,34 @@ impl DocumentActor {
                 out.send_sync_message(*conn_id, self.document_id.clone(), msg);
             }
         }
+    }
+
+    /// Whether this step writes to every connection (see [`Answering`]).
+    /// While the document is being requested from peers, it always does.
+    fn answer_all(&mut self, now: UnixTimestamp) -> bool {
+        let heads = self.doc.get_heads();
+        if heads != self.answering.heads {
+            self.answering.all = true;
+        }
+        let batch_full = self
+            .answering
+            .last_all
+            .is_none_or(|last| now < last || now - last >= BATCH_AT_MOST);
+        let to_all = !matches!(self.phase, Phase::Ready(_))
+            || (self.answering.all && (!self.answering.more_pending || batch_full));
+        if to_all {
+            self.answering.all = false;
+            self.answering.heads = heads;
+            self.answering.last_all = Some(now);
+        }
+        to_all
+    }
+
+    /// Tells the actor whether more tasks wait in its mailbox after the one
+    /// it is about to handle (patched in by Fieldvisit): while they do, the
+    /// write to every connection is put off (see [`Answering`]).
+    pub fn set_more_pending(&mut self, more_pending: bool) {
+        self.answering.more_pending = more_pending;
     }
 
     fn doc_status(&self) -> DocSearchPhase {
@@ -688,6 +762,7 @@ impl DocumentActor {
         );
         self.peer_connections
             .insert(conn_id, PeerDocConnection::new(peer_id, conn_id));
+        self.answering.connections.insert(conn_id);
         if let Phase::Requesting(request) = &mut self.phase
             && let Some(conn) = self.peer_connections.get(&conn_id)
         {
@@ -697,6 +772,7 @@ impl DocumentActor {
 
     fn remove_connection(&mut self, conn_id: ConnectionId) {
         self.peer_connections.remove(&conn_id);
+        self.answering.connections.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);
