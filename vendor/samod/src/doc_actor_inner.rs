@@ -322,9 +322,17 @@ impl DocActorInner {
             && !self.is_stopped()
     }
 
-    /// See `samod_core`'s `DocumentActor::set_more_pending`.
-    pub(crate) fn set_more_pending(&mut self, more_pending: bool) {
-        self.actor.set_more_pending(more_pending);
+    /// How long until news held back for every peer is due (patched in by
+    /// Fieldvisit): see `samod_core`'s `DocumentActor::owes_all_in`.
+    pub(crate) fn owes_all_in(&self) -> Option<std::time::Duration> {
+        self.actor.owes_all_in(UnixTimestamp::now())
+    }
+
+    /// Writes the news held back for every peer (patched in by Fieldvisit).
+    pub(crate) fn flush(&mut self) {
+        let result = self.actor.flush(UnixTimestamp::now());
+        self.handle_results(result);
+        self.release_held_messages();
     }
 
     pub(crate) fn handle_task(&mut self, task: ActorTask) {

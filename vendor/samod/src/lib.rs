@@ -1429,7 +1429,14 @@ impl Inner {
 /// futures::executor::LocalPool). Instead, we spawn a task on the runtime which
 /// listens on a channel for new actors to spawn and then runs them on a
 /// `FuturesUnordered`. This function is that task.
-async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
+///
+/// `sleep` (patched in by Fieldvisit) wakes an actor whose news for every
+/// peer is held back (`DocActorInner::owes_all_in`) when it is due.
+async fn async_actor_runner<S, F>(rx: UnboundedReceiver<SpawnedActor>, sleep: S)
+where
+    S: Fn(std::time::Duration) -> F + Clone + 'static,
+    F: std::future::Future<Output = ()> + 'static,
+{
     let mut running_actors = FuturesUnordered::new();
 
     loop {
@@ -1441,6 +1448,7 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                         break;
                     }
                     Ok(SpawnedActor { inner, rx_tasks, init_results, doc_id, actor_id }) => {
+                        let sleep = sleep.clone();
                         running_actors.push(async move {
                             // Every step runs inside `contain_panic` (patched in by
                             // Fieldvisit): all actors share this one task, so one
@@ -1449,17 +1457,35 @@ async fn async_actor_runner(rx: UnboundedReceiver<SpawnedActor>) {
                                 return;
                             }
 
-                            while let Ok(actor_task) = rx_tasks.recv().await {
+                            loop {
+                                // News held back for every peer is written when due,
+                                // unless a task comes first (patched in by Fieldvisit).
+                                let owed = inner.lock().unwrap().owes_all_in();
+                                let next = match owed {
+                                    None => rx_tasks.recv().await.ok(),
+                                    Some(wait) => {
+                                        let mut due = std::pin::pin!(sleep(wait).fuse());
+                                        let mut task = std::pin::pin!(rx_tasks.recv().fuse());
+                                        futures::select! {
+                                            task = task => task.ok(),
+                                            _ = due => {
+                                                let mut inner = inner.lock().unwrap();
+                                                if !inner.contain_panic(None, |inner| inner.flush()) {
+                                                    break;
+                                                }
+                                                continue;
+                                            }
+                                        }
+                                    }
+                                };
+                                let Some(actor_task) = next else {
+                                    break;
+                                };
                                 let from = match &actor_task {
                                     ActorTask::HandleMessage(msg) => msg.from_connection(),
                                     _ => None,
                                 };
-                                // More waiting: the actor batches its sync messages
-                                // to every peer until the mailbox is empty (patched
-                                // in by Fieldvisit).
-                                let more_pending = !rx_tasks.is_empty();
                                 let mut inner = inner.lock().unwrap();
-                                inner.set_more_pending(more_pending);
                                 if !inner.contain_panic(from, |inner| inner.handle_task(actor_task)) {
                                     break;
                                 }
@@ -1616,7 +1642,9 @@ impl TaskSetup {
             runtime.spawn(connector_tick_loop(tx_io, sleep).boxed_local());
         }
         if let Some(rx_actor) = self.rx_actor {
-            runtime.spawn(async_actor_runner(rx_actor).boxed_local());
+            let runtime_for_actors = runtime.clone();
+            let sleep = move |d| runtime_for_actors.sleep(d);
+            runtime.spawn(async_actor_runner(rx_actor, sleep).boxed_local());
         }
     }
 
@@ -1663,7 +1691,9 @@ impl TaskSetup {
             runtime.spawn(connector_tick_loop(tx_io, sleep).boxed());
         }
         if let Some(rx_actor) = self.rx_actor {
-            runtime.spawn(async_actor_runner(rx_actor).boxed());
+            let runtime_for_actors = runtime.clone();
+            let sleep = move |d| runtime_for_actors.sleep(d);
+            runtime.spawn(async_actor_runner(rx_actor, sleep).boxed());
         }
     }
 }

@@ -69,12 +69,6 @@ impl<T> UnboundedReceiver<T> {
     pub(crate) async fn recv(&self) -> Result<T, async_channel::RecvError> {
         self.0.recv().await
     }
-
-    /// Nothing waits in the channel (patched in by Fieldvisit: a document
-    /// actor batches its sync messages while its mailbox is not empty).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 impl<T> Stream for UnboundedReceiver<T> {

@@ -65,29 +65,42 @@ pub struct DocumentActor {
 /// every event: with K devices on one document, each of their K answers to
 /// a change made K more calls, each building a bloom filter, so the cost
 /// of one edit grew with K squared. Now a step answers the connections
-/// whose messages it handled, and writes to all of them only when the
-/// document's heads moved (or a load, a share policy, a phase changed
-/// what they may get). While more tasks wait in the actor's mailbox
-/// (`set_more_pending`), the write to all is put off until the mailbox is
-/// empty, or [`BATCH_AT_MOST`] has passed, so a burst of edits is sent on
-/// as one message per connection, as automerge-repo's 100 ms sync
-/// throttle does.
+/// whose messages it handled (so a sender's acknowledgement is never
+/// late), and writes to all of them only when there is news for all: the
+/// document's heads moved, or a load, a share policy or a phase change may
+/// owe them something. News that came from a peer is passed on to the
+/// others at most once per [`PASS_ON_EVERY`] (the first at once, then what
+/// gathered), as automerge-repo's sync throttle does; the runner calls
+/// [`DocumentActor::flush`] when [`DocumentActor::owes_all_in`] says.
+/// A change made here (a local edit) goes to every peer at once.
 #[derive(Debug, Default)]
 struct Answering {
-    /// Connections whose own messages want an answer.
+    /// Connections whose own messages want an answer now.
     connections: HashSet<ConnectionId>,
+    /// Connections whose messages can be answered with the next batch.
+    later: HashSet<ConnectionId>,
     /// Every connection may be owed a message.
     all: bool,
+    /// A change was made here: write to every connection now.
+    local: bool,
     /// The heads every connection was last written to about.
     heads: Vec<ChangeHash>,
     /// When every connection was last written to.
     last_all: Option<UnixTimestamp>,
-    /// More tasks wait in the mailbox.
-    more_pending: bool,
+    /// When the answers put off were last written.
+    last_later: Option<UnixTimestamp>,
 }
 
-/// The longest a write to every connection waits for a busy mailbox.
-const BATCH_AT_MOST: Duration = Duration::from_millis(100);
+/// How long from `now` until [`PASS_ON_EVERY`] has passed since `last`.
+fn until_due(last: Option<UnixTimestamp>, now: UnixTimestamp) -> Duration {
+    match last {
+        Some(last) if now >= last => PASS_ON_EVERY.saturating_sub(now - last),
+        _ => Duration::ZERO,
+    }
+}
+
+/// How often news from one peer is passed on to the others, at most.
+pub const PASS_ON_EVERY: Duration = Duration::from_millis(100);
 
 #[derive(Debug)]
 pub(crate) enum Phase {
@@ -553,7 +566,7 @@ impl DocumentActor {
         if matches!(msg, SyncMessage::Request { .. } | SyncMessage::Sync { .. }) {
             peer_conn.mark_requested();
         }
-        self.answering.connections.insert(connection_id);
+
         let Some(config) = peer_conn.share_config() else {
             if !peer_conn.buffer_sync_message(msg, received_at) {
                 self.remove_connection(connection_id);
@@ -593,7 +606,14 @@ impl DocumentActor {
             }
             Phase::Ready(ready) => {
                 let heads_before = self.doc.get_heads();
-                let duration = ready.receive_sync_message(now, &mut self.doc, peer_conn, msg);
+                let mut answer_now = true;
+                let duration =
+                    ready.receive_sync_message(now, &mut self.doc, peer_conn, msg, &mut answer_now);
+                if answer_now {
+                    self.answering.connections.insert(connection_id);
+                } else {
+                    self.answering.later.insert(connection_id);
+                }
                 let heads_after = self.doc.get_heads();
                 if heads_before != heads_after {
                     out.emit_doc_changed(heads_after);
@@ -671,7 +691,11 @@ impl DocumentActor {
             return;
         }
         let to_all = self.answer_all(now);
-        let answering = std::mem::take(&mut self.answering.connections);
+        let mut answering = std::mem::take(&mut self.answering.connections);
+        if self.owes_later_in(now) == Some(Duration::ZERO) {
+            answering.extend(self.answering.later.drain());
+            self.answering.last_later = Some(now);
+        }
         for (conn_id, peer_conn) in &mut self.peer_connections {
             if !to_all && !answering.contains(conn_id) {
                 continue;
@@ -709,25 +733,51 @@ impl DocumentActor {
         if heads != self.answering.heads {
             self.answering.all = true;
         }
-        let batch_full = self
-            .answering
-            .last_all
-            .is_none_or(|last| now < last || now - last >= BATCH_AT_MOST);
         let to_all = !matches!(self.phase, Phase::Ready(_))
-            || (self.answering.all && (!self.answering.more_pending || batch_full));
+            || std::mem::take(&mut self.answering.local)
+            || (self.answering.all && until_due(self.answering.last_all, now).is_zero());
         if to_all {
             self.answering.all = false;
             self.answering.heads = heads;
             self.answering.last_all = Some(now);
+            self.answering.later.clear();
         }
         to_all
     }
 
-    /// Tells the actor whether more tasks wait in its mailbox after the one
-    /// it is about to handle (patched in by Fieldvisit): while they do, the
-    /// write to every connection is put off (see [`Answering`]).
-    pub fn set_more_pending(&mut self, more_pending: bool) {
-        self.answering.more_pending = more_pending;
+    /// When the answers put off to the next batch are due.
+    fn owes_later_in(&self, now: UnixTimestamp) -> Option<Duration> {
+        if self.answering.later.is_empty() {
+            return None;
+        }
+        Some(until_due(self.answering.last_later, now))
+    }
+
+    /// When the news held back for every peer is due (patched in by
+    /// Fieldvisit, see [`Answering`]): `None` when nothing is held back,
+    /// else how long from `now` (zero: due now). The runner calls
+    /// [`Self::flush`] then.
+    pub fn owes_all_in(&self, now: UnixTimestamp) -> Option<Duration> {
+        if !matches!(self.phase, Phase::Ready(_)) {
+            return None;
+        }
+        let all = self
+            .answering
+            .all
+            .then(|| until_due(self.answering.last_all, now));
+        match (all, self.owes_later_in(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Writes what is due to every peer (patched in by Fieldvisit).
+    pub fn flush(&mut self, now: UnixTimestamp) -> DocActorResult {
+        let mut out = DocActorResult::default();
+        if self.run_state == RunState::Running {
+            self.step(now, &mut out);
+        }
+        out
     }
 
     fn doc_status(&self) -> DocSearchPhase {
@@ -773,6 +823,7 @@ impl DocumentActor {
     fn remove_connection(&mut self, conn_id: ConnectionId) {
         self.peer_connections.remove(&conn_id);
         self.answering.connections.remove(&conn_id);
+        self.answering.later.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
         if let Phase::Requesting(request) = &mut self.phase {
             request.remove_connection(conn_id);
@@ -832,6 +883,9 @@ impl<'a> WithDocGuard<'a> {
         };
         // Check if document was modified and generate side effects
         let new_heads = actor.document().get_heads();
+
+        // A change made here goes to every peer at once (Fieldvisit).
+        actor.answering.local |= actor.document().get_heads() != old_heads;
 
         // Make sure there's one turn of the loop
         let mut actor_result = DocActorResult::new();

@@ -15,13 +15,20 @@ impl Ready {
         Self
     }
 
+    /// Also answers whether the message wants an answer at once (patched
+    /// in by Fieldvisit): a request, or one that brings changes (owed an
+    /// acknowledgement) or asks for some. An answer to anything else (an
+    /// acknowledgement of ours) can wait for the next batch to every peer.
     pub(crate) fn receive_sync_message(
         &mut self,
         now: UnixTimestamp,
         doc: &mut Automerge,
         conn: &mut PeerDocConnection,
         msg: SyncMessage,
+        answer_now: &mut bool,
     ) -> Option<Duration> {
+        *answer_now = true;
+        let request = matches!(msg, SyncMessage::Request { .. });
         match msg {
             SyncMessage::Request { data } | SyncMessage::Sync { data } => {
                 let msg = match sync::Message::decode(&data) {
@@ -31,6 +38,7 @@ impl Ready {
                         return None;
                     }
                 };
+                *answer_now = request || !msg.changes.is_empty() || !msg.need.is_empty();
                 match conn.receive_sync_message(now, doc, msg) {
                     Ok(duration) => Some(duration),
                     Err(e) => {
