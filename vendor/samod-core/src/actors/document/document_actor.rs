@@ -69,10 +69,14 @@ pub struct DocumentActor {
 /// late), and writes to all of them only when there is news for all: the
 /// document's heads moved, or a load, a share policy or a phase change may
 /// owe them something. News that came from a peer is passed on to the
-/// others at most once per [`PASS_ON_EVERY`] (the first at once, then what
+/// others at most once per [`PASS_ON_EVERY`] per ten peers (the first at once, then what
 /// gathered), as automerge-repo's sync throttle does; the runner calls
 /// [`DocumentActor::flush`] when [`DocumentActor::owes_all_in`] says.
-/// A change made here (a local edit) goes to every peer at once.
+/// A peer that has not answered our last message yet gets the news with
+/// the answer to its answer (for up to [`ANSWER_PATIENCE`]): at fifty
+/// devices on a document the clients could not keep up with a message
+/// every 100 ms each. A change made here (a local edit) goes to every peer
+/// at once.
 #[derive(Debug, Default)]
 struct Answering {
     /// Connections whose own messages want an answer now.
@@ -91,16 +95,21 @@ struct Answering {
     last_later: Option<UnixTimestamp>,
 }
 
-/// How long from `now` until [`PASS_ON_EVERY`] has passed since `last`.
-fn until_due(last: Option<UnixTimestamp>, now: UnixTimestamp) -> Duration {
+/// How long from `now` until `every` has passed since `last`.
+fn until_due(last: Option<UnixTimestamp>, now: UnixTimestamp, every: Duration) -> Duration {
     match last {
-        Some(last) if now >= last => PASS_ON_EVERY.saturating_sub(now - last),
+        Some(last) if now >= last => every.saturating_sub(now - last),
         _ => Duration::ZERO,
     }
 }
 
-/// How often news from one peer is passed on to the others, at most.
+/// How often news from one peer is passed on to the others, at most, for
+/// every ten peers: a document shared by fifty passes news on every half
+/// second, so the messages it sends stay near a hundred a second.
 pub const PASS_ON_EVERY: Duration = Duration::from_millis(100);
+
+/// How long news for a peer waits for its answer to our last message.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) enum Phase {
@@ -696,8 +705,16 @@ impl DocumentActor {
             answering.extend(self.answering.later.drain());
             self.answering.last_later = Some(now);
         }
+        let ready = matches!(self.phase, Phase::Ready(_));
         for (conn_id, peer_conn) in &mut self.peer_connections {
-            if !to_all && !answering.contains(conn_id) {
+            let asked = answering.contains(conn_id);
+            if !to_all && !asked {
+                continue;
+            }
+            // News for every peer waits while a peer has not answered our
+            // last message (see `Answering`): it goes with that answer.
+            if ready && !asked && peer_conn.awaiting_answer(now, ANSWER_PATIENCE) {
+                self.answering.later.insert(*conn_id);
                 continue;
             }
             let generated = match &mut self.phase {
@@ -735,7 +752,7 @@ impl DocumentActor {
         }
         let to_all = !matches!(self.phase, Phase::Ready(_))
             || std::mem::take(&mut self.answering.local)
-            || (self.answering.all && until_due(self.answering.last_all, now).is_zero());
+            || (self.answering.all && until_due(self.answering.last_all, now, self.pass_on_every()).is_zero());
         if to_all {
             self.answering.all = false;
             self.answering.heads = heads;
@@ -745,12 +762,18 @@ impl DocumentActor {
         to_all
     }
 
+    /// [`PASS_ON_EVERY`] for every ten peers.
+    fn pass_on_every(&self) -> Duration {
+        let tens = (self.peer_connections.len() / 10).max(1);
+        PASS_ON_EVERY * u32::try_from(tens).unwrap_or(u32::MAX)
+    }
+
     /// When the answers put off to the next batch are due.
     fn owes_later_in(&self, now: UnixTimestamp) -> Option<Duration> {
         if self.answering.later.is_empty() {
             return None;
         }
-        Some(until_due(self.answering.last_later, now))
+        Some(until_due(self.answering.last_later, now, self.pass_on_every()))
     }
 
     /// When the news held back for every peer is due (patched in by
@@ -764,7 +787,7 @@ impl DocumentActor {
         let all = self
             .answering
             .all
-            .then(|| until_due(self.answering.last_all, now));
+            .then(|| until_due(self.answering.last_all, now, self.pass_on_every()));
         match (all, self.owes_later_in(now)) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

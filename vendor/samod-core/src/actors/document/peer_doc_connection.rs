@@ -101,6 +101,18 @@ impl PeerDocConnection {
         Ok(duration)
     }
 
+    /// Our last message to this peer has had no answer yet, and was sent
+    /// less than `patience` ago (patched in by Fieldvisit): news for every
+    /// peer waits for its answer, so a slow peer is not sent more than it
+    /// takes in. A peer that never answers gets news again after that.
+    pub(super) fn awaiting_answer(&self, now: UnixTimestamp, patience: Duration) -> bool {
+        self.sync_state.in_flight
+            && self
+                .state
+                .last_sent
+                .is_some_and(|sent| now >= sent && now - sent < patience)
+    }
+
     /// Generate messages in wire order, with timing for each message.
     pub(super) fn generate_sync_messages(
         &mut self,
