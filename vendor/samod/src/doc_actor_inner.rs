@@ -319,6 +319,7 @@ impl DocActorInner {
         self.last_active.elapsed() >= idle_for
             && self.unsaved_writes.is_empty()
             && self.held_messages.is_empty()
+            && self.owes_all_in().is_none()
             && !self.is_stopped()
     }
 

@@ -55,7 +55,7 @@ pub struct DocumentActor {
     doc: Automerge,
     last_status_update: Option<DocSearchPhase>,
     /// Sync messages go to every connection only when there is something
-    /// new for all of them (patched in by Fieldvisit, see `answer_now`).
+    /// new for all of them (patched in by Fieldvisit, see [`Answering`]).
     answering: Answering,
 }
 
@@ -73,7 +73,7 @@ pub struct DocumentActor {
 /// gathered), as automerge-repo's sync throttle does; the runner calls
 /// [`DocumentActor::flush`] when [`DocumentActor::owes_all_in`] says.
 /// A peer that has not answered our last message yet gets the news with
-/// the answer to its answer (for up to [`ANSWER_PATIENCE`]): at fifty
+/// our answer to its answer (waiting up to [`ANSWER_PATIENCE`]): at fifty
 /// devices on a document the clients could not keep up with a message
 /// every 100 ms each. A change made here (a local edit) goes to every peer
 /// at once.
@@ -575,7 +575,6 @@ impl DocumentActor {
         if matches!(msg, SyncMessage::Request { .. } | SyncMessage::Sync { .. }) {
             peer_conn.mark_requested();
         }
-
         let Some(config) = peer_conn.share_config() else {
             if !peer_conn.buffer_sync_message(msg, received_at) {
                 self.remove_connection(connection_id);
@@ -706,15 +705,17 @@ impl DocumentActor {
             self.answering.last_later = Some(now);
         }
         let ready = matches!(self.phase, Phase::Ready(_));
+        let mut held_back = false;
         for (conn_id, peer_conn) in &mut self.peer_connections {
             let asked = answering.contains(conn_id);
             if !to_all && !asked {
                 continue;
             }
             // News for every peer waits while a peer has not answered our
-            // last message (see `Answering`): it goes with that answer.
+            // last message (see `Answering`): it goes with our answer to
+            // that, or with the next write to all once the peer has answered.
             if ready && !asked && peer_conn.awaiting_answer(now, ANSWER_PATIENCE) {
-                self.answering.later.insert(*conn_id);
+                held_back = true;
                 continue;
             }
             let generated = match &mut self.phase {
@@ -741,6 +742,9 @@ impl DocumentActor {
                 out.send_sync_message(*conn_id, self.document_id.clone(), msg);
             }
         }
+        if held_back {
+            self.answering.all = true;
+        }
     }
 
     /// Whether this step writes to every connection (see [`Answering`]).
@@ -752,7 +756,8 @@ impl DocumentActor {
         }
         let to_all = !matches!(self.phase, Phase::Ready(_))
             || std::mem::take(&mut self.answering.local)
-            || (self.answering.all && until_due(self.answering.last_all, now, self.pass_on_every()).is_zero());
+            || (self.answering.all
+                && until_due(self.answering.last_all, now, self.pass_on_every()).is_zero());
         if to_all {
             self.answering.all = false;
             self.answering.heads = heads;
@@ -908,7 +913,7 @@ impl<'a> WithDocGuard<'a> {
         let new_heads = actor.document().get_heads();
 
         // A change made here goes to every peer at once (Fieldvisit).
-        actor.answering.local |= actor.document().get_heads() != old_heads;
+        actor.answering.local |= new_heads != old_heads;
 
         // Make sure there's one turn of the loop
         let mut actor_result = DocActorResult::new();
