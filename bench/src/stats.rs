@@ -19,6 +19,34 @@ pub fn rss(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// (open, soft limit) file descriptors of process `pid`, or of this one for
+/// `None`: every connection costs one on each side, so a run of thousands
+/// checks both before it starts rather than failing half way on "too many
+/// open files" (or, on the server, on connections it never accepts).
+pub fn file_descriptors(pid: Option<u32>) -> Option<(u64, u64)> {
+    let dir = match pid {
+        Some(pid) => format!("/proc/{pid}"),
+        None => "/proc/self".to_owned(),
+    };
+    let open = std::fs::read_dir(format!("{dir}/fd")).ok()?.count() as u64;
+    let limits = std::fs::read_to_string(format!("{dir}/limits")).ok()?;
+    Some((open, soft_open_files_limit(&limits)?))
+}
+
+/// The soft "Max open files" of a `/proc/<pid>/limits` text; `u64::MAX`
+/// when unlimited.
+fn soft_open_files_limit(limits: &str) -> Option<u64> {
+    let soft = limits
+        .lines()
+        .find_map(|l| l.strip_prefix("Max open files"))?
+        .split_whitespace()
+        .next()?;
+    match soft {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
+}
+
 /// CPU time (user + system, all threads) that process `pid` has used so
 /// far, in seconds; `None` for this process itself. Read before and after a
 /// run: the difference is what the run cost, whatever else the machine did
@@ -107,6 +135,20 @@ mod tests {
         }
         assert!(cpu_seconds(None).unwrap() > 0.0);
         assert!(cpu_seconds(Some(std::process::id())).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn the_soft_open_files_limit_is_read() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units\n\
+                      Max processes             95448                95448                processes\n\
+                      Max open files            20000                1048576              files\n";
+        assert_eq!(soft_open_files_limit(limits), Some(20000));
+        assert_eq!(
+            soft_open_files_limit("Max open files  unlimited  unlimited  files"),
+            Some(u64::MAX)
+        );
+        let (open, limit) = file_descriptors(None).unwrap();
+        assert!(open > 0 && limit >= open);
     }
 
     #[test]

@@ -17,6 +17,12 @@
 //! JavaScript server, runs the same workload against both in one run and
 //! prints both rows and the ratio; `sweep` does that for several K, each
 //! run on a fresh server process.
+//!
+//! `idle` measures something else: the server memory each idle connection
+//! costs. On a fresh server one samod device creates a small visit, then N
+//! bare WebSocket peers (a few KiB each on the client) join, fetch it and
+//! sit idle; the server's RSS before and after, over N, is what one
+//! connection costs it, ours against the reference.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -27,11 +33,12 @@ use anyhow::{Context, Result, bail};
 use automerge::ReadDoc;
 use clap::{Parser, Subcommand};
 use fieldvisit_bench::client::{self, Bytes, Device};
-use fieldvisit_bench::stats::{cpu_seconds, percentile, rss};
+use fieldvisit_bench::stats::{cpu_seconds, file_descriptors, percentile, rss};
 use fieldvisit_bench::table::{Table, mib, ms};
 use fieldvisit_bench::{servers, synthetic_visit};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::records::TextField;
+use futures::StreamExt;
 use samod::{DocHandle, DocumentId};
 use tokio::task::JoinSet;
 
@@ -180,6 +187,32 @@ enum Command {
         servers: Servers,
         #[command(flatten)]
         limit: Limit,
+    },
+    /// Server memory per idle connection, ours then the reference at each
+    /// number of connections, each on a fresh server process.
+    Idle {
+        /// Idle connections (N) to hold open at each point, in order.
+        #[arg(long, value_delimiter = ',', default_value = "2000,10000")]
+        connections: Vec<usize>,
+        /// Connections joining at once: enough for a quick run, few enough
+        /// that neither server's accept queue overflows.
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        /// Quiet seconds before each memory reading, so that work the
+        /// server defers (storage writes, freed buffers) is done. Our
+        /// server's memory can still grow after 3 s (a one-off jump within
+        /// about 20 s at 2,000 peers): --settle-secs 30 reads it settled.
+        #[arg(long, default_value_t = 3)]
+        settle_secs: u64,
+        /// Longest one peer may take to join and get its document, past
+        /// which the point fails rather than stalling the run. Generous:
+        /// a server whose cost per joining peer grows with the peers
+        /// already on the document answers the last of 10,000 in over a
+        /// minute, and its memory is still worth measuring.
+        #[arg(long, default_value_t = 300)]
+        patience_secs: u64,
+        #[command(flatten)]
+        servers: Servers,
     },
 }
 
@@ -774,6 +807,264 @@ async fn sweep_run(
     })
 }
 
+/// File descriptors a run needs beyond one per connection: the owner's
+/// socket, the listener, storage and whatever the runtime holds.
+const SPARE_DESCRIPTORS: u64 = 64;
+
+/// How an `idle` point paces itself (see the subcommand's options).
+#[derive(Clone, Copy)]
+struct IdleTiming {
+    batch: usize,
+    settle: Duration,
+    patience: Duration,
+}
+
+/// One point of `idle`: the server's memory with one document and one
+/// device, and again with N idle peers on top.
+struct IdleRow {
+    connections: usize,
+    baseline: u64,
+    with_connections: u64,
+    peak: u64,
+}
+
+impl IdleRow {
+    /// What one connection cost, in KiB; negative only if the server gave
+    /// memory back meanwhile, which is shown rather than hidden.
+    fn kib_per_connection(&self) -> f64 {
+        (self.with_connections as f64 - self.baseline as f64) / 1024.0 / self.connections as f64
+    }
+}
+
+/// A measured idle point, or why there is none.
+type IdleOutcome = (&'static str, usize, Result<IdleRow, String>);
+
+/// Both processes need a descriptor per connection: said before opening
+/// any, with the limit to raise, since the server side of running out
+/// shows only as connections that are never accepted.
+fn check_descriptors(server: &servers::RunningServer, n: usize) -> Result<()> {
+    let need = n as u64 + SPARE_DESCRIPTORS;
+    for (who, pid) in [
+        ("the load generator", None),
+        (server.label, Some(server.pid)),
+    ] {
+        let (open, limit) = file_descriptors(pid).with_context(|| {
+            format!("could not read the open files limit of {who} (/proc/…/limits)")
+        })?;
+        if open + need > limit {
+            bail!(
+                "{n} connections need {need} more file descriptors in {who}, which has {open} \
+                 open of its limit of {limit} (ulimit -n): raise it (ulimit -n {}) or measure \
+                 fewer connections",
+                open + need
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The current open files limit, for errors that may be "too many open
+/// files".
+fn ulimit_note(server_pid: u32) -> String {
+    let limit = |pid| {
+        file_descriptors(pid)
+            .map(|(open, limit)| format!("{open} open of {limit}"))
+            .unwrap_or_else(|| "unknown".into())
+    };
+    format!(
+        "ulimit -n: load generator {}, server {}",
+        limit(None),
+        limit(Some(server_pid))
+    )
+}
+
+/// The server's (current, peak) RSS, or why not.
+fn server_rss(server: &servers::RunningServer) -> Result<(u64, u64)> {
+    rss(server.pid)
+        .with_context(|| format!("{} exited (no /proc/{}/status)", server.label, server.pid))
+}
+
+/// One point on a running server: the owner creates the visit, then the
+/// idle peers join and fetch it, a batch at a time, and stay. The peers'
+/// tasks go into the caller's `peers` rather than ending here, so the
+/// caller can stop the server first: its side then closes first, and our
+/// loopback ports are free again at once for the next point.
+async fn measure_idle(
+    server: &servers::RunningServer,
+    n: usize,
+    timing: IdleTiming,
+    peers: &mut JoinSet<()>,
+) -> Result<IdleRow> {
+    check_descriptors(server, n)?;
+    let owner =
+        client::connect(&server.url, "bench-idle-owner", Arc::new(Bytes::default())).await?;
+    let outcome = hold_idle(server, &owner, n, timing, peers).await;
+    // Stopped whatever happened, so it does not go on dialling a server
+    // that is gone while the next point runs.
+    owner.repo.stop().await;
+    outcome
+}
+
+/// [`measure_idle`] once the owner is connected.
+async fn hold_idle(
+    server: &servers::RunningServer,
+    owner: &Device,
+    n: usize,
+    timing: IdleTiming,
+    peers: &mut JoinSet<()>,
+) -> Result<IdleRow> {
+    let handle = owner
+        .repo
+        .create(synthetic_visit("case-idle"))
+        .await
+        .map_err(|_| anyhow::anyhow!("repo stopped"))?;
+    tokio::time::timeout(PATIENCE, handle.they_have_our_changes(owner.connection))
+        .await
+        .context("the server did not acknowledge the visit within 120 s")?;
+    let fetch = Arc::new(client::Fetch::new(handle.document_id().to_string())?);
+    tokio::time::sleep(timing.settle).await;
+    let (baseline, _) = server_rss(server)?;
+
+    let idling = Arc::new(client::Idling::default());
+    let started = Instant::now();
+    let url = &server.url;
+    let mut opening = futures::stream::iter(0..n)
+        .map(|i| {
+            let fetch = fetch.clone();
+            async move {
+                client::open_idle(url, &format!("bench-idle-{i}"), &fetch, timing.patience)
+                    .await
+                    .with_context(|| format!("idle peer {i}"))
+            }
+        })
+        .buffer_unordered(timing.batch.max(1));
+    let mut opened = 0;
+    while let Some(socket) = opening.next().await {
+        let socket = socket.with_context(|| {
+            format!(
+                "after {opened} of {n} connections were open ({})",
+                ulimit_note(server.pid)
+            )
+        })?;
+        peers.spawn(client::stay_idle(socket, idling.clone()));
+        opened += 1;
+        // Progress in fifths: how the time to join grows with the number
+        // already open tells a server whose cost per peer grows with them.
+        if opened % (n / 5).max(1) == 0 && opened < n {
+            eprintln!(
+                "loadgen:   {opened} open, {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    drop(opening);
+    eprintln!(
+        "loadgen:   {n} connections open and fetched in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(timing.settle).await;
+    let (with_connections, peak) = server_rss(server)?;
+    let closed = idling.closed.load(Ordering::Relaxed);
+    if closed > 0 {
+        bail!("the server closed {closed} of the {n} idle connections before the reading");
+    }
+    let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let (pings, messages, bytes) = (
+        count(&idling.pings),
+        count(&idling.messages),
+        count(&idling.bytes),
+    );
+    if pings + messages > 0 {
+        eprintln!(
+            "loadgen:   meanwhile the idle peers answered {pings} pings and got {messages} \
+             other messages ({bytes} bytes)"
+        );
+    }
+    Ok(IdleRow {
+        connections: n,
+        baseline,
+        with_connections,
+        peak,
+    })
+}
+
+/// One idle point on a server process of its own; a failure is told on
+/// stderr and kept, so the sweep goes on.
+async fn idle_point(
+    ours: bool,
+    bin: &std::path::Path,
+    reference: &std::path::Path,
+    n: usize,
+    timing: IdleTiming,
+) -> IdleOutcome {
+    let label = if ours {
+        "fieldvisit-sync-server"
+    } else {
+        "automerge-repo-sync-server"
+    };
+    eprintln!("loadgen: {n} idle connections: {label}");
+    let server = if ours {
+        servers::start_ours(bin).await
+    } else {
+        match servers::free_port() {
+            Ok(port) => servers::start_reference(reference, port).await,
+            Err(e) => Err(e),
+        }
+    };
+    let outcome = match server {
+        Err(e) => Err(e),
+        Ok(server) => {
+            let mut peers = JoinSet::new();
+            let outcome = measure_idle(&server, n, timing, &mut peers).await;
+            server.stop().await;
+            peers.shutdown().await;
+            outcome
+        }
+    };
+    match outcome {
+        Ok(row) => {
+            eprintln!(
+                "loadgen:   {:.1} KiB per connection",
+                row.kib_per_connection()
+            );
+            (label, n, Ok(row))
+        }
+        Err(e) => {
+            eprintln!("loadgen:   FAILED: {e:#}");
+            (label, n, Err(format!("{e:#}")))
+        }
+    }
+}
+
+fn idle_table(points: &[IdleOutcome]) -> Table {
+    let headers = [
+        "server",
+        "connections",
+        "baseline RSS MiB",
+        "RSS MiB with connections",
+        "KiB per connection",
+        "peak RSS MiB",
+    ];
+    let mut t = Table::new(&headers);
+    for (label, n, outcome) in points {
+        let mut cells = vec![label.to_string(), n.to_string()];
+        match outcome {
+            Ok(r) => cells.extend([
+                mib(r.baseline),
+                mib(r.with_connections),
+                format!("{:.1}", r.kib_per_connection()),
+                mib(r.peak),
+            ]),
+            Err(_) => {
+                cells.push("failed".into());
+                cells.extend(std::iter::repeat_n("-".to_owned(), headers.len() - 3));
+            }
+        }
+        t.row(cells);
+    }
+    t
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().command {
@@ -921,6 +1212,61 @@ async fn main() -> Result<()> {
                 .count();
             if failed > 0 {
                 bail!("{failed} run(s) of the sweep failed (their errors are above)");
+            }
+        }
+        Command::Idle {
+            connections,
+            batch,
+            settle_secs,
+            patience_secs,
+            servers: paths,
+        } => {
+            if connections.contains(&0) {
+                bail!("--connections must each be at least 1");
+            }
+            let (bin, reference) = paths.resolved();
+            let timing = IdleTiming {
+                batch,
+                settle: Duration::from_secs(settle_secs),
+                patience: Duration::from_secs(patience_secs),
+            };
+            eprintln!("loadgen: our server runs with authentication off for this measurement only");
+            let mut measured = Vec::with_capacity(2 * connections.len());
+            for &n in &connections {
+                for ours in [true, false] {
+                    measured.push(idle_point(ours, &bin, &reference, n, timing).await);
+                }
+            }
+            println!("{}\n", idle_table(&measured).render());
+            let mut r = Table::new(&[
+                "connections",
+                "KiB per connection ours / ref (lower is better)",
+                "RSS with connections ours / ref (lower)",
+            ]);
+            for pair in measured.chunks(2) {
+                let [(_, n, o), (_, _, t)] = pair else {
+                    continue;
+                };
+                let cells = match (o, t) {
+                    (Ok(o), Ok(t)) => vec![
+                        ratio(o.kib_per_connection(), t.kib_per_connection()),
+                        ratio(o.with_connections as f64, t.with_connections as f64),
+                    ],
+                    _ => vec!["-".into(); 2],
+                };
+                let mut row = vec![n.to_string()];
+                row.extend(cells);
+                r.row(row);
+            }
+            println!("{}", r.render());
+            let failed: Vec<String> = measured
+                .iter()
+                .filter_map(|(label, n, o)| {
+                    o.as_ref().err().map(|e| format!("{label} at {n}: {e}"))
+                })
+                .collect();
+            if !failed.is_empty() {
+                bail!("{} point(s) failed:\n{}", failed.len(), failed.join("\n"));
             }
         }
     }
