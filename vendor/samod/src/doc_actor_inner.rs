@@ -32,6 +32,10 @@ pub(crate) struct DocActorInner {
     actor: DocumentActor,
     /// The set of peers who are connected to this document as of the last [`DocAtorResult`]
     last_observed_peers: HashSet<PeerId>,
+    /// The actor's connections version when `last_observed_peers` was
+    /// built (patched in by Fieldvisit): rebuilt only when it moved, not
+    /// after every message.
+    observed_connections: Option<u64>,
     observer: Option<Arc<dyn RepoObserver>>,
     /// Storage writes (puts and deletes) issued but not yet reported complete,
     /// each with the connection whose message caused it (`None`: a local
@@ -73,6 +77,7 @@ impl DocActorInner {
             peer_state_change_listeners: Vec::new(),
             actor,
             last_observed_peers: HashSet::new(),
+            observed_connections: None,
             observer,
             unsaved_writes: HashMap::new(),
             writes_owner: None,
@@ -136,7 +141,7 @@ impl DocActorInner {
                 peers: new_peers,
             });
         }
-        let peer_count = self.actor.peers().len();
+        let peer_count = self.actor.peer_count();
         let stats = self.actor.document().stats();
         log_sync_message_stats(
             &self.document_id,
@@ -422,6 +427,11 @@ impl DocActorInner {
 
     /// Returns the set of peers for this document if it is different to self.last_observed_peers
     pub(crate) fn connected_peers_changed(&mut self, stopped: bool) -> Option<HashSet<PeerId>> {
+        let version = self.actor.connections_version();
+        if !stopped && self.observed_connections == Some(version) {
+            return None;
+        }
+        self.observed_connections = Some(version);
         let peers = self.actor.peers();
         let peers = if stopped {
             HashSet::new()

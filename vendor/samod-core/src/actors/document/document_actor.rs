@@ -57,6 +57,9 @@ pub struct DocumentActor {
     /// Sync messages go to every connection only when there is something
     /// new for all of them (patched in by Fieldvisit, see [`Answering`]).
     answering: Answering,
+    /// Counts connections added and removed (patched in by Fieldvisit), so
+    /// samod rebuilds its set of the document's peers only when it changed.
+    connections_version: u64,
 }
 
 /// Whom the next step writes sync messages to (patched in by Fieldvisit).
@@ -159,6 +162,7 @@ impl DocumentActor {
                 all: true,
                 ..Answering::default()
             },
+            connections_version: 0,
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -520,6 +524,18 @@ impl DocumentActor {
             .collect()
     }
 
+    /// How many connections the document has (patched in by Fieldvisit:
+    /// `peers().len()` copied every peer's state to count them).
+    pub fn peer_count(&self) -> usize {
+        self.peer_connections.len()
+    }
+
+    /// Changes whenever a connection is added or removed (patched in by
+    /// Fieldvisit).
+    pub fn connections_version(&self) -> u64 {
+        self.connections_version
+    }
+
     pub fn conn_peer_id(&self, conn_id: ConnectionId) -> Option<PeerId> {
         self.peer_connections
             .get(&conn_id)
@@ -840,6 +856,7 @@ impl DocumentActor {
         );
         self.peer_connections
             .insert(conn_id, PeerDocConnection::new(peer_id, conn_id));
+        self.connections_version += 1;
         self.answering.connections.insert(conn_id);
         if let Phase::Requesting(request) = &mut self.phase
             && let Some(conn) = self.peer_connections.get(&conn_id)
@@ -850,6 +867,7 @@ impl DocumentActor {
 
     fn remove_connection(&mut self, conn_id: ConnectionId) {
         self.peer_connections.remove(&conn_id);
+        self.connections_version += 1;
         self.answering.connections.remove(&conn_id);
         self.answering.later.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);
