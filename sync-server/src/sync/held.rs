@@ -12,7 +12,7 @@
 //! for the missing changes itself, and judges the held changes together with
 //! the answer. Pure: the connection sends and forwards what this decides.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use automerge::ChangeHash;
 use automerge::sync::{ChunkList, Message, MessageVersion};
@@ -111,20 +111,20 @@ impl Held {
 /// One sync payload carrying the changes of every payload given, each
 /// change once, with the heads of the last. Payloads that do not decode
 /// add nothing (they were judged, and refused, on their own).
+///
+/// Each change is looked up in a set: a message may carry up to
+/// `payload::Limits::max_chunks` of them, and comparing each with every
+/// one before would let a device make the server do that squared.
 pub fn combine<'a>(payloads: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
-    let mut chunks: Vec<Vec<u8>> = Vec::new();
-    let mut heads = Vec::new();
-    for payload in payloads {
-        let Ok(message) = Message::decode(payload) else {
-            continue;
-        };
-        heads = message.heads;
-        for chunk in message.changes.iter() {
-            if !chunks.iter().any(|c| c.as_slice() == chunk) {
-                chunks.push(chunk.to_vec());
-            }
-        }
-    }
+    let messages: Vec<Message> = payloads.filter_map(|p| Message::decode(p).ok()).collect();
+    let heads = messages.last().map(|m| m.heads.clone()).unwrap_or_default();
+    let mut seen = HashSet::new();
+    let chunks: Vec<Vec<u8>> = messages
+        .iter()
+        .flat_map(|m| m.changes.iter())
+        .filter(|chunk| seen.insert(*chunk))
+        .map(|chunk| chunk.to_vec())
+        .collect();
     Message {
         heads,
         need: Vec::new(),
