@@ -30,12 +30,10 @@ pub(crate) struct DocActorInner {
     change_listeners: Vec<mpsc::UnboundedSender<DocumentChanged>>,
     peer_state_change_listeners: Vec<mpsc::UnboundedSender<HashMap<ConnectionId, PeerDocState>>>,
     actor: DocumentActor,
-    /// The set of peers who are connected to this document as of the last [`DocAtorResult`]
-    last_observed_peers: HashSet<PeerId>,
-    /// The actor's connections version when `last_observed_peers` was
-    /// built (patched in by Fieldvisit): rebuilt only when it moved, not
-    /// after every message.
-    observed_connections: Option<u64>,
+    /// How many connections each peer has to this document, kept by the
+    /// actor's connection changes (patched in by Fieldvisit: the set was
+    /// rebuilt from every peer's state, and sent whole, on each join).
+    peer_connections: HashMap<PeerId, usize>,
     observer: Option<Arc<dyn RepoObserver>>,
     /// Storage writes (puts and deletes) issued but not yet reported complete,
     /// each with the connection whose message caused it (`None`: a local
@@ -76,8 +74,7 @@ impl DocActorInner {
             change_listeners: Vec::new(),
             peer_state_change_listeners: Vec::new(),
             actor,
-            last_observed_peers: HashSet::new(),
-            observed_connections: None,
+            peer_connections: HashMap::new(),
             observer,
             unsaved_writes: HashMap::new(),
             writes_owner: None,
@@ -133,12 +130,13 @@ impl DocActorInner {
             pending_sync_messages,
         } = results;
 
-        if let Some(new_peers) = self.connected_peers_changed(stopped) {
+        if let Some((joined, left)) = self.connected_peers_changed(stopped) {
             // Send lifecycle changes before the checks below, including removal
             // of the last connection to a peer even when no check is generated.
             let _ = self.tx_io.unbounded_send(IoLoopTask::DocumentPeersChanged {
                 actor_id: self.actor_id,
-                peers: new_peers,
+                joined,
+                left,
             });
         }
         let peer_count = self.actor.peer_count();
@@ -425,27 +423,40 @@ impl DocActorInner {
         (peers, rx)
     }
 
-    /// Returns the set of peers for this document if it is different to self.last_observed_peers
-    pub(crate) fn connected_peers_changed(&mut self, stopped: bool) -> Option<HashSet<PeerId>> {
-        let version = self.actor.connections_version();
-        if !stopped && self.observed_connections == Some(version) {
-            return None;
+    /// The peers that gained their first connection to this document and
+    /// those that lost their last, since the last call; every peer has left
+    /// once the actor stopped. `None` when neither happened.
+    pub(crate) fn connected_peers_changed(
+        &mut self,
+        stopped: bool,
+    ) -> Option<(Vec<PeerId>, Vec<PeerId>)> {
+        let (mut joined, mut left) = (Vec::new(), Vec::new());
+        for (peer, added) in self.actor.take_connection_changes() {
+            if added {
+                let count = self.peer_connections.entry(peer.clone()).or_default();
+                *count += 1;
+                if *count == 1 {
+                    joined.push(peer);
+                }
+            } else if let Some(count) = self.peer_connections.get_mut(&peer) {
+                *count -= 1;
+                if *count == 0 {
+                    self.peer_connections.remove(&peer);
+                    left.push(peer);
+                }
+            }
         }
-        self.observed_connections = Some(version);
-        let peers = self.actor.peers();
-        let peers = if stopped {
-            HashSet::new()
-        } else {
-            peers
-                .keys()
-                .filter_map(|id| self.actor.conn_peer_id(*id))
-                .collect()
-        };
-        if peers != self.last_observed_peers {
-            self.last_observed_peers = peers.clone();
-            Some(peers)
-        } else {
+        if stopped {
+            left.extend(self.peer_connections.drain().map(|(peer, _)| peer));
+        }
+        // A peer that left and came back within one step is in both lists:
+        // it has a connection, so it only joined.
+        left.retain(|peer| !self.peer_connections.contains_key(peer));
+        joined.retain(|peer| self.peer_connections.contains_key(peer));
+        if joined.is_empty() && left.is_empty() {
             None
+        } else {
+            Some((joined, left))
         }
     }
 }

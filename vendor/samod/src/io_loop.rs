@@ -1,7 +1,4 @@
-use std::{
-    collections::HashSet,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
 
 use futures::{
     FutureExt, SinkExt, StreamExt,
@@ -40,13 +37,15 @@ pub(crate) enum IoLoopTask {
         dialer_id: DialerId,
         url: Url,
     },
-    /// The complete current set of peers connected to a document, not a delta.
-    /// Used to clean up peer-scoped resources, currently share-policy subscriptions,
-    /// when the last connection to a peer disappears. An empty set releases all
-    /// such resources for the document. This does not itself request a policy check.
+    /// The peers that gained their first connection to a document, and those
+    /// that lost their last (a delta, patched in by Fieldvisit: the whole set,
+    /// sent on every join, cost squared with thousands of peers). Used to clean
+    /// up peer-scoped resources, currently share-policy subscriptions. This does
+    /// not itself request a policy check.
     DocumentPeersChanged {
         actor_id: DocumentActorId,
-        peers: HashSet<PeerId>,
+        joined: Vec<PeerId>,
+        left: Vec<PeerId>,
     },
     StopSharePolicies,
     /// Periodic tick to drive time-based connector logic (retry backoff).
@@ -136,8 +135,8 @@ pub(crate) async fn io_loop<S: LocalStorage, A: LocalSharePolicy>(
                             }
                         }
                     },
-                    IoLoopTask::DocumentPeersChanged { actor_id, peers } => {
-                        policies.set_peers(actor_id, peers);
+                    IoLoopTask::DocumentPeersChanged { actor_id, joined, left } => {
+                        policies.peers_changed(actor_id, joined, left);
                     }
                     IoLoopTask::StopSharePolicies => {
                         policies.clear();

@@ -1,7 +1,7 @@
 //! Policy state belongs to the IO loop. Streams only produce subscription events.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     task::Poll,
 };
 
@@ -20,8 +20,10 @@ use crate::{actor_task::ActorTask, share_policy::LocalSharePolicy};
 
 #[derive(Default)]
 pub(super) struct Policies {
-    // None means the pair is active but its first check hasn't arrived yet.
-    subscriptions: HashMap<(DocumentActorId, PeerId), Option<Subscription>>,
+    // By document, then peer (patched in by Fieldvisit: one map keyed by the
+    // pair was swept whole whenever any document's peers changed). None means
+    // the pair is active but its first check hasn't arrived yet.
+    subscriptions: HashMap<DocumentActorId, HashMap<PeerId, Option<Subscription>>>,
 }
 
 struct Subscription {
@@ -53,12 +55,30 @@ pub(super) struct PolicyEvent {
 }
 
 impl Policies {
-    pub(super) fn set_peers(&mut self, actor_id: DocumentActorId, peers: HashSet<PeerId>) {
-        self.subscriptions
-            .retain(|(actor, peer), _| *actor != actor_id || peers.contains(peer));
-        for peer in peers {
-            self.subscriptions.entry((actor_id, peer)).or_default();
+    pub(super) fn peers_changed(
+        &mut self,
+        actor_id: DocumentActorId,
+        joined: Vec<PeerId>,
+        left: Vec<PeerId>,
+    ) {
+        let peers = self.subscriptions.entry(actor_id).or_default();
+        for peer in left {
+            peers.remove(&peer);
         }
+        for peer in joined {
+            peers.entry(peer).or_default();
+        }
+        if peers.is_empty() {
+            self.subscriptions.remove(&actor_id);
+        }
+    }
+
+    fn slot(
+        &mut self,
+        actor_id: DocumentActorId,
+        peer_id: &PeerId,
+    ) -> Option<&mut Option<Subscription>> {
+        self.subscriptions.get_mut(&actor_id)?.get_mut(peer_id)
     }
 
     pub(super) fn clear(&mut self) {
@@ -74,7 +94,7 @@ impl Policies {
         peer_id: PeerId,
         task_id: IoTaskId,
     ) -> Check<impl Stream<Item = PolicyEvent> + 'static + use<'a, A>> {
-        let Some(slot) = self.subscriptions.get_mut(&(actor_id, peer_id.clone())) else {
+        let Some(slot) = self.slot(actor_id, &peer_id) else {
             return Check::Pending;
         };
         if let Some(subscription) = slot {
@@ -112,10 +132,7 @@ impl Policies {
 
     /// Apply one stream event and return messages for its document actor.
     pub(super) fn handle_event(&mut self, event: PolicyEvent) -> Vec<ActorTask> {
-        let Some(Some(subscription)) = self
-            .subscriptions
-            .get_mut(&(event.actor_id, event.peer_id.clone()))
-        else {
+        let Some(Some(subscription)) = self.slot(event.actor_id, &event.peer_id) else {
             return Vec::new();
         };
         if subscription.id != event.subscription_id {

@@ -57,9 +57,11 @@ pub struct DocumentActor {
     /// Sync messages go to every connection only when there is something
     /// new for all of them (patched in by Fieldvisit, see [`Answering`]).
     answering: Answering,
-    /// Counts connections added and removed (patched in by Fieldvisit), so
-    /// samod rebuilds its set of the document's peers only when it changed.
-    connections_version: u64,
+    /// Connections added (`true`) and removed since samod last took them
+    /// (patched in by Fieldvisit), so samod keeps its set of the document's
+    /// peers by these changes instead of rebuilding it from every peer's
+    /// state on each join, which made thousands of joins cost squared.
+    connection_changes: Vec<(PeerId, bool)>,
 }
 
 /// Whom the next step writes sync messages to (patched in by Fieldvisit).
@@ -162,7 +164,7 @@ impl DocumentActor {
                 all: true,
                 ..Answering::default()
             },
-            connections_version: 0,
+            connection_changes: Vec::new(),
         };
 
         tracing::trace!(?initial_connections, "applying initial connections");
@@ -530,10 +532,10 @@ impl DocumentActor {
         self.peer_connections.len()
     }
 
-    /// Changes whenever a connection is added or removed (patched in by
-    /// Fieldvisit).
-    pub fn connections_version(&self) -> u64 {
-        self.connections_version
+    /// The connections added (`true`) and removed since the last call, in
+    /// order (patched in by Fieldvisit).
+    pub fn take_connection_changes(&mut self) -> Vec<(PeerId, bool)> {
+        std::mem::take(&mut self.connection_changes)
     }
 
     pub fn conn_peer_id(&self, conn_id: ConnectionId) -> Option<PeerId> {
@@ -854,9 +856,9 @@ impl DocumentActor {
             !self.peer_connections.contains_key(&conn_id),
             "Connection ID already exists"
         );
+        self.connection_changes.push((peer_id.clone(), true));
         self.peer_connections
             .insert(conn_id, PeerDocConnection::new(peer_id, conn_id));
-        self.connections_version += 1;
         self.answering.connections.insert(conn_id);
         if let Phase::Requesting(request) = &mut self.phase
             && let Some(conn) = self.peer_connections.get(&conn_id)
@@ -866,8 +868,9 @@ impl DocumentActor {
     }
 
     fn remove_connection(&mut self, conn_id: ConnectionId) {
-        self.peer_connections.remove(&conn_id);
-        self.connections_version += 1;
+        if let Some(gone) = self.peer_connections.remove(&conn_id) {
+            self.connection_changes.push((gone.peer_id, false));
+        }
         self.answering.connections.remove(&conn_id);
         self.answering.later.remove(&conn_id);
         self.check_policy_tasks.retain(|_, id| *id != conn_id);

@@ -6,7 +6,7 @@ fn active() -> (Policies, DocumentActorId, DocumentId, PeerId) {
     let actor = DocumentActorId::new();
     let doc = DocumentId::new(&mut rand::rng());
     let peer: PeerId = "remote".into();
-    policies.set_peers(actor, HashSet::from([peer.clone()]));
+    policies.peers_changed(actor, vec![peer.clone()], Vec::new());
     (policies, actor, doc, peer)
 }
 
@@ -85,7 +85,7 @@ fn changed_decisions_push_messages_and_duplicates_do_nothing() {
         let update = policies.handle_event(events.next().await.unwrap());
         assert!(matches!(update.as_slice(), [ActorTask::HandleMessage(_)]));
         assert_eq!(
-            policies.subscriptions[&(actor, peer)]
+            policies.subscriptions[&actor][&peer]
                 .as_ref()
                 .unwrap()
                 .latest,
@@ -128,9 +128,9 @@ fn disconnected_subscriptions_are_cancelled_and_late_events_are_ignored() {
         };
         let mut events = Box::pin(events);
         let stale = events.next().await.unwrap();
-        policies.set_peers(actor, HashSet::new());
+        policies.peers_changed(actor, Vec::new(), vec![peer.clone()]);
         assert!(events.next().await.is_none(), "removal aborts polling");
-        policies.set_peers(actor, HashSet::from([peer.clone()]));
+        policies.peers_changed(actor, vec![peer.clone()], Vec::new());
         let replacement_policy = ShareConfig::read_only();
         let Check::Subscribe(replacement) =
             policies.check(&replacement_policy, actor, doc, peer.clone(), 2usize.into())
@@ -139,7 +139,7 @@ fn disconnected_subscriptions_are_cancelled_and_late_events_are_ignored() {
         };
         assert!(policies.handle_event(stale).is_empty());
         assert_eq!(
-            policies.subscriptions[&(actor, peer)]
+            policies.subscriptions[&actor][&peer]
                 .as_ref()
                 .unwrap()
                 .latest,
