@@ -37,6 +37,26 @@ impl Drop for Slot {
     }
 }
 
+/// A connection's state between messages (see `serve_connection`).
+struct Conn {
+    device: Option<Device>,
+    device_id: String,
+    to_samod: futures::channel::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    answers: futures::channel::mpsc::Sender<Vec<u8>>,
+    gate: Gate,
+    judging: Judging,
+    held: Held,
+    session: String,
+    notices: u64,
+}
+
+/// What the connection does after a message.
+enum Next {
+    Go,
+    /// End it, with a close frame's code and reason, or without one.
+    Close(Option<(u16, String)>),
+}
+
 impl SyncEngine {
     /// Takes one of a device's connection slots, or `Err` when it holds
     /// every one already.
@@ -94,7 +114,6 @@ impl SyncEngine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(connection_id, culprit_tx);
-        let mut to_samod = to_samod;
         let (ws_tx, mut ws_rx) = socket.split();
         // The two directions run as two tasks. In one loop, waiting for samod
         // to take an inbound message would stop us draining its outbound
@@ -110,121 +129,33 @@ impl SyncEngine {
             close_rx,
             writer_done_tx,
         ));
-        let mut answers = answers;
-        let mut gate = Gate::new(device.is_none());
-        let mut judging = Judging::default();
-        // Messages waiting for changes the device left out: at most one
-        // message's worth per connection.
-        let mut held = Held::new(self.limits.max_message_bytes);
-        // Refusal notices are ephemeral messages from the server: samod
-        // tells them apart by session and count.
-        let session = crate::secrets::token()[..16].to_owned();
-        let mut notices: u64 = 0;
-        tracing::info!(device = %device_id, "sync connection opened");
+        // What the connection keeps between messages. The work on one
+        // message runs in its own boxed future, so an idle connection holds
+        // only this and the select below, not the largest state any message
+        // ever needed (10 KB of futures, most of an idle connection's cost).
+        let gate = Gate::new(device.is_none());
+        let mut conn = Conn {
+            device,
+            device_id,
+            to_samod,
+            answers,
+            gate,
+            judging: Judging::default(),
+            // Messages waiting for changes the device left out: at most one
+            // message's worth per connection.
+            held: Held::new(self.limits.max_message_bytes),
+            // Refusal notices are ephemeral messages from the server: samod
+            // tells them apart by session and count.
+            session: crate::secrets::token()[..16].to_owned(),
+            notices: 0,
+        };
+        tracing::info!(device = %conn.device_id, "sync connection opened");
         let close: Option<(u16, String)> = loop {
             tokio::select! {
                 inbound = ws_rx.next() => match inbound {
                     Some(Ok(Message::Binary(bytes))) => {
-                        capture(&bytes);
-                        let msg = match wire::inspect(&bytes, self.limits.max_message_bytes, &self.limits.payload) {
-                            Ok(msg) => msg,
-                            Err(rejection) => {
-                                match &device {
-                                    Some(device) => self.audit_rejection(device, &rejection).await,
-                                    None => tracing::warn!(%rejection, "inbound message refused"),
-                                }
-                                break Some((rejection.close_code(), format!("{}: {}", rejection.code(), rejection)));
-                            }
-                        };
-                        match self.pass(&mut gate, device.as_ref(), &msg).await {
-                            Verdict::Forward => {
-                                let mut new_changes = Vec::new();
-                                // Held messages whose changes this one completed.
-                                let mut earlier = Vec::new();
-                                if let (None, Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
-                                    match self.judge_for_benchmarks(doc, &bytes).await {
-                                        Outcome::Refused(refusal) => tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message),
-                                        Outcome::Forward(accepted) => new_changes = accepted.new,
-                                        Outcome::Close { .. } | Outcome::Missing { .. } => {}
-                                    }
-                                }
-                                if let (Some(device), Some(doc), true) = (&device, &msg.document_id, msg.carries_changes) {
-                                    let own = wire::sync_payload(&bytes);
-                                    let with_held = own.and_then(|p| held.payload_for(doc, p));
-                                    match self.judge(device, &mut judging, doc, with_held.as_deref().or(own)).await {
-                                        Outcome::Forward(accepted) => {
-                                            earlier = held.release(doc);
-                                            // Every review decision is in the audit log.
-                                            for (id, d) in accepted.decisions {
-                                                if !judging.audited_decisions.insert((doc.clone(), id.clone())) {
-                                                    continue;
-                                                }
-                                                let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
-                                                self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
-                                            }
-                                            // The alert is committed before the concern is handed
-                                            // on, so a stored concern always has one; when it cannot
-                                            // be, the concern is not taken now (the phone keeps it
-                                            // and sends it again).
-                                            if let Some((event, case_id)) = accepted.concern
-                                                && !self.alerts.concern_event(&self.db, device, doc, &case_id, event).await
-                                            {
-                                                break Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record this safeguarding concern just now; it stays on this device and is sent again".into()));
-                                            }
-                                            new_changes = accepted.new;
-                                        }
-                                        Outcome::Refused(refusal) => {
-                                            held.forget(doc);
-                                            tracing::info!(device = %device_id, document = %doc, code = refusal.code, reason = %refusal.message, "change refused by the record's rules");
-                                            if let Some(note) = gate.refused_change(doc, refusal.code) {
-                                                self.write_audit(device, note.action, Some(doc.clone()), format!("{}: {}", refusal.code, refusal.message)).await;
-                                            }
-                                            notices += 1;
-                                            let notice = wire::refusal_notice(SERVER_PEER_ID, &peer_id_for(&device_id), doc, &session, notices, &refusal);
-                                            if answers.send(notice).await.is_err() {
-                                                break None;
-                                            }
-                                            continue;
-                                        }
-                                        Outcome::Missing { heads, missing } => match held.hold(doc, bytes.to_vec()) {
-                                            Hold::Ask => {
-                                                tracing::info!(device = %device_id, document = %doc, missing = missing.len(), "changes build on changes the device left out; asking for them");
-                                                let question = wire::sync_message(SERVER_PEER_ID, &peer_id_for(&device_id), doc, &held::ask(heads, missing));
-                                                if answers.send(question).await.is_err() {
-                                                    break None;
-                                                }
-                                                continue;
-                                            }
-                                            Hold::GiveUp => break Some((CLOSE_OUT_OF_ORDER, "changes_out_of_order: these changes build on changes the server asked for and did not get; reconnect to sync afresh".into())),
-                                        },
-                                        Outcome::Close { code, reason } => break Some((code, reason)),
-                                    }
-                                }
-                                // The receipt first: a change the server stores always has one.
-                                if let Some(doc) = &msg.document_id
-                                    && !self.receipts.record(doc, &new_changes, device.as_ref().map(|d| d.id.as_str())).await
-                                {
-                                    break Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record changes just now; they stay on this device and are sent again".into()));
-                                }
-                                let mut handed_on = true;
-                                for message in earlier.into_iter().chain(std::iter::once(bytes.to_vec())) {
-                                    if to_samod.send(Ok(message)).await.is_err() {
-                                        handed_on = false;
-                                        break;
-                                    }
-                                }
-                                if !handed_on {
-                                    break None;
-                                }
-                            }
-                            Verdict::Unavailable(doc) => {
-                                let answer = wire::doc_unavailable(SERVER_PEER_ID, &peer_id_for(&device_id), &doc);
-                                if answers.send(answer).await.is_err() {
-                                    break None;
-                                }
-                            }
-                            Verdict::Drop => {}
-                            Verdict::Close { code, reason } => break Some((code, reason)),
+                        if let Next::Close(close) = Box::pin(self.on_message(&mut conn, &bytes)).await {
+                            break close;
                         }
                     }
                     Some(Ok(Message::Text(_))) => {
@@ -236,15 +167,15 @@ impl SyncEngine {
                 _ = &mut writer_done => break None,
                 Some(doc) = culprit.recv() => {
                     let detail = format!("document {doc} could not apply this connection's message (it panicked and was reloaded)");
-                    if let Some(device) = &device {
-                        self.write_audit(device, "malformed_message", Some(doc), detail.clone()).await;
+                    if let Some(device) = &conn.device {
+                        Box::pin(self.write_audit(device, "malformed_message", Some(doc), detail.clone())).await;
                     }
                     break Some((1007, format!("malformed_message: {detail}")));
                 }
                 id = revoked.recv() => {
                     let lagged = matches!(id, Err(broadcast::error::RecvError::Lagged(_)));
-                    let is_me = matches!(&id, Ok(id) if *id == device_id);
-                    if device.is_some() && (is_me || (lagged && self.is_revoked(&device_id))) {
+                    let is_me = matches!(&id, Ok(id) if *id == conn.device_id);
+                    if conn.device.is_some() && (is_me || (lagged && self.is_revoked(&conn.device_id))) {
                         break Some((CLOSE_REVOKED, "device_revoked: this device has been revoked".into()));
                     }
                 }
@@ -258,6 +189,13 @@ impl SyncEngine {
         } else {
             drop(close_tx);
         }
+        let Conn {
+            device,
+            device_id,
+            gate,
+            to_samod,
+            ..
+        } = conn;
         drop(to_samod);
         self.culprits
             .lock()
@@ -265,10 +203,134 @@ impl SyncEngine {
             .remove(&connection_id);
         let _ = writer.await;
         if let Some(device) = &device {
-            self.audit_summary(device, &gate).await;
+            Box::pin(self.audit_summary(device, &gate)).await;
         }
         drop(slot);
         tracing::info!(device = %device_id, "sync connection closed");
+    }
+
+    /// One binary message from the device: checked, judged, answered or
+    /// handed on to samod.
+    async fn on_message(&self, conn: &mut Conn, bytes: &[u8]) -> Next {
+        capture(bytes);
+        let msg = match wire::inspect(bytes, self.limits.max_message_bytes, &self.limits.payload) {
+            Ok(msg) => msg,
+            Err(rejection) => {
+                match &conn.device {
+                    Some(device) => self.audit_rejection(device, &rejection).await,
+                    None => tracing::warn!(%rejection, "inbound message refused"),
+                }
+                return Next::Close(Some((
+                    rejection.close_code(),
+                    format!("{}: {}", rejection.code(), rejection),
+                )));
+            }
+        };
+        match self.pass(&mut conn.gate, conn.device.as_ref(), &msg).await {
+            Verdict::Forward => {
+                let mut new_changes = Vec::new();
+                // Held messages whose changes this one completed.
+                let mut earlier = Vec::new();
+                if let (None, Some(doc), true) =
+                    (&conn.device, &msg.document_id, msg.carries_changes)
+                {
+                    match self.judge_for_benchmarks(doc, bytes).await {
+                        Outcome::Refused(refusal) => {
+                            tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message)
+                        }
+                        Outcome::Forward(accepted) => new_changes = accepted.new,
+                        Outcome::Close { .. } | Outcome::Missing { .. } => {}
+                    }
+                }
+                if let (Some(device), Some(doc), true) =
+                    (&conn.device, &msg.document_id, msg.carries_changes)
+                {
+                    let own = wire::sync_payload(bytes);
+                    let with_held = own.and_then(|p| conn.held.payload_for(doc, p));
+                    match self.judge(device, &mut conn.judging, doc, with_held.as_deref().or(own)).await {
+                        Outcome::Forward(accepted) => {
+                            earlier = conn.held.release(doc);
+                            // Every review decision is in the audit log.
+                            for (id, d) in accepted.decisions {
+                                if !conn.judging.audited_decisions.insert((doc.clone(), id.clone())) {
+                                    continue;
+                                }
+                                let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
+                                self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
+                            }
+                            // The alert is committed before the concern is handed
+                            // on, so a stored concern always has one; when it cannot
+                            // be, the concern is not taken now (the phone keeps it
+                            // and sends it again).
+                            if let Some((event, case_id)) = accepted.concern
+                                && !self.alerts.concern_event(&self.db, device, doc, &case_id, event).await
+                            {
+                                return Next::Close(Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record this safeguarding concern just now; it stays on this device and is sent again".into())));
+                            }
+                            new_changes = accepted.new;
+                        }
+                        Outcome::Refused(refusal) => {
+                            conn.held.forget(doc);
+                            tracing::info!(device = %conn.device_id, document = %doc, code = refusal.code, reason = %refusal.message, "change refused by the record's rules");
+                            if let Some(note) = conn.gate.refused_change(doc, refusal.code) {
+                                self.write_audit(device, note.action, Some(doc.clone()), format!("{}: {}", refusal.code, refusal.message)).await;
+                            }
+                            conn.notices += 1;
+                            let notice = wire::refusal_notice(SERVER_PEER_ID, &peer_id_for(&conn.device_id), doc, &conn.session, conn.notices, &refusal);
+                            if conn.answers.send(notice).await.is_err() {
+                                return Next::Close(None);
+                            }
+                            return Next::Go;
+                        }
+                        Outcome::Missing { heads, missing } => match conn.held.hold(doc, bytes.to_vec()) {
+                            Hold::Ask => {
+                                tracing::info!(device = %conn.device_id, document = %doc, missing = missing.len(), "changes build on changes the device left out; asking for them");
+                                let question = wire::sync_message(SERVER_PEER_ID, &peer_id_for(&conn.device_id), doc, &held::ask(heads, missing));
+                                if conn.answers.send(question).await.is_err() {
+                                    return Next::Close(None);
+                                }
+                                return Next::Go;
+                            }
+                            Hold::GiveUp => return Next::Close(Some((CLOSE_OUT_OF_ORDER, "changes_out_of_order: these changes build on changes the server asked for and did not get; reconnect to sync afresh".into()))),
+                        },
+                        Outcome::Close { code, reason } => return Next::Close(Some((code, reason))),
+                    }
+                }
+                // The receipt first: a change the server stores always has one.
+                if let Some(doc) = &msg.document_id
+                    && !self
+                        .receipts
+                        .record(
+                            doc,
+                            &new_changes,
+                            conn.device.as_ref().map(|d| d.id.as_str()),
+                        )
+                        .await
+                {
+                    return Next::Close(Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record changes just now; they stay on this device and are sent again".into())));
+                }
+                let mut handed_on = true;
+                for message in earlier.into_iter().chain(std::iter::once(bytes.to_vec())) {
+                    if conn.to_samod.send(Ok(message)).await.is_err() {
+                        handed_on = false;
+                        break;
+                    }
+                }
+                if !handed_on {
+                    return Next::Close(None);
+                }
+            }
+            Verdict::Unavailable(doc) => {
+                let answer =
+                    wire::doc_unavailable(SERVER_PEER_ID, &peer_id_for(&conn.device_id), &doc);
+                if conn.answers.send(answer).await.is_err() {
+                    return Next::Close(None);
+                }
+            }
+            Verdict::Drop => {}
+            Verdict::Close { code, reason } => return Next::Close(Some((code, reason))),
+        }
+        Next::Go
     }
 
     /// Runs the gate for one message, asking the database what it needs.
