@@ -108,7 +108,7 @@ impl SyncEngine {
             return;
         };
         // A document that panics on this connection's message closes it.
-        let (culprit_tx, mut culprit) = tokio::sync::mpsc::channel::<String>(1);
+        let (culprit_tx, mut culprit) = tokio::sync::oneshot::channel::<String>();
         let connection_id = accepted.id();
         self.culprits
             .lock()
@@ -165,7 +165,7 @@ impl SyncEngine {
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 },
                 _ = &mut writer_done => break None,
-                Some(doc) = culprit.recv() => {
+                Ok(doc) = &mut culprit => {
                     let detail = format!("document {doc} could not apply this connection's message (it panicked and was reloaded)");
                     if let Some(device) = &conn.device {
                         Box::pin(self.write_audit(device, "malformed_message", Some(doc), detail.clone())).await;

@@ -187,7 +187,9 @@ async fn visibility(db: &Db, device_id: &str, doc: &str) -> Result<(), &'static 
 
 /// Open connections by samod's id, each with a way to close it when a
 /// document panicked on its message.
-type Culprits = Arc<Mutex<HashMap<samod::ConnectionId, tokio::sync::mpsc::Sender<String>>>>;
+/// A oneshot, not a channel: the first panic closes the connection, and a
+/// oneshot costs an idle connection a few bytes where a channel cost 800.
+type Culprits = Arc<Mutex<HashMap<samod::ConnectionId, tokio::sync::oneshot::Sender<String>>>>;
 
 /// Hears of the panics samod contained (and, in tests, injects one).
 struct Observer {
@@ -212,11 +214,10 @@ impl samod::RepoObserver for Observer {
                     self.culprits
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
-                        .get(&c)
-                        .cloned()
+                        .remove(&c)
                 });
                 if let Some(close) = culprit {
-                    let _ = close.try_send(document_id.to_string());
+                    let _ = close.send(document_id.to_string());
                 }
             }
             samod::RepoEvent::HubPanicked { message } => self.panics.record(None, message.clone()),
