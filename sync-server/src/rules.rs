@@ -143,6 +143,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
         Ok(Some((automerge::Value::Scalar(s), _))) => s.as_str().map(str::to_owned),
         _ => None,
     };
+    let created;
     let source = if before.get_heads().is_empty() {
         let mut after = before.clone();
         for chunk in message.changes.iter() {
@@ -150,11 +151,12 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
                 return Judgement::Accept(Accepted::default());
             }
         }
-        after
+        created = after;
+        &created
     } else {
-        before.clone()
+        before
     };
-    let (Some(author), Some(case_id)) = (scalar(&source, "author"), scalar(&source, "case_id"))
+    let (Some(author), Some(case_id)) = (scalar(source, "author"), scalar(source, "case_id"))
     else {
         return Judgement::Accept(Accepted::default());
     };

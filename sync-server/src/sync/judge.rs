@@ -132,10 +132,19 @@ impl SyncEngine {
     ) -> (Judgement, Vec<automerge::ChangeHash>) {
         let mut waits = 0;
         loop {
-            let before = self.stored_document(id).await;
-            match judge(&before) {
+            let (judged, heads) = self
+                .with_stored_document(id, |before| {
+                    let judged = judge(before);
+                    let heads = match judged {
+                        Judgement::MissingDeps(_) => before.get_heads(),
+                        _ => Vec::new(),
+                    };
+                    (judged, heads)
+                })
+                .await;
+            match judged {
                 Judgement::MissingDeps(missing) if waits >= WAITS => {
-                    return (Judgement::MissingDeps(missing), before.get_heads());
+                    return (Judgement::MissingDeps(missing), heads);
                 }
                 Judgement::MissingDeps(_) => {
                     waits += 1;
@@ -143,6 +152,34 @@ impl SyncEngine {
                 }
                 judged => return (judged, Vec::new()),
             }
+        }
+    }
+
+    /// Runs `judge` on the document as the server holds it (see
+    /// [`Self::stored_document`]), in place when samod has it ready: a copy
+    /// per message cost time in the size of the document, and most
+    /// messages are typing, judged without copying anything. A panic in
+    /// `judge` (automerge on a crafted change) is caught before it could
+    /// poison samod's lock on the document, and refuses the message.
+    async fn with_stored_document(
+        &self,
+        id: &DocumentId,
+        judge: impl FnOnce(&Automerge) -> (Judgement, Vec<automerge::ChangeHash>),
+    ) -> (Judgement, Vec<automerge::ChangeHash>) {
+        let contained = |doc: &Automerge| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge(doc))).unwrap_or_else(
+                |_| {
+                    let refusal = Refusal::new(
+                        "malformed_changes",
+                        "these changes could not be read".to_owned(),
+                    );
+                    (Judgement::Refuse(refusal), Vec::new())
+                },
+            )
+        };
+        match self.repo.ready_document(id) {
+            Some(handle) => handle.with_document(|doc| contained(doc)),
+            None => contained(&self.stored_document(id).await),
         }
     }
 
