@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use samod::PeerId;
 use tokio::sync::broadcast;
 
@@ -108,7 +108,9 @@ impl SyncEngine {
             return;
         };
         // A document that panics on this connection's message closes it.
-        let (culprit_tx, mut culprit) = tokio::sync::oneshot::channel::<String>();
+        let (culprit_tx, culprit) = tokio::sync::oneshot::channel::<String>();
+        // Fused: a oneshot polled again once it has answered panics.
+        let mut culprit = culprit.fuse();
         let connection_id = accepted.id();
         self.culprits
             .lock()
