@@ -246,3 +246,62 @@ async fn a_change_the_device_left_out_is_asked_for_and_nothing_is_lost() {
         tablet.get_heads()
     );
 }
+
+/// A passage pasted in (a transcript, say) is one sync message about a
+/// hundred times the socket's 1 KiB read buffer: the server reads it whole,
+/// stores it, and a phone that never saw it gets every character back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_many_times_the_socket_read_buffer_arrives_whole() {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let a = practice.device(&server, &wren, "phone-a").await;
+    a.go_online().unwrap();
+    a.refresh_cases().await.unwrap();
+    let visit = a
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+
+    a.go_offline();
+    // Words of random letters: automerge compresses a change's columns, and
+    // a repeated line would shrink to a few hundred bytes.
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let passage: String = (0..30_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let word: String = (0..2 + seed % 7)
+                .map(|i| char::from(b'a' + ((seed >> (8 * i)) % 26) as u8))
+                .collect();
+            word + " "
+        })
+        .collect();
+    assert!(
+        passage.len() > 150 * 1024 && passage.len() < 200_000,
+        "{} bytes",
+        passage.len()
+    );
+    a.set_text(&visit, TextField::Observations, &passage)
+        .await
+        .unwrap();
+    a.go_online().unwrap();
+    a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+
+    let b = practice.device(&server, &wren, "phone-b").await;
+    b.go_online().unwrap();
+    b.refresh_cases().await.unwrap();
+    eventually("the whole passage to reach a fresh phone", || async {
+        b.document_heads(&visit).await.ok() == Some(a.document_heads(&visit).await.unwrap())
+    })
+    .await;
+    assert_eq!(
+        b.visit(&visit).await.unwrap().observations.as_str(),
+        passage
+    );
+    a.close().await;
+    b.close().await;
+}
