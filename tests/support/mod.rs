@@ -27,11 +27,27 @@ pub fn server_bin() -> PathBuf {
         return p.into();
     }
     BUILD.call_once(|| {
-        let status = Command::new(env!("CARGO"))
+        let mut build = Command::new(env!("CARGO"));
+        build
             .args(["build", "--quiet", "-p", "fieldvisit-sync-server"])
-            .current_dir(workspace_root())
-            .status()
-            .expect("cargo build of the server");
+            .current_dir(workspace_root());
+        // Cargo gives a running test its own package's variables. ring's
+        // build script reruns when CARGO_MANIFEST_DIR changes, so with them
+        // this build and a plain `cargo build` of the server rebuilt the
+        // server in turn: on every local run, and once in each CI run.
+        for (key, _) in std::env::vars() {
+            if key.starts_with("CARGO_PKG_")
+                || key.starts_with("CARGO_MANIFEST_")
+                || key.starts_with("CARGO_BIN_")
+                || matches!(
+                    key.as_str(),
+                    "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR"
+                )
+            {
+                build.env_remove(key);
+            }
+        }
+        let status = build.status().expect("cargo build of the server");
         assert!(status.success(), "building fieldvisit-sync-server failed");
     });
     let target = std::env::var("CARGO_TARGET_DIR")
