@@ -4,6 +4,7 @@
 use automerge::Automerge;
 use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
+use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
 use fieldvisit_shared::records::{PlaceKind, TextField};
@@ -188,18 +189,7 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
 /// on every reconnect: the device's edits never arrived.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_the_device_left_out_is_asked_for_and_nothing_is_lost() {
-    let practice = Practice::new();
-    let wren = practice.person("Wren Worker", "worker", None);
-    practice.assign(&wren);
-    let server = Server::start(&practice.data());
-    let phone = practice.device(&server, &wren, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
-    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let (practice, server, wren, phone, visit) = worker_with_a_synced_visit("phone").await;
 
     // Wren's tablet types three times; its message leaves out the second.
     let (device_id, code) = practice.enrolment_code(&wren);
@@ -252,18 +242,7 @@ async fn a_change_the_device_left_out_is_asked_for_and_nothing_is_lost() {
 /// stores it, and a phone that never saw it gets every character back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_many_times_the_socket_read_buffer_arrives_whole() {
-    let practice = Practice::new();
-    let wren = practice.person("Wren Worker", "worker", None);
-    practice.assign(&wren);
-    let server = Server::start(&practice.data());
-    let a = practice.device(&server, &wren, "phone-a").await;
-    a.go_online().unwrap();
-    a.refresh_cases().await.unwrap();
-    let visit = a
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
-    a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let (practice, server, wren, a, visit) = worker_with_a_synced_visit("phone-a").await;
 
     a.go_offline();
     // Words of random letters: automerge compresses a change's columns, and
@@ -304,4 +283,23 @@ async fn a_message_many_times_the_socket_read_buffer_arrives_whole() {
     );
     a.close().await;
     b.close().await;
+}
+
+/// Wren, a worker on the case, on one phone (`label`) online with a new
+/// visit the server holds: the practice, its server, Wren, the phone and
+/// the visit's id.
+async fn worker_with_a_synced_visit(label: &str) -> (Practice, Server, String, DeviceCore, String) {
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    practice.assign(&wren);
+    let server = Server::start(&practice.data());
+    let phone = practice.device(&server, &wren, label).await;
+    phone.go_online().unwrap();
+    phone.refresh_cases().await.unwrap();
+    let visit = phone
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    (practice, server, wren, phone, visit)
 }
