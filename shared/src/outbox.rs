@@ -10,7 +10,7 @@
 //! app shows on it; a failure to reach the server waits for the next
 //! connection.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::records::Kind;
 
@@ -102,7 +102,10 @@ pub struct Outbox {
     /// Urgent records (a safeguarding concern) released but not yet known
     /// to be on the server: until they are, nothing else is registered,
     /// so nothing else competes with them for a weak signal.
-    urgent_on_the_way: std::collections::BTreeSet<String>,
+    urgent_on_the_way: BTreeSet<String>,
+    /// Those of them that gave way (overdue): they hold nothing back any
+    /// more, but are still on their way, so their delivery is still noticed.
+    given_way: BTreeSet<String>,
 }
 
 impl Outbox {
@@ -117,16 +120,29 @@ impl Outbox {
     /// Whether everything but urgent records should wait (photos too):
     /// an urgent record is waiting or on its way to the server.
     pub fn holding_back(&self) -> bool {
-        !self.urgent_on_the_way.is_empty()
+        self.urgent_holding()
             || self.records.values().any(|(r, s, _)| {
                 r.kind.priority() == URGENT && matches!(s, State::Waiting | State::Registering)
             })
     }
 
     /// Whether `document_id` is an urgent record released and not yet
-    /// known to be delivered.
+    /// known to be delivered (also after it gave way: the worker still
+    /// needs to see it delivered).
     pub fn on_its_way(&self, document_id: &str) -> bool {
         self.urgent_on_the_way.contains(document_id)
+    }
+
+    /// Whether `document_id` is on its way and already gave way.
+    pub fn gave_way(&self, document_id: &str) -> bool {
+        self.given_way.contains(document_id)
+    }
+
+    /// An urgent record on its way that has not given way.
+    fn urgent_holding(&self) -> bool {
+        self.urgent_on_the_way
+            .iter()
+            .any(|id| !self.given_way.contains(id))
     }
 
     /// Records not yet registered (waiting or on their way).
@@ -169,6 +185,7 @@ impl Outbox {
                 reason,
             } => {
                 self.urgent_on_the_way.remove(&document_id);
+                self.given_way.remove(&document_id);
                 if let Some((_, state, _)) = self.records.get_mut(&document_id) {
                     *state = State::Refused(reason.clone());
                     effects.push(Effect::Warn {
@@ -177,8 +194,14 @@ impl Outbox {
                     });
                 }
             }
-            Event::Delivered { document_id } | Event::GiveWay { document_id } => {
+            Event::Delivered { document_id } => {
                 self.urgent_on_the_way.remove(&document_id);
+                self.given_way.remove(&document_id);
+            }
+            Event::GiveWay { document_id } => {
+                if self.urgent_on_the_way.contains(&document_id) {
+                    self.given_way.insert(document_id);
+                }
             }
             Event::RegistrationFailed { document_id } => {
                 if let Some((_, state, _)) = self.records.get_mut(&document_id)
@@ -204,7 +227,7 @@ impl Outbox {
         {
             return None;
         }
-        let urgent_only = !self.urgent_on_the_way.is_empty();
+        let urgent_only = self.urgent_holding();
         let (record, state, _) = self
             .records
             .values_mut()
@@ -606,6 +629,22 @@ mod tests {
             }),
             vec![Effect::Register(record("v1", Kind::Visit))]
         );
+        assert!(!o.holding_back());
+        // Still watched for: when the server has it, the worker is told
+        // (this once went unnoticed, and the phone said "not yet
+        // delivered" with the concern on the server).
+        assert!(o.on_its_way("c1") && o.gave_way("c1"));
+        assert_eq!(
+            o.handle(Event::GiveWay {
+                document_id: "c1".into()
+            }),
+            vec![],
+            "giving way twice changes nothing"
+        );
+        o.handle(Event::Delivered {
+            document_id: "c1".into(),
+        });
+        assert!(!o.on_its_way("c1") && !o.gave_way("c1"));
         assert!(!o.holding_back());
     }
 

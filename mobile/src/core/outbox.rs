@@ -87,6 +87,14 @@ impl OutboxDriver {
             .on_its_way(document_id)
     }
 
+    /// Whether `document_id` is on its way and already gave way.
+    pub fn gave_way(&self, document_id: &str) -> bool {
+        self.outbox
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .gave_way(document_id)
+    }
+
     /// Records not yet registered with the server.
     pub fn waiting(&self) -> usize {
         self.outbox

@@ -254,7 +254,8 @@ impl DeviceCore {
 
     /// Called as the sync status is counted, for a concern on its way: on
     /// the server (`synced`), it is delivered; overdue, the rest of the
-    /// outbox stops waiting behind it.
+    /// outbox stops waiting behind it, and its delivery is still noted
+    /// when it comes.
     pub(crate) async fn urgent_progress(
         &self,
         concern_id: &str,
@@ -263,10 +264,11 @@ impl DeviceCore {
         if synced {
             return self.concern_synced(concern_id).await;
         }
-        if self
-            .concern_delivery(concern_id)
-            .await?
-            .overdue(chrono::Utc::now())
+        if !self.outbox.gave_way(concern_id)
+            && self
+                .concern_delivery(concern_id)
+                .await?
+                .overdue(chrono::Utc::now())
         {
             self.outbox
                 .feed(Event::GiveWay {
