@@ -38,21 +38,58 @@ pub struct Accepted {
     pub concern: Option<(ConcernEvent, String)>,
 }
 
+/// The first look at a message, taken on the document as the server holds
+/// it, while samod's lock on that document is held: either the verdict,
+/// where reading is enough (nothing new, typing on a visit, unreadable), or
+/// a copy of the document to apply the changes to once the lock is let go
+/// ([`judge_copy`]). A message full of changes (up to the size limit) then
+/// holds nobody else's sync to that document while it is applied.
+pub enum FirstLook {
+    Judged(Judgement),
+    Copy(Pending),
+}
+
+/// A message that needs its changes applied: what [`first_look`] read, with
+/// the document as it stood.
+pub struct Pending {
+    before: Automerge,
+    message: automerge::sync::Message,
+    /// The changes `before` lacks, each read once from its chunk: a V1
+    /// message carries one change per chunk. `None` for a V2 message (one
+    /// chunk of many changes), which only the applied document can list.
+    fresh: Option<Vec<automerge::Change>>,
+}
+
+impl Pending {
+    /// The heads of the document as it stood.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.before.get_heads()
+    }
+}
+
 /// Judges the automerge sync `payload` (already checked by
-/// `sync::payload`) against `before`, the document as the server holds it.
+/// `sync::payload`) against `before`, the document as the server holds it:
+/// [`first_look`], then [`judge_copy`] if it needs one.
 pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -> Judgement {
+    match first_look(kind, before, payload, cx) {
+        FirstLook::Judged(judged) => judged,
+        FirstLook::Copy(pending) => judge_copy(kind, pending, cx),
+    }
+}
+
+/// What can be judged by reading `before` alone; anything else gets a copy
+/// of it to apply the changes to (see [`FirstLook`]).
+pub fn first_look(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -> FirstLook {
     let message = match automerge::sync::Message::decode(payload) {
         Ok(m) => m,
         Err(e) => {
-            return Judgement::Refuse(Refusal::new("malformed_changes", e.to_string()));
+            let refusal = Refusal::new("malformed_changes", e.to_string());
+            return FirstLook::Judged(Judgement::Refuse(refusal));
         }
     };
     if message.changes.is_empty() {
-        return Judgement::Accept(Accepted::default());
+        return FirstLook::Judged(Judgement::Accept(Accepted::default()));
     }
-    // The changes `before` lacks, each read once from its chunk: a V1
-    // message carries one change per chunk. `None` for a V2 message (one
-    // chunk of many changes), which only the applied document can list.
     let fresh: Option<Vec<automerge::Change>> = message
         .changes
         .iter()
@@ -68,11 +105,26 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
     if let Some(new) = fresh.as_deref()
         && typing(kind, before, new, cx)
     {
-        return Judgement::Accept(Accepted {
+        return FirstLook::Judged(Judgement::Accept(Accepted {
             new: new.iter().map(|c| c.hash()).collect(),
             ..Accepted::default()
-        });
+        }));
     }
+    FirstLook::Copy(Pending {
+        before: before.clone(),
+        message,
+        fresh,
+    })
+}
+
+/// Applies a message's changes to a copy of the document and asks the
+/// record kind's rules about the document before and after.
+pub fn judge_copy(kind: Kind, pending: Pending, cx: &Context<'_>) -> Judgement {
+    let Pending {
+        before,
+        message,
+        fresh,
+    } = pending;
     let mut after = before.clone();
     for chunk in message.changes.iter() {
         if let Err(e) = after.load_incremental(chunk) {
@@ -93,7 +145,7 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
             .map(|c| c.hash())
             .collect(),
     };
-    match records::check(kind, before, &after, &new, cx) {
+    match records::check(kind, &before, &after, &new, cx) {
         Ok(accepted) => Judgement::Accept(Accepted {
             decisions: accepted.decisions,
             new: new.into_iter().collect(),
@@ -271,6 +323,51 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn typing_is_judged_in_place_and_anything_else_on_a_copy() {
+        let before = stored_visit();
+        let actor = device_actor("d-1");
+        let made = |_: &str, _: &str| false;
+        let cx = Context {
+            writer: Writer {
+                person_id: "w-1",
+                role: &Role::Worker,
+            },
+            case_id: "case-1",
+            actor: &actor,
+            created_by_writer: &made,
+        };
+        let typed = edited(
+            &before,
+            "d-1",
+            VisitEdit::SetText {
+                text: TextField::Observations.into(),
+                value: "She smiled.".into(),
+            },
+        );
+        let typing = changes_message(&before, &typed);
+        assert!(matches!(
+            first_look(Kind::Visit, &before, &typing, &cx),
+            FirstLook::Judged(Judgement::Accept(_))
+        ));
+        // An action added is not typing: applied to a copy, outside the
+        // lock on the document, and judged the same as in one step.
+        let acted = edited(&before, "d-1", VisitEdit::AddAction { id: "a1".into() });
+        let action = changes_message(&before, &acted);
+        let FirstLook::Copy(pending) = first_look(Kind::Visit, &before, &action, &cx) else {
+            panic!("judged without applying the changes");
+        };
+        assert_eq!(pending.heads(), before.get_heads());
+        let judged = judge_copy(Kind::Visit, pending, &cx);
+        assert_eq!(judged, judge(Kind::Visit, &before, &action, &cx));
+        assert!(matches!(judged, Judgement::Accept(a) if a.new == acted.get_heads()));
+        // Unreadable bytes are refused on the first look.
+        assert!(matches!(
+            first_look(Kind::Visit, &before, b"not a sync message", &cx),
+            FirstLook::Judged(Judgement::Refuse(r)) if r.code == "malformed_changes"
+        ));
     }
 
     #[test]

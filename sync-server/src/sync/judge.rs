@@ -12,7 +12,7 @@ use samod::storage::{Storage, StorageKey};
 
 use super::{SyncEngine, wire};
 use crate::db::Device;
-use crate::rules::{self, Judgement};
+use crate::rules::{self, FirstLook, Judgement, Pending};
 
 /// How long a message whose changes build on changes still on their way
 /// into samod waits (in steps of [`WAIT_STEP`]) before the server asks the
@@ -83,19 +83,23 @@ impl SyncEngine {
             provenance::parse_nonce(nonce)
                 .is_some_and(|n| crate::secrets::created_by(&token_hash, &n, document_id))
         };
+        // Made afresh for each step: a `Context` holds a `&dyn Fn`, which
+        // may not be held across the waits below.
+        let cx = || Context {
+            writer: Writer {
+                person_id: &device.person.id,
+                role: &device.person.role,
+            },
+            case_id: &case_id,
+            actor: &actor,
+            created_by_writer: &made,
+        };
         let judged = self
-            .judge_when_ready(&id, |before| {
-                let cx = Context {
-                    writer: Writer {
-                        person_id: &device.person.id,
-                        role: &device.person.role,
-                    },
-                    case_id: &case_id,
-                    actor: &actor,
-                    created_by_writer: &made,
-                };
-                rules::judge(kind, before, payload, &cx)
-            })
+            .judge_when_ready(
+                &id,
+                |before| rules::first_look(kind, before, payload, &cx()),
+                |pending| rules::judge_copy(kind, pending, &cx()),
+            )
             .await;
         match judged {
             (Judgement::Accept(accepted), _) => Outcome::Forward(accepted),
@@ -109,39 +113,41 @@ impl SyncEngine {
         let (Some(payload), Ok(id)) = (wire::sync_payload(bytes), doc.parse::<DocumentId>()) else {
             return Outcome::Forward(Default::default());
         };
-        match self
-            .judge_when_ready(&id, |before| rules::judge_for_benchmarks(before, payload))
-            .await
-        {
+        // Decided on the first look, copy and all: the load generator's
+        // edits are typing, judged in place either way.
+        let look =
+            |before: &Automerge| FirstLook::Judged(rules::judge_for_benchmarks(before, payload));
+        let never = |_: Pending| Judgement::Accept(Default::default());
+        match self.judge_when_ready(&id, look, never).await {
             (Judgement::Refuse(refusal), _) => Outcome::Refused(refusal),
             (Judgement::Accept(accepted), _) => Outcome::Forward(accepted),
             _ => Outcome::Forward(Default::default()),
         }
     }
 
-    /// Judges the document as the server holds it; while the changes build
-    /// on changes not yet in samod (an earlier message on its way in), asks
-    /// again, up to [`WAITS`] times, then answers with what is still missing
-    /// and the server's heads. Judged on this connection's task, not a
-    /// blocking thread: a thread per judgement cost more memory (each its
-    /// own allocator arena) than the few milliseconds it keeps a worker busy.
+    /// Judges the document as the server holds it: `look` in place, under
+    /// samod's lock on the document, and `finish` on the copy it asks for,
+    /// after the lock is let go. While the changes build on changes not yet
+    /// in samod (an earlier message on its way in), asks again, up to
+    /// [`WAITS`] times, then answers with what is still missing and the
+    /// server's heads. Judged on this connection's task, not a blocking
+    /// thread: a thread per judgement cost more memory (each its own
+    /// allocator arena) than the few milliseconds it keeps a worker busy.
     async fn judge_when_ready(
         &self,
         id: &DocumentId,
-        judge: impl Fn(&Automerge) -> Judgement,
+        look: impl Fn(&Automerge) -> FirstLook,
+        finish: impl Fn(Pending) -> Judgement,
     ) -> (Judgement, Vec<automerge::ChangeHash>) {
         let mut waits = 0;
         loop {
-            let (judged, heads) = self
-                .with_stored_document(id, |before| {
-                    let judged = judge(before);
-                    let heads = match judged {
-                        Judgement::MissingDeps(_) => before.get_heads(),
-                        _ => Vec::new(),
-                    };
-                    (judged, heads)
-                })
-                .await;
+            let (judged, heads) = match self.with_stored_document(id, &look).await {
+                FirstLook::Judged(judged) => (judged, Vec::new()),
+                FirstLook::Copy(pending) => {
+                    let heads = pending.heads();
+                    (contained(|| finish(pending)), heads)
+                }
+            };
             match judged {
                 Judgement::MissingDeps(missing) if waits >= WAITS => {
                     return (Judgement::MissingDeps(missing), heads);
@@ -155,31 +161,24 @@ impl SyncEngine {
         }
     }
 
-    /// Runs `judge` on the document as the server holds it (see
+    /// Takes the first look at the document as the server holds it (see
     /// [`Self::stored_document`]), in place when samod has it ready: a copy
     /// per message cost time in the size of the document, and most
     /// messages are typing, judged without copying anything. A panic in
-    /// `judge` (automerge on a crafted change) is caught before it could
+    /// `look` (automerge on a crafted change) is caught before it could
     /// poison samod's lock on the document, and refuses the message.
     async fn with_stored_document(
         &self,
         id: &DocumentId,
-        judge: impl FnOnce(&Automerge) -> (Judgement, Vec<automerge::ChangeHash>),
-    ) -> (Judgement, Vec<automerge::ChangeHash>) {
-        let contained = |doc: &Automerge| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge(doc))).unwrap_or_else(
-                |_| {
-                    let refusal = Refusal::new(
-                        "malformed_changes",
-                        "these changes could not be read".to_owned(),
-                    );
-                    (Judgement::Refuse(refusal), Vec::new())
-                },
-            )
+        look: impl Fn(&Automerge) -> FirstLook,
+    ) -> FirstLook {
+        let contained_look = |doc: &Automerge| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| look(doc)))
+                .unwrap_or_else(|_| FirstLook::Judged(unreadable()))
         };
         match self.repo.ready_document(id) {
-            Some(handle) => handle.with_document(|doc| contained(doc)),
-            None => contained(&self.stored_document(id).await),
+            Some(handle) => handle.with_document(|doc| contained_look(doc)),
+            None => contained_look(&self.stored_document(id).await),
         }
     }
 
@@ -235,4 +234,17 @@ impl SyncEngine {
         }
         doc
     }
+}
+
+/// Runs the rules on a copy; a panic there (automerge on a crafted change)
+/// refuses the message rather than end the connection's task.
+fn contained(judge: impl FnOnce() -> Judgement) -> Judgement {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).unwrap_or_else(|_| unreadable())
+}
+
+fn unreadable() -> Judgement {
+    Judgement::Refuse(Refusal::new(
+        "malformed_changes",
+        "these changes could not be read".to_owned(),
+    ))
 }
