@@ -8,10 +8,12 @@
 //! stored or sent. The server checks what arrives the same way
 //! (`check_stored`) and trusts nothing the phone says about it.
 
-use std::io::Cursor;
-
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use sha2::{Digest, Sha256};
+
+#[cfg(feature = "decode")]
+mod pixels;
+#[cfg(feature = "decode")]
+pub use pixels::{check_stored, process, thumbnail};
 
 /// The long side of a stored photo at most, in pixels.
 pub const MAX_LONG_SIDE: u32 = 2048;
@@ -26,8 +28,6 @@ pub const MAX_ORIGINAL_BYTES: usize = 48 * 1024 * 1024;
 const MAX_SIDE: u32 = 16_384;
 /// The most pixels an original may have.
 const MAX_PIXELS: u64 = 100_000_000;
-/// What decoding may allocate at most: a 100 MP picture in RGBA.
-const MAX_ALLOC: u64 = 400 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhotoError {
@@ -47,6 +47,8 @@ pub enum PhotoError {
     Truncated,
     #[error("this picture could not be read: {0}")]
     Corrupt(String),
+    #[error("this browser cannot make photos ({0}); a current Chrome, Safari, Firefox or Edge can")]
+    BrowserCannot(String),
     #[error("a stored photo is a JPEG")]
     NotJpeg,
     #[error("a stored photo carries no metadata, and this one has {0}")]
@@ -66,6 +68,7 @@ impl PhotoError {
             PhotoError::TooLarge { .. } => "too_many_pixels",
             PhotoError::Truncated => "truncated",
             PhotoError::Corrupt(_) => "corrupt_image",
+            PhotoError::BrowserCannot(_) => "browser_cannot_make_photos",
             PhotoError::NotJpeg => "not_jpeg",
             PhotoError::HasMetadata(_) => "has_metadata",
             PhotoError::NotScaledDown { .. } => "not_scaled_down",
@@ -88,65 +91,105 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// The formats a phone's camera or gallery gives, read from the bytes.
-pub fn format_of(bytes: &[u8]) -> Option<ImageFormat> {
-    image::guess_format(bytes)
-        .ok()
-        .filter(|f| matches!(f, ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP))
+/// The formats a phone's camera or gallery gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+    WebP,
 }
 
-fn limits() -> Limits {
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(MAX_SIDE);
-    limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(MAX_ALLOC);
-    limits
-}
-
-/// Decodes within the limits; the dimensions are checked from the header,
-/// before a pixel is allocated.
-fn decode(
-    bytes: &[u8],
-    format: ImageFormat,
-) -> Result<(DynamicImage, image::metadata::Orientation), PhotoError> {
-    if format == ImageFormat::Jpeg && !jpeg_complete(bytes) {
-        return Err(PhotoError::Truncated);
+/// The format, read from the bytes (their signature), never from a name.
+pub fn format_of(bytes: &[u8]) -> Option<Format> {
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(Format::Jpeg)
+    } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(Format::Png)
+    } else if bytes.get(..4) == Some(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
+        Some(Format::WebP)
+    } else {
+        None
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(limits());
-    let mut decoder = reader.into_decoder().map_err(|e| classify(e, None))?;
-    let (width, height) = decoder.dimensions();
-    if u64::from(width) * u64::from(height) > MAX_PIXELS {
-        return Err(PhotoError::TooLarge { width, height });
-    }
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let image =
-        DynamicImage::from_decoder(decoder).map_err(|e| classify(e, Some((width, height))))?;
-    Ok((image, orientation))
 }
 
-fn classify(e: image::ImageError, size: Option<(u32, u32)>) -> PhotoError {
-    use image::ImageError;
-    match e {
-        ImageError::Limits(_) => {
-            let (width, height) = size.unwrap_or((0, 0));
-            PhotoError::TooLarge { width, height }
-        }
-        ImageError::Unsupported(_) => PhotoError::NotAnImage,
-        ImageError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            PhotoError::Truncated
-        }
-        other => {
-            let text = other.to_string();
-            if text.contains("EOF") || text.contains("end of file") || text.contains("truncated") {
-                PhotoError::Truncated
-            } else {
-                PhotoError::Corrupt(text)
+/// A picture's width and height, read from its header by our own code:
+/// no decoder is built (the browser's app carries none), and nothing is
+/// allocated in the size the header claims.
+pub fn header_size(bytes: &[u8], format: Format) -> Result<(u32, u32), PhotoError> {
+    let corrupt = |what: &str| PhotoError::Corrupt(format!("its header {what}"));
+    let be16 = |at: usize| {
+        bytes
+            .get(at..at + 2)
+            .map(|b| u32::from(b[0]) << 8 | u32::from(b[1]))
+    };
+    let be32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let le = |at: usize, n: usize| {
+        bytes.get(at..at + n).map(|b| {
+            b.iter()
+                .rev()
+                .fold(0u32, |acc, byte| acc << 8 | u32::from(*byte))
+        })
+    };
+    let (width, height) = match format {
+        Format::Jpeg => {
+            // The frame header (SOF0 to SOF15, but DHT, JPG and DAC, which
+            // share the range): precision, then height, then width.
+            let mut frame = None;
+            walk_header(bytes, |marker, range| {
+                if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+                    frame = Some(range.start);
+                    return false;
+                }
+                true
+            })?;
+            let at = frame.ok_or_else(|| corrupt("has no frame size before its picture data"))?;
+            match (be16(at + 5), be16(at + 7)) {
+                (Some(h), Some(w)) => (w, h),
+                _ => return Err(corrupt("is cut short")),
             }
         }
+        Format::Png => {
+            if bytes.get(12..16) != Some(b"IHDR") {
+                return Err(corrupt("does not start with IHDR"));
+            }
+            match (be32(16), be32(20)) {
+                (Some(w), Some(h)) => (w, h),
+                _ => return Err(corrupt("is cut short")),
+            }
+        }
+        Format::WebP => {
+            let data = 20;
+            let size = match bytes.get(12..16) {
+                Some(b"VP8 ") => {
+                    if bytes.get(data + 3..data + 6) != Some(&[0x9D, 0x01, 0x2A]) {
+                        return Err(corrupt("has no VP8 start code"));
+                    }
+                    le(data + 6, 2)
+                        .zip(le(data + 8, 2))
+                        .map(|(w, h)| (w & 0x3FFF, h & 0x3FFF))
+                }
+                Some(b"VP8L") => {
+                    if bytes.get(data) != Some(&0x2F) {
+                        return Err(corrupt("has no VP8L signature"));
+                    }
+                    le(data + 1, 4).map(|b| ((b & 0x3FFF) + 1, (b >> 14 & 0x3FFF) + 1))
+                }
+                Some(b"VP8X") => le(data + 4, 3)
+                    .zip(le(data + 7, 3))
+                    .map(|(w, h)| (w + 1, h + 1)),
+                _ => return Err(corrupt("names no VP8, VP8L or VP8X picture")),
+            };
+            size.ok_or_else(|| corrupt("is cut short"))?
+        }
+    };
+    if width == 0 || height == 0 {
+        return Err(corrupt("gives no size"));
     }
+    Ok((width, height))
 }
 
 /// A JPEG ends with its EOI marker; one cut off in transfer does not (and
@@ -160,7 +203,7 @@ fn jpeg_complete(bytes: &[u8]) -> bool {
 /// its format from the bytes, a JPEG's end, and its size from the header.
 /// Returns the format and the size (before orientation). Whoever decodes
 /// it afterwards (our decoder or the browser's) is given nothing larger.
-pub fn inspect(original: &[u8]) -> Result<(ImageFormat, u32, u32), PhotoError> {
+pub fn inspect(original: &[u8]) -> Result<(Format, u32, u32), PhotoError> {
     if original.len() > MAX_ORIGINAL_BYTES {
         return Err(PhotoError::TooManyBytes {
             size: original.len(),
@@ -168,13 +211,10 @@ pub fn inspect(original: &[u8]) -> Result<(ImageFormat, u32, u32), PhotoError> {
         });
     }
     let format = format_of(original).ok_or(PhotoError::NotAnImage)?;
-    if format == ImageFormat::Jpeg && !jpeg_complete(original) {
+    if format == Format::Jpeg && !jpeg_complete(original) {
         return Err(PhotoError::Truncated);
     }
-    let mut reader = ImageReader::with_format(Cursor::new(original), format);
-    reader.limits(limits());
-    let decoder = reader.into_decoder().map_err(|e| classify(e, None))?;
-    let (width, height) = decoder.dimensions();
+    let (width, height) = header_size(original, format)?;
     if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(PhotoError::TooLarge { width, height });
     }
@@ -194,119 +234,30 @@ pub fn scaled_size(width: u32, height: u32) -> (u32, u32) {
 }
 
 /// A photo another encoder made (the browser's), accepted only if it
-/// passes the server's own check: a JPEG, no metadata, scaled down.
+/// passes the server's own check: a JPEG, no metadata, scaled down. Built
+/// without the decoders (the browser's app), the check reads the header
+/// only; the server decodes it on upload anyway.
 pub fn finish(jpeg: Vec<u8>) -> Result<Processed, PhotoError> {
+    #[cfg(feature = "decode")]
     let (width, height) = check_stored(&jpeg)?;
+    #[cfg(not(feature = "decode"))]
+    let (width, height) = check_stored_header(&jpeg)?;
     Ok(Processed {
         sha256: sha256_hex(&jpeg),
         jpeg,
         width,
         height,
     })
-}
-
-/// Makes the photo to store from what the camera or gallery gave.
-pub fn process(original: &[u8]) -> Result<Processed, PhotoError> {
-    let (format, _, _) = inspect(original)?;
-    let (image, orientation) = decode(original, format)?;
-    // Scaled down before it is turned: turning is a copy of every pixel.
-    let mut upright = DynamicImage::ImageRgb8(scaled_down(flatten(image)));
-    upright.apply_orientation(orientation);
-    let rgb = upright.into_rgb8();
-    let (width, height) = rgb.dimensions();
-    let jpeg = encode(&rgb)?;
-    Ok(Processed {
-        sha256: sha256_hex(&jpeg),
-        jpeg,
-        width,
-        height,
-    })
-}
-
-/// At most [`MAX_LONG_SIDE`] on the long side, by averaging each k x k
-/// block of pixels (k the smallest whole factor that fits): for a phone's
-/// 4032 px that is 2 x 2, about twenty times faster than a resampling
-/// filter over twelve million pixels, and as smooth.
-fn scaled_down(image: RgbImage) -> RgbImage {
-    let (w, h) = image.dimensions();
-    let (nw, nh) = scaled_size(w, h);
-    if (nw, nh) == (w, h) {
-        return image;
-    }
-    let k = w.max(h).div_ceil(MAX_LONG_SIDE);
-    let area = k * k;
-    let mut out = RgbImage::new(nw, nh);
-    let mut sums = vec![[0u32; 3]; nw as usize];
-    for y in 0..nh {
-        sums.iter_mut().for_each(|s| *s = [0; 3]);
-        for row in y * k..y * k + k {
-            for (x, sum) in sums.iter_mut().enumerate() {
-                let x0 = x as u32 * k;
-                for col in x0..x0 + k {
-                    let px = image.get_pixel(col, row);
-                    sum[0] += u32::from(px[0]);
-                    sum[1] += u32::from(px[1]);
-                    sum[2] += u32::from(px[2]);
-                }
-            }
-        }
-        for (x, sum) in sums.iter().enumerate() {
-            let avg = |c: u32| u8::try_from((c + area / 2) / area).unwrap_or(u8::MAX);
-            out.put_pixel(
-                x as u32,
-                y,
-                image::Rgb([avg(sum[0]), avg(sum[1]), avg(sum[2])]),
-            );
-        }
-    }
-    out
-}
-
-/// RGB for the JPEG; a transparent picture (a PNG, a screenshot) on white,
-/// as it looks on a page, rather than on whatever its hidden pixels hold.
-fn flatten(image: DynamicImage) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.into_rgb8();
-    }
-    let rgba = image.into_rgba8();
-    let mut rgb = RgbImage::new(rgba.width(), rgba.height());
-    for (out, px) in rgb.pixels_mut().zip(rgba.pixels()) {
-        let a = u16::from(px[3]);
-        for c in 0..3 {
-            let v = (u16::from(px[c]) * a + 255 * (255 - a)) / 255;
-            out[c] = u8::try_from(v).unwrap_or(u8::MAX);
-        }
-    }
-    rgb
-}
-
-fn encode(rgb: &RgbImage) -> Result<Vec<u8>, PhotoError> {
-    let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, QUALITY)
-        .encode_image(rgb)
-        .map_err(|e| PhotoError::Corrupt(e.to_string()))?;
-    Ok(out)
 }
 
 /// The widths thumbnails are made at: a list row, a grid, a phone's screen.
 pub const THUMBNAIL_WIDTHS: &[u32] = &[160, 320, 640];
 
-/// A smaller copy of a stored photo, `width` wide (never wider than the
-/// photo), as a JPEG with no metadata.
-pub fn thumbnail(stored: &[u8], width: u32) -> Result<Vec<u8>, PhotoError> {
-    let (image, _) = decode(stored, ImageFormat::Jpeg)?;
-    let (w, h) = (image.width(), image.height());
-    let width = width.min(w).max(1);
-    let height = (u64::from(h) * u64::from(width) / u64::from(w.max(1))).max(1);
-    let height = u32::try_from(height).unwrap_or(u32::MAX);
-    let small = image.resize_exact(width, height, image::imageops::FilterType::Triangle);
-    encode(&flatten(small))
-}
-
-/// The server's check of a photo a device stores: a complete JPEG within
-/// the size limits, with no metadata segment at all (EXIF, XMP, ICC,
-/// IPTC, comments), that decodes. Returns its width and height.
-pub fn check_stored(bytes: &[u8]) -> Result<(u32, u32), PhotoError> {
+/// What can be checked of a stored photo without decoding it: its weight,
+/// that it is a JPEG, complete, with no metadata segment, and scaled down
+/// by its header. The phone's check of the browser's JPEG; the server
+/// decodes it as well ([`check_stored`]).
+pub fn check_stored_header(bytes: &[u8]) -> Result<(u32, u32), PhotoError> {
     if bytes.len() > MAX_STORED_BYTES {
         return Err(PhotoError::TooManyBytes {
             size: bytes.len(),
@@ -314,15 +265,17 @@ pub fn check_stored(bytes: &[u8]) -> Result<(u32, u32), PhotoError> {
         });
     }
     match format_of(bytes) {
-        Some(ImageFormat::Jpeg) => {}
+        Some(Format::Jpeg) => {}
         Some(_) => return Err(PhotoError::NotJpeg),
         None => return Err(PhotoError::NotAnImage),
     }
     if let Some(what) = metadata_in(bytes)? {
         return Err(PhotoError::HasMetadata(what));
     }
-    let (image, _) = decode(bytes, ImageFormat::Jpeg)?;
-    let (width, height) = (image.width(), image.height());
+    if !jpeg_complete(bytes) {
+        return Err(PhotoError::Truncated);
+    }
+    let (width, height) = header_size(bytes, Format::Jpeg)?;
     if width.max(height) > MAX_LONG_SIDE {
         return Err(PhotoError::NotScaledDown { width, height });
     }
@@ -418,9 +371,12 @@ fn walk_header(
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "decode"))]
 mod tests {
+    use super::pixels::encode;
     use super::*;
+    use image::{ImageDecoder, ImageReader, RgbImage};
+    use std::io::Cursor;
 
     fn fixture(name: &str) -> Vec<u8> {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -479,7 +435,7 @@ mod tests {
     #[test]
     fn an_original_is_inspected_from_its_header_before_anyone_decodes_it() {
         let (format, w, h) = inspect(&fixture("phone-12mp-orientation6-gps.jpg")).unwrap();
-        assert_eq!((format, w, h), (ImageFormat::Jpeg, 4032, 3024));
+        assert_eq!((format, w, h), (Format::Jpeg, 4032, 3024));
         assert_eq!(scaled_size(w, h), (2016, 1512));
         assert_eq!(scaled_size(3024, 4032), (1512, 2016));
         assert_eq!(scaled_size(640, 480), (640, 480));
@@ -489,6 +445,68 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "too_many_pixels"
+        );
+    }
+
+    #[test]
+    fn our_header_reader_gives_the_size_the_decoder_reads() {
+        for name in [
+            "phone-12mp-orientation6-gps.jpg",
+            "small-upright-gps.jpg",
+            "small-upright.png",
+            "small-upright.webp",
+            "bomb-50000x50000.png",
+        ] {
+            let bytes = fixture(name);
+            let format = format_of(&bytes).unwrap_or_else(|| panic!("{name}"));
+            let mut reader = ImageReader::with_format(Cursor::new(&bytes), format.image_format());
+            reader.no_limits();
+            let decoder = reader.into_decoder().unwrap();
+            assert_eq!(
+                header_size(&bytes, format).unwrap(),
+                decoder.dimensions(),
+                "{name}"
+            );
+        }
+        let p = process(&fixture("small-upright.png")).unwrap();
+        assert_eq!(check_stored_header(&p.jpeg).unwrap(), (p.width, p.height));
+        assert_eq!(format_of(&fixture("not-an-image.jpg")), None);
+    }
+
+    #[test]
+    fn every_webp_header_is_read_and_a_short_one_refused() {
+        fn webp(chunk: &[u8; 4], data: &[u8]) -> Vec<u8> {
+            let mut b = b"RIFF\0\0\0\0WEBP".to_vec();
+            b.extend_from_slice(chunk);
+            b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            b.extend_from_slice(data);
+            b
+        }
+        // Lossless: 14 bits of width - 1, then 14 of height - 1.
+        let bits: u32 = (4031) | (3023 << 14);
+        let mut lossless = vec![0x2F];
+        lossless.extend_from_slice(&bits.to_le_bytes());
+        let bytes = webp(b"VP8L", &lossless);
+        assert_eq!(format_of(&bytes), Some(Format::WebP));
+        assert_eq!(header_size(&bytes, Format::WebP).unwrap(), (4032, 3024));
+        // Extended: the canvas, 24 bits each, less one.
+        let mut extended = vec![0; 4];
+        extended.extend_from_slice(&49_999u32.to_le_bytes()[..3]);
+        extended.extend_from_slice(&49_999u32.to_le_bytes()[..3]);
+        let bomb = webp(b"VP8X", &extended);
+        assert_eq!(header_size(&bomb, Format::WebP).unwrap(), (50_000, 50_000));
+        assert_eq!(inspect(&bomb).unwrap_err().code(), "too_many_pixels");
+        // Cut short, or no picture chunk at all: refused, never a guess.
+        for short in [&bytes[..22], &webp(b"ALPH", &[0; 10])[..], &bytes[..14]] {
+            assert_eq!(
+                header_size(short, Format::WebP).unwrap_err().code(),
+                "corrupt_image"
+            );
+        }
+        let png = fixture("small-upright.png");
+        assert_eq!(
+            header_size(&png[..20], Format::Png).unwrap_err().code(),
+            "corrupt_image"
         );
     }
 

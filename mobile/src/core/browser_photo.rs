@@ -1,14 +1,17 @@
-//! A photo processed by the browser's own decoder and encoder
-//! (`createImageBitmap` turns it upright from its EXIF orientation,
-//! an `OffscreenCanvas` scales it and writes a JPEG), the candidate the
-//! photos issue asked to measure against our wasm decoder (BENCHMARKS.md).
+//! A photo made by the browser's own decoder and encoder
+//! (`createImageBitmap` turns it upright from its EXIF orientation, an
+//! `OffscreenCanvas` scales it and writes a JPEG): a third faster than our
+//! decoder compiled to wasm and half the bytes, measured when both were in
+//! the app (BENCHMARKS.md); ours is now left out of the browser's build.
 //!
 //! The browser is trusted with nothing: the original is inspected by our
 //! code first (format from the bytes, size from the header, so a bomb never
-//! reaches a decoder), and what the browser wrote must pass the server's own
-//! check (`photo::finish`: a JPEG, no metadata at all, scaled down). Chromium
-//! writes a colour profile (APP2) into its JPEG: that segment is cut out
-//! (`photo::without_metadata`), the picture's bytes untouched.
+//! reaches a decoder), and what the browser wrote must pass the server's
+//! check as far as it can be made without decoding (`photo::finish`: a
+//! JPEG, complete, no metadata at all, scaled down); the server decodes it
+//! on upload. Chromium writes a colour profile (APP2) into its JPEG: that
+//! segment is cut out (`photo::without_metadata`), the picture's bytes
+//! untouched.
 
 use fieldvisit_shared::photo::{self, PhotoError, Processed};
 use wasm_bindgen::{JsCast, JsValue};
@@ -18,74 +21,46 @@ use web_sys::{
     OffscreenCanvasRenderingContext2d,
 };
 
-/// Which decoder makes a photo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decoder {
-    /// `fieldvisit_shared::photo::process`, the `image` crate compiled to wasm.
-    Wasm,
-    /// The browser's, through web-sys.
-    Browser,
-}
-
-impl Decoder {
-    /// The faster on this machine (BENCHMARKS.md), unless the page's
-    /// `localStorage` names the other (`fieldvisit.photoDecoder`: `wasm` or
-    /// `browser`), which is how the benchmark measures both.
-    pub fn chosen() -> Decoder {
-        let named = web_sys::window()
-            .and_then(|w| w.local_storage().ok().flatten())
-            .and_then(|s| s.get_item("fieldvisit.photoDecoder").ok().flatten());
-        match named.as_deref() {
-            Some("wasm") => Decoder::Wasm,
-            Some("browser") => Decoder::Browser,
-            _ => DEFAULT,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Decoder::Wasm => "wasm",
-            Decoder::Browser => "browser",
-        }
-    }
-}
-
-const DEFAULT: Decoder = Decoder::Browser;
-
-/// Processes a photo with `decoder`, and leaves a `performance` measure
-/// (`fieldvisit photo: wasm` or `... browser`) for the benchmark to read.
-/// Where the browser cannot (no `OffscreenCanvas` in an older browser, a
-/// picture it cannot decode), our own decoder does it or says why not.
-pub async fn process(original: &[u8], decoder: Decoder) -> Result<Processed, PhotoError> {
+/// Processes a photo with the browser's decoder and encoder, and leaves a
+/// `performance` measure (`fieldvisit photo: browser`) for the benchmark to
+/// read. The app carries no decoder of its own in the browser (about 100 KB
+/// less to download, BENCHMARKS.md): a browser that cannot make the photo
+/// says so, and a picture it cannot decode is refused as unreadable.
+pub async fn process(original: &[u8]) -> Result<Processed, PhotoError> {
     const START: &str = "fieldvisit photo start";
+    const MEASURE: &str = "fieldvisit photo: browser";
     let performance = web_sys::window().and_then(|w| w.performance());
     if let Some(p) = &performance {
         let _ = p.mark(START);
     }
-    // The decoder that made it: the measure is named for that one, so a
-    // fallback is never timed as the browser's.
-    let (made, used) = match decoder {
-        Decoder::Wasm => (photo::process(original), Decoder::Wasm),
-        Decoder::Browser => {
-            photo::inspect(original)?;
-            match encode(original).await {
-                Ok(jpeg) => (
-                    photo::without_metadata(&jpeg).and_then(photo::finish),
-                    Decoder::Browser,
-                ),
-                Err(e) => {
-                    tracing::warn!(error = ?e, "the browser could not process a photo; the app's decoder will");
-                    (photo::process(original), Decoder::Wasm)
-                }
-            }
+    photo::inspect(original)?;
+    if !can_make_photos() {
+        return Err(PhotoError::BrowserCannot(
+            "it has no OffscreenCanvas".to_owned(),
+        ));
+    }
+    let made = match encode(original).await {
+        Ok(jpeg) => photo::without_metadata(&jpeg).and_then(photo::finish),
+        Err(e) => {
+            tracing::warn!(error = ?e, "the browser could not decode a photo");
+            Err(PhotoError::Corrupt(
+                "the browser could not decode it".to_owned(),
+            ))
         }
     };
     if let Some(p) = performance {
-        let name = format!("fieldvisit photo: {}", used.name());
-        let _ = p.measure_with_start_mark(&name, START);
+        let _ = p.measure_with_start_mark(MEASURE, START);
         p.clear_marks_with_mark_name(START);
     }
     made
+}
+
+/// `createImageBitmap` and `OffscreenCanvas` (Safari has both since 16.4).
+fn can_make_photos() -> bool {
+    let global = js_sys::global();
+    ["OffscreenCanvas", "createImageBitmap"]
+        .iter()
+        .all(|name| js_sys::Reflect::has(&global, &JsValue::from_str(name)).unwrap_or(false))
 }
 
 /// Decodes upright, scales down to [`photo::scaled_size`] on a white

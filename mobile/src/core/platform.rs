@@ -178,15 +178,14 @@ pub async fn store_durable() {
 }
 
 /// Makes the photo to store from what the camera or gallery gave: natively
-/// with `fieldvisit_shared::photo`; in a browser with whichever decoder
-/// measured faster there (`browser_photo`), checked the same way.
+/// with `fieldvisit_shared::photo`; in a browser with the browser's own
+/// decoder (`browser_photo`), checked the same way.
 pub async fn process_photo(
     original: &[u8],
 ) -> Result<fieldvisit_shared::photo::Processed, fieldvisit_shared::photo::PhotoError> {
     #[cfg(target_arch = "wasm32")]
     {
-        use super::browser_photo::{Decoder, process};
-        process(original, Decoder::chosen()).await
+        super::browser_photo::process(original).await
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
