@@ -96,7 +96,14 @@ pub fn verify(secret: &str, header: &str, body: &str, now: i64, tolerance_secs: 
 
 /// Why a URL cannot be the practice's webhook, in words for the admin.
 pub fn check_url(url: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let parsed = url::Url::parse(url.trim()).map_err(|e| match e {
+        // Host names are read as ASCII only (idna_adapter 1.0, see
+        // mobile/Cargo.toml).
+        url::ParseError::IdnaError => format!(
+            "{url:?}: write its host name in ASCII (an international name in its xn-- form)"
+        ),
+        e => format!("{url:?} is not a URL: {e}"),
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
             "the webhook must be an http or https URL, not {}:",
@@ -507,6 +514,10 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad:?}");
         }
+        // An international host name, in its ASCII form only.
+        let why = check_url("https://bücher.example/hook").unwrap_err();
+        assert!(why.contains("xn--"), "{why}");
+        assert!(check_url("https://xn--bcher-kva.example/hook").is_ok());
     }
 
     /// What the receiver was sent.
