@@ -273,6 +273,22 @@ mod tests {
         judge(Kind::Visit, before, &changes_message(before, after), &cx)
     }
 
+    /// Worker w-1 writing on case-1 under `actor`.
+    fn worker_on_case_1<'a>(
+        actor: &'a automerge::ActorId,
+        made: &'a dyn Fn(&str, &str) -> bool,
+    ) -> Context<'a> {
+        Context {
+            writer: Writer {
+                person_id: "w-1",
+                role: &Role::Worker,
+            },
+            case_id: "case-1",
+            actor,
+            created_by_writer: made,
+        }
+    }
+
     fn stored_visit() -> Automerge {
         let visit = VisitDoc::new("case-1", "w-1", "2026-11-25T10:00:00Z", PlaceKind::Home);
         doc::new_document(&visit, device_actor("d-1")).unwrap()
@@ -330,15 +346,7 @@ mod tests {
         let before = stored_visit();
         let actor = device_actor("d-1");
         let made = |_: &str, _: &str| false;
-        let cx = Context {
-            writer: Writer {
-                person_id: "w-1",
-                role: &Role::Worker,
-            },
-            case_id: "case-1",
-            actor: &actor,
-            created_by_writer: &made,
-        };
+        let cx = worker_on_case_1(&actor, &made);
         let typed = edited(
             &before,
             "d-1",
@@ -381,15 +389,7 @@ mod tests {
         only_second.heads.clear();
         let actor = device_actor("d-1");
         let made = |_: &str, _: &str| false;
-        let cx = Context {
-            writer: Writer {
-                person_id: "w-1",
-                role: &Role::Worker,
-            },
-            case_id: "case-1",
-            actor: &actor,
-            created_by_writer: &made,
-        };
+        let cx = worker_on_case_1(&actor, &made);
         let first = one.get_heads();
         assert_eq!(
             judge(Kind::Visit, &before, &only_second.encode(), &cx),
