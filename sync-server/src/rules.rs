@@ -46,7 +46,9 @@ pub struct Accepted {
 /// holds nobody else's sync to that document while it is applied.
 pub enum FirstLook {
     Judged(Judgement),
-    Copy(Pending),
+    /// Boxed: `Pending` holds a whole `Automerge` inline, and most
+    /// messages end in a verdict.
+    Copy(Box<Pending>),
 }
 
 /// A message that needs its changes applied: what [`first_look`] read, with
@@ -73,7 +75,7 @@ impl Pending {
 pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -> Judgement {
     match first_look(kind, before, payload, cx) {
         FirstLook::Judged(judged) => judged,
-        FirstLook::Copy(pending) => judge_copy(kind, pending, cx),
+        FirstLook::Copy(pending) => judge_copy(kind, *pending, cx),
     }
 }
 
@@ -110,11 +112,11 @@ pub fn first_look(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'
             ..Accepted::default()
         }));
     }
-    FirstLook::Copy(Pending {
+    FirstLook::Copy(Box::new(Pending {
         before: before.clone(),
         message,
         fresh,
-    })
+    }))
 }
 
 /// Applies a message's changes to a copy of the document and asks the
@@ -368,7 +370,7 @@ mod tests {
             panic!("judged without applying the changes");
         };
         assert_eq!(pending.heads(), before.get_heads());
-        let judged = judge_copy(Kind::Visit, pending, &cx);
+        let judged = judge_copy(Kind::Visit, *pending, &cx);
         assert_eq!(judged, judge(Kind::Visit, &before, &action, &cx));
         assert!(matches!(judged, Judgement::Accept(a) if a.new == acted.get_heads()));
         // Unreadable bytes are refused on the first look.

@@ -145,7 +145,7 @@ impl SyncEngine {
                 FirstLook::Judged(judged) => (judged, Vec::new()),
                 FirstLook::Copy(pending) => {
                     let heads = pending.heads();
-                    (contained(|| finish(pending)), heads)
+                    (contained(|| finish(*pending)), heads)
                 }
             };
             match judged {
