@@ -152,7 +152,7 @@ test('a photo attached offline, turned upright by the browser, is there after th
     await page.locator('#photo-input').setInputFiles(join(fixtures, 'phone-12mp-orientation6-gps.jpg'));
     // Kept once the button is ready again: the browser dies that instant.
     await expect(page.locator('label[for=photo-input]')).toHaveText('Take or add a photo', { timeout: 30_000 });
-    // Made by the browser's own decoder, the app's default.
+    // Made by the browser's own decoder, the app's only one there.
     expect(await page.evaluate(() => performance.getEntriesByName('fieldvisit photo: browser').length)).toBe(1);
     execFileSync('pkill', ['-KILL', '-f', `user-data-dir=${profile}`]);
     await context.close().catch(() => {});
@@ -172,5 +172,40 @@ test('a photo attached offline, turned upright by the browser, is there after th
   } finally {
     await practice.cleanup();
     rmSync(profile, { recursive: true, force: true });
+  }
+});
+
+test('a browser that cannot make photos says so, keeps nothing, and the visit goes on', async ({ browser }) => {
+  const practice = await startPractice();
+  try {
+    const alex = practice.person('Alex Worker');
+    practice.assign(alex);
+    const context = await browser.newContext();
+    // As Safari before 16.4: no OffscreenCanvas.
+    await context.addInitScript(() => { delete globalThis.OffscreenCanvas; });
+    const page = await context.newPage();
+    const noErrors = watchForErrors(page);
+    await signIn(page, practice.server.url, practice.code(alex));
+    await openCase(page, practice.personName);
+    await startVisit(page);
+    await page.locator('#photo-input').setInputFiles(join(fixtures, 'small-upright-gps.jpg'));
+    await expect(page.getByRole('alert').filter({ hasText: 'The photo was not added' }))
+      .toContainText('this browser cannot make photos');
+    const photos = page.getByRole('list', { name: 'Photos of this visit' });
+    await expect(photos.locator('img.thumb')).toHaveCount(0);
+    // A picture that is no picture is refused before any decoder, as ever.
+    await page.locator('#photo-input').setInputFiles(join(fixtures, 'not-an-image.jpg'));
+    await expect(page.getByRole('alert').filter({ hasText: 'The photo was not added' }))
+      .toContainText('not a picture the app can read');
+    // The words still go.
+    const box = page.getByLabel(OBSERVATIONS, { exact: true });
+    await box.click();
+    await box.pressSequentially('No photo today.', { delay: 15 });
+    await waitUntilSynced(page);
+    await expect(photos.locator('img.thumb')).toHaveCount(0);
+    noErrors();
+    await context.close();
+  } finally {
+    await practice.cleanup();
   }
 });
