@@ -36,7 +36,7 @@ pub async fn process(original: &[u8]) -> Result<Processed, PhotoError> {
     photo::inspect(original)?;
     if !can_make_photos() {
         return Err(PhotoError::BrowserCannot(
-            "it has no OffscreenCanvas".to_owned(),
+            "it lacks OffscreenCanvas or createImageBitmap".to_owned(),
         ));
     }
     let made = match encode(original).await {
