@@ -10,7 +10,7 @@
 //! app shows on it; a failure to reach the server waits for the next
 //! connection.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::records::Kind;
 
@@ -100,12 +100,11 @@ pub struct Outbox {
     /// first served.
     made: u64,
     /// Urgent records (a safeguarding concern) released but not yet known
-    /// to be on the server: until they are, nothing else is registered,
-    /// so nothing else competes with them for a weak signal.
-    urgent_on_the_way: BTreeSet<String>,
-    /// Those of them that gave way (overdue): they hold nothing back any
-    /// more, but are still on their way, so their delivery is still noticed.
-    given_way: BTreeSet<String>,
+    /// to be on the server, each with whether it gave way. Until they are
+    /// there, nothing else is registered, so nothing else competes with
+    /// them for a weak signal; one that gave way (overdue) holds nothing
+    /// back any more, and its delivery is still noticed.
+    urgent_on_the_way: BTreeMap<String, bool>,
 }
 
 impl Outbox {
@@ -130,19 +129,17 @@ impl Outbox {
     /// known to be delivered (also after it gave way: the worker still
     /// needs to see it delivered).
     pub fn on_its_way(&self, document_id: &str) -> bool {
-        self.urgent_on_the_way.contains(document_id)
+        self.urgent_on_the_way.contains_key(document_id)
     }
 
     /// Whether `document_id` is on its way and already gave way.
     pub fn gave_way(&self, document_id: &str) -> bool {
-        self.given_way.contains(document_id)
+        self.urgent_on_the_way.get(document_id) == Some(&true)
     }
 
     /// An urgent record on its way that has not given way.
     fn urgent_holding(&self) -> bool {
-        self.urgent_on_the_way
-            .iter()
-            .any(|id| !self.given_way.contains(id))
+        self.urgent_on_the_way.values().any(|gave_way| !gave_way)
     }
 
     /// Records not yet registered (waiting or on their way).
@@ -171,7 +168,7 @@ impl Outbox {
                 {
                     *state = State::Released;
                     if self.records[&document_id].0.kind.priority() == URGENT {
-                        self.urgent_on_the_way.insert(document_id.clone());
+                        self.urgent_on_the_way.insert(document_id.clone(), false);
                     }
                     effects.push(Effect::Release { document_id });
                 }
@@ -185,7 +182,6 @@ impl Outbox {
                 reason,
             } => {
                 self.urgent_on_the_way.remove(&document_id);
-                self.given_way.remove(&document_id);
                 if let Some((_, state, _)) = self.records.get_mut(&document_id) {
                     *state = State::Refused(reason.clone());
                     effects.push(Effect::Warn {
@@ -196,11 +192,10 @@ impl Outbox {
             }
             Event::Delivered { document_id } => {
                 self.urgent_on_the_way.remove(&document_id);
-                self.given_way.remove(&document_id);
             }
             Event::GiveWay { document_id } => {
-                if self.urgent_on_the_way.contains(&document_id) {
-                    self.given_way.insert(document_id);
+                if let Some(gave_way) = self.urgent_on_the_way.get_mut(&document_id) {
+                    *gave_way = true;
                 }
             }
             Event::RegistrationFailed { document_id } => {
