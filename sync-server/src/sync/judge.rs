@@ -145,7 +145,7 @@ impl SyncEngine {
                 FirstLook::Judged(judged) => (judged, Vec::new()),
                 FirstLook::Copy(pending) => {
                     let heads = pending.heads();
-                    (contained(|| finish(*pending)), heads)
+                    (contained(|| finish(*pending), |refused| refused), heads)
                 }
             };
             match judged {
@@ -172,10 +172,7 @@ impl SyncEngine {
         id: &DocumentId,
         look: impl Fn(&Automerge) -> FirstLook,
     ) -> FirstLook {
-        let contained_look = |doc: &Automerge| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| look(doc)))
-                .unwrap_or_else(|_| FirstLook::Judged(unreadable()))
-        };
+        let contained_look = |doc: &Automerge| contained(|| look(doc), FirstLook::Judged);
         match self.repo.ready_document(id) {
             Some(handle) => handle.with_document(|doc| contained_look(doc)),
             None => contained_look(&self.stored_document(id).await),
@@ -236,15 +233,14 @@ impl SyncEngine {
     }
 }
 
-/// Runs the rules on a copy; a panic there (automerge on a crafted change)
-/// refuses the message rather than end the connection's task.
-fn contained(judge: impl FnOnce() -> Judgement) -> Judgement {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(judge)).unwrap_or_else(|_| unreadable())
-}
-
-fn unreadable() -> Judgement {
-    Judgement::Refuse(Refusal::new(
-        "malformed_changes",
-        "these changes could not be read".to_owned(),
-    ))
+/// Runs a step of the rules; a panic there (automerge on a crafted change)
+/// refuses the message, as `refused` puts it, rather than poison samod's
+/// lock on the document or end the connection's task.
+fn contained<T>(step: impl FnOnce() -> T, refused: impl FnOnce(Judgement) -> T) -> T {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
+        refused(Judgement::Refuse(Refusal::new(
+            "malformed_changes",
+            "these changes could not be read".to_owned(),
+        )))
+    })
 }
