@@ -39,8 +39,9 @@ self.addEventListener('fetch', event => {
   const url = new URL(request.url);
   if (request.method !== 'GET' || url.origin !== self.location.origin) return;
   if (NETWORK_ONLY.some(prefix => url.pathname.startsWith(prefix))) return;
-  // Screens are URL fragments, so every navigation is the one page.
-  const key = request.mode === 'navigate' ? '/index.html' : request;
+  // Screens are URL fragments, so every navigation is the one page, cached
+  // as '/'.
+  const key = request.mode === 'navigate' ? '/' : request;
   event.respondWith(
     caches.open(CACHE)
       .then(cache => cache.match(key, { ignoreSearch: true }))
