@@ -13,10 +13,11 @@ use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
 
 use super::CoreError;
+use super::http::{Client, Method, Request, Response, Streamed};
 
 #[derive(Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    http: Client,
     base: url::Url,
     token: Option<String>,
     /// The server said this device is revoked (to any request; a revoked
@@ -41,16 +42,8 @@ impl ApiClient {
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
-        // The browser's fetch has its own timeouts and no builder for ours.
-        #[cfg(not(target_arch = "wasm32"))]
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .map_err(|e| CoreError::Protocol(e.to_string()))?;
-        #[cfg(target_arch = "wasm32")]
-        let http = reqwest::Client::new();
         Ok(ApiClient {
-            http,
+            http: Client::new()?,
             base,
             token,
             revoked: Arc::new(AtomicBool::new(false)),
@@ -82,37 +75,33 @@ impl ApiClient {
         Ok(url)
     }
 
-    /// The request with this build's protocol version and the token.
-    fn authorised(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        let req = req.header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+    /// A request to `url`, with this build's protocol version and the token.
+    fn request(&self, method: Method, url: url::Url) -> Request {
+        let req = Request::new(method, url).header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         match &self.token {
-            Some(t) => req.bearer_auth(t),
+            Some(t) => req.header("authorization", format!("Bearer {t}")),
             None => req,
         }
     }
 
-    async fn send<T: DeserializeOwned>(
-        &self,
-        req: reqwest::RequestBuilder,
-    ) -> Result<T, CoreError> {
-        let resp = self
-            .authorised(req)
-            .send()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        self.answer(resp).await
+    fn get(&self, path: &str) -> Result<Request, CoreError> {
+        Ok(self.request(Method::Get, self.url(path)?))
     }
 
-    async fn answer<T: DeserializeOwned>(&self, resp: reqwest::Response) -> Result<T, CoreError> {
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes).map_err(|e| CoreError::Protocol(e.to_string()))
+    fn post(&self, path: &str) -> Result<Request, CoreError> {
+        Ok(self.request(Method::Post, self.url(path)?))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, req: Request) -> Result<T, CoreError> {
+        let resp = self.http.send(req).await?;
+        self.answer(resp)
+    }
+
+    fn answer<T: DeserializeOwned>(&self, resp: Response) -> Result<T, CoreError> {
+        if resp.is_success() {
+            serde_json::from_slice(&resp.body).map_err(|e| CoreError::Protocol(e.to_string()))
         } else {
-            Err(self.error_of(status, &bytes))
+            Err(self.error_of(&resp))
         }
     }
 
@@ -121,21 +110,19 @@ impl ApiClient {
             code: code.to_owned(),
             label: label.to_owned(),
         };
-        self.send(self.http.post(self.url("api/enrol")?).json(&body))
-            .await
+        self.send(self.post("api/enrol")?.json(&body)?).await
     }
 
     pub async fn ticket(&self) -> Result<TicketResponse, CoreError> {
-        self.send(self.http.post(self.url("api/sync/ticket")?))
-            .await
+        self.send(self.post("api/sync/ticket")?).await
     }
 
     pub async fn practice(&self) -> Result<fieldvisit_shared::api::PracticeInfo, CoreError> {
-        self.send(self.http.get(self.url("api/practice")?)).await
+        self.send(self.get("api/practice")?).await
     }
 
     pub async fn alerts(&self) -> Result<Vec<fieldvisit_shared::api::AlertView>, CoreError> {
-        self.send(self.http.get(self.url("api/alerts")?)).await
+        self.send(self.get("api/alerts")?).await
     }
 
     /// The live alert stream's bytes (server-sent events), as they come.
@@ -144,34 +131,20 @@ impl ApiClient {
     ) -> Result<impl futures::Stream<Item = Result<bytes::Bytes, CoreError>> + use<>, CoreError>
     {
         let req = self
-            .http
-            .get(self.url("api/alerts/stream")?)
-            .header("Accept", "text/event-stream");
-        let resp = self
-            .authorised(req)
-            .send()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            let bytes = resp
-                .bytes()
-                .await
-                .map_err(|e| CoreError::Offline(e.to_string()))?;
-            return Err(self.error_of(status, &bytes));
+            .get("api/alerts/stream")?
+            .header("accept", "text/event-stream");
+        match self.http.open(req).await? {
+            Streamed::Open(bytes) => Ok(bytes),
+            Streamed::Refused(resp) => Err(self.error_of(&resp)),
         }
-        use futures::StreamExt;
-        Ok(resp
-            .bytes_stream()
-            .map(|chunk| chunk.map_err(|e| CoreError::Offline(e.to_string()))))
     }
 
     pub async fn cases(&self) -> Result<Vec<CaseSummary>, CoreError> {
-        self.send(self.http.get(self.url("api/cases")?)).await
+        self.send(self.get("api/cases")?).await
     }
 
     pub async fn people(&self) -> Result<Vec<PersonSummary>, CoreError> {
-        self.send(self.http.get(self.url("api/people")?)).await
+        self.send(self.get("api/people")?).await
     }
 
     /// Registers a record this device made with its case (see the outbox).
@@ -185,8 +158,7 @@ impl ApiClient {
             document_id: record.document_id.clone(),
             nonce: record.nonce.clone(),
         };
-        let url = self.url("api/documents")?;
-        self.send(self.http.post(url).json(&body)).await
+        self.send(self.post("api/documents")?.json(&body)?).await
     }
 
     /// The practice's case record as the server holds it, or as it stood
@@ -200,7 +172,7 @@ impl ApiClient {
         if let Some(at) = as_at {
             url.query_pairs_mut().append_pair("as_at", at);
         }
-        self.send(self.http.get(url)).await
+        self.send(self.request(Method::Get, url)).await
     }
 
     /// Who wrote each stretch of one passage of a record.
@@ -211,7 +183,7 @@ impl ApiClient {
     ) -> Result<Authorship, CoreError> {
         let mut url = self.url(&format!("api/documents/{document_id}/authorship"))?;
         url.query_pairs_mut().append_pair("passage", passage);
-        self.send(self.http.get(url)).await
+        self.send(self.request(Method::Get, url)).await
     }
 
     /// Passages matching every word of `query`, from the cases this
@@ -219,7 +191,7 @@ impl ApiClient {
     pub async fn search(&self, query: &str) -> Result<Vec<SearchHit>, CoreError> {
         let mut url = self.url("api/search")?;
         url.query_pairs_mut().append_pair("q", query);
-        self.send(self.http.get(url)).await
+        self.send(self.request(Method::Get, url)).await
     }
 
     /// The audit log (a practice admin's device only).
@@ -243,7 +215,7 @@ impl ApiClient {
                 q.append_pair("limit", &limit.to_string());
             }
         }
-        self.send(self.http.get(url)).await
+        self.send(self.request(Method::Get, url)).await
     }
 
     /// Sends one chunk of a photo, from `offset` of its `total` bytes.
@@ -258,29 +230,20 @@ impl ApiClient {
     ) -> Result<BlobUpload, CoreError> {
         let url = self.url(&format!("api/blobs/{sha256}"))?;
         let req = self
-            .http
-            .put(url)
+            .request(Method::Put, url)
             .header("upload-length", total.to_string())
             .header("upload-offset", offset.to_string())
             .body(chunk.to_vec());
-        let resp = self
-            .authorised(req)
-            .send()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        if resp.status() == reqwest::StatusCode::CONFLICT
-            && let Some(at) = resp
-                .headers()
-                .get("upload-offset")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())
+        let resp = self.http.send(req).await?;
+        if resp.status == 409
+            && let Some(at) = resp.header("upload-offset").and_then(|v| v.parse().ok())
         {
             return Ok(BlobUpload {
                 received: at,
                 complete: false,
             });
         }
-        self.answer(resp).await
+        self.answer(resp)
     }
 
     /// A photo's bytes, or a thumbnail `width` wide.
@@ -289,92 +252,73 @@ impl ApiClient {
         if let Some(w) = width {
             url.query_pairs_mut().append_pair("width", &w.to_string());
         }
-        let resp = self
-            .authorised(self.http.get(url))
-            .send()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        let status = resp.status();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        if status.is_success() {
-            Ok(bytes.to_vec())
+        let resp = self.http.send(self.request(Method::Get, url)).await?;
+        if resp.is_success() {
+            Ok(resp.body)
         } else {
-            Err(self.error_of(status, &bytes))
+            Err(self.error_of(&resp))
         }
     }
 }
 
 impl ApiClient {
-    fn error_of(&self, status: reqwest::StatusCode, bytes: &[u8]) -> CoreError {
-        match serde_json::from_slice::<ErrorBody>(bytes) {
+    fn error_of(&self, resp: &Response) -> CoreError {
+        match serde_json::from_slice::<ErrorBody>(&resp.body) {
             Ok(body) => {
                 if body.error == "device_revoked" {
                     self.revoked.store(true, Ordering::SeqCst);
                 }
                 CoreError::Server(body)
             }
-            Err(_) => CoreError::Protocol(format!("HTTP {status} without an error body")),
+            Err(_) => CoreError::Protocol(format!("HTTP {} without an error body", resp.status)),
         }
     }
 
     /// A request answered with no body (204).
-    async fn send_empty(&self, req: reqwest::RequestBuilder) -> Result<(), CoreError> {
-        let resp = self
-            .authorised(req)
-            .send()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
+    async fn send_empty(&self, req: Request) -> Result<(), CoreError> {
+        let resp = self.http.send(req).await?;
+        if resp.is_success() {
+            Ok(())
+        } else {
+            Err(self.error_of(&resp))
         }
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| CoreError::Offline(e.to_string()))?;
-        Err(self.error_of(status, &bytes))
     }
 
     /// Tells the server how many changes this device holds unsent.
     pub async fn report_status(&self, unsynced_changes: u64) -> Result<(), CoreError> {
         let body = DeviceStatus { unsynced_changes };
-        let url = self.url("api/devices/me/status")?;
-        self.send_empty(self.http.post(url).json(&body)).await
+        self.send_empty(self.post("api/devices/me/status")?.json(&body)?)
+            .await
     }
 
     /// Tells the server this device deleted everything it stored.
     pub async fn report_wiped(&self, reason: WipeReason) -> Result<(), CoreError> {
         let body = Wiped { reason };
-        let url = self.url("api/devices/me/wiped")?;
-        self.send_empty(self.http.post(url).json(&body)).await
+        self.send_empty(self.post("api/devices/me/wiped")?.json(&body)?)
+            .await
     }
 
     /// This person's devices.
     pub async fn devices(&self) -> Result<Vec<DeviceInfo>, CoreError> {
-        self.send(self.http.get(self.url("api/devices")?)).await
+        self.send(self.get("api/devices")?).await
     }
 
     /// A person's devices, for the practice admin.
     pub async fn admin_devices(&self, person_id: &str) -> Result<Vec<DeviceInfo>, CoreError> {
-        let url = self.url(&format!("api/admin/people/{person_id}/devices"))?;
-        self.send(self.http.get(url)).await
+        self.send(self.get(&format!("api/admin/people/{person_id}/devices"))?)
+            .await
     }
 
     /// Revokes any device, for the practice admin.
     pub async fn admin_revoke(&self, device_id: &str) -> Result<(), CoreError> {
-        let url = self.url(&format!("api/admin/devices/{device_id}/revoke"))?;
-        self.send::<serde_json::Value>(self.http.post(url))
+        self.send::<serde_json::Value>(self.post(&format!("api/admin/devices/{device_id}/revoke"))?)
             .await
             .map(|_| ())
     }
 
     /// Revokes another device of this person.
     pub async fn revoke_device(&self, device_id: &str) -> Result<(), CoreError> {
-        let url = self.url(&format!("api/devices/{device_id}/revoke"))?;
-        self.send::<serde_json::Value>(self.http.post(url))
+        self.send::<serde_json::Value>(self.post(&format!("api/devices/{device_id}/revoke"))?)
             .await
             .map(|_| ())
     }

@@ -14,6 +14,7 @@ mod device;
 mod devices;
 mod dialer;
 mod error;
+mod http;
 mod keystore;
 mod local;
 mod outbox;
