@@ -12,9 +12,7 @@ async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited(
     practice.assign(&wren);
     let server = Server::start(&practice.data());
 
-    let owner = practice.device(&server, &wren, "owner").await;
-    owner.go_online().unwrap();
-    owner.refresh_cases().await.unwrap();
+    let owner = practice.online_device(&server, &wren, "owner").await;
     let visit = owner
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await
@@ -250,9 +248,7 @@ async fn registration_race_a_colleague_cannot_claim_a_new_visit_and_learns_nothi
 
     // The owner makes a visit while out of signal: its id exists, its
     // registration waits.
-    let owner = practice.device(&server, &wren, "owner").await;
-    owner.go_online().unwrap();
-    owner.refresh_cases().await.unwrap();
+    let owner = practice.online_device(&server, &wren, "owner").await;
     owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     owner.go_offline();
     let visit = owner
@@ -289,9 +285,7 @@ async fn registration_race_a_colleague_cannot_claim_a_new_visit_and_learns_nothi
     // and its words reach the server.
     owner.go_online().unwrap();
     owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
-    let colleague = practice.device(&server, &colm, "colleague").await;
-    colleague.go_online().unwrap();
-    colleague.refresh_cases().await.unwrap();
+    let colleague = practice.online_device(&server, &colm, "colleague").await;
     let at_server = colleague
         .visit(&visit)
         .await

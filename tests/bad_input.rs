@@ -20,9 +20,7 @@ async fn bad_sync_messages_close_only_their_own_connection() {
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start_with(&practice.data(), &["--max-message-bytes", "65536"]);
-    let good = practice.device(&server, &wren, "good").await;
-    good.go_online().unwrap();
-    good.refresh_cases().await.unwrap();
+    let good = practice.online_device(&server, &wren, "good").await;
     let visit = good
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await
@@ -123,9 +121,7 @@ async fn bad_credentials_and_tickets_get_clear_errors() {
     assert_eq!(resp.status().as_u16(), 401);
 
     // The server still serves a good device.
-    let good = practice.device(&server, &wren, "good").await;
-    good.go_online().unwrap();
-    good.refresh_cases().await.unwrap();
+    let good = practice.online_device(&server, &wren, "good").await;
     let visit = good
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await

@@ -325,9 +325,7 @@ async fn a_completion_contradicting_the_findings_is_refused_in_the_app_and_by_th
     practice.assign(&morgan);
     let server = Server::start(&practice.data());
 
-    let a = practice.device(&server, &alex, "phone-alex").await;
-    a.go_online().unwrap();
-    a.refresh_cases().await.unwrap();
+    let a = practice.online_device(&server, &alex, "phone-alex").await;
     let visit = a
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await
@@ -405,9 +403,9 @@ async fn a_completion_contradicting_the_findings_is_refused_in_the_app_and_by_th
 
     // The server's copy is as it was: a phone that never saw the assessment
     // gets it from the server, in progress, with exactly Alex's changes.
-    let fresh = practice.device(&server, &morgan, "phone-morgan").await;
-    fresh.go_online().unwrap();
-    fresh.refresh_cases().await.unwrap();
+    let fresh = practice
+        .online_device(&server, &morgan, "phone-morgan")
+        .await;
     eventually("the server's copy to reach a fresh phone", || async {
         fresh.document_heads(&id).await.ok() == Some(heads.clone())
     })

@@ -164,9 +164,7 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
         phone.safeguarding_phone().unwrap().as_deref(),
         Some("0161 496 0000")
     );
-    let supervisor = practice.device(&server, &sam, "supervisor").await;
-    supervisor.go_online().unwrap();
-    supervisor.refresh_cases().await.unwrap();
+    let supervisor = practice.online_device(&server, &sam, "supervisor").await;
     let mut alerts = Box::pin(supervisor.alert_events().await.unwrap());
 
     // No signal: five visits, ten photos, then the concern.
@@ -300,9 +298,7 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     assert_eq!(practice.audit("webhook_delivered").len(), 1);
 
     // The supervisor acknowledges it; the worker's phone shows who and when.
-    let supervisor = practice.device(&server, &sam, "supervisor-2").await;
-    supervisor.go_online().unwrap();
-    supervisor.refresh_cases().await.unwrap();
+    let supervisor = practice.online_device(&server, &sam, "supervisor-2").await;
     eventually("the concern on the supervisor's device", || async {
         supervisor.concern(&concern).await.is_ok_and(|c| c.raised())
     })
@@ -311,9 +307,7 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     supervisor.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     // The server came back on another port: the worker reads it on their
     // tablet.
-    let tablet = practice.device(&server, &alex, "tablet").await;
-    tablet.go_online().unwrap();
-    tablet.refresh_cases().await.unwrap();
+    let tablet = practice.online_device(&server, &alex, "tablet").await;
     eventually("the acknowledgement on the worker's tablet", || async {
         tablet
             .concern(&concern)

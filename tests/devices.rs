@@ -232,9 +232,7 @@ async fn synced_phone(
     server: &Server,
     person: &str,
 ) -> (std::path::PathBuf, fieldvisit_mobile::DeviceCore) {
-    let phone = practice.device(server, person, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
+    let phone = practice.online_device(server, person, "phone").await;
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     (practice.dir.path().join("phone"), phone)
 }

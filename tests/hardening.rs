@@ -41,9 +41,7 @@ async fn scene(server_args: &[&str], practice: Practice) -> (Scene, Server) {
     let server = Server::start_with(&practice.data(), server_args);
     let mut devices = Vec::new();
     for (person, name, case) in [(&ash, "ash", &practice.case_id), (&kit, "kit", &other_case)] {
-        let device = practice.device(&server, person, name).await;
-        device.go_online().unwrap();
-        device.refresh_cases().await.unwrap();
+        let device = practice.online_device(&server, person, name).await;
         let visit = device.create_visit(case, PlaceKind::Home).await.unwrap();
         still_serving(&device, &visit, "before").await;
         devices.push((device, visit));
@@ -397,9 +395,7 @@ async fn idle_documents_leave_memory_and_load_again_when_needed() {
     practice.assign(&wren);
     practice.assign(&ash);
     let server = Server::start_with(&practice.data(), &["--unload-idle-after-seconds", "2"]);
-    let writer = practice.device(&server, &wren, "writer").await;
-    writer.go_online().unwrap();
-    writer.refresh_cases().await.unwrap();
+    let writer = practice.online_device(&server, &wren, "writer").await;
     let in_memory = || async {
         server.health().await.1["documents_in_memory"]
             .as_u64()
@@ -426,9 +422,7 @@ async fn idle_documents_leave_memory_and_load_again_when_needed() {
 
     // They load again on demand: an edit, and a new phone reading all.
     still_serving(&writer, &visits[0], "Visit 0, written again.").await;
-    let reader = practice.device(&server, &ash, "reader").await;
-    reader.go_online().unwrap();
-    reader.refresh_cases().await.unwrap();
+    let reader = practice.online_device(&server, &ash, "reader").await;
     for (n, visit) in visits.iter().enumerate() {
         let expected = if n == 0 {
             "Visit 0, written again.".to_owned()

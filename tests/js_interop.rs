@@ -43,9 +43,7 @@ async fn the_javascript_automerge_repo_client_syncs_with_our_server() {
     assert!(stdout.contains("TEST-001"), "JS read the case: {stdout}");
 
     // The change made in JavaScript is on the server: a Rust device reads it.
-    let device = practice.device(&server, &wren, "reader").await;
-    device.go_online().unwrap();
-    device.refresh_cases().await.unwrap();
+    let device = practice.online_device(&server, &wren, "reader").await;
     eventually("the JS edit to reach a Rust device", || async {
         device
             .case(&practice.case_id)

@@ -124,9 +124,7 @@ async fn a_photo_uploads_in_resumable_chunks_and_reaches_only_those_who_may_see_
     let (other_case, _) = practice.add_case("TEST-002");
     practice.assign_to(&other_case, &robin);
     let server = Server::start(&practice.data());
-    let phone = practice.device(&server, &wren, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
+    let phone = practice.online_device(&server, &wren, "phone").await;
     let visit = phone
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await
@@ -278,9 +276,7 @@ async fn a_photo_uploads_in_resumable_chunks_and_reaches_only_those_who_may_see_
     assert_eq!(code_of(resp).await, (413, "too_large".to_owned()));
 
     // A photo of another case cannot be uploaded by someone not on it.
-    let robin_phone = practice.device(&server, &robin, "robin").await;
-    robin_phone.go_online().unwrap();
-    robin_phone.refresh_cases().await.unwrap();
+    let robin_phone = practice.online_device(&server, &robin, "robin").await;
     let robin_visit = robin_phone
         .create_visit(&other_case, PlaceKind::Home)
         .await
@@ -322,9 +318,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     practice.assign(&wren);
     practice.assign(&ash);
     let server = Server::start(&practice.data());
-    let phone = practice.device(&server, &wren, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
+    let phone = practice.online_device(&server, &wren, "phone").await;
     phone.go_offline();
 
     // In someone's home with no signal: a photo, then more words.
@@ -372,9 +366,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     // Back in signal: the words go first.
     phone.go_online().unwrap();
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
-    let colleague = practice.device(&server, &ash, "colleague").await;
-    colleague.go_online().unwrap();
-    colleague.refresh_cases().await.unwrap();
+    let colleague = practice.online_device(&server, &ash, "colleague").await;
     fieldvisit_e2e::eventually("the words on the colleague's phone", || async {
         colleague.visit(&visit).await.is_ok_and(|v| {
             v.observations.as_str().contains("garden she planted")

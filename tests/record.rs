@@ -50,9 +50,7 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
     let server = Server::start(&practice.data());
 
     // Robin, on the other case, writes the same word there.
-    let robin_phone = practice.device(&server, &robin, "robin").await;
-    robin_phone.go_online().unwrap();
-    robin_phone.refresh_cases().await.unwrap();
+    let robin_phone = practice.online_device(&server, &robin, "robin").await;
     let robin_visit = robin_phone
         .create_visit(&other_case, PlaceKind::Home)
         .await
@@ -68,9 +66,7 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
     robin_phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
 
     // Wren writes offline, in someone's home, then comes back into signal.
-    let wren_phone = practice.device(&server, &wren, "wren").await;
-    wren_phone.go_online().unwrap();
-    wren_phone.refresh_cases().await.unwrap();
+    let wren_phone = practice.online_device(&server, &wren, "wren").await;
     wren_phone.go_offline();
     let visit = wren_phone
         .create_visit(&practice.case_id, PlaceKind::Home)
@@ -129,9 +125,7 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
     // Between two edits: the record as it stood then.
     let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let ash_phone = practice.device(&server, &ash, "ash").await;
-    ash_phone.go_online().unwrap();
-    ash_phone.refresh_cases().await.unwrap();
+    let ash_phone = practice.online_device(&server, &ash, "ash").await;
     eventually("Wren's visit to reach Ash", || async {
         ash_phone
             .visit(&visit)

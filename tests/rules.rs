@@ -30,9 +30,7 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
     let server = Server::start(&practice.data());
 
     // Wren writes a visit; Sam signs another off.
-    let owner = practice.device(&server, &wren, "owner").await;
-    owner.go_online().unwrap();
-    owner.refresh_cases().await.unwrap();
+    let owner = practice.online_device(&server, &wren, "owner").await;
     let visit = owner
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await
@@ -54,9 +52,7 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
         .await
         .unwrap();
     owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
-    let supervisor = practice.device(&server, &sam, "supervisor").await;
-    supervisor.go_online().unwrap();
-    supervisor.refresh_cases().await.unwrap();
+    let supervisor = practice.online_device(&server, &sam, "supervisor").await;
     fieldvisit_e2e::eventually("the submitted visit to reach the supervisor", || async {
         supervisor
             .visit(&closed)
@@ -71,9 +67,7 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
     supervisor.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
 
     // Morgan, assigned to the case, reads what an honest app would...
-    let reader = practice.device(&server, &morgan, "reader").await;
-    reader.go_online().unwrap();
-    reader.refresh_cases().await.unwrap();
+    let reader = practice.online_device(&server, &morgan, "reader").await;
     let fetch = |id: String| {
         let reader = &reader;
         async move {

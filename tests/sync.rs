@@ -101,9 +101,7 @@ async fn two_offline_devices_merge_every_character() {
 
     // The server holds the same: a third phone that never saw either edit
     // gets exactly these heads from it.
-    let c = practice.device(&server, &wren, "phone-c").await;
-    c.go_online().unwrap();
-    c.refresh_cases().await.unwrap();
+    let c = practice.online_device(&server, &wren, "phone-c").await;
     eventually("the server's copy to reach a fresh phone", || async {
         c.document_heads(&visit).await.ok() == Some(a.document_heads(&visit).await.unwrap())
     })
@@ -120,9 +118,7 @@ async fn kill_9_after_acknowledgement_loses_nothing() {
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start(&practice.data());
-    let a = practice.device(&server, &wren, "phone-a").await;
-    a.go_online().unwrap();
-    a.refresh_cases().await.unwrap();
+    let a = practice.online_device(&server, &wren, "phone-a").await;
     let visit = a
         .create_visit(&practice.case_id, PlaceKind::CareHome)
         .await
@@ -141,9 +137,7 @@ async fn kill_9_after_acknowledgement_loses_nothing() {
     let server = server.restart_after_kill9();
     a.close().await;
 
-    let b = practice.device(&server, &wren, "phone-b").await;
-    b.go_online().unwrap();
-    b.refresh_cases().await.unwrap();
+    let b = practice.online_device(&server, &wren, "phone-b").await;
     eventually("the restarted server to serve the visit", || async {
         b.document_heads(&visit).await.ok() == Some(heads.clone())
     })
@@ -158,9 +152,7 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start(&practice.data());
-    let phone = practice.device(&server, &wren, "phone").await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
+    let phone = practice.online_device(&server, &wren, "phone").await;
     for n in 0..40 {
         let visit = phone
             .create_visit(&practice.case_id, PlaceKind::Home)
@@ -270,9 +262,7 @@ async fn a_message_many_times_the_socket_read_buffer_arrives_whole() {
     a.go_online().unwrap();
     a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
 
-    let b = practice.device(&server, &wren, "phone-b").await;
-    b.go_online().unwrap();
-    b.refresh_cases().await.unwrap();
+    let b = practice.online_device(&server, &wren, "phone-b").await;
     eventually("the whole passage to reach a fresh phone", || async {
         b.document_heads(&visit).await.ok() == Some(a.document_heads(&visit).await.unwrap())
     })
@@ -293,9 +283,7 @@ async fn worker_with_a_synced_visit(label: &str) -> (Practice, Server, String, D
     let wren = practice.person("Wren Worker", "worker", None);
     practice.assign(&wren);
     let server = Server::start(&practice.data());
-    let phone = practice.device(&server, &wren, label).await;
-    phone.go_online().unwrap();
-    phone.refresh_cases().await.unwrap();
+    let phone = practice.online_device(&server, &wren, label).await;
     let visit = phone
         .create_visit(&practice.case_id, PlaceKind::Home)
         .await

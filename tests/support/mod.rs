@@ -260,6 +260,15 @@ impl Practice {
             .expect("enrol device")
     }
 
+    /// A device of `person`'s, online, with its cases fetched: where most
+    /// end-to-end tests start.
+    pub async fn online_device(&self, server: &Server, person: &str, name: &str) -> DeviceCore {
+        let device = self.device(server, person, name).await;
+        device.go_online().expect("online");
+        device.refresh_cases().await.expect("cases fetched");
+        device
+    }
+
     pub fn audit(&self, action: &str) -> Vec<Value> {
         admin(&self.data(), &["audit", "--action", action])
             .as_array()
