@@ -203,9 +203,14 @@ mod browser {
             Ok(Client)
         }
 
-        async fn start(&self, req: Request) -> Result<web_sys::Response, CoreError> {
+        async fn start(
+            &self,
+            req: Request,
+            signal: Option<&web_sys::AbortSignal>,
+        ) -> Result<web_sys::Response, CoreError> {
             let init = web_sys::RequestInit::new();
             init.set_method(req.method.as_str());
+            init.set_signal(signal);
             let headers = web_sys::Headers::new().map_err(|e| offline(said(e)))?;
             for (name, value) in &req.headers {
                 headers
@@ -238,15 +243,21 @@ mod browser {
         }
 
         pub async fn send(&self, req: Request) -> Result<Response, CoreError> {
-            Self::whole(self.start(req).await?).await
+            Self::whole(self.start(req, None).await?).await
         }
 
+        /// The stream holds the request's abort: dropping it closes the
+        /// connection. Left open, each dropped alert stream would keep one of
+        /// the browser's six connections to the server, and one of the
+        /// server's few alert streams for this device, until the server went.
         pub async fn open(
             &self,
             req: Request,
         ) -> Result<Streamed<impl Stream<Item = Result<Bytes, CoreError>> + use<>>, CoreError>
         {
-            let resp = self.start(req).await?;
+            let abort =
+                Abort(web_sys::AbortController::new().map_err(|e| CoreError::Protocol(said(e)))?);
+            let resp = self.start(req, Some(&abort.0.signal())).await?;
             if !resp.ok() {
                 return Ok(Streamed::Refused(Self::whole(resp).await?));
             }
@@ -257,9 +268,9 @@ mod browser {
                 .dyn_into::<web_sys::ReadableStreamDefaultReader>()
                 .map_err(|_| offline("the answer's body cannot be read"))?;
             Ok(Streamed::Open(futures::stream::unfold(
-                Some(reader),
-                |reader| async move {
-                    let reader = reader?;
+                Some((reader, abort)),
+                |open| async move {
+                    let (reader, abort) = open?;
                     let next = async {
                         let chunk = JsFuture::from(reader.read())
                             .await
@@ -275,13 +286,22 @@ mod browser {
                         Ok(Some(Bytes::from(js_sys::Uint8Array::new(&value).to_vec())))
                     };
                     match next.await {
-                        Ok(Some(bytes)) => Some((Ok(bytes), Some(reader))),
+                        Ok(Some(bytes)) => Some((Ok(bytes), Some((reader, abort)))),
                         Ok(None) => None,
                         // The error ends the stream after it is told.
                         Err(e) => Some((Err(e), None)),
                     }
                 },
             )))
+        }
+    }
+
+    /// Aborts its request when dropped.
+    struct Abort(web_sys::AbortController);
+
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            self.0.abort();
         }
     }
 }
