@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The reverse of refresh.sh: writes patches/*.patch from the edited copies in
-# vendor/samod and vendor/samod-core against the published crates. Edit the
-# vendored sources, run this, then refresh.sh to check the patches apply.
+# vendor/samod, vendor/samod-core and vendor/automerge against the published
+# crates. Edit the vendored sources, run this, then refresh.sh to check the
+# patches apply.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-version=0.16.0
+# crate=version: the published crates vendored here, each patched.
+crates="samod=0.16.0 samod-core=0.16.0 automerge=0.12.0"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/p/src"
@@ -14,12 +16,15 @@ name = "vendor-samod"
 version = "0.0.0"
 edition = "2021"
 [dependencies]
-samod = "=$version"
-samod-core = "=$version"
 TOML
+for pair in $crates; do
+  echo "${pair%%=*} = \"=${pair#*=}\"" >> "$tmp/p/Cargo.toml"
+done
 touch "$tmp/p/src/lib.rs"
 (cd "$tmp/p" && cargo vendor --versioned-dirs --quiet "$tmp/v" >/dev/null)
-for crate in samod samod-core; do
+for pair in $crates; do
+  crate=${pair%%=*}
+  version=${pair#*=}
   orig="$tmp/v/$crate-$version"
   rm -rf "$orig/tests" "$orig/interop-test-server" "$orig/docs" \
     "$orig/TODO.md" "$orig/Cargo.lock" "$orig/.cargo-checksum.json"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates vendor/samod and vendor/samod-core from the published crates and
-# applies Fieldvisit's patches (see README.md here). Run from anywhere.
+# Regenerates vendor/samod, vendor/samod-core and vendor/automerge from the
+# published crates and applies Fieldvisit's patches (see README.md here). Run
+# from anywhere.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-version=0.16.0
+# crate=version: the published crates vendored here, each patched.
+crates="samod=0.16.0 samod-core=0.16.0 automerge=0.12.0"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/p/src"
@@ -13,12 +15,15 @@ name = "vendor-samod"
 version = "0.0.0"
 edition = "2021"
 [dependencies]
-samod = "=$version"
-samod-core = "=$version"
 TOML
+for pair in $crates; do
+  echo "${pair%%=*} = \"=${pair#*=}\"" >> "$tmp/p/Cargo.toml"
+done
 touch "$tmp/p/src/lib.rs"
 (cd "$tmp/p" && cargo vendor --versioned-dirs --quiet "$tmp/v" >/dev/null)
-for crate in samod samod-core; do
+for pair in $crates; do
+  crate=${pair%%=*}
+  version=${pair#*=}
   rm -rf "${here:?}/$crate"
   cp -r "$tmp/v/$crate-$version" "$here/$crate"
   rm -rf "$here/$crate/tests" "$here/$crate/interop-test-server" "$here/$crate/docs" \
@@ -28,4 +33,4 @@ for crate in samod samod-core; do
   # think a previous build of the patched copy is still fresh.
   find "$here/$crate" -type f -exec touch {} +
 done
-echo "vendor/samod and vendor/samod-core regenerated from $version with patches applied"
+echo "vendor: $crates regenerated with patches applied"
