@@ -827,11 +827,18 @@ impl OpSet {
         Some((elemid, last_pos))
     }
 
-    fn get_op_id_pos(&self, id: OpId) -> Option<usize> {
+    pub(crate) fn get_op_id_pos(&self, id: OpId) -> Option<usize> {
         self.cols
             .id_ctr
             .find_by_value(id.counter() as u32)
             .find(|&pos| self.cols.id_actor.get(pos) == Some(id.actoridx()))
+    }
+
+    /// Fieldvisit: where the op `id` is, when it inserts an element (see
+    /// `first_touched` in `change/batch.rs`).
+    pub(crate) fn insert_op_pos(&self, id: OpId) -> Option<usize> {
+        let pos = self.get_op_id_pos(id)?;
+        self.get(pos)?.insert.then_some(pos)
     }
 
     pub(crate) fn seek_list_opid(

@@ -317,6 +317,44 @@ impl<'a> Untangler<'a> {
     }
 }
 
+/// Fieldvisit: where the walk of a sequence may start when no patch log is
+/// kept. The walk before the first element that `change_ops` insert after,
+/// update or delete only counts the visible index that patches need: no
+/// change op is placed there and no op there gains a successor. So it may
+/// start at that element's insert op. `None` (walk it all) when an op inserts
+/// at the head, or names an element the document does not have as an insert
+/// op, or a predecessor lies before its own element.
+fn first_touched(ops: &OpSet, range: &Range<usize>, change_ops: &[ChangeOp]) -> Option<usize> {
+    let inserted: HashSet<OpId> = change_ops
+        .iter()
+        .filter(|op| op.insert())
+        .map(|op| op.id())
+        .collect();
+    let mut first = range.end;
+    for op in change_ops {
+        let KeyRef::Seq(e) = op.key() else {
+            return None;
+        };
+        if e.is_head() {
+            return None;
+        }
+        if inserted.contains(&e.0) {
+            continue;
+        }
+        let at = ops.insert_op_pos(e.0)?;
+        if !range.contains(&at) {
+            return None;
+        }
+        for p in op.pred() {
+            if !inserted.contains(p) && ops.get_op_id_pos(*p).is_none_or(|pos| pos < at) {
+                return None;
+            }
+        }
+        first = first.min(at);
+    }
+    (first < range.end).then_some(first)
+}
+
 fn walk_list<'a>(
     mut ut: Untangler<'a>,
     doc_ops: OpIter<'a>,
@@ -907,7 +945,12 @@ impl BatchApply {
         let mut conflicts = vec![];
 
         for os in &self.obj_spans {
-            let obj_range = walker.seek_to_obj(os.obj);
+            let mut obj_range = walker.seek_to_obj(os.obj);
+            if !log.is_active() && obj_info.object_type(&os.obj).is_some_and(|t| t.is_sequence()) {
+                if let Some(start) = first_touched(doc.ops(), &obj_range, &self.ops[os.span.clone()]) {
+                    obj_range.start = start;
+                }
+            }
             let doc_ops = doc.ops().iter_range(&obj_range);
             match obj_info.object_type(&os.obj) {
                 Some(ObjType::Map) => {
