@@ -1,6 +1,7 @@
-//! automerge 0.12 is vendored with a patch (vendor/README.md, patch 10):
-//! applying changes without a patch log no longer builds the values a patch
-//! log would have been given. Applying with an active log runs the code as
+//! automerge 0.12 is vendored with patches (vendor/README.md, 10 and 11):
+//! applying changes without a patch log neither builds the values a patch
+//! log would have been given nor walks a text before the first element the
+//! changes touch. Applying with an active log runs the code as
 //! published, so the two must leave the same document behind, whatever the
 //! changes: these tests hold one to the other on random concurrent editing
 //! of text (with marks), a list, a map and a counter by three devices, and

@@ -323,8 +323,12 @@ impl<'a> Untangler<'a> {
 /// change op is placed there and no op there gains a successor. So it may
 /// start at that element's insert op. `None` (walk it all) when an op inserts
 /// at the head, or names an element the document does not have as an insert
-/// op, or a predecessor lies before its own element.
+/// op, or a predecessor lies before its own element; and when finding the
+/// elements would take more than `LOOKUPS` lookups by id (a long batch, as
+/// in a first sync, whose walk is worth its cost anyway).
 fn first_touched(ops: &OpSet, range: &Range<usize>, change_ops: &[ChangeOp]) -> Option<usize> {
+    const LOOKUPS: usize = 32;
+    let mut lookups = 0;
     let inserted: HashSet<OpId> = change_ops
         .iter()
         .filter(|op| op.insert())
@@ -340,6 +344,10 @@ fn first_touched(ops: &OpSet, range: &Range<usize>, change_ops: &[ChangeOp]) -> 
         }
         if inserted.contains(&e.0) {
             continue;
+        }
+        lookups += 1 + op.pred().len();
+        if lookups > LOOKUPS {
+            return None;
         }
         let at = ops.insert_op_pos(e.0)?;
         if !range.contains(&at) {
