@@ -226,11 +226,7 @@ impl<'a> Untangler<'a> {
                 log.insert(op.bld.obj, self.index, value, op.id(), conflict);
                 self.index += 1;
             } else {
-                let marks = if self.value.active {
-                    self.value.marks.after.current().cloned()
-                } else {
-                    None
-                };
+                let marks = self.value.marks.after.current().cloned();
                 match op.bld.action {
                     Action::MakeMap => {
                         // Block markers
