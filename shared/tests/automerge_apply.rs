@@ -112,17 +112,12 @@ fn run(seed: u64, rounds: usize) {
         .put(ROOT, "visits", automerge::ScalarValue::counter(0))
         .unwrap();
     first.commit();
-    let mut devices = vec![
-        first
-            .fork()
-            .with_actor(ActorId::from(b"device-1".as_slice())),
-    ];
-    devices.push(
-        first
-            .fork()
-            .with_actor(ActorId::from(b"device-2".as_slice())),
-    );
-    devices.insert(0, first);
+    let mut fork = |n: u8| {
+        let actor = format!("device-{n}");
+        first.fork().with_actor(ActorId::from(actor.as_bytes()))
+    };
+    let (second, third) = (fork(1), fork(2));
+    let mut devices = [first, second, third];
 
     let mut quiet = Automerge::new();
     let mut logged = Automerge::new();
