@@ -140,6 +140,11 @@ export async function openNewestVisit(page) {
 export const syncStatus = page => page.locator('header [role=status]');
 
 export async function waitUntilSynced(page) {
+  // Not the status on screen, which may have been asked for before the last
+  // keystroke or click, nor the one under way: the one after it.
+  const shown = Number(await syncStatus(page).getAttribute('data-check') ?? 0);
+  await expect.poll(async () => Number(await syncStatus(page).getAttribute('data-check') ?? 0), { timeout: 30_000 })
+    .toBeGreaterThan(shown + 1);
   await expect(syncStatus(page)).toHaveAttribute('data-waiting', '0', { timeout: 30_000 });
   await expect(syncStatus(page)).toContainText('Synced', { timeout: 30_000 });
 }

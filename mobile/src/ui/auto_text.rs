@@ -15,6 +15,7 @@ use fieldvisit_shared::records::capacity::{CapacityDoc, CapacityText};
 use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText};
 
 use super::Core;
+use super::sync_indicator::Typed;
 use crate::core::{TextOf, platform};
 
 /// Longest a keystroke waits before it is written to the local store. In
@@ -115,6 +116,7 @@ pub fn AutoText(
     read_only: bool,
 ) -> Element {
     let core: Core = use_context();
+    let typed: Typed = use_context();
     let Source { target, current } = source;
     let initial = current(true).unwrap_or_default();
     let mut value = use_signal(|| initial);
@@ -137,11 +139,12 @@ pub fn AutoText(
     let oninput = {
         let (draft, target) = (draft.clone(), target.clone());
         move |e: FormEvent| {
-            let typed = e.value();
+            let text = e.value();
             // Durable before anything else happens: the page may go now.
-            platform::journal::put(&journal_key, &typed);
-            value.set(typed.clone());
-            *draft.latest.borrow_mut() = typed;
+            platform::journal::put(&journal_key, &text);
+            typed.note();
+            value.set(text.clone());
+            *draft.latest.borrow_mut() = text;
             draft.unsaved.set(true);
             if draft.scheduled.replace(true) {
                 return;

@@ -72,6 +72,7 @@ enum Start {
 pub fn App() -> Element {
     let core: Core = use_context_provider(|| Signal::new(None));
     let mut route = use_context_provider(|| Signal::new(browser::initial_route()));
+    sync_indicator::Typed::provide();
     let mut start = use_signal(|| Start::Opening);
 
     use_hook(move || {

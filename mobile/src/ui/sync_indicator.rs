@@ -1,6 +1,11 @@
 //! Always on screen: whether this device is connected, how many of its
 //! changes the server does not have yet, and when everything last was.
 //! Its poll also sends the photos once the words are on the server.
+//!
+//! "Synced" must never be shown over typing it has not counted: a worker
+//! may read it and switch the phone off. A keystroke marks the status
+//! stale at once ([`Typed`]) and wakes the poll, rather than waiting for
+//! its next round.
 
 use std::time::Duration;
 
@@ -10,13 +15,47 @@ use super::{Core, labels};
 use crate::SyncStatus;
 use crate::core::platform;
 
+/// How long the status stands before it is asked again, unless typing
+/// wakes it sooner.
+const POLL: Duration = Duration::from_millis(700);
+/// How often a waiting poll looks for new typing.
+const WAKE_CHECK: Duration = Duration::from_millis(50);
+
+/// Counts keystrokes in any text box, so that the indicator can tell a
+/// status from before the latest one. In context from the app's root.
+#[derive(Clone, Copy)]
+pub struct Typed(Signal<u64>);
+
+impl Typed {
+    pub fn provide() -> Typed {
+        use_context_provider(|| Typed(Signal::new(0)))
+    }
+
+    /// Called as a keystroke is taken in.
+    pub fn note(mut self) {
+        *self.0.write() += 1;
+    }
+}
+
+/// A status, with the keystroke count when it was asked for and its place
+/// in the order of polls (shown as `data-check`, so a test can wait for a
+/// status asked after its last keystroke).
+struct Shown {
+    status: SyncStatus,
+    typed_at: u64,
+    check: u64,
+}
+
 #[component]
 pub fn SyncIndicator() -> Element {
     let core: Core = use_context();
-    let mut status = use_signal(|| None::<SyncStatus>);
+    let Typed(typed) = use_context();
+    let mut status = use_signal(|| None::<Shown>);
 
     use_future(move || async move {
+        let mut check = 0;
         loop {
+            let typed_at = *typed.peek();
             let current = core.peek().clone();
             if let Some(opened) = current.as_ref().filter(|c| c.revoked()) {
                 super::wipe_revoked(core, opened.clone()).await;
@@ -39,19 +78,37 @@ pub fn SyncIndicator() -> Element {
                                 }
                             });
                         }
-                        status.set(Some(s));
+                        check += 1;
+                        status.set(Some(Shown {
+                            status: s,
+                            typed_at,
+                            check,
+                        }));
                     }
                     Err(e) => tracing::warn!(error = %e, "sync status unavailable"),
                 }
             }
-            platform::sleep(Duration::from_millis(700)).await;
+            let mut waited = Duration::ZERO;
+            while waited < POLL && *typed.peek() == typed_at {
+                platform::sleep(WAKE_CHECK).await;
+                waited += WAKE_CHECK;
+            }
         }
     });
 
-    let Some(s) = status() else {
+    let Some(Shown {
+        status: s,
+        typed_at,
+        check,
+    }) = &*status.read()
+    else {
         return rsx! { span { class: "sync", role: "status", "Checking sync…" } };
     };
-    let waiting = s.pending_changes + s.registrations_waiting;
+    let mut waiting = s.pending_changes + s.registrations_waiting;
+    if typed() != *typed_at {
+        // Typed since it was asked: at least that keystroke is not synced.
+        waiting = waiting.max(1);
+    }
     let (state, class) = match (s.connected, waiting) {
         (false, _) => ("Offline", "sync offline"),
         (true, 0) => ("Synced", "sync synced"),
@@ -69,7 +126,7 @@ pub fn SyncIndicator() -> Element {
         .unwrap_or_else(|| "never synced".into());
 
     rsx! {
-        span { class: "{class}", role: "status", "data-waiting": "{waiting}",
+        span { class: "{class}", role: "status", "data-waiting": "{waiting}", "data-check": "{check}",
             strong { "{state}" }
             if !waiting_text.is_empty() {
                 span { " · {waiting_text}" }
