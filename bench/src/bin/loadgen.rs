@@ -342,11 +342,10 @@ async fn share_document(writers: Vec<Arc<Device>>, case: usize, edits: usize) ->
 }
 
 /// A writer's C edits, each acknowledged before the next. Each appends
-/// this writer's own word to the observations as they stand now, merged
-/// text included: `update_text` diffs the whole value, so writing this
-/// writer's own running text instead would delete the others' words, and
-/// concurrent appends at the end merge rather than overwrite. The first
-/// writer's words are those a lone device has always written.
+/// this writer's own word at the end of the observations as they stand
+/// now, merged text included, so concurrent appends merge rather than
+/// overwrite. The first writer's words are those a lone device has always
+/// written.
 async fn edit_document(
     device: Arc<Device>,
     handle: DocHandle,
