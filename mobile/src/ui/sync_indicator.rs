@@ -4,8 +4,8 @@
 //!
 //! "Synced" must never be shown over typing it has not counted: a worker
 //! may read it and switch the phone off. A keystroke marks the status
-//! stale at once ([`Typed`]) and wakes the poll, rather than waiting for
-//! its next round.
+//! stale at once ([`Typed`]), and a status that had nothing waiting is
+//! asked again within 50 ms rather than at its next round.
 
 use std::time::Duration;
 
@@ -56,6 +56,10 @@ pub fn SyncIndicator() -> Element {
         let mut check = 0;
         loop {
             let typed_at = *typed.peek();
+            // Only a status with nothing waiting is woken by typing: one
+            // already waiting stays right, and a poll per keystroke would
+            // cost a phone's battery for nothing.
+            let mut nothing_waiting = false;
             let current = core.peek().clone();
             if let Some(opened) = current.as_ref().filter(|c| c.revoked()) {
                 super::wipe_revoked(core, opened.clone()).await;
@@ -78,6 +82,7 @@ pub fn SyncIndicator() -> Element {
                                 }
                             });
                         }
+                        nothing_waiting = s.pending_changes + s.registrations_waiting == 0;
                         check += 1;
                         status.set(Some(Shown {
                             status: s,
@@ -89,7 +94,7 @@ pub fn SyncIndicator() -> Element {
                 }
             }
             let mut waited = Duration::ZERO;
-            while waited < POLL && *typed.peek() == typed_at {
+            while waited < POLL && !(nothing_waiting && *typed.peek() != typed_at) {
                 platform::sleep(WAKE_CHECK).await;
                 waited += WAKE_CHECK;
             }
