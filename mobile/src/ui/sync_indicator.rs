@@ -5,8 +5,9 @@
 //! "Synced" must never be shown over typing it has not counted: a worker
 //! may read it and switch the phone off. A keystroke marks the status
 //! stale at once ([`Typed`]), and a status that had nothing waiting is
-//! asked again within 50 ms rather than at its next round.
+//! asked again at once rather than at its next round.
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use dioxus::prelude::*;
@@ -18,22 +19,29 @@ use crate::core::platform;
 /// How long the status stands before it is asked again, unless typing
 /// wakes it sooner.
 const POLL: Duration = Duration::from_millis(700);
-/// How often a waiting poll looks for new typing.
-const WAKE_CHECK: Duration = Duration::from_millis(50);
 
 /// Counts keystrokes in any text box, so that the indicator can tell a
-/// status from before the latest one. In context from the app's root.
-#[derive(Clone, Copy)]
-pub struct Typed(Signal<u64>);
+/// status from before the latest one, and wakes its poll. In context from
+/// the app's root.
+#[derive(Clone)]
+pub struct Typed {
+    count: Signal<u64>,
+    wake: Rc<tokio::sync::Notify>,
+}
 
 impl Typed {
     pub fn provide() -> Typed {
-        use_context_provider(|| Typed(Signal::new(0)))
+        use_context_provider(|| Typed {
+            count: Signal::new(0),
+            wake: Rc::default(),
+        })
     }
 
     /// Called as a keystroke is taken in.
-    pub fn note(mut self) {
-        *self.0.write() += 1;
+    pub fn note(&self) {
+        let mut count = self.count;
+        *count.write() += 1;
+        self.wake.notify_one();
     }
 }
 
@@ -49,54 +57,57 @@ struct Shown {
 #[component]
 pub fn SyncIndicator() -> Element {
     let core: Core = use_context();
-    let Typed(typed) = use_context();
+    let Typed { count: typed, wake } = use_context();
     let mut status = use_signal(|| None::<Shown>);
 
-    use_future(move || async move {
-        let mut check = 0;
-        loop {
-            let typed_at = *typed.peek();
-            // Only a status with nothing waiting is woken by typing: one
-            // already waiting stays right, and a poll per keystroke would
-            // cost a phone's battery for nothing.
-            let mut nothing_waiting = false;
-            let current = core.peek().clone();
-            if let Some(opened) = current.as_ref().filter(|c| c.revoked()) {
-                super::wipe_revoked(core, opened.clone()).await;
-                return;
-            }
-            if let Some(core) = current {
-                match core.sync_status().await {
-                    Ok(s) => {
-                        // Photos follow once the words are on the server;
-                        // a run goes on in the background, one at a time.
-                        if fieldvisit_shared::uploads::may_send(
-                            s.connected,
-                            s.pending_changes,
-                            s.registrations_waiting,
-                        ) {
-                            let core = core.clone();
-                            spawn(async move {
-                                if let Err(e) = core.send_photos().await {
-                                    tracing::warn!(error = %e, "photos not sent");
-                                }
-                            });
-                        }
-                        nothing_waiting = s.pending_changes + s.registrations_waiting == 0;
-                        check += 1;
-                        status.set(Some(Shown {
-                            status: s,
-                            typed_at,
-                            check,
-                        }));
-                    }
-                    Err(e) => tracing::warn!(error = %e, "sync status unavailable"),
+    use_future(move || {
+        let wake = wake.clone();
+        async move {
+            let mut check = 0;
+            loop {
+                let typed_at = *typed.peek();
+                // Only a status with nothing waiting is woken by typing: one
+                // already waiting stays right, and a poll per keystroke would
+                // cost a phone's battery for nothing.
+                let mut nothing_waiting = false;
+                let current = core.peek().clone();
+                if let Some(opened) = current.as_ref().filter(|c| c.revoked()) {
+                    super::wipe_revoked(core, opened.clone()).await;
+                    return;
                 }
-            }
-            let mut waited = Duration::ZERO;
-            while waited < POLL && !(nothing_waiting && *typed.peek() != typed_at) {
-                platform::sleep(WAKE_CHECK).await;
-                waited += WAKE_CHECK;
+                if let Some(core) = current {
+                    match core.sync_status().await {
+                        Ok(s) => {
+                            // Photos follow once the words are on the server;
+                            // a run goes on in the background, one at a time.
+                            if fieldvisit_shared::uploads::may_send(
+                                s.connected,
+                                s.pending_changes,
+                                s.registrations_waiting,
+                            ) {
+                                let core = core.clone();
+                                spawn(async move {
+                                    if let Err(e) = core.send_photos().await {
+                                        tracing::warn!(error = %e, "photos not sent");
+                                    }
+                                });
+                            }
+                            nothing_waiting = s.pending_changes + s.registrations_waiting == 0;
+                            check += 1;
+                            status.set(Some(Shown {
+                                status: s,
+                                typed_at,
+                                check,
+                            }));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "sync status unavailable"),
+                    }
+                }
+                if nothing_waiting {
+                    platform::timeout(POLL, wake.notified()).await;
+                } else {
+                    platform::sleep(POLL).await;
+                }
             }
         }
     });
