@@ -178,6 +178,14 @@ pub fn check(
     if new.is_empty() {
         return Ok(Accepted::default());
     }
+    // Whatever the kind: a reviewer's access is read-only, and a rule of a
+    // kind that forgot it must not open the record to them.
+    if *cx.writer.role == Role::Reviewer {
+        return Err(Refusal::new(
+            "read_only",
+            "a practice reviewer reads the cases assigned to them and writes nothing",
+        ));
+    }
     for hash in new {
         let actor = after
             .get_change_meta_by_hash(hash)

@@ -231,27 +231,49 @@ impl SyncEngine {
         match self.pass(&mut conn.gate, conn.device.as_ref(), &msg).await {
             Verdict::Forward => {
                 let mut new_changes = Vec::new();
-                // Held messages whose changes this one completed.
-                let mut earlier = Vec::new();
+                // What samod gets: the message as sent when it carries no
+                // changes, else the same message with the payload the
+                // rules judged (`rules::Decoded`), never the device's bytes.
+                let mut forward = None;
                 if let (None, Some(doc), true) =
                     (&conn.device, &msg.document_id, msg.carries_changes)
                 {
-                    match self.judge_for_benchmarks(doc, bytes).await {
-                        Outcome::Refused(refusal) => {
-                            tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message)
+                    let Some(payload) = wire::sync_payload(bytes) else {
+                        return Next::Close(Some((
+                            1007,
+                            "malformed_message: no sync payload".into(),
+                        )));
+                    };
+                    match self.judge_for_benchmarks(doc, payload).await {
+                        Outcome::Forward(accepted) => {
+                            new_changes = accepted.new;
+                            forward = Some(accepted.forward);
                         }
-                        Outcome::Forward(accepted) => new_changes = accepted.new,
-                        Outcome::Close { .. } | Outcome::Missing { .. } => {}
+                        Outcome::Refused(refusal) => {
+                            tracing::warn!(document = %doc, code = refusal.code, "a benchmark change broke the rules: {}", refusal.message);
+                            return Next::Go;
+                        }
+                        Outcome::Close { code, reason } => {
+                            return Next::Close(Some((code, reason)));
+                        }
+                        Outcome::Missing { .. } => return Next::Go,
                     }
                 }
                 if let (Some(device), Some(doc), true) =
                     (&conn.device, &msg.document_id, msg.carries_changes)
                 {
-                    let own = wire::sync_payload(bytes);
-                    let with_held = own.and_then(|p| conn.held.payload_for(doc, p));
-                    match self.judge(device, &mut conn.judging, doc, with_held.as_deref().or(own)).await {
+                    let Some(own) = wire::sync_payload(bytes) else {
+                        return Next::Close(Some((
+                            1007,
+                            "malformed_message: no sync payload".into(),
+                        )));
+                    };
+                    let mut payloads = conn.held.payloads(doc);
+                    payloads.push(own);
+                    let judged = self.judge(device, &mut conn.judging, doc, &payloads).await;
+                    match judged {
                         Outcome::Forward(accepted) => {
-                            earlier = conn.held.release(doc);
+                            conn.held.forget(doc);
                             // Every review decision is in the audit log.
                             for (id, d) in accepted.decisions {
                                 if !conn.judging.audited_decisions.insert((doc.clone(), id.clone())) {
@@ -270,6 +292,7 @@ impl SyncEngine {
                                 return Next::Close(Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record this safeguarding concern just now; it stays on this device and is sent again".into())));
                             }
                             new_changes = accepted.new;
+                            forward = Some(accepted.forward);
                         }
                         Outcome::Refused(refusal) => {
                             conn.held.forget(doc);
@@ -311,14 +334,19 @@ impl SyncEngine {
                 {
                     return Next::Close(Some((super::gate::CLOSE_STORAGE_UNAVAILABLE, "storage_unavailable: the server cannot record changes just now; they stay on this device and are sent again".into())));
                 }
-                let mut handed_on = true;
-                for message in earlier.into_iter().chain(std::iter::once(bytes.to_vec())) {
-                    if conn.to_samod.send(Ok(message)).await.is_err() {
-                        handed_on = false;
-                        break;
-                    }
-                }
-                if !handed_on {
+                let message = match forward {
+                    None => bytes.to_vec(),
+                    Some(payload) => match wire::with_data(bytes, &payload) {
+                        Some(message) => message,
+                        None => {
+                            return Next::Close(Some((
+                                1007,
+                                "malformed_message: no sync payload".into(),
+                            )));
+                        }
+                    },
+                };
+                if conn.to_samod.send(Ok(message)).await.is_err() {
                     return Next::Close(None);
                 }
             }

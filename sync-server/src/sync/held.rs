@@ -12,7 +12,7 @@
 //! for the missing changes itself, and judges the held changes together with
 //! the answer. Pure: the connection sends and forwards what this decides.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use automerge::ChangeHash;
 use automerge::sync::{ChunkList, Message, MessageVersion};
@@ -59,17 +59,15 @@ impl Held {
         }
     }
 
-    /// The sync payload to judge for `document`: this message's, or, when
-    /// messages of the document are held, one payload carrying their changes
-    /// and this one's. `None`: nothing held, judge the message as it is.
-    pub fn payload_for(&self, document: &str, payload: &[u8]) -> Option<Vec<u8>> {
-        let held = self.docs.get(document)?;
-        let payloads = held
-            .messages
-            .iter()
-            .filter_map(|m| wire::sync_payload(m))
-            .chain(std::iter::once(payload));
-        Some(combine(payloads))
+    /// The payloads of the messages held for `document`, in the order
+    /// they came: judged together with the one that may complete them.
+    pub fn payloads(&self, document: &str) -> Vec<&[u8]> {
+        self.docs.get(document).map_or_else(Vec::new, |held| {
+            held.messages
+                .iter()
+                .filter_map(|m| wire::sync_payload(m))
+                .collect()
+        })
     }
 
     /// Holds `message` back, counting one more ask for its document.
@@ -85,55 +83,19 @@ impl Held {
         Hold::Ask
     }
 
-    /// The held messages of `document`, to hand on (before the one that
-    /// completed them) now that their changes have been judged together.
-    pub fn release(&mut self, document: &str) -> Vec<Vec<u8>> {
-        let messages = self
-            .docs
-            .remove(document)
-            .map(|h| h.messages)
-            .unwrap_or_default();
-        self.bytes -= messages.iter().map(Vec::len).sum::<usize>();
-        messages
-    }
-
-    /// Drops what is held of `document` (its changes were refused).
+    /// Drops what is held of `document`: its changes were judged with the
+    /// message that completed them (and handed on in its payload), or
+    /// refused.
     pub fn forget(&mut self, document: &str) {
-        self.release(document);
+        if let Some(held) = self.docs.remove(document) {
+            self.bytes -= held.messages.iter().map(Vec::len).sum::<usize>();
+        }
     }
 
     #[cfg(test)]
     fn bytes(&self) -> usize {
         self.bytes
     }
-}
-
-/// One sync payload carrying the changes of every payload given, each
-/// change once, with the heads of the last. Payloads that do not decode
-/// add nothing (they were judged, and refused, on their own).
-///
-/// Each change is looked up in a set: a message may carry up to
-/// `payload::Limits::max_chunks` of them, and comparing each with every
-/// one before would let a device make the server do that squared.
-pub fn combine<'a>(payloads: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
-    let messages: Vec<Message> = payloads.filter_map(|p| Message::decode(p).ok()).collect();
-    let heads = messages.last().map(|m| m.heads.clone()).unwrap_or_default();
-    let mut seen = HashSet::new();
-    let chunks: Vec<Vec<u8>> = messages
-        .iter()
-        .flat_map(|m| m.changes.iter())
-        .filter(|chunk| seen.insert(*chunk))
-        .map(|chunk| chunk.to_vec())
-        .collect();
-    Message {
-        heads,
-        need: Vec::new(),
-        have: Vec::new(),
-        changes: ChunkList::from(chunks),
-        flags: None,
-        version: MessageVersion::V1,
-    }
-    .encode()
 }
 
 /// The server's question to a device: "my heads are these; send me these
@@ -154,6 +116,7 @@ pub fn ask(server_heads: Vec<ChangeHash>, missing: Vec<ChangeHash>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rules::Decoded;
     use automerge::sync::SyncDoc;
     use automerge::transaction::Transactable;
     use automerge::{Automerge, ROOT, ReadDoc};
@@ -200,30 +163,25 @@ mod tests {
         let (whole, payloads) = three_changes();
         let mut held = Held::new(1 << 20);
         // The device left out the middle change: the third arrives first.
-        assert_eq!(held.payload_for("d", &payloads[2]), None);
+        assert!(held.payloads("d").is_empty());
         assert_eq!(held.hold("d", repo_message(&payloads[2])), Hold::Ask);
-        // The answer brings the first and the second.
-        let answer = combine([payloads[0].as_slice(), payloads[1].as_slice()].into_iter());
-        let together = held.payload_for("d", &answer).expect("something held");
-        let message = Message::decode(&together).unwrap();
-        assert_eq!(message.changes.iter().count(), 3);
-        let mut rebuilt = Automerge::new();
-        for chunk in message.changes.iter() {
-            rebuilt.load_incremental(chunk).unwrap();
-        }
+        // The answer brings the first and the second (the first twice).
+        let mut together = held.payloads("d");
+        assert_eq!(together, vec![payloads[2].as_slice()]);
+        together.extend([payloads[0].as_slice(), payloads[1].as_slice()]);
+        together.push(payloads[0].as_slice());
+        let decoded = Decoded::decode(together).unwrap();
+        assert_eq!(decoded.changes().len(), 3, "each change once");
+        let fresh = decoded.fresh(&Automerge::new());
+        let rebuilt =
+            crate::rules::decoded::apply(&Automerge::new(), &decoded.payload(&fresh), &fresh)
+                .unwrap();
         assert!(rebuilt.get_missing_deps(&[]).is_empty());
         assert_eq!(rebuilt.get_heads(), whole.get_heads());
-        // Released in the order they came; nothing is left held.
-        assert_eq!(held.release("d"), vec![repo_message(&payloads[2])]);
+        // Judged, nothing is left held.
+        held.forget("d");
         assert_eq!(held.bytes(), 0);
-        assert_eq!(held.payload_for("d", &answer), None);
-    }
-
-    #[test]
-    fn a_change_sent_twice_is_judged_once() {
-        let (_, payloads) = three_changes();
-        let twice = combine([payloads[0].as_slice(), payloads[0].as_slice()].into_iter());
-        assert_eq!(Message::decode(&twice).unwrap().changes.iter().count(), 1);
+        assert!(held.payloads("d").is_empty());
     }
 
     #[test]

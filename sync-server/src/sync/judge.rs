@@ -12,7 +12,7 @@ use samod::storage::{Storage, StorageKey};
 
 use super::{SyncEngine, wire};
 use crate::db::Device;
-use crate::rules::{self, FirstLook, Judgement, Pending};
+use crate::rules::{self, Decoded, FirstLook, Judgement, Pending};
 
 /// How long a message whose changes build on changes still on their way
 /// into samod waits (in steps of [`WAIT_STEP`]) before the server asks the
@@ -36,7 +36,8 @@ pub struct Judging {
 }
 
 pub enum Outcome {
-    /// Record the receipt of its new changes, then hand it to samod.
+    /// Record the receipt of its new changes, then hand samod the
+    /// message with `forward` as its payload.
     Forward(rules::Accepted),
     Refused(Refusal),
     /// Its changes build on `missing`, which the server does not hold:
@@ -52,22 +53,28 @@ pub enum Outcome {
 }
 
 impl SyncEngine {
-    /// Judges the automerge sync `payload` of a message from `device` about
-    /// `doc` that carries changes (with those of any held messages).
+    /// Judges the automerge sync payloads of a message from `device` about
+    /// `doc` that carries changes (those of any held messages first, the
+    /// message's own last), decoded once ([`Decoded`]): what the judgement
+    /// accepts is the payload samod gets in their place.
     pub(super) async fn judge(
         &self,
         device: &Device,
         judging: &mut Judging,
         doc: &str,
-        payload: Option<&[u8]>,
+        payloads: &[&[u8]],
     ) -> Outcome {
-        let Some(payload) = payload else {
-            return Outcome::Forward(Default::default());
-        };
-        let Some((kind, case_id)) = self.record_of(judging, doc).await else {
-            // Not a record (the gate lets only visible documents through,
-            // so this is a document of the engine's own).
-            return Outcome::Forward(Default::default());
+        let (kind, case_id) = match self.record_of(judging, doc).await {
+            Ok(Some(record)) => record,
+            // The gate lets only registered documents through, so this is
+            // a kind this build does not know: nothing to judge it by.
+            Ok(None) => {
+                return Outcome::Refused(Refusal::new(
+                    "not_a_record",
+                    "this document is not a record this server can judge",
+                ));
+            }
+            Err(()) => return storage_unavailable(),
         };
         let Some(token_hash) = self.token_hash_of(judging, device).await else {
             return Outcome::Close {
@@ -75,8 +82,15 @@ impl SyncEngine {
                 reason: "unknown_device: this device is not enrolled".into(),
             };
         };
-        let Ok(id) = doc.parse::<DocumentId>() else {
-            return Outcome::Forward(Default::default());
+        let Some(id) = wire::canonical_document_id(doc) else {
+            return Outcome::Refused(Refusal::new(
+                "not_a_record",
+                "this document id is not canonical",
+            ));
+        };
+        let decoded = match Decoded::decode(payloads.iter().copied()) {
+            Ok(decoded) => decoded,
+            Err(refusal) => return Outcome::Refused(refusal),
         };
         let actor = provenance::device_actor(&device.id);
         let made = |document_id: &str, nonce: &str| {
@@ -97,32 +111,27 @@ impl SyncEngine {
         let judged = self
             .judge_when_ready(
                 &id,
-                |before| rules::first_look(kind, before, payload, &cx()),
+                |before| rules::first_look(kind, before, &decoded, &cx()),
                 |pending| rules::judge_copy(kind, pending, &cx()),
             )
             .await;
-        match judged {
-            (Judgement::Accept(accepted), _) => Outcome::Forward(accepted),
-            (Judgement::Refuse(refusal), _) => Outcome::Refused(refusal),
-            (Judgement::MissingDeps(missing), heads) => Outcome::Missing { heads, missing },
-        }
+        outcome(judged)
     }
 
     /// [`crate::rules::judge_for_benchmarks`]: authentication is off.
-    pub(super) async fn judge_for_benchmarks(&self, doc: &str, bytes: &[u8]) -> Outcome {
-        let (Some(payload), Ok(id)) = (wire::sync_payload(bytes), doc.parse::<DocumentId>()) else {
-            return Outcome::Forward(Default::default());
+    pub(super) async fn judge_for_benchmarks(&self, doc: &str, payload: &[u8]) -> Outcome {
+        let Some(id) = wire::canonical_document_id(doc) else {
+            return Outcome::Refused(Refusal::new(
+                "not_a_record",
+                "this document id is not canonical",
+            ));
         };
         // Decided on the first look, copy and all: the load generator's
         // edits are typing, judged in place either way.
         let look =
             |before: &Automerge| FirstLook::Judged(rules::judge_for_benchmarks(before, payload));
         let never = |_: Pending| Judgement::Accept(Default::default());
-        match self.judge_when_ready(&id, look, never).await {
-            (Judgement::Refuse(refusal), _) => Outcome::Refused(refusal),
-            (Judgement::Accept(accepted), _) => Outcome::Forward(accepted),
-            _ => Outcome::Forward(Default::default()),
-        }
+        outcome(self.judge_when_ready(&id, look, never).await)
     }
 
     /// Judges the document as the server holds it: `look` in place, under
@@ -179,23 +188,30 @@ impl SyncEngine {
         }
     }
 
-    async fn record_of(&self, judging: &mut Judging, doc: &str) -> Option<(Kind, String)> {
+    /// The document's kind and case, `Ok(None)` when it is not a record,
+    /// `Err` when the registry cannot be read (nothing is judged, or
+    /// handed on, without it).
+    async fn record_of(
+        &self,
+        judging: &mut Judging,
+        doc: &str,
+    ) -> Result<Option<(Kind, String)>, ()> {
         if let Some(known) = judging.kinds.get(doc) {
-            return known.clone();
+            return Ok(known.clone());
         }
         let d = doc.to_owned();
         let record = match self.db.run(move |db| db.document_record(&d)).await {
             Ok(r) => r.and_then(|(kind, case)| Kind::parse(&kind).map(|k| (k, case))),
             Err(e) => {
                 tracing::error!(error = %e, "could not read the document registry");
-                return None;
+                return Err(());
             }
         };
         // A document's kind and case never change once registered.
         if record.is_some() {
             judging.kinds.insert(doc.to_owned(), record.clone());
         }
-        record
+        Ok(record)
     }
 
     async fn token_hash_of(&self, judging: &mut Judging, device: &Device) -> Option<String> {
@@ -230,6 +246,21 @@ impl SyncEngine {
             }
         }
         doc
+    }
+}
+
+fn outcome((judged, heads): (Judgement, Vec<automerge::ChangeHash>)) -> Outcome {
+    match judged {
+        Judgement::Accept(accepted) => Outcome::Forward(accepted),
+        Judgement::Refuse(refusal) => Outcome::Refused(refusal),
+        Judgement::MissingDeps(missing) => Outcome::Missing { heads, missing },
+    }
+}
+
+fn storage_unavailable() -> Outcome {
+    Outcome::Close {
+        code: super::gate::CLOSE_STORAGE_UNAVAILABLE,
+        reason: "storage_unavailable: the server cannot read its registry just now; these changes stay on this device and are sent again".into(),
     }
 }
 

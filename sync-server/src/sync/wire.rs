@@ -135,6 +135,31 @@ pub fn sync_payload(bytes: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// `message` (a repo message that [`inspect`] passed) with `data` as its
+/// payload: every other key and value as the device wrote them. `None` if
+/// it has no `data` or does not read as a repo message.
+pub fn with_data(message: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+    let mut d = minicbor::Decoder::new(message);
+    let len = d.map().ok()??;
+    let mut out = message[..d.position()].to_vec();
+    let mut replaced = false;
+    for _ in 0..len {
+        let key_start = d.position();
+        let key = d.str().ok()?;
+        let value_start = d.position();
+        d.skip().ok()?;
+        if key == "data" {
+            out.extend_from_slice(&message[key_start..value_start]);
+            let mut e = minicbor::Encoder::new(&mut out);
+            e.bytes(data).ok()?;
+            replaced = true;
+        } else {
+            out.extend_from_slice(&message[key_start..d.position()]);
+        }
+    }
+    replaced.then_some(out)
+}
+
 /// Keys a repo message may have (automerge-repo's carry at most eight).
 const MAX_KEYS: u64 = 16;
 
@@ -314,6 +339,26 @@ mod tests {
                 .unwrap()
                 .carries_changes
         );
+    }
+
+    #[test]
+    fn a_new_payload_replaces_data_and_keeps_every_other_key() {
+        let fields = |data: Vec<u8>| {
+            encode(&[
+                ("type", Value::Str("sync")),
+                ("documentId", Value::Str(DOC)),
+                ("data", Value::Bytes(data)),
+                ("senderId", Value::Str("p")),
+                ("targetId", Value::Str("q")),
+            ])
+        };
+        let sent = fields(sync_data(true));
+        let replaced = with_data(&sent, &sync_data(false)).unwrap();
+        assert_eq!(replaced, fields(sync_data(false)));
+        assert_eq!(sync_payload(&replaced), Some(&sync_data(false)[..]));
+        // No data: nothing to replace.
+        let no_data = encode(&[("type", Value::Str("sync"))]);
+        assert_eq!(with_data(&no_data, b"x"), None);
     }
 
     #[test]

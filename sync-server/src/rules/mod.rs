@@ -14,9 +14,14 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 use fieldvisit_shared::records::concern::ConcernEvent;
 use fieldvisit_shared::records::{self, Context, Kind, Refusal, ReviewDecision};
 
+pub mod decoded;
+
+pub use decoded::Decoded;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Judgement {
-    /// Nothing new, or nothing the rules refuse: hand it to samod.
+    /// Nothing new, or nothing the rules refuse: hand samod
+    /// [`Accepted::forward`].
     Accept(Accepted),
     /// Refused for this document; samod never sees the message.
     Refuse(Refusal),
@@ -36,12 +41,15 @@ pub struct Accepted {
     pub new: Vec<ChangeHash>,
     /// A safeguarding concern it raised or acknowledged, with the case.
     pub concern: Option<(ConcernEvent, String)>,
+    /// The sync payload samod gets in place of the one received: its
+    /// header with exactly the changes in `new` ([`Decoded::payload`]).
+    pub forward: Vec<u8>,
 }
 
 /// The first look at a message, taken on the document as the server holds
 /// it, while samod's lock on that document is held: either the verdict,
-/// where reading is enough (nothing new, typing on a visit, unreadable), or
-/// a copy of the document to apply the changes to once the lock is let go
+/// where reading is enough (nothing new, typing on a visit), or a copy of
+/// the document to apply the changes to once the lock is let go
 /// ([`judge_copy`]). A message full of changes (up to the size limit) then
 /// holds nobody else's sync to that document while it is applied.
 pub enum FirstLook {
@@ -51,15 +59,12 @@ pub enum FirstLook {
     Copy(Box<Pending>),
 }
 
-/// A message that needs its changes applied: what [`first_look`] read, with
-/// the document as it stood.
+/// A message that needs its changes applied: the document as it stood, the
+/// changes it lacks, and the payload that carries exactly those.
 pub struct Pending {
     before: Automerge,
-    message: automerge::sync::Message,
-    /// The changes `before` lacks, each read once from its chunk: a V1
-    /// message carries one change per chunk. `None` for a V2 message (one
-    /// chunk of many changes), which only the applied document can list.
-    fresh: Option<Vec<automerge::Change>>,
+    fresh: Vec<automerge::Change>,
+    forward: Vec<u8>,
 }
 
 impl Pending {
@@ -71,9 +76,14 @@ impl Pending {
 
 /// Judges the automerge sync `payload` (already checked by
 /// `sync::payload`) against `before`, the document as the server holds it:
-/// [`first_look`], then [`judge_copy`] if it needs one.
+/// decoded once ([`Decoded`]), then [`first_look`], then [`judge_copy`] if
+/// it needs one.
 pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -> Judgement {
-    match first_look(kind, before, payload, cx) {
+    let decoded = match Decoded::decode([payload]) {
+        Ok(decoded) => decoded,
+        Err(refusal) => return Judgement::Refuse(refusal),
+    };
+    match first_look(kind, before, &decoded, cx) {
         FirstLook::Judged(judged) => judged,
         FirstLook::Copy(pending) => judge_copy(kind, *pending, cx),
     }
@@ -81,77 +91,58 @@ pub fn judge(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -
 
 /// What can be judged by reading `before` alone; anything else gets a copy
 /// of it to apply the changes to (see [`FirstLook`]).
-pub fn first_look(kind: Kind, before: &Automerge, payload: &[u8], cx: &Context<'_>) -> FirstLook {
-    let message = match automerge::sync::Message::decode(payload) {
-        Ok(m) => m,
-        Err(e) => {
-            let refusal = Refusal::new("malformed_changes", e.to_string());
-            return FirstLook::Judged(Judgement::Refuse(refusal));
-        }
-    };
-    if message.changes.is_empty() {
-        return FirstLook::Judged(Judgement::Accept(Accepted::default()));
-    }
-    let fresh: Option<Vec<automerge::Change>> = message
-        .changes
-        .iter()
-        .map(|c| automerge::Change::from_bytes(c.to_vec()))
-        .collect::<Result<Vec<_>, _>>()
-        .ok()
-        .map(|changes| {
-            changes
-                .into_iter()
-                .filter(|c| before.get_change_meta_by_hash(&c.hash()).is_none())
-                .collect()
-        });
-    if let Some(new) = fresh.as_deref()
-        && typing(kind, before, new, cx)
-    {
+pub fn first_look(
+    kind: Kind,
+    before: &Automerge,
+    decoded: &Decoded,
+    cx: &Context<'_>,
+) -> FirstLook {
+    let fresh = decoded.fresh(before);
+    if fresh.is_empty() {
         return FirstLook::Judged(Judgement::Accept(Accepted {
-            new: new.iter().map(|c| c.hash()).collect(),
+            forward: decoded.payload(&[]),
             ..Accepted::default()
         }));
     }
+    if typing(kind, before, &fresh, cx) {
+        return FirstLook::Judged(Judgement::Accept(Accepted {
+            new: decoded::hashes(&fresh),
+            forward: decoded.payload(&fresh),
+            ..Accepted::default()
+        }));
+    }
+    let forward = decoded.payload(&fresh);
     FirstLook::Copy(Box::new(Pending {
         before: before.clone(),
-        message,
         fresh,
+        forward,
     }))
 }
 
-/// Applies a message's changes to a copy of the document and asks the
-/// record kind's rules about the document before and after.
+/// Applies the payload samod would get to a copy of the document, as samod
+/// applies it, and asks the record kind's rules about the document before
+/// and after.
 pub fn judge_copy(kind: Kind, pending: Pending, cx: &Context<'_>) -> Judgement {
     let Pending {
         before,
-        message,
         fresh,
+        forward,
     } = pending;
-    let mut after = before.clone();
-    for chunk in message.changes.iter() {
-        if let Err(e) = after.load_incremental(chunk) {
-            return Judgement::Refuse(Refusal::new("malformed_changes", e.to_string()));
-        }
-    }
+    let after = match decoded::apply(&before, &forward, &fresh) {
+        Ok(after) => after,
+        Err(refusal) => return Judgement::Refuse(refusal),
+    };
     let missing = after.get_missing_deps(&[]);
     if !missing.is_empty() {
         return Judgement::MissingDeps(missing);
     }
-    // Listing the document's history instead costs time in the size of the
-    // document (30 ms at 10,000 changes).
-    let new: HashSet<ChangeHash> = match &fresh {
-        Some(changes) => changes.iter().map(|c| c.hash()).collect(),
-        None => after
-            .get_changes(&before.get_heads())
-            .iter()
-            .map(|c| c.hash())
-            .collect(),
-    };
+    let new: HashSet<ChangeHash> = fresh.iter().map(|c| c.hash()).collect();
     match records::check(kind, &before, &after, &new, cx) {
         Ok(accepted) => Judgement::Accept(Accepted {
             decisions: accepted.decisions,
-            new: new.into_iter().collect(),
+            new: decoded::hashes(&fresh),
             concern: accepted.concern.map(|e| (e, cx.case_id.to_owned())),
+            forward,
         }),
         Err(refusal) => Judgement::Refuse(refusal),
     }
@@ -180,16 +171,16 @@ fn typing(kind: Kind, before: &Automerge, new: &[automerge::Change], cx: &Contex
 /// under the actor of the message's first change. The rules run in full, so
 /// a comparison pays what a practice's server pays per change.
 pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
-    let Ok(message) = automerge::sync::Message::decode(payload) else {
-        return Judgement::Accept(Accepted::default());
+    let decoded = match Decoded::decode([payload]) {
+        Ok(decoded) => decoded,
+        Err(refusal) => return Judgement::Refuse(refusal),
     };
-    let Some(actor) = message
-        .changes
-        .iter()
-        .find_map(|c| automerge::Change::from_bytes(c.to_vec()).ok())
-        .map(|c| c.actor_id().clone())
-    else {
-        return Judgement::Accept(Accepted::default());
+    let fresh = decoded.fresh(before);
+    let Some(actor) = fresh.first().map(|c| c.actor_id().clone()) else {
+        return Judgement::Accept(Accepted {
+            forward: decoded.payload(&[]),
+            ..Accepted::default()
+        });
     };
     // Who wrote it and where it belongs, read from the document as stored
     // (or, for a new one, as the message makes it).
@@ -199,20 +190,22 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
     };
     let created;
     let source = if before.get_heads().is_empty() {
-        let mut after = before.clone();
-        for chunk in message.changes.iter() {
-            if after.load_incremental(chunk).is_err() {
-                return Judgement::Accept(Accepted::default());
-            }
+        match decoded::apply(before, &decoded.payload(&fresh), &fresh) {
+            Ok(after) => created = after,
+            Err(refusal) => return Judgement::Refuse(refusal),
         }
-        created = after;
         &created
     } else {
         before
     };
     let (Some(author), Some(case_id)) = (scalar(source, "author"), scalar(source, "case_id"))
     else {
-        return Judgement::Accept(Accepted::default());
+        // Not a record of the load generator's: taken as it is.
+        return Judgement::Accept(Accepted {
+            new: decoded::hashes(&fresh),
+            forward: decoded.payload(&fresh),
+            ..Accepted::default()
+        });
     };
     let made = |_: &str, _: &str| true;
     let cx = Context {
@@ -224,7 +217,10 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
         actor: &actor,
         created_by_writer: &made,
     };
-    judge(Kind::Visit, before, payload, &cx)
+    match first_look(Kind::Visit, before, &decoded, &cx) {
+        FirstLook::Judged(judged) => judged,
+        FirstLook::Copy(pending) => judge_copy(Kind::Visit, *pending, &cx),
+    }
 }
 
 /// The sync message a peer holding `theirs` sends to one holding `ours`:
@@ -357,7 +353,7 @@ mod tests {
                 value: "She smiled.".into(),
             },
         );
-        let typing = changes_message(&before, &typed);
+        let typing = Decoded::decode([changes_message(&before, &typed).as_slice()]).unwrap();
         assert!(matches!(
             first_look(Kind::Visit, &before, &typing, &cx),
             FirstLook::Judged(Judgement::Accept(_))
@@ -366,17 +362,18 @@ mod tests {
         // lock on the document, and judged the same as in one step.
         let acted = edited(&before, "d-1", VisitEdit::AddAction { id: "a1".into() });
         let action = changes_message(&before, &acted);
-        let FirstLook::Copy(pending) = first_look(Kind::Visit, &before, &action, &cx) else {
+        let decoded = Decoded::decode([action.as_slice()]).unwrap();
+        let FirstLook::Copy(pending) = first_look(Kind::Visit, &before, &decoded, &cx) else {
             panic!("judged without applying the changes");
         };
         assert_eq!(pending.heads(), before.get_heads());
         let judged = judge_copy(Kind::Visit, *pending, &cx);
         assert_eq!(judged, judge(Kind::Visit, &before, &action, &cx));
         assert!(matches!(judged, Judgement::Accept(a) if a.new == acted.get_heads()));
-        // Unreadable bytes are refused on the first look.
+        // Unreadable bytes are refused before any look.
         assert!(matches!(
-            first_look(Kind::Visit, &before, b"not a sync message", &cx),
-            FirstLook::Judged(Judgement::Refuse(r)) if r.code == "malformed_changes"
+            judge(Kind::Visit, &before, b"not a sync message", &cx),
+            Judgement::Refuse(r) if r.code == "malformed_changes"
         ));
     }
 

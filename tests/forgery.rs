@@ -1,0 +1,183 @@
+//! What the server stores is exactly what its rules judged: a hand-made peer
+//! with a worker's valid enrolment cannot get a forged change stored by
+//! wrapping it in a message the rules read one way and samod another.
+
+use automerge::transaction::Transactable;
+use automerge::{Automerge, Change, ChangeHash, ROOT, ReadDoc};
+use fieldvisit_e2e::raw::{self, RawPeer};
+use fieldvisit_e2e::{Practice, Server};
+use fieldvisit_shared::doc;
+use fieldvisit_shared::provenance::device_actor;
+use fieldvisit_shared::records::{CaseEdit, VisitIndexEntry};
+
+/// The changes `doc` has that `base` lacks, in order.
+fn new_changes(base: &Automerge, doc: &Automerge) -> Vec<Change> {
+    doc.get_changes(&base.get_heads())
+}
+
+/// A sync payload carrying `chunks` as its change list, heads `heads`.
+fn payload(heads: Vec<ChangeHash>, chunks: Vec<Vec<u8>>) -> Vec<u8> {
+    automerge::sync::Message {
+        heads,
+        need: vec![],
+        have: vec![],
+        changes: chunks.into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    }
+    .encode()
+}
+
+/// A change chunk that does not load: an honest change with one byte of
+/// its body flipped (its checksum no longer matches).
+fn broken(change: &Change) -> Vec<u8> {
+    let mut bytes = change.raw_bytes().to_vec();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x55;
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgery_wrapped_around_a_chunk_that_fails_is_refused_whole_and_never_stored() {
+    let practice = Practice::new();
+    let sam = practice.person("Sam Supervisor", "supervisor", None);
+    let morgan = practice.person("Morgan Worker", "worker", Some(&sam));
+    practice.assign(&morgan);
+    let server = Server::start(&practice.data());
+
+    // A reader on the case: what the server shares is what it stores.
+    let reader = practice.online_device(&server, &morgan, "reader").await;
+    let case_id = practice.case_document_id.clone();
+    let mut case_doc = None;
+    for _ in 0..200 {
+        case_doc = reader.try_fetch(&case_id).await.unwrap();
+        if case_doc.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let case_doc = case_doc.expect("the case reaches the reader");
+
+    let (device_id, code) = practice.enrolment_code(&morgan);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    let me = device_actor(&device_id);
+
+    // 1. The schema forged, a chunk that fails, the schema put back.
+    let mut forged = case_doc.fork().with_actor(me.clone());
+    doc::put_at(&mut forged, &[], "schema", 999_u64).unwrap();
+    let forge = new_changes(&case_doc, &forged).remove(0);
+    let mut restored = forged.fork();
+    doc::put_at(&mut restored, &[], "schema", 1_u64).unwrap();
+    let restore = new_changes(&forged, &restored).remove(0);
+    let mut other = case_doc.fork().with_actor(me.clone());
+    other
+        .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(ROOT, "note", "x").map(|_| ()))
+        .unwrap();
+    let failing = broken(&new_changes(&case_doc, &other)[0]);
+    let schema_attack = payload(
+        restored.get_heads(),
+        vec![
+            forge.raw_bytes().to_vec(),
+            failing.clone(),
+            restore.raw_bytes().to_vec(),
+        ],
+    );
+    peer.send_sync(&case_id, &schema_attack).await;
+    assert_eq!(
+        peer.refusal_for(&case_id).await.as_deref(),
+        Some("changes_do_not_load"),
+        "the schema attack is refused whole, with its own code"
+    );
+
+    // 2. A visit listed under another person as its author, then unlisted,
+    //    around the same failing chunk.
+    let visit_id = "4NMNnkG3ZgNHYAVN6rmKkDYkChHX";
+    let mut listed = case_doc.fork().with_actor(me.clone());
+    CaseEdit::IndexVisit {
+        visit_document_id: visit_id.into(),
+        entry: VisitIndexEntry {
+            started_at: "2026-11-27T10:00:00Z".into(),
+            author: sam.clone(),
+            nonce: String::new(),
+        },
+    }
+    .apply(&mut listed)
+    .unwrap();
+    let list = new_changes(&case_doc, &listed).remove(0);
+    let mut unlisted = listed.fork();
+    let (_, visits) = unlisted.get(ROOT, "visits").unwrap().expect("visits");
+    unlisted
+        .transact::<_, _, automerge::AutomergeError>(|tx| tx.delete(&visits, visit_id))
+        .unwrap();
+    let unlist = new_changes(&listed, &unlisted).remove(0);
+    let listing_attack = payload(
+        unlisted.get_heads(),
+        vec![
+            list.raw_bytes().to_vec(),
+            failing,
+            unlist.raw_bytes().to_vec(),
+        ],
+    );
+    peer.send_sync(&case_id, &listing_attack).await;
+    assert_eq!(
+        peer.refusal_for(&case_id).await.as_deref(),
+        Some("changes_do_not_load")
+    );
+
+    // Positive control: the same connection's allowed edit reaches the
+    // reader, so both attacks were handled before it (one connection's
+    // messages are taken in order), and none of their changes is there.
+    let mut allowed = case_doc.fork().with_actor(me.clone());
+    doc::update_text(
+        &mut allowed,
+        &["person", "communication_needs"],
+        "Prefers to talk in the garden.",
+    )
+    .unwrap();
+    let allowed_changes = new_changes(&case_doc, &allowed);
+    assert!(!allowed_changes.is_empty(), "the control makes a change");
+    peer.send_sync(
+        &case_id,
+        &payload(
+            allowed.get_heads(),
+            allowed_changes
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect(),
+        ),
+    )
+    .await;
+    let arrived = |d: &Automerge| {
+        allowed_changes
+            .iter()
+            .all(|c| d.get_change_by_hash(&c.hash()).is_some())
+    };
+    fieldvisit_e2e::eventually("the allowed edit to reach the reader", || async {
+        let doc = reader.try_fetch(&case_id).await.unwrap();
+        doc.as_ref().is_some_and(arrived)
+    })
+    .await;
+    let shared = reader.try_fetch(&case_id).await.unwrap().unwrap();
+    for (what, change) in [
+        ("the forged schema", &forge),
+        ("the schema put back", &restore),
+        ("the forged listing", &list),
+        ("the unlisting", &unlist),
+    ] {
+        assert!(
+            shared.get_change_by_hash(&change.hash()).is_none(),
+            "{what} was stored"
+        );
+    }
+    let case = reader.case(&practice.case_id).await.unwrap();
+    assert_eq!(case.schema, 1);
+    assert!(!case.visits.contains_key(visit_id));
+    assert!(
+        practice.audit("change_refused").iter().any(|e| e["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("changes_do_not_load")),
+        "the refusal is audited"
+    );
+}
