@@ -135,6 +135,14 @@ async fn a_panic_in_one_document_leaves_every_other_document_syncing() {
             && report["panics"]["last"]["document_id"] == doomed.as_str()
     })
     .await;
+    // A stranger learns the verdict alone, not which document failed.
+    let public: serde_json::Value = reqwest::get(format!("{}/health", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public, serde_json::json!({"status": "degraded"}));
     assert!(
         scene
             .practice

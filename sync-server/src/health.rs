@@ -86,6 +86,45 @@ pub struct Report {
     pub documents_in_memory: usize,
 }
 
+/// The key to `/health`'s whole report: written at every start, readable
+/// only by the server's own user, never logged (`Debug` hides it).
+pub struct Key(String);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+impl Key {
+    /// Compared as hashes: how long the comparison takes says nothing
+    /// of the key.
+    pub fn matches(&self, presented: &str) -> bool {
+        crate::secrets::hash(presented) == crate::secrets::hash(&self.0)
+    }
+}
+
+/// The file in the data directory that holds [`Key`].
+pub const KEY_FILE: &str = "health.key";
+
+/// Makes a new key and writes it to [`KEY_FILE`] in `data_dir`, mode 0600.
+pub fn write_key(data_dir: &std::path::Path) -> crate::error::Result<Key> {
+    let key = crate::secrets::token();
+    let path = data_dir.join(KEY_FILE);
+    let _ = std::fs::remove_file(&path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = options
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, key.as_bytes()));
+    written.map_err(|e| {
+        crate::error::Error::Internal(format!("cannot write {}: {e}", path.display()))
+    })?;
+    Ok(Key(key))
+}
+
 pub fn assess(facts: &Facts) -> Report {
     let status =
         if facts.engine.is_err() || facts.store.is_some() || facts.practice_database.is_some() {

@@ -109,12 +109,14 @@ pub async fn start(config: Config, data: Data) -> Result<Running> {
             base: config.webhook_retry_base,
         },
     ));
+    let health_key = crate::health::write_key(&config.data_dir)?;
     let state = AppState {
         db: data.db.clone(),
         engine: engine.clone(),
         blobs: Arc::new(blobs),
         web_dir: config.web_dir.clone(),
         throttles: Default::default(),
+        health_key: Arc::new(health_key),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -141,8 +141,14 @@ impl Server {
     }
 
     /// `GET /health`: the status code and the report.
+    /// The whole report, as the local command line reads it (with the key
+    /// the server wrote into its data directory).
     pub async fn health(&self) -> (u16, Value) {
-        let resp = reqwest::get(format!("{}/health", self.url))
+        let key = std::fs::read_to_string(self.data.join("health.key")).expect("health.key");
+        let resp = reqwest::Client::new()
+            .get(format!("{}/health", self.url))
+            .bearer_auth(key)
+            .send()
             .await
             .expect("GET /health");
         let status = resp.status().as_u16();

@@ -32,6 +32,9 @@ pub struct AppState {
     /// The built web app, when there is one.
     pub web_dir: Option<PathBuf>,
     pub throttles: Arc<Throttles>,
+    /// What the local command line shows to read `/health` in full
+    /// (`crate::health::write_key`).
+    pub health_key: Arc<crate::health::Key>,
 }
 
 /// What a stranger may try per source address.
