@@ -240,11 +240,9 @@ async fn fetch(
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg".to_owned()),
-            // Named by its content: it never changes.
-            (
-                header::CACHE_CONTROL,
-                "private, max-age=31536000, immutable".to_owned(),
-            ),
+            // A photo of someone's home: never into the browser's HTTP
+            // cache, which a lost phone's thief could read.
+            (header::CACHE_CONTROL, "no-store".to_owned()),
             (header::ETAG, format!("\"{sha256}\"")),
         ],
         bytes,

@@ -93,6 +93,23 @@ impl Default for Throttles {
     }
 }
 
+/// Nothing the server answers outside the app's own files may be kept by
+/// the browser: the HTTP cache is a plain file in the browser's profile, so
+/// a case record, a photo or a search cached there would be readable on a
+/// closed, lost phone (the app's own store is sealed). The app's files say
+/// `no-cache` of their own (`web`); everything else is `no-store`.
+async fn never_stored(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    let app_file = headers
+        .get(header::CACHE_CONTROL)
+        .is_some_and(|v| v.as_bytes() == b"no-cache");
+    if !app_file {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
@@ -105,6 +122,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(sync::router())
         .merge(web::router(&state))
+        .layer(axum::middleware::map_response(never_stored))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }
