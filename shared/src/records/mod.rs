@@ -60,6 +60,7 @@ macro_rules! string_enum {
 pub mod capacity;
 pub mod case;
 pub mod concern;
+pub mod ops;
 pub mod passage;
 pub mod review;
 pub mod visit;
@@ -172,20 +173,34 @@ pub fn check(
     kind: Kind,
     before: &Automerge,
     after: &Automerge,
-    new: &HashSet<ChangeHash>,
+    changes: &[automerge::Change],
     cx: &Context<'_>,
 ) -> Result<Accepted, Refusal> {
-    if new.is_empty() {
+    if changes.is_empty() {
         return Ok(Accepted::default());
     }
-    // Whatever the kind: a reviewer's access is read-only, and a rule of a
-    // kind that forgot it must not open the record to them.
+    let new: HashSet<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+    let accepted = check_typed(kind, before, after, &new, cx)?;
+    // Whatever the kind: a reviewer's access is read-only, and a kind's
+    // rules that missed a change of theirs must not open the record to them.
     if *cx.writer.role == Role::Reviewer {
         return Err(Refusal::new(
             "read_only",
             "a practice reviewer reads the cases assigned to them and writes nothing",
         ));
     }
+    ops::check(kind, before, after, changes, cx.writer.role)?;
+    Ok(accepted)
+}
+
+/// The rules over the record as hydration reads it, before and after.
+fn check_typed(
+    kind: Kind,
+    before: &Automerge,
+    after: &Automerge,
+    new: &HashSet<ChangeHash>,
+    cx: &Context<'_>,
+) -> Result<Accepted, Refusal> {
     for hash in new {
         let actor = after
             .get_change_meta_by_hash(hash)
@@ -335,11 +350,7 @@ pub(crate) fn judged_as(
     before: &Automerge,
     after: &Automerge,
 ) -> Result<Accepted, Refusal> {
-    let new = after
-        .get_changes(&before.get_heads())
-        .iter()
-        .map(|c| c.hash())
-        .collect();
+    let new = after.get_changes(&before.get_heads());
     let actor = crate::provenance::device_actor(person);
     let made = |_: &str, _: &str| false;
     let cx = Context {

@@ -952,10 +952,13 @@ pub fn only_typing(
         std::collections::HashMap::new();
     for change in changes {
         for op in change.decode().operations {
-            let typing = matches!(
-                (&op.action, op.insert),
-                (OpType::Put(ScalarValue::Str(_)), true) | (OpType::Delete, false)
-            );
+            // One character an op: automerge takes an element of any
+            // length, and counts it as one.
+            let typing = match (&op.action, op.insert) {
+                (OpType::Put(ScalarValue::Str(s)), true) => s.len() <= super::ops::MAX_CHAR_BYTES,
+                (OpType::Delete, false) => true,
+                _ => false,
+            };
             let ObjectId::Id(OpId(counter, actor)) = &op.obj else {
                 return false;
             };
@@ -1945,6 +1948,22 @@ mod tests {
             code(judged(&WORKER, &noted, &body_edit)),
             "annotation_changed"
         );
+        // Thousands of characters in one element of a text are not typing
+        // (and are refused when judged in full).
+        let mut long = doc.fork().with_actor(device_actor(WORKER.0));
+        long.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let (_, text) = tx.get(automerge::ROOT, "observations")?.unwrap();
+            automerge::transaction::Transactable::insert(tx, &text, 0, "x".repeat(10_000))?;
+            Ok(())
+        })
+        .unwrap();
+        let new = long.get_changes(&doc.get_heads());
+        let writer = Writer {
+            person_id: WORKER.0,
+            role: &WORKER.1,
+        };
+        assert!(!only_typing(&doc, &new, &writer));
+        assert_eq!(code(judged(&WORKER, &doc, &long)), "text_too_long");
     }
 
     #[test]

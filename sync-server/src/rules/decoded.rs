@@ -32,6 +32,12 @@ pub struct Decoded {
     header: Message,
     /// Every change its chunks hold, each once, in the order they came.
     changes: Vec<Change>,
+    /// The document chunks among them, each whole (it loaded strictly),
+    /// with the hashes of the changes it holds. samod gets such a chunk as
+    /// it came: the changes automerge rebuilds from a document chunk do not
+    /// always load again from their own encoding ("unexpected null in
+    /// column pred:actor"), and a device sends a new document whole.
+    documents: Vec<(Vec<u8>, Vec<ChangeHash>)>,
 }
 
 impl Decoded {
@@ -41,6 +47,7 @@ impl Decoded {
     pub fn decode<'a>(payloads: impl IntoIterator<Item = &'a [u8]>) -> Result<Self, Refusal> {
         let mut header = None;
         let mut changes = Vec::new();
+        let mut documents = Vec::new();
         let mut seen = HashSet::new();
         for payload in payloads {
             let mut message = Message::decode(payload)
@@ -48,7 +55,11 @@ impl Decoded {
             let chunks = std::mem::replace(&mut message.changes, ChunkList::empty());
             for entry in chunks.iter() {
                 for chunk in split(entry)? {
-                    for change in load(chunk)? {
+                    let (loaded, whole) = load(chunk)?;
+                    if whole {
+                        documents.push((chunk.to_vec(), hashes(&loaded)));
+                    }
+                    for change in loaded {
                         if seen.insert(change.hash()) {
                             changes.push(change);
                         }
@@ -58,7 +69,11 @@ impl Decoded {
             header = Some(message);
         }
         let header = header.ok_or_else(|| refused("there is no message"))?;
-        Ok(Decoded { header, changes })
+        Ok(Decoded {
+            header,
+            changes,
+            documents,
+        })
     }
 
     pub fn changes(&self) -> &[Change] {
@@ -74,16 +89,30 @@ impl Decoded {
             .collect()
     }
 
-    /// The payload to hand samod: this message's header with `changes`
-    /// (each as one chunk of automerge's own encoding) and nothing else.
-    pub fn payload(&self, changes: &[Change]) -> Vec<u8> {
-        let mut message = self.header.clone();
-        message.changes = ChunkList::from(
-            changes
+    /// The payload to hand samod: this message's header with every change
+    /// decoded, each that came in a change chunk as one chunk of
+    /// automerge's own encoding, and each document chunk whole.
+    ///
+    /// Changes the server already holds stay in: automerge skips them, and
+    /// a message stripped of them could arrive with no changes and the
+    /// server's own heads, which automerge takes for a peer already told
+    /// everything (`last_sent_heads`): the server would never again tell
+    /// the device that it has them, and the device would wait for ever.
+    pub fn payload(&self) -> Vec<u8> {
+        let mut in_documents = HashSet::new();
+        let mut chunks: Vec<Vec<u8>> = Vec::new();
+        for (bytes, held) in &self.documents {
+            chunks.push(bytes.clone());
+            in_documents.extend(held.iter().copied());
+        }
+        chunks.extend(
+            self.changes
                 .iter()
-                .map(|c| c.raw_bytes().to_vec())
-                .collect::<Vec<_>>(),
+                .filter(|c| !in_documents.contains(&c.hash()))
+                .map(|c| c.raw_bytes().to_vec()),
         );
+        let mut message = self.header.clone();
+        message.changes = ChunkList::from(chunks);
         message.encode()
     }
 
@@ -167,17 +196,18 @@ fn split(entry: &[u8]) -> Result<Vec<&[u8]>, Refusal> {
     Ok(chunks)
 }
 
-/// The changes one chunk holds: a change chunk's one change, with its
-/// checksum checked (automerge's `Change::from_bytes` does not, its loader
-/// does), or all a document chunk's.
-fn load(chunk: &[u8]) -> Result<Vec<Change>, Refusal> {
+/// The changes one chunk holds, and whether it is a document chunk: a
+/// change chunk's one change, with its checksum checked (automerge's
+/// `Change::from_bytes` does not, its loader does), or all a document
+/// chunk's.
+fn load(chunk: &[u8]) -> Result<(Vec<Change>, bool), Refusal> {
     match chunk.get(8) {
         Some(1) => {
             let change = Change::from_bytes(chunk.to_vec()).map_err(|e| refused(&e.to_string()))?;
             if chunk.get(4..8) != change.hash().as_ref().get(..4) {
                 return Err(refused("a change's checksum is wrong"));
             }
-            Ok(vec![change])
+            Ok((vec![change], false))
         }
         Some(0) => {
             let options = LoadOptions::new()
@@ -185,7 +215,7 @@ fn load(chunk: &[u8]) -> Result<Vec<Change>, Refusal> {
                 .verification_mode(VerificationMode::Check);
             let doc = Automerge::load_with_options(chunk, options)
                 .map_err(|e| refused(&e.to_string()))?;
-            Ok(doc.get_changes(&[]))
+            Ok((doc.get_changes(&[]), true))
         }
         _ => Err(refused("a chunk of a type sync does not send")),
     }
@@ -257,12 +287,12 @@ mod tests {
     }
 
     #[test]
-    fn a_document_chunk_becomes_its_changes_and_samod_gets_them_as_changes() {
+    fn a_document_chunk_is_judged_by_its_changes_and_handed_on_whole() {
         let doc = doc_with(&[1, 2, 3]);
         let decoded = Decoded::decode([message(vec![doc.save()]).as_slice()]).unwrap();
         assert_eq!(decoded.changes().len(), 3);
         let fresh = decoded.fresh(&Automerge::new());
-        let payload = decoded.payload(&fresh);
+        let payload = decoded.payload();
         let after = apply(&Automerge::new(), &payload, &fresh).unwrap();
         assert_eq!(after.get_heads(), doc.get_heads());
         assert_eq!(
@@ -275,9 +305,12 @@ mod tests {
                 .and_then(|s| s.to_i64()),
             Some(3)
         );
-        // What samod gets holds change chunks only.
+        // samod gets the document chunk as it came.
         let forwarded = Message::decode(&payload).unwrap();
-        assert!(forwarded.changes.iter().all(|c| c.get(8) == Some(&1)));
+        assert_eq!(
+            forwarded.changes.iter().collect::<Vec<_>>(),
+            vec![&doc.save()]
+        );
     }
 
     #[test]
@@ -290,5 +323,67 @@ mod tests {
             let refused = Decoded::decode([message(vec![entry]).as_slice()]).unwrap_err();
             assert_eq!(refused.code, DO_NOT_LOAD);
         }
+    }
+}
+
+#[cfg(test)]
+mod captured {
+    use super::*;
+
+    /// Every honest message captured from the app and the JavaScript
+    /// client (the fuzz corpus's `captured-*`), decoded and made again for
+    /// samod, says what it said: the same heads, needs, haves and flags,
+    /// and the same changes.
+    #[test]
+    fn an_honest_message_made_again_says_what_it_said() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/sync_message");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).expect("the fuzz corpus") {
+            let path = entry.unwrap().path();
+            if !path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("captured-")
+            {
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            let Some(payload) = crate::sync::wire::sync_payload(&bytes) else {
+                continue;
+            };
+            let Ok(original) = Message::decode(payload) else {
+                continue;
+            };
+            let decoded = Decoded::decode([payload]).unwrap_or_else(|r| panic!("{path:?}: {r}"));
+            let again = Message::decode(&decoded.payload()).unwrap();
+            assert_eq!(again.heads, original.heads, "{path:?}");
+            assert_eq!(again.need, original.need, "{path:?}");
+            assert_eq!(again.have.len(), original.have.len(), "{path:?}");
+            assert_eq!(again.flags, original.flags, "{path:?}");
+            assert_eq!(again.version, original.version, "{path:?}");
+            let mut a = Automerge::new();
+            let mut b = Automerge::new();
+            a.load_incremental(
+                &original
+                    .changes
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<u8>>(),
+            )
+            .unwrap();
+            b.load_incremental(&again.changes.iter().flatten().copied().collect::<Vec<u8>>())
+                .unwrap();
+            assert_eq!(a.get_heads(), b.get_heads(), "{path:?}");
+            let forwarded = crate::sync::wire::with_data(&bytes, &decoded.payload()).unwrap();
+            assert_eq!(
+                crate::sync::wire::sync_payload(&forwarded),
+                Some(&decoded.payload()[..])
+            );
+            n += 1;
+        }
+        assert!(n > 10, "{n} captured messages");
     }
 }

@@ -100,18 +100,18 @@ pub fn first_look(
     let fresh = decoded.fresh(before);
     if fresh.is_empty() {
         return FirstLook::Judged(Judgement::Accept(Accepted {
-            forward: decoded.payload(&[]),
+            forward: decoded.payload(),
             ..Accepted::default()
         }));
     }
     if typing(kind, before, &fresh, cx) {
         return FirstLook::Judged(Judgement::Accept(Accepted {
             new: decoded::hashes(&fresh),
-            forward: decoded.payload(&fresh),
+            forward: decoded.payload(),
             ..Accepted::default()
         }));
     }
-    let forward = decoded.payload(&fresh);
+    let forward = decoded.payload();
     FirstLook::Copy(Box::new(Pending {
         before: before.clone(),
         fresh,
@@ -136,8 +136,7 @@ pub fn judge_copy(kind: Kind, pending: Pending, cx: &Context<'_>) -> Judgement {
     if !missing.is_empty() {
         return Judgement::MissingDeps(missing);
     }
-    let new: HashSet<ChangeHash> = fresh.iter().map(|c| c.hash()).collect();
-    match records::check(kind, &before, &after, &new, cx) {
+    match records::check(kind, &before, &after, &fresh, cx) {
         Ok(accepted) => Judgement::Accept(Accepted {
             decisions: accepted.decisions,
             new: decoded::hashes(&fresh),
@@ -178,7 +177,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
     let fresh = decoded.fresh(before);
     let Some(actor) = fresh.first().map(|c| c.actor_id().clone()) else {
         return Judgement::Accept(Accepted {
-            forward: decoded.payload(&[]),
+            forward: decoded.payload(),
             ..Accepted::default()
         });
     };
@@ -190,7 +189,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
     };
     let created;
     let source = if before.get_heads().is_empty() {
-        match decoded::apply(before, &decoded.payload(&fresh), &fresh) {
+        match decoded::apply(before, &decoded.payload(), &fresh) {
             Ok(after) => created = after,
             Err(refusal) => return Judgement::Refuse(refusal),
         }
@@ -203,7 +202,7 @@ pub fn judge_for_benchmarks(before: &Automerge, payload: &[u8]) -> Judgement {
         // Not a record of the load generator's: taken as it is.
         return Judgement::Accept(Accepted {
             new: decoded::hashes(&fresh),
-            forward: decoded.payload(&fresh),
+            forward: decoded.payload(),
             ..Accepted::default()
         });
     };

@@ -174,8 +174,7 @@ mod tests {
         assert_eq!(decoded.changes().len(), 3, "each change once");
         let fresh = decoded.fresh(&Automerge::new());
         let rebuilt =
-            crate::rules::decoded::apply(&Automerge::new(), &decoded.payload(&fresh), &fresh)
-                .unwrap();
+            crate::rules::decoded::apply(&Automerge::new(), &decoded.payload(), &fresh).unwrap();
         assert!(rebuilt.get_missing_deps(&[]).is_empty());
         assert_eq!(rebuilt.get_heads(), whole.get_heads());
         // Judged, nothing is left held.

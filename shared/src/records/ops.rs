@@ -1,0 +1,795 @@
+//! The rules per operation: every op of every new change, checked against
+//! the shape of its record kind and what the writer's role may touch.
+//!
+//! The kinds' rules compare the record as hydration reads it before and
+//! after a batch, which cannot see what hydration does not read: a key the
+//! schema does not have, an object nested where nobody looks, a value that
+//! loses a conflict and so never shows. Yet all of that is stored, synced to
+//! every device of the case, and read back by anything that reads the
+//! document rather than the typed record (a JavaScript client, an export, a
+//! later version of the app). So each operation must land on a path its
+//! kind has ([`Shape`]), make the object or write the value that path holds,
+//! within its size, by a role that may write there ([`Who`]); and a value
+//! may not be made to lose a conflict against a value its own writer had
+//! already seen (honest automerge overwrites what it has seen).
+//! Anything else is refused with the path named. The typed rules run first
+//! and keep their say over what needs the whole record (review transitions,
+//! sign-off, authorship of entries); these run on top.
+
+use std::collections::HashMap;
+
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{Automerge, Change, ObjType, Prop, ReadDoc, ScalarValue};
+
+use super::{Kind, Refusal};
+use crate::api::Role;
+
+/// Who may write at a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Written when the record is made (its first change) and never again.
+    Fixed,
+    Worker,
+    Supervisor,
+    /// A worker or a supervisor.
+    Both,
+}
+
+/// What a path holds, as autosurgeon writes the record's type.
+#[derive(Debug)]
+pub enum Shape {
+    /// A struct: a map with these keys only.
+    Record(&'static [Field]),
+    /// A `BTreeMap<String, T>`: a map keyed by ids.
+    Keyed(&'static Shape),
+    /// A `Vec<T>`.
+    List(&'static Shape),
+    /// Automerge text: what people write.
+    Text,
+    /// A scalar string: an id, a timestamp, an enum value.
+    Str,
+    /// A scalar unsigned integer.
+    Uint,
+    Bool,
+    /// An `Option<T>`: null, or `T`.
+    Maybe(&'static Shape),
+}
+
+#[derive(Debug)]
+pub struct Field {
+    pub key: &'static str,
+    pub shape: Shape,
+    /// `None`: as the field that holds it.
+    pub who: Option<Who>,
+}
+
+const fn f(key: &'static str, shape: Shape) -> Field {
+    Field {
+        key,
+        shape,
+        who: None,
+    }
+}
+
+const fn by(who: Who, key: &'static str, shape: Shape) -> Field {
+    Field {
+        key,
+        shape,
+        who: Some(who),
+    }
+}
+
+/// The longest scalar string (ids, timestamps, cursors, enum values).
+pub const MAX_SCALAR_BYTES: usize = 1024;
+/// The longest map key (ids).
+pub const MAX_KEY_BYTES: usize = 128;
+/// The most bytes one element of a text may hold: one character as people
+/// type it (a grapheme, an emoji with its modifiers). automerge would take
+/// megabytes in one element, and count it as one character.
+pub const MAX_CHAR_BYTES: usize = 64;
+
+use Shape::{Bool, Keyed, List, Maybe, Record, Str, Text, Uint};
+use Who::{Both, Fixed, Supervisor, Worker};
+
+const REVIEW: Shape = Record(&[
+    f("status", Str),
+    f("changed_by", Str),
+    f("changed_at", Str),
+    f("signed_off_heads", List(&Str)),
+    f(
+        "decisions",
+        Keyed(&Record(&[
+            f("status", Str),
+            f("by", Str),
+            f("at", Str),
+            f("comment", Text),
+        ])),
+    ),
+]);
+
+const VISIT: Shape = Record(&[
+    by(Fixed, "schema", Uint),
+    by(Fixed, "case_id", Str),
+    by(Fixed, "author", Str),
+    by(Fixed, "started_at", Str),
+    by(Worker, "place", Str),
+    by(
+        Worker,
+        "present",
+        Keyed(&Record(&[f("name", Text), f("role", Text)])),
+    ),
+    by(
+        Worker,
+        "own_words",
+        Record(&[f("text", Text), f("communication", List(&Str))]),
+    ),
+    by(Worker, "observations", Text),
+    by(Worker, "analysis", Text),
+    by(
+        Worker,
+        "actions",
+        Keyed(&Record(&[
+            f("text", Text),
+            f("owner", Text),
+            f("due", Str),
+            f("done", Bool),
+        ])),
+    ),
+    by(
+        Worker,
+        "creative",
+        Keyed(&Record(&[
+            f("method", Str),
+            f("expressed", Text),
+            f("how", Text),
+            f("reading", Text),
+            f("photos", List(&Str)),
+        ])),
+    ),
+    by(
+        Worker,
+        "photos",
+        Keyed(&Record(&[
+            f("sha256", Str),
+            f("size", Uint),
+            f("width", Uint),
+            f("height", Uint),
+            f("caption", Text),
+            f("captured_at", Str),
+            f("removed_by", Str),
+            f("removed_at", Str),
+        ])),
+    ),
+    by(
+        Supervisor,
+        "annotations",
+        Keyed(&Record(&[
+            f("author", Str),
+            f("created_at", Str),
+            f("field", Str),
+            f("start", Str),
+            f("end", Str),
+            f("quote", Text),
+            f("body", Text),
+            // The worker resolves what the supervisor raised.
+            by(Both, "resolved_by", Str),
+            by(Both, "resolved_at", Str),
+        ])),
+    ),
+    by(Both, "review", REVIEW),
+    by(
+        Worker,
+        "addenda",
+        Keyed(&Record(&[f("author", Str), f("at", Str), f("text", Text)])),
+    ),
+    by(
+        Worker,
+        "significant",
+        Keyed(&Record(&[f("at", Str), f("summary", Text)])),
+    ),
+]);
+
+const CASE: Shape = Record(&[
+    by(Fixed, "schema", Uint),
+    by(Fixed, "case_id", Str),
+    by(Fixed, "reference", Str),
+    by(
+        Both,
+        "person",
+        Record(&[
+            f("name", Text),
+            f("preferred_name", Text),
+            f("date_of_birth", Str),
+            f("communication_needs", Text),
+            f("key_details", Text),
+        ]),
+    ),
+    by(
+        Both,
+        "key_people",
+        Keyed(&Record(&[f("name", Text), f("relationship", Text)])),
+    ),
+    by(
+        Both,
+        "visits",
+        Keyed(&Record(&[
+            f("started_at", Str),
+            f("author", Str),
+            f("nonce", Str),
+        ])),
+    ),
+    by(
+        Both,
+        "chronology",
+        Keyed(&Record(&[
+            f("at", Str),
+            f("author", Str),
+            f("kind", Str),
+            f("summary", Text),
+        ])),
+    ),
+    by(
+        Both,
+        "records",
+        Keyed(&Record(&[
+            f("kind", Str),
+            f("created_at", Str),
+            f("author", Str),
+            f("nonce", Str),
+        ])),
+    ),
+]);
+
+const CONCERN: Shape = Record(&[
+    by(Fixed, "schema", Uint),
+    by(Fixed, "case_id", Str),
+    by(Fixed, "visit_id", Str),
+    by(Fixed, "author", Str),
+    by(Fixed, "created_at", Str),
+    by(Worker, "what_happened", Text),
+    by(Worker, "who_is_at_risk", Text),
+    by(Worker, "immediate_actions", Text),
+    by(Worker, "consent", Str),
+    by(Worker, "without_consent_reason", Text),
+    by(Worker, "raised_at", Str),
+    by(Supervisor, "acknowledged_by", Str),
+    by(Supervisor, "acknowledged_at", Str),
+]);
+
+const RECORDED: Shape = Maybe(&Record(&[f("value", Str), f("by", Str), f("at", Str)]));
+const PART: Shape = Record(&[f("evidence", Text), f("finding", RECORDED)]);
+
+const CAPACITY: Shape = Record(&[
+    by(Fixed, "schema", Uint),
+    by(Fixed, "case_id", Str),
+    by(Fixed, "visit_id", Str),
+    by(Fixed, "author", Str),
+    by(Fixed, "created_at", Str),
+    by(Worker, "decision", Text),
+    by(Worker, "assessed_at", Str),
+    by(Worker, "relevant_information", Text),
+    by(Worker, "steps", Text),
+    by(Worker, "methods", List(&Str)),
+    by(
+        Worker,
+        "evidence",
+        Keyed(&Record(&[
+            f("kind", Str),
+            f("visit_id", Str),
+            f("observation", Str),
+            f("start", Str),
+            f("end", Str),
+            f("quote", Text),
+            f("note", Text),
+            f("added_by", Str),
+            f("added_at", Str),
+        ])),
+    ),
+    by(
+        Worker,
+        "test",
+        Record(&[
+            f("understand", PART),
+            f("retain", PART),
+            f("use_or_weigh", PART),
+            f("communicate", PART),
+        ]),
+    ),
+    by(Worker, "impairment", PART),
+    by(Worker, "status", Str),
+    by(Worker, "outcome", Maybe(&Str)),
+    by(Worker, "best_interests", Text),
+    by(Worker, "completed_by", Str),
+    by(Worker, "completed_at", Str),
+    by(
+        Worker,
+        "history",
+        Keyed(&Record(&[
+            f("status", Str),
+            f("outcome", Maybe(&Str)),
+            f("by", Str),
+            f("at", Str),
+            f("reason", Text),
+        ])),
+    ),
+]);
+
+/// The shape of a record of `kind`, from its root.
+pub fn shape(kind: Kind) -> &'static Shape {
+    match kind {
+        Kind::Case => &CASE,
+        Kind::Visit => &VISIT,
+        Kind::Concern => &CONCERN,
+        Kind::Capacity => &CAPACITY,
+    }
+}
+
+/// Checks every op of `changes` (now applied to `before`, giving `after`)
+/// against the shape of `kind` and what `role` may write. Only the change
+/// that makes the record (into an empty `before`, with no dependencies)
+/// writes its fixed fields.
+pub fn check(
+    kind: Kind,
+    before: &Automerge,
+    after: &Automerge,
+    changes: &[Change],
+    role: &Role,
+) -> Result<(), Refusal> {
+    let mut paths: HashMap<String, (Vec<Prop>, ObjType)> = HashMap::new();
+    let creating = before.get_heads().is_empty();
+    for change in changes {
+        let first = creating && change.deps().is_empty();
+        let expanded = change.decode();
+        let actor = expanded.actor_id.to_hex_string();
+        for (i, op) in expanded.operations.iter().enumerate() {
+            let (obj_key, path, obj_type) = match &op.obj {
+                ObjectId::Root => (String::new(), Vec::new(), ObjType::Map),
+                ObjectId::Id(id) => {
+                    let key = id.to_string();
+                    if !paths.contains_key(&key) {
+                        let (exid, ty) = after
+                            .import(&key)
+                            .map_err(|_| refused("unknown_object", &key, "no such object"))?;
+                        let path = after
+                            .parents(&exid)
+                            .map_err(|e| refused("unknown_object", &key, &e.to_string()))?
+                            .path()
+                            .into_iter()
+                            .map(|(_, prop)| prop)
+                            .collect();
+                        paths.insert(key.clone(), (path, ty));
+                    }
+                    let (path, ty) = &paths[&key];
+                    (key, path.clone(), *ty)
+                }
+            };
+            let (holder, who) = walk(shape(kind), &path)?;
+            let at = describe(&path, &op.key);
+            let (target, who) = target(holder, who, obj_type, &op.key, &at)?;
+            match who {
+                // The change that makes the record writes all of it (the
+                // kind's creation rules say what a new record may hold).
+                _ if first => {}
+                Some(Fixed) => {
+                    return Err(refused(
+                        "fixed_field",
+                        &at,
+                        "it is set when the record is made",
+                    ));
+                }
+                Some(Worker) if *role != Role::Worker => {
+                    return Err(refused("not_a_worker", &at, "only a worker writes it"));
+                }
+                Some(Supervisor) if *role != Role::Supervisor => {
+                    return Err(refused(
+                        "not_a_supervisor",
+                        &at,
+                        "only a supervisor writes it",
+                    ));
+                }
+                _ if !matches!(role, Role::Worker | Role::Supervisor) => {
+                    return Err(refused(
+                        "read_only",
+                        &at,
+                        "only workers and supervisors write records",
+                    ));
+                }
+                _ => {}
+            }
+            value(target, obj_type, op.insert, &op.action, &at)?;
+            if let (Key::Map(key), false, OpType::Put(_) | OpType::Make(_)) =
+                (&op.key, op.insert, &op.action)
+            {
+                let id = format!("{}@{actor}", expanded.start_op.get() + i as u64);
+                not_made_to_lose(after, change, &obj_key, key, &id, &op.pred, &at)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Follows `path` down `root`: the shape of the object there, and who may
+/// write in it.
+fn walk(root: &'static Shape, path: &[Prop]) -> Result<(&'static Shape, Option<Who>), Refusal> {
+    let mut shape = root;
+    let mut who = None;
+    for (depth, prop) in path.iter().enumerate() {
+        let at = || describe_path(&path[..=depth]);
+        shape = unwrap(shape);
+        shape = match (shape, prop) {
+            (Record(fields), Prop::Map(key)) => {
+                let field = fields
+                    .iter()
+                    .find(|f| f.key == key.as_str())
+                    .ok_or_else(|| {
+                        refused("unknown_path", &at(), "this record has no such field")
+                    })?;
+                who = field.who.or(who);
+                &field.shape
+            }
+            (Keyed(inner), Prop::Map(_)) => inner,
+            (List(inner), Prop::Seq(_)) => inner,
+            _ => return Err(refused("wrong_shape", &at(), "no object is held here")),
+        };
+    }
+    Ok((unwrap(shape), who))
+}
+
+fn unwrap(shape: &'static Shape) -> &'static Shape {
+    match shape {
+        Maybe(inner) => inner,
+        other => other,
+    }
+}
+
+/// What `key` of an object of shape `holder` (and type `obj_type`) holds.
+/// `None` as the shape: one character of a text.
+fn target(
+    holder: &'static Shape,
+    who: Option<Who>,
+    obj_type: ObjType,
+    key: &Key,
+    at: &str,
+) -> Result<(Option<&'static Shape>, Option<Who>), Refusal> {
+    let wrong = || refused("wrong_shape", at, "the object there is of another type");
+    match (holder, obj_type, key) {
+        (Record(fields), ObjType::Map, Key::Map(k)) => {
+            let field = fields
+                .iter()
+                .find(|f| f.key == k.as_str())
+                .ok_or_else(|| refused("unknown_path", at, "this record has no such field"))?;
+            Ok((Some(&field.shape), field.who.or(who)))
+        }
+        (Keyed(inner), ObjType::Map, Key::Map(k)) => {
+            if k.len() > MAX_KEY_BYTES || k.is_empty() {
+                return Err(refused("invalid_value", at, "an id of no fitting length"));
+            }
+            Ok((Some(inner), who))
+        }
+        (List(inner), ObjType::List, Key::Seq(_)) => Ok((Some(inner), who)),
+        (Text, ObjType::Text, Key::Seq(_)) => Ok((None, who)),
+        _ => Err(wrong()),
+    }
+}
+
+/// Whether the op writes what `target` holds.
+fn value(
+    target: Option<&'static Shape>,
+    obj_type: ObjType,
+    insert: bool,
+    action: &OpType,
+    at: &str,
+) -> Result<(), Refusal> {
+    let wrong = |why: &str| refused("wrong_shape", at, why);
+    let Some(target) = target else {
+        // A character of a text: inserted or deleted, never overwritten.
+        return match (action, insert) {
+            (OpType::Delete, false) => Ok(()),
+            (OpType::Put(ScalarValue::Str(s)), true) if s.len() <= MAX_CHAR_BYTES => Ok(()),
+            (OpType::Put(ScalarValue::Str(_)), true) => Err(refused(
+                "text_too_long",
+                at,
+                "one character of a text holds at most a few bytes",
+            )),
+            _ => Err(wrong("a text holds characters")),
+        };
+    };
+    if insert && obj_type == ObjType::Map {
+        return Err(wrong("a map is not a sequence"));
+    }
+    match action {
+        OpType::Delete => Ok(()),
+        OpType::Make(made) => {
+            let fits = matches!(
+                (unwrap(target), made),
+                (Record(_) | Keyed(_), ObjType::Map)
+                    | (List(_), ObjType::List)
+                    | (Text, ObjType::Text)
+            );
+            if fits {
+                Ok(())
+            } else {
+                Err(wrong("an object of another type belongs here"))
+            }
+        }
+        OpType::Put(v) => scalar(target, v).map_err(|why| wrong(why)),
+        OpType::Increment(_) | OpType::MarkBegin(..) | OpType::MarkEnd(_) => {
+            Err(wrong("records hold no counters or marks"))
+        }
+    }
+}
+
+fn scalar(target: &'static Shape, v: &ScalarValue) -> Result<(), &'static str> {
+    match (target, v) {
+        (Maybe(_), ScalarValue::Null) => Ok(()),
+        (Maybe(inner), v) => scalar(inner, v),
+        (Str, ScalarValue::Str(s)) if s.len() <= MAX_SCALAR_BYTES => Ok(()),
+        (Str, ScalarValue::Str(_)) => Err("a value longer than any id or date"),
+        (Uint, ScalarValue::Uint(_)) => Ok(()),
+        (Uint, ScalarValue::Int(n)) if *n >= 0 => Ok(()),
+        (Bool, ScalarValue::Boolean(_)) => Ok(()),
+        _ => Err("a value of another type belongs here"),
+    }
+}
+
+/// A put on a map key that leaves the key in conflict is honest only when
+/// the values it conflicts with were written beside it, unseen: automerge
+/// overwrites every value its writer has seen (its `pred`). A value made to
+/// lose against one its writer had seen stays hidden from the typed rules
+/// while every reader of the document still holds it.
+fn not_made_to_lose(
+    after: &Automerge,
+    change: &Change,
+    obj: &str,
+    key: &str,
+    id: &str,
+    pred: &automerge::legacy::SortedVec<automerge::legacy::OpId>,
+    at: &str,
+) -> Result<(), Refusal> {
+    let exid = if obj.is_empty() {
+        automerge::ROOT
+    } else {
+        match after.import(obj) {
+            Ok((exid, _)) => exid,
+            Err(_) => return Ok(()),
+        }
+    };
+    let values = after.get_all(&exid, key).unwrap_or_default();
+    if values.len() < 2 || !values.iter().any(|(_, v)| v.to_string() == id) {
+        return Ok(());
+    }
+    let seen = after
+        .get_all_at(&exid, key, change.deps())
+        .unwrap_or_default();
+    let pred: Vec<String> = pred.iter().map(|p| p.to_string()).collect();
+    let overlooked = seen.iter().any(|(_, v)| {
+        let v = v.to_string();
+        !pred.contains(&v) && values.iter().any(|(_, w)| w.to_string() == v)
+    });
+    if overlooked {
+        Err(refused(
+            "hidden_conflict",
+            at,
+            "a value may not be written beside one its writer has already seen",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn refused(code: &'static str, at: &str, why: &str) -> Refusal {
+    Refusal::new(code, format!("{at}: {why}"))
+}
+
+fn describe_path(path: &[Prop]) -> String {
+    let parts: Vec<String> = path
+        .iter()
+        .map(|p| match p {
+            Prop::Map(k) => cut(k),
+            Prop::Seq(i) => format!("[{i}]"),
+        })
+        .collect();
+    if parts.is_empty() {
+        "/".to_owned()
+    } else {
+        format!("/{}", parts.join("/"))
+    }
+}
+
+fn describe(path: &[Prop], key: &Key) -> String {
+    let base = describe_path(path);
+    let base = base.trim_end_matches('/');
+    match key {
+        Key::Map(k) => format!("{base}/{}", cut(k)),
+        Key::Seq(_) => format!("{base}/[]"),
+    }
+}
+
+/// A key as it may be named in a refusal: a device chose it, so it is cut
+/// short and stripped of anything but plain characters.
+fn cut(key: &str) -> String {
+    let mut out: String = key.chars().filter(|c| !c.is_control()).take(40).collect();
+    if key.chars().count() > 40 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc;
+    use crate::provenance::device_actor;
+    use crate::records::{PlaceKind, TextField, VisitDoc, judged_as};
+    use automerge::transaction::Transactable;
+    use automerge::{ROOT, ReadDoc};
+
+    const W: &str = "w-1";
+
+    /// W's visit, made on W's other device (so W's actor here starts
+    /// afresh).
+    fn stored() -> Automerge {
+        let visit = VisitDoc::new("case-1", W, "2026-11-25T10:00:00Z", PlaceKind::Home);
+        doc::new_document(&visit, device_actor("w-1-tablet")).unwrap()
+    }
+
+    fn by_worker(before: &Automerge, edit: impl FnOnce(&mut Automerge)) -> Result<(), Refusal> {
+        let mut after = before.fork().with_actor(device_actor(W));
+        edit(&mut after);
+        judged_as(Kind::Visit, W, &Role::Worker, before, &after).map(|_| ())
+    }
+
+    fn tx(doc: &mut Automerge, f: impl FnOnce(&mut automerge::transaction::Transaction<'_>)) {
+        doc.transact::<_, _, automerge::AutomergeError>(|t| {
+            f(t);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    fn code(r: Result<(), Refusal>) -> String {
+        match r {
+            Ok(()) => "accepted".into(),
+            Err(e) => format!("{}: {}", e.code, e.message),
+        }
+    }
+
+    #[test]
+    fn what_hydration_does_not_read_is_refused_with_its_path() {
+        let before = stored();
+        let extra_root = by_worker(&before, |d| {
+            tx(d, |t| {
+                t.put_object(ROOT, "shadow", ObjType::Map).unwrap();
+            })
+        });
+        assert_eq!(
+            code(extra_root),
+            "unknown_path: /shadow: this record has no such field"
+        );
+        let nested = by_worker(&before, |d| {
+            let (_, own) = d.get(ROOT, "own_words").unwrap().unwrap();
+            tx(d, |t| {
+                t.put(&own, "aside", "read by nobody").unwrap();
+            })
+        });
+        assert_eq!(
+            code(nested),
+            "unknown_path: /own_words/aside: this record has no such field"
+        );
+        let wrong_type = by_worker(&before, |d| {
+            tx(d, |t| {
+                t.put_object(ROOT, "observations", ObjType::Map).unwrap();
+            })
+        });
+        assert!(code(wrong_type).starts_with("wrong_shape"));
+        // What the record's own edits write passes.
+        let honest = by_worker(&before, |d| {
+            doc::update_text(d, TextField::Observations.path(), "She smiled.").unwrap()
+        });
+        assert_eq!(code(honest), "accepted");
+    }
+
+    #[test]
+    fn one_character_of_a_text_holds_a_character_not_megabytes() {
+        let before = stored();
+        let long = by_worker(&before, |d| {
+            let (_, text) = d.get(ROOT, "observations").unwrap().unwrap();
+            tx(d, |t| {
+                t.insert(&text, 0, "x".repeat(100_000)).unwrap();
+            })
+        });
+        assert!(code(long).starts_with("text_too_long: /observations/[]"));
+        let emoji = by_worker(&before, |d| {
+            doc::update_text(d, TextField::Observations.path(), "👩‍👩‍👧‍👦 é").unwrap()
+        });
+        assert_eq!(code(emoji), "accepted");
+    }
+
+    #[test]
+    fn a_second_root_cannot_write_the_fixed_fields() {
+        let before = stored();
+        // A change with no dependencies: as if it made the record anew.
+        let mut root = Automerge::new().with_actor(device_actor(W));
+        tx(&mut root, |t| {
+            t.put(ROOT, "author", "s-1").unwrap();
+        });
+        let mut after = before.clone();
+        after.merge(&mut root).unwrap();
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
+        assert!(code(judged).starts_with("fixed_field: /author"));
+    }
+
+    /// `doc` with one change by `W` that puts `value` at `key` of the root,
+    /// made to overlook every value already there (an empty `pred`) and,
+    /// with `start_op` 1, to lose the conflict against them.
+    fn made_to_lose(doc: &Automerge, key: &str, value: &str) -> Automerge {
+        let mut honest = doc.fork().with_actor(device_actor(W));
+        tx(&mut honest, |t| {
+            t.put(ROOT, key, value).unwrap();
+        });
+        let mut change = honest.get_changes(&doc.get_heads())[0].decode();
+        for op in &mut change.operations {
+            op.pred = automerge::legacy::SortedVec::new();
+        }
+        change.start_op = std::num::NonZeroU64::new(1).unwrap();
+        change.hash = None;
+        let mut after = doc.clone();
+        after
+            .apply_changes([automerge::Change::from(change)])
+            .unwrap();
+        after
+    }
+
+    #[test]
+    fn a_value_made_to_lose_a_conflict_is_refused() {
+        let before = stored();
+        let after = made_to_lose(&before, "place", "office");
+        let values = after.get_all(ROOT, "place").unwrap();
+        assert_eq!(values.len(), 2, "a conflict");
+        let (shown, _) = after.get(ROOT, "place").unwrap().unwrap();
+        assert_eq!(shown.as_str(), Some("home"), "the forged value loses");
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
+        assert!(code(judged).starts_with("hidden_conflict: /place"));
+    }
+
+    #[test]
+    fn an_honest_conflict_between_two_offline_devices_is_kept() {
+        let before = stored();
+        let mut tablet = before.fork().with_actor(device_actor("w-1-tablet"));
+        tx(&mut tablet, |t| {
+            t.put(ROOT, "place", "hospital").unwrap();
+        });
+        let mut phone = before.fork().with_actor(device_actor(W));
+        tx(&mut phone, |t| {
+            t.put(ROOT, "place", "office").unwrap();
+        });
+        // The tablet synced first; the phone's change arrives beside it.
+        let mut stored_now = before.clone();
+        stored_now.merge(&mut tablet).unwrap();
+        let mut after = stored_now.clone();
+        after.merge(&mut phone).unwrap();
+        assert_eq!(after.get_all(ROOT, "place").unwrap().len(), 2);
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &stored_now, &after).map(|_| ());
+        assert_eq!(code(judged), "accepted");
+    }
+
+    #[test]
+    fn a_supervisor_writes_only_what_oversight_writes() {
+        let before = stored();
+        let mut after = before.fork().with_actor(device_actor("s-1"));
+        tx(&mut after, |t| {
+            let (_, text) = t.get(ROOT, "analysis").unwrap().unwrap();
+            t.splice_text(&text, 0, 0, "Mine.").unwrap();
+        });
+        let judged = judged_as(Kind::Visit, "s-1", &Role::Supervisor, &before, &after);
+        // The kind's own rule says so first.
+        assert_eq!(judged.unwrap_err().code, "not_a_worker");
+        let role_of = |path: &[&str]| {
+            let props: Vec<Prop> = path.iter().map(|k| Prop::Map((*k).into())).collect();
+            walk(shape(Kind::Visit), &props).map(|(_, who)| who)
+        };
+        assert_eq!(role_of(&["annotations", "a1"]).unwrap(), Some(Supervisor));
+        assert_eq!(role_of(&["review", "decisions"]).unwrap(), Some(Both));
+        assert_eq!(role_of(&["observations"]).unwrap(), Some(Worker));
+    }
+}
