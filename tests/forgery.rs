@@ -181,3 +181,189 @@ async fn a_forgery_wrapped_around_a_chunk_that_fails_is_refused_whole_and_never_
         "the refusal is audited"
     );
 }
+
+/// The map at `path` from the root.
+fn map_at(doc: &Automerge, path: &[&str]) -> automerge::ObjId {
+    path.iter().fold(ROOT, |obj, key| {
+        doc.get(&obj, *key).unwrap().expect("a map there").1
+    })
+}
+
+/// `base` with one change by `actor` that puts `value` at `key` of the map
+/// at `path`, made to overlook the value already there (an empty `pred`)
+/// and, starting at op 1, to lose the conflict against it: the typed
+/// record still shows the old value, every reader of the document holds
+/// the new one.
+fn made_to_lose(
+    base: &Automerge,
+    actor: &automerge::ActorId,
+    path: &[&str],
+    key: &str,
+    value: &str,
+) -> Change {
+    let mut honest = base.fork().with_actor(actor.clone());
+    let obj = map_at(&honest, path);
+    honest
+        .transact::<_, _, automerge::AutomergeError>(|tx| tx.put(&obj, key, value).map(|_| ()))
+        .unwrap();
+    let mut change = new_changes(base, &honest).remove(0).decode();
+    for op in &mut change.operations {
+        op.pred = automerge::legacy::SortedVec::new();
+    }
+    change.start_op = std::num::NonZeroU64::new(1).unwrap();
+    change.hash = None;
+    Change::from(change)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_hydration_does_not_read_is_refused_op_by_op_and_never_shared() {
+    let practice = Practice::new();
+    let sam = practice.person("Sam Supervisor", "supervisor", None);
+    let wren = practice.person("Wren Worker", "worker", Some(&sam));
+    let rae = practice.person("Rae Reviewer", "reviewer", None);
+    practice.assign(&wren);
+    practice.assign(&rae);
+    let server = Server::start(&practice.data());
+
+    // Wren's visit, from her phone; the case as the server shares it.
+    let phone = practice.online_device(&server, &wren, "phone").await;
+    let visit = phone
+        .create_visit(
+            &practice.case_id,
+            fieldvisit_shared::records::PlaceKind::Home,
+        )
+        .await
+        .unwrap();
+    phone
+        .set_text(
+            &visit,
+            fieldvisit_shared::records::TextField::Observations,
+            "She smiled.",
+        )
+        .await
+        .unwrap();
+    phone
+        .wait_until_synced(fieldvisit_e2e::SYNC_TIMEOUT)
+        .await
+        .unwrap();
+    let visit_doc = phone.try_fetch(&visit).await.unwrap().unwrap();
+    let case_id = practice.case_document_id.clone();
+    let case_doc = phone.try_fetch(&case_id).await.unwrap().unwrap();
+
+    // A hand-made peer of Wren's, enrolled as her second device.
+    let (device_id, code) = practice.enrolment_code(&wren);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    let me = device_actor(&device_id);
+    let send = |doc: &Automerge, changes: &[Change]| {
+        let mut heads = doc.get_heads();
+        heads.extend(changes.iter().map(|c| c.hash()));
+        heads.sort();
+        payload(
+            heads,
+            changes.iter().map(|c| c.raw_bytes().to_vec()).collect(),
+        )
+    };
+    let mut attacks: Vec<(&str, String, Vec<u8>, &str)> = Vec::new();
+
+    // A map the schema does not have, in the case document.
+    let mut shadow = case_doc.fork().with_actor(me.clone());
+    shadow
+        .transact::<_, _, automerge::AutomergeError>(|tx| {
+            let m = tx.put_object(ROOT, "shadow", automerge::ObjType::Map)?;
+            tx.put(&m, "note", "kept beside the record")?;
+            Ok(())
+        })
+        .unwrap();
+    attacks.push((
+        "a map the case does not have",
+        case_id.clone(),
+        send(&case_doc, &new_changes(&case_doc, &shadow)),
+        "unknown_path",
+    ));
+    // A sign-off hidden in a conflict it loses.
+    let hidden = made_to_lose(&visit_doc, &me, &["review"], "status", "signed_off");
+    attacks.push((
+        "a sign-off made to lose a conflict",
+        visit.clone(),
+        send(&visit_doc, std::slice::from_ref(&hidden)),
+        "hidden_conflict",
+    ));
+    // Megabytes in one character of a text.
+    let mut long = visit_doc.fork().with_actor(me.clone());
+    long.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let (_, text) = tx.get(ROOT, "analysis")?.unwrap();
+        tx.insert(&text, 0, "x".repeat(150_000))?;
+        Ok(())
+    })
+    .unwrap();
+    attacks.push((
+        "150,000 characters in one element of a text",
+        visit.clone(),
+        send(&visit_doc, &new_changes(&visit_doc, &long)),
+        "text_too_long",
+    ));
+    for (what, doc_id, message, expected) in &attacks {
+        peer.send_sync(doc_id, message).await;
+        assert_eq!(
+            peer.refusal_for(doc_id).await.as_deref(),
+            Some(*expected),
+            "{what}"
+        );
+    }
+
+    // A reviewer's device writes nothing, whatever it writes.
+    let (rae_device, rae_code) = practice.enrolment_code(&rae);
+    let (rae_token, rae_peer) = raw::enrol(&server.url, &rae_code).await;
+    let mut reviewer = RawPeer::connect(&server.url, &rae_token, &rae_peer).await;
+    let mut theirs = visit_doc.fork().with_actor(device_actor(&rae_device));
+    doc::update_text(
+        &mut theirs,
+        fieldvisit_shared::records::TextField::Analysis.path(),
+        "A reviewer's view.",
+    )
+    .unwrap();
+    reviewer
+        .send_sync(&visit, &send(&visit_doc, &new_changes(&visit_doc, &theirs)))
+        .await;
+    let code = reviewer.refusal_for(&visit).await;
+    assert!(
+        matches!(code.as_deref(), Some("read_only" | "not_a_worker")),
+        "{code:?}"
+    );
+
+    // Positive control: the same hand-made peer's honest edit arrives, so
+    // everything before it was handled; nothing refused was kept.
+    let mut allowed = visit_doc.fork().with_actor(me.clone());
+    doc::update_text(
+        &mut allowed,
+        fieldvisit_shared::records::TextField::Observations.path(),
+        "She smiled. She made tea.",
+    )
+    .unwrap();
+    let allowed_changes = new_changes(&visit_doc, &allowed);
+    peer.send_sync(&visit, &send(&visit_doc, &allowed_changes))
+        .await;
+    fieldvisit_e2e::eventually("the honest edit on the phone", || async {
+        phone
+            .visit(&visit)
+            .await
+            .is_ok_and(|v| v.observations.as_str().contains("made tea"))
+    })
+    .await;
+    let shared_visit = phone.try_fetch(&visit).await.unwrap().unwrap();
+    assert!(shared_visit.get_change_by_hash(&hidden.hash()).is_none());
+    assert_eq!(
+        shared_visit
+            .get_all(map_at(&shared_visit, &["review"]), "status")
+            .unwrap()
+            .len(),
+        1,
+        "no hidden value beside the review's status"
+    );
+    let long_text = shared_visit.get(ROOT, "analysis").unwrap().unwrap().1;
+    assert_eq!(shared_visit.length(&long_text), 0);
+    phone.refresh_cases().await.unwrap();
+    let shared_case = phone.try_fetch(&case_id).await.unwrap().unwrap();
+    assert!(shared_case.get(ROOT, "shadow").unwrap().is_none());
+}
