@@ -386,6 +386,9 @@ pub struct AuditFilter {
     pub since: Option<String>,
     pub until: Option<String>,
     pub limit: Option<u32>,
+    /// Only entries older than this one (its `id`): the next page.
+    #[serde(default)]
+    pub before: Option<i64>,
 }
 
 /// `PUT /api/blobs/{sha256}` (headers `Upload-Length`, the whole size, and

@@ -7,6 +7,9 @@ use fieldvisit_shared::api::{AuditEntry, AuditFilter};
 
 use super::{Core, labels};
 
+/// Entries a page.
+const PAGE: u32 = 100;
+
 /// The actions worth picking from; the log holds others too.
 const ACTIONS: &[(&str, &str)] = &[
     ("", "Everything"),
@@ -19,6 +22,7 @@ const ACTIONS: &[(&str, &str)] = &[
     ("device_enrolled", "Device enrolled"),
     ("device_revoked", "Device revoked"),
     ("device_wiped", "Device wiped"),
+    ("audit_withheld", "Refusals counted, not written"),
 ];
 
 #[component]
@@ -34,15 +38,22 @@ pub fn AuditScreen() -> Element {
     // (kept across filters, so another can be picked).
     let mut people = use_signal(Vec::<(String, String)>::new);
     let mut cases = use_signal(Vec::<(String, String)>::new);
-    let load = move || {
-        let filter = AuditFilter {
-            action: Some(action()),
-            person_id: Some(person()),
-            case_id: Some(case()),
-            since: day_start(&since()),
-            until: day_end(&until()),
-            limit: Some(500),
-        };
+    // A page at a time: a hostile device's refusals (one row each, within
+    // its budget) can make the log long.
+    let mut more = use_signal(|| false);
+    let filter = move |before: Option<i64>| AuditFilter {
+        action: Some(action()),
+        person_id: Some(person()),
+        case_id: Some(case()),
+        since: day_start(&since()),
+        until: day_end(&until()),
+        limit: Some(PAGE),
+        before,
+    };
+    // `before`: the oldest entry shown, to add the page after it; `None`
+    // starts the list again.
+    let load_page = move |before: Option<i64>| {
+        let filter = filter(before);
         spawn(async move {
             let Some(core) = core.peek().clone() else {
                 return;
@@ -57,10 +68,19 @@ pub fn AuditScreen() -> Element {
                     Some((e.case_id.clone()?, e.case_reference.clone()?))
                 });
                 cases.set(cases_now);
+                more.set(list.len() == PAGE as usize);
             }
-            entries.set(Some(found));
+            let shown = entries.peek().clone();
+            match (before, shown, found) {
+                (Some(_), Some(Ok(mut shown)), Ok(page)) => {
+                    shown.extend(page);
+                    entries.set(Some(Ok(shown)));
+                }
+                (_, _, found) => entries.set(Some(found)),
+            }
         });
     };
+    let load = move || load_page(None);
     use_hook(load);
     rsx! {
         h1 { "Audit log" }
@@ -96,7 +116,9 @@ pub fn AuditScreen() -> Element {
             Some(Err(why)) => rsx! { p { class: "error", role: "alert", "The audit log could not be read: {why}" } },
             Some(Ok(list)) if list.is_empty() => rsx! { p { role: "status", "Nothing matches." } },
             Some(Ok(list)) => rsx! {
-                p { class: "quiet", role: "status", "{list.len()} entries, newest first" }
+                p { class: "quiet", role: "status",
+                    if more() { "The newest {list.len()} entries" } else { "{list.len()} entries, newest first" }
+                }
                 div { class: "table-wrap", tabindex: "0", role: "region", aria_label: "Audit entries",
                     table { class: "audit",
                         thead {
@@ -119,6 +141,21 @@ pub fn AuditScreen() -> Element {
                                 }
                             }
                         }
+                    }
+                }
+                if more() {
+                    button {
+                        r#type: "button",
+                        onclick: move |_| {
+                            let oldest = match &*entries.peek() {
+                                Some(Ok(list)) => list.last().map(|e| e.id),
+                                _ => None,
+                            };
+                            if oldest.is_some() {
+                                load_page(oldest);
+                            }
+                        },
+                        "Show older entries"
                     }
                 }
             },

@@ -4,7 +4,7 @@
 use fieldvisit_shared::records::Kind;
 use rusqlite::{OptionalExtension, params};
 
-use super::{Audit, Db, Device, audit_tx, now};
+use super::{Audit, Db, Device, audit_budgeted, audit_tx, now};
 use crate::error::{Error, Result};
 
 /// The one answer for a document a device may not register: the same
@@ -34,7 +34,7 @@ impl Db {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let refuse = |detail: &str| -> Result<()> {
-                audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail })?;
+                audit_budgeted(&tx, &self.refusals, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: "register_refused", document_id: Some(document_id), case_id: Some(case_id), detail })?;
                 Ok(())
             };
             if !visible {

@@ -23,7 +23,7 @@ mod search;
 
 pub use alerts::{Attempted, Delivery};
 pub use audit::Audit;
-use audit::audit_tx;
+use audit::{audit_budgeted, audit_tx};
 pub use blobs::BlobRow;
 pub use devices::Device;
 pub use documents::CaseDocuments;
@@ -87,6 +87,8 @@ pub struct Db {
     /// the writes every change waits for (its receipt) never queue behind
     /// them: WAL lets a reader and the writer run at once.
     reader: Arc<Mutex<Connection>>,
+    /// Each device's refusals audited this minute (`audit::RefusalBudget`).
+    refusals: Arc<audit::RefusalBudget>,
 }
 
 impl std::fmt::Debug for Db {
@@ -133,6 +135,7 @@ impl Db {
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
             reader: Arc::new(Mutex::new(reader)),
+            refusals: Default::default(),
         })
     }
 
