@@ -35,6 +35,11 @@ pub struct Limits {
     /// changes in a document. Columns are run-length encoded, so a few
     /// bytes could otherwise claim billions of ops.
     pub max_rows: u64,
+    /// Ops in one message, all its chunks together: each is decoded,
+    /// applied to a copy and judged, so this bounds the work one message
+    /// makes (a chunk's rows alone allowed 4 million ops, times 100,000
+    /// chunks).
+    pub max_ops: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +52,7 @@ impl Default for Limits {
             max_chunks: 100_000,
             max_inflated_bytes: 64 * 1024 * 1024,
             max_rows: 4_000_000,
+            max_ops: 200_000,
         }
     }
 }
@@ -90,6 +96,8 @@ pub enum Refused {
     Rows { spec: u32, limit: u64 },
     #[error("a column holds a run of nulls where nulls cannot be: {0:#x}")]
     NullRun(u32),
+    #[error("the message holds over {0} ops, all its chunks together")]
+    Ops(u64),
     #[error("a change's ops would number past u32::MAX")]
     StartOp,
     #[error("a document's change columns disagree: {0}")]
@@ -124,6 +132,7 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<Summary, Refused> {
     let mut budget = Budget {
         chunks: 0,
         inflated: 0,
+        ops: 0,
     };
     for entry in msg.changes.iter() {
         check_chunks(entry, limits, &mut budget)?;
@@ -174,6 +183,17 @@ fn check_bloom(bytes: &[u8], limits: &Limits) -> Result<(), Refused> {
 struct Budget {
     chunks: usize,
     inflated: usize,
+    ops: u64,
+}
+
+impl Budget {
+    fn ops(&mut self, n: u64, limits: &Limits) -> Result<(), Refused> {
+        self.ops = self.ops.saturating_add(n);
+        if self.ops > limits.max_ops {
+            return Err(Refused::Ops(limits.max_ops));
+        }
+        Ok(())
+    }
 }
 
 /// Walks the chunks of one change-list entry (automerge applies an entry
@@ -202,7 +222,10 @@ fn check_chunks(entry: &[u8], limits: &Limits, budget: &mut Budget) -> Result<()
             .ok_or(Refused::Chunk("shorter than its length"))?;
         match kind {
             0 => columns::document(body, limits, budget)?,
-            1 => columns::change(body, limits)?,
+            1 => {
+                let ops = columns::change(body, limits)?;
+                budget.ops(ops, limits)?;
+            }
             // automerge's sync sends changes uncompressed and documents
             // with compressed columns; never these.
             2 => return Err(Refused::Chunk("a compressed change chunk")),
@@ -324,7 +347,8 @@ mod columns {
 
     /// A change chunk's body: its header fields, then its op columns,
     /// which may not be compressed.
-    pub(super) fn change(body: &[u8], limits: &Limits) -> Result<(), Refused> {
+    /// Returns how many ops the change holds.
+    pub(super) fn change(body: &[u8], limits: &Limits) -> Result<u64, Refused> {
         let mut r = Reader(body);
         let bad = Refused::Chunk;
         r.hashes(limits).ok_or(bad("change deps"))?;
@@ -361,7 +385,7 @@ mod columns {
         if start_op + ops > u64::from(u32::MAX) + 1 {
             return Err(Refused::StartOp);
         }
-        Ok(())
+        Ok(ops)
     }
 
     /// A document chunk's body: actors, heads, the change columns and the
@@ -396,7 +420,10 @@ mod columns {
         }
         changes.agree(actors)?;
         for (spec, data) in op_columns {
-            walk_maybe_compressed(spec, data, limits, budget, Of::Ops)?;
+            let walked = walk_maybe_compressed(spec, data, limits, budget, Of::Ops)?;
+            if spec & !DEFLATE == OP_ACTION {
+                budget.ops(walked.rows, limits)?;
+            }
         }
         Ok(())
     }
@@ -916,6 +943,17 @@ mod tests {
             let r = check(&bytes, &limits()).expect_err(name);
             assert!(expected(name, &r), "{name}: {r}");
         }
+    }
+
+    #[test]
+    fn ops_are_counted_across_all_chunks_of_a_message() {
+        // Each chunk's ops are within the rows a column may hold; together
+        // they are over the message's limit.
+        let chunk_of = |start_op: u64| chunk(1, &change_body(start_op, &rle(&[(150_000, 1)])));
+        let one = message(&[], &[], None, &[chunk_of(1)]);
+        assert_eq!(check(&one, &limits()).map(|s| s.carries_changes), Ok(true));
+        let two = message(&[], &[], None, &[chunk_of(1), chunk_of(150_001)]);
+        assert_eq!(check(&two, &limits()), Err(Refused::Ops(200_000)));
     }
 
     #[test]
