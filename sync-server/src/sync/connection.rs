@@ -61,6 +61,7 @@ impl SyncEngine {
     /// Takes one of a device's connection slots, or `Err` when it holds
     /// every one already.
     pub fn open_slot(self: &Arc<Self>, device_id: &str) -> Result<impl Send + 'static, Error> {
+        self.not_cooling_down(device_id)?;
         let mut open = self
             .open_connections
             .lock()
@@ -219,7 +220,12 @@ impl SyncEngine {
             Ok(msg) => msg,
             Err(rejection) => {
                 match &conn.device {
-                    Some(device) => self.audit_rejection(device, &rejection).await,
+                    Some(device) => {
+                        self.audit_rejection(device, &rejection).await;
+                        if self.refused_once(&device.id) {
+                            return cool_down();
+                        }
+                    }
                     None => tracing::warn!(%rejection, "inbound message refused"),
                 }
                 return Next::Close(Some((
@@ -300,6 +306,9 @@ impl SyncEngine {
                             if let Some(note) = conn.gate.refused_change(doc, refusal.code) {
                                 self.write_audit(device, note.action, Some(doc.clone()), format!("{}: {}", refusal.code, refusal.message)).await;
                             }
+                            if self.refused_once(&device.id) {
+                                return cool_down();
+                            }
                             conn.notices += 1;
                             let notice = wire::refusal_notice(SERVER_PEER_ID, &peer_id_for(&conn.device_id), doc, &conn.session, conn.notices, &refusal);
                             if conn.answers.send(notice).await.is_err() {
@@ -316,6 +325,7 @@ impl SyncEngine {
                                 }
                                 return Next::Go;
                             }
+                            Hold::GiveUp if self.refused_once(&device.id) => return cool_down(),
                             Hold::GiveUp => return Next::Close(Some((CLOSE_OUT_OF_ORDER, "changes_out_of_order: these changes build on changes the server asked for and did not get; reconnect to sync afresh".into()))),
                         },
                         Outcome::Close { code, reason } => return Next::Close(Some((code, reason))),
@@ -438,6 +448,14 @@ impl SyncEngine {
             self.write_audit(device, s.action, None, detail).await;
         }
     }
+}
+
+/// The close for a device whose refusals ran out (`tickets::refusal_rate`).
+fn cool_down() -> Next {
+    Next::Close(Some((
+        super::tickets::CLOSE_COOLING_DOWN,
+        super::tickets::COOLING_DOWN.to_owned(),
+    )))
 }
 
 /// Seeds for the fuzzer: with `FIELDVISIT_CAPTURE_INBOUND=<dir>` in the

@@ -105,6 +105,12 @@ pub struct SyncEngine {
     acceptor: samod::AcceptorHandle,
     db: Db,
     tickets: Mutex<HashMap<String, (String, Instant)>>,
+    /// Tickets each device bought lately (`tickets::ticket_rate`).
+    ticket_rate: crate::throttle::Throttle<String>,
+    /// Each device's refused messages, across its connections
+    /// (`tickets::refusal_rate`), and the devices cooled down until when.
+    refusals: crate::throttle::Throttle<String>,
+    cooling: Mutex<HashMap<String, Instant>>,
     revoked: broadcast::Sender<String>,
     known_revoked: Mutex<HashSet<String>>,
     /// Changes whenever who may see what may have changed; connections
@@ -303,6 +309,9 @@ impl SyncEngine {
             acceptor,
             db,
             tickets: Mutex::new(HashMap::new()),
+            ticket_rate: tickets::ticket_rate(),
+            refusals: tickets::refusal_rate(),
+            cooling: Mutex::new(HashMap::new()),
             revoked,
             known_revoked: Mutex::new(known),
             access_generation,

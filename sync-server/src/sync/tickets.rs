@@ -11,10 +11,42 @@ use crate::secrets;
 const TICKET_LIFETIME: Duration = Duration::from_secs(60);
 const MAX_TICKETS_PER_DEVICE: usize = 8;
 
+/// Tickets a device may buy: 30 at once (a phone's dialer reconnecting
+/// through a bad afternoon), then one every two seconds. Each connection
+/// costs the server a socket, a task and its first sync.
+pub fn ticket_rate() -> crate::throttle::Throttle<String> {
+    crate::throttle::Throttle::new(30, Duration::from_secs(2))
+}
+
+/// Messages of a device the server may refuse (rules, malformed, out of
+/// order) before it stops listening to it for [`COOL_DOWN`]: 200 at once,
+/// then one a second. Each refused message cost a judgement; an honest
+/// phone is refused a handful of times in a bad day. Counted per device,
+/// across its connections.
+pub fn refusal_rate() -> crate::throttle::Throttle<String> {
+    crate::throttle::Throttle::new(200, Duration::from_secs(1))
+}
+
+/// How long a device whose refusals ran out waits before it may sync again.
+pub const COOL_DOWN: Duration = Duration::from_secs(60);
+
+/// The close code and reason when a device is cooled down.
+pub const CLOSE_COOLING_DOWN: u16 = 1008;
+pub const COOLING_DOWN: &str =
+    "cooling_down: this device's messages were refused too often; it may sync again in a minute";
+
 impl SyncEngine {
     /// A single-use ticket for `/sync`; a device holds at most a few
     /// unredeemed at once, so buying tickets in a loop costs nothing.
     pub fn buy_ticket(&self, device_id: &str) -> Result<String> {
+        self.not_cooling_down(device_id)?;
+        if self.ticket_rate.spend(device_id.to_owned(), Instant::now())
+            != crate::throttle::Verdict::Allowed
+        {
+            return Err(Error::TooMany(
+                "sync tickets bought by this device; reconnect a little later",
+            ));
+        }
         let ticket = secrets::token();
         let mut tickets = self.tickets.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -30,6 +62,34 @@ impl SyncEngine {
             (device_id.to_owned(), now + TICKET_LIFETIME),
         );
         Ok(ticket)
+    }
+
+    /// `Err` while `device_id` is cooled down.
+    pub fn not_cooling_down(&self, device_id: &str) -> Result<()> {
+        let mut cooling = self.cooling.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        cooling.retain(|_, until| *until > now);
+        if cooling.contains_key(device_id) {
+            return Err(Error::TooMany(
+                "refused messages from this device; it may sync again in a minute",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts one refused message of `device_id`; `true` when that spent
+    /// its last: the device is cooled down from now, and its connection
+    /// should close ([`COOLING_DOWN`]).
+    pub fn refused_once(&self, device_id: &str) -> bool {
+        let now = Instant::now();
+        if self.refusals.spend(device_id.to_owned(), now) == crate::throttle::Verdict::Allowed {
+            return false;
+        }
+        self.cooling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(device_id.to_owned(), now + COOL_DOWN);
+        true
     }
 
     /// Single use: a ticket is gone once presented, valid or not.
