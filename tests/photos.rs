@@ -221,6 +221,44 @@ async fn a_photo_uploads_in_resumable_chunks_and_reaches_only_those_who_may_see_
     assert_eq!((status, hidden.as_str()), (404, unknown.as_str()));
     let (status, _) = code_of(robin_http.upload(&sha, &jpeg, chunk).await).await;
     assert_eq!(status, 404);
+    // Nor can they bring it into their own case by its hash: a reference
+    // to a photo of another case is refused, and the photo stays unread.
+    let robins = practice.online_device(&server, &robin, "robin").await;
+    let theirs = robins
+        .create_visit(&other_case, PlaceKind::Home)
+        .await
+        .unwrap();
+    robins.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let theirs_doc = robins.try_fetch(&theirs).await.unwrap().unwrap();
+    let (robin_device, code) = practice.enrolment_code(&robin);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let mut peer = raw::RawPeer::connect(&server.url, &token, &peer_id).await;
+    let mut referring = theirs_doc
+        .fork()
+        .with_actor(fieldvisit_shared::provenance::device_actor(&robin_device));
+    VisitEdit::AddPhoto(PhotoRef {
+        sha256: sha.clone(),
+        size: jpeg.len() as u64,
+        width: 1,
+        height: 1,
+        caption: Default::default(),
+        captured_at: "2026-11-27T10:00:00.000Z".into(),
+        removed_by: String::new(),
+        removed_at: String::new(),
+    })
+    .apply(&mut referring)
+    .unwrap();
+    peer.send_sync(&theirs, &raw::sync_data_with_changes(&mut referring))
+        .await;
+    assert_eq!(
+        peer.refusal_for(&theirs).await.as_deref(),
+        Some("photo_not_yours")
+    );
+    let (status, hidden) = code_of(robin_http.get(&format!("/api/blobs/{sha}")).await).await;
+    assert_eq!((status, hidden.as_str()), (404, unknown.as_str()));
+    let (status, _) = code_of(robin_http.upload(&sha, &jpeg, chunk).await).await;
+    assert_eq!(status, 404);
+    robins.close().await;
 
     // Bad uploads: each refused with its reason, nothing kept.
     let clean = photo::process(&fixture("small-upright.png")).unwrap().jpeg;

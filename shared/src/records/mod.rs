@@ -144,6 +144,10 @@ pub struct Accepted {
     pub concern: Option<concern::ConcernEvent>,
     /// A capacity assessment the batch completed.
     pub completed: Option<capacity::Outcome>,
+    /// The photos (SHA-256) the batch newly refers to: the server checks
+    /// they are this device's own or already in the case, which a pure
+    /// rule cannot know.
+    pub photos: Vec<String>,
 }
 
 /// A batch of changes that breaks a record's rules: refused for that
@@ -257,6 +261,7 @@ impl Accepted {
             (first, then) => then.or(first),
         };
         self.completed = then.completed.or(self.completed);
+        self.photos.extend(then.photos);
         self
     }
 }

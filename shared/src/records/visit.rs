@@ -1005,7 +1005,10 @@ pub fn check(
     let writer = &cx.writer;
     let Some(before) = before else {
         creation(after, cx)?;
-        return Ok(Accepted::default());
+        return Ok(Accepted {
+            photos: after.photos.keys().cloned().collect(),
+            ..Accepted::default()
+        });
     };
     if (&after.case_id, &after.author, &after.started_at)
         != (&before.case_id, &before.author, &before.started_at)
@@ -1028,6 +1031,12 @@ pub fn check(
     valid(crate::validate::visit(after))?;
     Ok(Accepted {
         decisions,
+        photos: after
+            .photos
+            .keys()
+            .filter(|sha| !before.photos.contains_key(*sha))
+            .cloned()
+            .collect(),
         ..Accepted::default()
     })
 }

@@ -55,6 +55,25 @@ impl Db {
         })
     }
 
+    /// Whether a record of `case_id` may newly refer to the blob from
+    /// `device_id`: the server does not hold it yet (the device sends its
+    /// words first and its photos after), or this device sent it, or a
+    /// record of the same case already refers to it. Never a photo of
+    /// another case: a reference would make the server serve it.
+    pub fn photo_may_join(&self, device_id: &str, case_id: &str, sha256: &str) -> Result<bool> {
+        self.reading(|c| {
+            Ok(c.query_row(
+                "SELECT NOT EXISTS(SELECT 1 FROM blobs WHERE sha256 = ?1)
+                     OR EXISTS(SELECT 1 FROM blobs WHERE sha256 = ?1 AND uploaded_by_device = ?2)
+                     OR EXISTS(SELECT 1 FROM document_blobs b
+                               JOIN documents d ON d.document_id = b.document_id
+                               WHERE b.sha256 = ?1 AND d.case_id = ?3)",
+                params![sha256, device_id, case_id],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Whether this device uploaded the blob (it may read what it sent
     /// before the record that refers to it is indexed).
     pub fn blob_uploaded_by(&self, device_id: &str, sha256: &str) -> Result<bool> {

@@ -41,6 +41,8 @@ pub struct Accepted {
     pub new: Vec<ChangeHash>,
     /// A safeguarding concern it raised or acknowledged, with the case.
     pub concern: Option<(ConcernEvent, String)>,
+    /// The photos it newly refers to (`records::Accepted::photos`).
+    pub photos: Vec<String>,
     /// The sync payload samod gets in place of the one received: its
     /// header with exactly the changes in `new` ([`Decoded::payload`]).
     pub forward: Vec<u8>,
@@ -141,6 +143,7 @@ pub fn judge_copy(kind: Kind, pending: Pending, cx: &Context<'_>) -> Judgement {
             decisions: accepted.decisions,
             new: decoded::hashes(&fresh),
             concern: accepted.concern.map(|e| (e, cx.case_id.to_owned())),
+            photos: accepted.photos,
             forward,
         }),
         Err(refusal) => Judgement::Refuse(refusal),

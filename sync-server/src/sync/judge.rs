@@ -115,7 +115,39 @@ impl SyncEngine {
                 |pending| rules::judge_copy(kind, pending, &cx()),
             )
             .await;
-        outcome(judged)
+        match outcome(judged) {
+            Outcome::Forward(accepted) if !accepted.photos.is_empty() => {
+                self.photos_of_the_case(device, &case_id, accepted).await
+            }
+            other => other,
+        }
+    }
+
+    /// An accepted message that newly refers to photos: forwarded when
+    /// each may join the case (`Db::photo_may_join`), else refused whole.
+    async fn photos_of_the_case(
+        &self,
+        device: &Device,
+        case_id: &str,
+        accepted: rules::Accepted,
+    ) -> Outcome {
+        for sha in &accepted.photos {
+            let (d, c, s) = (device.id.clone(), case_id.to_owned(), sha.clone());
+            match self.db.run(move |db| db.photo_may_join(&d, &c, &s)).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Outcome::Refused(Refusal::new(
+                        "photo_not_yours",
+                        "a record refers only to photos taken on this device or already in its case",
+                    ));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not check a photo reference");
+                    return storage_unavailable();
+                }
+            }
+        }
+        Outcome::Forward(accepted)
     }
 
     /// [`crate::rules::judge_for_benchmarks`]: authentication is off.
