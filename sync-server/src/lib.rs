@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod practice;
+pub mod proxy;
 pub mod rules;
 pub mod secrets;
 pub mod server;

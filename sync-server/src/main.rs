@@ -44,6 +44,12 @@ enum Command {
         /// memory (they load again from storage when next needed).
         #[arg(long, default_value_t = 600)]
         unload_idle_after_seconds: u64,
+        /// A TLS proxy in front of the server (repeatable; an address or a
+        /// block such as 10.0.0.0/8): only from these are X-Forwarded-For
+        /// and Forwarded believed, so the limits per address apply to the
+        /// clients behind it, not to the proxy. See deploy/README.md.
+        #[arg(long = "trusted-proxy", value_name = "CIDR")]
+        trusted_proxies: Vec<fieldvisit_sync_server::proxy::Cidr>,
         /// FOR TESTS ONLY: the document actor of this document panics on
         /// every sync message, to show that the others keep syncing.
         /// Refused unless listening on a loopback address.
@@ -208,6 +214,7 @@ async fn main() -> anyhow::Result<()> {
             unload_idle_after_seconds,
             test_panic_on_document,
             insecure_no_auth_for_benchmarks,
+            trusted_proxies,
             webhook_retry_base_ms,
         } => {
             let test_panic_on_document = match test_panic_on_document {
@@ -249,6 +256,7 @@ async fn main() -> anyhow::Result<()> {
                     ..Limits::default()
                 },
                 webhook_retry_base: std::time::Duration::from_millis(webhook_retry_base_ms),
+                trusted_proxies,
             };
             if config.webhook_retry_base != fieldvisit_sync_server::webhook::DEFAULT_RETRY_BASE {
                 eprintln!(

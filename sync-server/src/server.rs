@@ -22,6 +22,8 @@ pub struct Config {
     /// later waits and how long to keep trying scale with it (see
     /// [`crate::webhook::Schedule`]). Only tests change it.
     pub webhook_retry_base: Duration,
+    /// Proxies whose forwarding headers are believed (`crate::proxy`).
+    pub trusted_proxies: Vec<crate::proxy::Cidr>,
 }
 
 /// The practice database and the document store of one data directory.
@@ -117,6 +119,7 @@ pub async fn start(config: Config, data: Data) -> Result<Running> {
         web_dir: config.web_dir.clone(),
         throttles: Default::default(),
         health_key: Arc::new(health_key),
+        trusted_proxies: Arc::new(config.trusted_proxies.clone()),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -12,18 +12,19 @@ use crate::error::Error;
 use crate::secrets;
 use crate::throttle::{Throttle, Verdict};
 
-/// The address a request came from, when the server knows it.
+/// The address a request came from, when the server knows it: behind a
+/// trusted proxy, the client's (`crate::proxy`).
 pub struct ClientIp(pub Option<IpAddr>);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         Ok(ClientIp(
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+                .map(|c| crate::proxy::client_ip(c.0.ip(), &parts.headers, &state.trusted_proxies)),
         ))
     }
 }

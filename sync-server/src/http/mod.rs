@@ -35,6 +35,8 @@ pub struct AppState {
     /// What the local command line shows to read `/health` in full
     /// (`crate::health::write_key`).
     pub health_key: Arc<crate::health::Key>,
+    /// Proxies whose forwarding headers are believed (`crate::proxy`).
+    pub trusted_proxies: Arc<Vec<crate::proxy::Cidr>>,
 }
 
 /// What a stranger may try per source address.
