@@ -562,10 +562,19 @@ fn not_made_to_lose(
         .get_all_at(&exid, key, change.deps())
         .unwrap_or_default();
     let pred: Vec<String> = pred.iter().map(|p| p.to_string()).collect();
-    let overlooked = seen.iter().any(|(_, v)| {
+    let overlooked_seen = seen.iter().any(|(_, v)| {
         let v = v.to_string();
         !pred.contains(&v) && values.iter().any(|(_, w)| w.to_string() == v)
     });
+    // Nor beside a value of its own writer's, in this change or another:
+    // honest automerge never leaves two of one actor's values standing at
+    // one key (a forged value first, the true one after, in one change).
+    let own = format!("@{}", change.actor_id().to_hex_string());
+    let overlooked_own = values.iter().any(|(_, w)| {
+        let w = w.to_string();
+        w != id && w.ends_with(&own) && !pred.contains(&w)
+    });
+    let overlooked = overlooked_seen || overlooked_own;
     if overlooked {
         Err(refused(
             "hidden_conflict",
@@ -750,6 +759,32 @@ mod tests {
         assert_eq!(shown.as_str(), Some("home"), "the forged value loses");
         let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
         assert!(code(judged).starts_with("hidden_conflict: /place"));
+    }
+
+    #[test]
+    fn two_values_of_one_writer_at_one_key_are_refused() {
+        // One change puts a forged sign-off and then the true status, each
+        // overwriting only what was there before: both stand, the true one
+        // shows, the forged one is held by every reader of the document.
+        let before = stored();
+        let mut honest = before.fork().with_actor(device_actor(W));
+        tx(&mut honest, |t| {
+            let (_, review) = t.get(ROOT, "review").unwrap().unwrap();
+            t.put(&review, "status", "signed_off").unwrap();
+            t.put(&review, "status", "draft").unwrap();
+        });
+        let mut change = honest.get_changes(&before.get_heads())[0].decode();
+        let first_pred = change.operations[0].pred.clone();
+        change.operations[1].pred = first_pred;
+        change.hash = None;
+        let mut after = before.clone();
+        after
+            .apply_changes([automerge::Change::from(change)])
+            .unwrap();
+        let review = after.get(ROOT, "review").unwrap().unwrap().1;
+        assert_eq!(after.get_all(&review, "status").unwrap().len(), 2);
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
+        assert!(code(judged).starts_with("hidden_conflict: /review/status"));
     }
 
     #[test]
