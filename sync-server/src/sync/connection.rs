@@ -172,6 +172,9 @@ impl SyncEngine {
                     let detail = format!("document {doc} could not apply this connection's message (it panicked and was reloaded)");
                     if let Some(device) = &conn.device {
                         Box::pin(self.write_audit(device, "malformed_message", Some(doc), detail.clone())).await;
+                        // A message that panics a document is a refusal too:
+                        // a device sending one on every reconnect cools down.
+                        let _ = self.refused_once(&device.id);
                     }
                     break Some((1007, format!("malformed_message: {detail}")));
                 }

@@ -88,7 +88,18 @@ impl SyncEngine {
                 "this document id is not canonical",
             ));
         };
-        let decoded = match Decoded::decode(payloads.iter().copied()) {
+        // automerge loads a device's document chunks here: under the same
+        // guard as the judgement.
+        let decoded = match contained(
+            || Decoded::decode(payloads.iter().copied()),
+            |refused| match refused {
+                Judgement::Refuse(refusal) => Err(refusal),
+                _ => Err(Refusal::new(
+                    "malformed_changes",
+                    "these changes could not be read",
+                )),
+            },
+        ) {
             Ok(decoded) => decoded,
             Err(refusal) => return Outcome::Refused(refusal),
         };
@@ -181,7 +192,17 @@ impl SyncEngine {
         finish: impl Fn(Pending) -> Judgement,
     ) -> (Judgement, Vec<automerge::ChangeHash>) {
         let mut waits = 0;
+        // What the last judgement found missing: until the server holds it,
+        // the next judgement would find the same, so only that is looked at
+        // (a message of 200,000 ops built on one change left out would
+        // otherwise be applied to a copy a hundred times over).
+        let mut missing: Vec<automerge::ChangeHash> = Vec::new();
         loop {
+            if !missing.is_empty() && waits < WAITS && !self.holds_all(id, &missing) {
+                waits += 1;
+                tokio::time::sleep(WAIT_STEP).await;
+                continue;
+            }
             let (judged, heads) = match self.with_stored_document(id, &look).await {
                 FirstLook::Judged(judged) => (judged, Vec::new()),
                 FirstLook::Copy(pending) => {
@@ -190,16 +211,29 @@ impl SyncEngine {
                 }
             };
             match judged {
-                Judgement::MissingDeps(missing) if waits >= WAITS => {
-                    return (Judgement::MissingDeps(missing), heads);
+                Judgement::MissingDeps(still) if waits >= WAITS => {
+                    return (Judgement::MissingDeps(still), heads);
                 }
-                Judgement::MissingDeps(_) => {
+                Judgement::MissingDeps(still) => {
+                    missing = still;
                     waits += 1;
                     tokio::time::sleep(WAIT_STEP).await;
                 }
                 judged => return (judged, Vec::new()),
             }
         }
+    }
+
+    /// Whether samod's document holds every one of `hashes` (false while
+    /// it is not loaded: the judgement loads it).
+    fn holds_all(&self, id: &DocumentId, hashes: &[automerge::ChangeHash]) -> bool {
+        self.repo.ready_document(id).is_some_and(|handle| {
+            handle.with_document(|doc| {
+                hashes
+                    .iter()
+                    .all(|h| doc.get_change_meta_by_hash(h).is_some())
+            })
+        })
     }
 
     /// Takes the first look at the document as the server holds it (see
@@ -299,7 +333,7 @@ fn storage_unavailable() -> Outcome {
 /// Runs a step of the rules; a panic there (automerge on a crafted change)
 /// refuses the message, as `refused` puts it, rather than poison samod's
 /// lock on the document or end the connection's task.
-fn contained<T>(step: impl FnOnce() -> T, refused: impl FnOnce(Judgement) -> T) -> T {
+pub(super) fn contained<T>(step: impl FnOnce() -> T, refused: impl FnOnce(Judgement) -> T) -> T {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
         refused(Judgement::Refuse(Refusal::new(
             "malformed_changes",
