@@ -153,6 +153,7 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
     practice.assign(&wren);
     let server = Server::start(&practice.data());
     let phone = practice.online_device(&server, &wren, "phone").await;
+    let mut visits = Vec::new();
     for n in 0..40 {
         let visit = phone
             .create_visit(&practice.case_id, PlaceKind::Home)
@@ -162,6 +163,7 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
             .set_text(&visit, TextField::Observations, &format!("Visit {n}."))
             .await
             .unwrap();
+        visits.push(visit);
     }
     let status = phone.wait_until_synced(SYNC_TIMEOUT).await;
     assert!(
@@ -170,6 +172,16 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
         phone.sync_status().await,
         practice.audit("request_refused")
     );
+    // On the server: a second device of Wren's reads every one back.
+    let tablet = practice.online_device(&server, &wren, "tablet").await;
+    for (n, visit) in visits.iter().enumerate() {
+        let expected = format!("Visit {n}.");
+        fieldvisit_e2e::eventually(&format!("visit {n} on the tablet"), || async {
+            matches!(tablet.visit(visit).await, Ok(v) if v.observations.as_str() == expected)
+        })
+        .await;
+    }
+    tablet.close().await;
     phone.close().await;
 }
 

@@ -276,10 +276,11 @@ impl Practice {
     }
 
     pub fn audit(&self, action: &str) -> Vec<Value> {
-        admin(&self.data(), &["audit", "--action", action])
+        let entries = admin(&self.data(), &["audit", "--action", action]);
+        entries
             .as_array()
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_else(|| panic!("the audit log as a JSON array, not {entries}"))
     }
 }
 
