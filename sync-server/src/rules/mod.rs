@@ -164,7 +164,31 @@ fn typing(kind: Kind, before: &Automerge, new: &[automerge::Change], cx: &Contex
             .iter()
             .all(|d| hashes.contains(d) || before.get_change_meta_by_hash(d).is_some())
     });
-    own && deps_known && records::visit::only_typing(before, new, &cx.writer)
+    own && deps_known
+        && in_order(before, new)
+        && records::visit::only_typing(before, new, &cx.writer)
+}
+
+/// Whether each change directly follows its writer's previous one (in
+/// `before` or among `new`, named among its deps): the next seq, its ops
+/// after that change's. What the cheap path hands samod is never applied
+/// to a copy first, and automerge panics on a change out of order; honest
+/// typing nearly always names its previous change (the rest is judged on a
+/// copy, which finds it out).
+fn in_order(before: &Automerge, new: &[automerge::Change]) -> bool {
+    new.iter().all(|c| {
+        let follows = |actor: &automerge::ActorId, seq: u64, max_op: u64| {
+            actor == c.actor_id() && seq + 1 == c.seq() && c.start_op().get() > max_op
+        };
+        c.deps()
+            .iter()
+            .any(|d| match before.get_change_meta_by_hash(d) {
+                Some(m) => follows(&m.actor, m.seq, m.max_op),
+                None => new
+                    .iter()
+                    .any(|n| n.hash() == *d && follows(n.actor_id(), n.seq(), n.max_op())),
+            })
+    })
 }
 
 /// The same judgement for a server run with authentication off (load
@@ -376,6 +400,53 @@ mod tests {
         assert!(matches!(
             judge(Kind::Visit, &before, b"not a sync message", &cx),
             Judgement::Refuse(r) if r.code == "malformed_changes"
+        ));
+    }
+
+    #[test]
+    fn typing_out_of_order_is_not_handed_on_unapplied() {
+        let before = stored_visit();
+        let actor = device_actor("d-1");
+        let made = |_: &str, _: &str| false;
+        let cx = worker_on_case_1(&actor, &made);
+        let typed = edited(
+            &before,
+            "d-1",
+            VisitEdit::SetText {
+                text: TextField::Observations.into(),
+                value: "She smiled.".into(),
+            },
+        );
+        let honest = typed.get_changes(&before.get_heads());
+        let message = |changes: &[automerge::Change]| {
+            automerge::sync::Message {
+                heads: vec![],
+                need: vec![],
+                have: vec![],
+                changes: changes
+                    .iter()
+                    .map(|c| c.raw_bytes().to_vec())
+                    .collect::<Vec<_>>()
+                    .into(),
+                flags: None,
+                version: automerge::sync::MessageVersion::V1,
+            }
+            .encode()
+        };
+        let decoded = Decoded::decode([message(&honest).as_slice()]).unwrap();
+        assert!(matches!(
+            first_look(Kind::Visit, &before, &decoded, &cx),
+            FirstLook::Judged(Judgement::Accept(_))
+        ));
+        // The same typing with a seq that skips one.
+        let mut skipped = honest[0].decode();
+        skipped.seq += 1;
+        skipped.hash = None;
+        let skipped = automerge::Change::from(skipped);
+        let decoded = Decoded::decode([message(&[skipped]).as_slice()]).unwrap();
+        assert!(matches!(
+            first_look(Kind::Visit, &before, &decoded, &cx),
+            FirstLook::Copy(_)
         ));
     }
 
