@@ -75,7 +75,7 @@ impl Proxy {
             d = d.display()
         );
         std::fs::write(d.join("nginx.conf"), main).unwrap();
-        let child = Command::new("nginx")
+        let mut child = Command::new("nginx")
             .arg("-c")
             .arg(d.join("nginx.conf"))
             .arg("-p")
@@ -96,6 +96,8 @@ impl Proxy {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!(
             "nginx did not listen: {}",
             std::fs::read_to_string(d.join("error.log")).unwrap_or_default()

@@ -512,7 +512,7 @@ fn value(
                 Err(wrong("an object of another type belongs here"))
             }
         }
-        OpType::Put(v) => scalar(target, v).map_err(|why| wrong(why)),
+        OpType::Put(v) => scalar(target, v).map_err(&wrong),
         OpType::Increment(_) | OpType::MarkBegin(..) | OpType::MarkEnd(_) => {
             Err(wrong("records hold no counters or marks"))
         }

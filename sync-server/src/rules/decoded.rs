@@ -301,8 +301,8 @@ mod tests {
                 .unwrap()
                 .unwrap()
                 .0
-                .to_scalar()
-                .and_then(|s| s.to_i64()),
+                .as_scalar()
+                .and_then(|s| s.as_i64()),
             Some(3)
         );
         // samod gets the document chunk as it came.
