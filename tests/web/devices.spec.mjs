@@ -3,36 +3,13 @@
 // server it deletes everything it stored, says so to the server (audited),
 // and shows the sign-in screen with the reason.
 import { test, expect } from '@playwright/test';
-import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit,
-  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile, unlock,
+  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile, unlock, filesHolding,
 } from './support.mjs';
-
-/** Every file under `dir` that holds any of `needles` (as UTF-8 or UTF-16). */
-function filesHolding(dir, needles) {
-  const found = [];
-  const walk = d => {
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      const st = statSync(path, { throwIfNoEntry: false });
-      if (!st) continue;
-      if (st.isDirectory()) walk(path);
-      else if (st.isFile()) {
-        const bytes = readFileSync(path);
-        for (const n of needles) {
-          if (bytes.includes(Buffer.from(n, 'utf8')) || bytes.includes(Buffer.from(n, 'utf16le'))) {
-            found.push(`${path.slice(dir.length)}: ${n.slice(0, 12)}…`);
-          }
-        }
-      }
-    }
-  };
-  walk(dir);
-  return found;
-}
 
 /** Whether the page's origin still has the platform key's database. */
 const keystoreExists = page => page.evaluate(async () =>

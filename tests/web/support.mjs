@@ -3,7 +3,7 @@
 // test repeats (sign in, open a case, start a visit), written the way a
 // person would do them: by label and by role.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, existsSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -208,4 +208,28 @@ export function launchProfile(profile) {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: chromiumArgs,
   });
+}
+
+/** Every file under `dir` that holds any of `needles` (as UTF-8 or UTF-16):
+ * what a thief with a closed browser profile would find. */
+export function filesHolding(dir, needles) {
+  const found = [];
+  const walk = d => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (!st) continue;
+      if (st.isDirectory()) walk(path);
+      else if (st.isFile()) {
+        const bytes = readFileSync(path);
+        for (const n of needles) {
+          if (bytes.includes(Buffer.from(n, 'utf8')) || bytes.includes(Buffer.from(n, 'utf16le'))) {
+            found.push(`${path.slice(dir.length)}: ${n.slice(0, 12)}…`);
+          }
+        }
+      }
+    }
+  };
+  walk(dir);
+  return found;
 }

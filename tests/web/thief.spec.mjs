@@ -5,35 +5,13 @@
 // sealed; nothing of a case may be anywhere else: the HTTP cache, the
 // service worker's caches, session restore, IndexedDB, localStorage.
 import { test, expect } from '@playwright/test';
-import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startPractice, watchForErrors, signIn, openCase, startVisit, openNewestVisit, waitUntilSynced, launchProfile,
+  filesHolding,
 } from './support.mjs';
-
-/** Every file under `dir` that holds any of `needles` (as UTF-8 or UTF-16). */
-function filesHolding(dir, needles) {
-  const found = [];
-  const walk = d => {
-    for (const name of readdirSync(d)) {
-      const path = join(d, name);
-      const st = statSync(path, { throwIfNoEntry: false });
-      if (!st) continue;
-      if (st.isDirectory()) walk(path);
-      else if (st.isFile()) {
-        const bytes = readFileSync(path);
-        for (const n of needles) {
-          if (bytes.includes(Buffer.from(n, 'utf8')) || bytes.includes(Buffer.from(n, 'utf16le'))) {
-            found.push(`${path.slice(dir.length)}: ${n.slice(0, 16)}…`);
-          }
-        }
-      }
-    }
-  };
-  walk(dir);
-  return found;
-}
 
 const VISIT = 'The kettle was on when I arrived';
 const CONCERN = 'Bruises on both forearms';
