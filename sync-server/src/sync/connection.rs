@@ -244,15 +244,16 @@ impl SyncEngine {
                 // changes, else the same message with the payload the
                 // rules judged (`rules::Decoded`), never the device's bytes.
                 let mut forward = None;
-                if let (None, Some(doc), true) =
-                    (&conn.device, &msg.document_id, msg.carries_changes)
-                {
-                    let Some(payload) = wire::sync_payload(bytes) else {
-                        return Next::Close(Some((
-                            1007,
-                            "malformed_message: no sync payload".into(),
-                        )));
-                    };
+                // The sync payload of a message that carries changes (the
+                // gate found one there).
+                let changes = match (&msg.document_id, msg.carries_changes) {
+                    (Some(doc), true) => match wire::sync_payload(bytes) {
+                        Some(payload) => Some((doc, payload)),
+                        None => return no_payload(),
+                    },
+                    _ => None,
+                };
+                if let (None, Some((doc, payload))) = (&conn.device, changes) {
                     match self.judge_for_benchmarks(doc, payload).await {
                         Outcome::Forward(accepted) => {
                             new_changes = accepted.new;
@@ -268,15 +269,7 @@ impl SyncEngine {
                         Outcome::Missing { .. } => return Next::Go,
                     }
                 }
-                if let (Some(device), Some(doc), true) =
-                    (&conn.device, &msg.document_id, msg.carries_changes)
-                {
-                    let Some(own) = wire::sync_payload(bytes) else {
-                        return Next::Close(Some((
-                            1007,
-                            "malformed_message: no sync payload".into(),
-                        )));
-                    };
+                if let (Some(device), Some((doc, own))) = (&conn.device, changes) {
                     let mut payloads = conn.held.payloads(doc);
                     payloads.push(own);
                     let judged = self.judge(device, &mut conn.judging, doc, &payloads).await;
@@ -351,12 +344,7 @@ impl SyncEngine {
                     None => bytes.to_vec(),
                     Some(payload) => match wire::with_data(bytes, &payload) {
                         Some(message) => message,
-                        None => {
-                            return Next::Close(Some((
-                                1007,
-                                "malformed_message: no sync payload".into(),
-                            )));
-                        }
+                        None => return no_payload(),
                     },
                 };
                 if conn.to_samod.send(Ok(message)).await.is_err() {
@@ -451,6 +439,12 @@ impl SyncEngine {
             self.write_audit(device, s.action, None, detail).await;
         }
     }
+}
+
+/// The close for a sync message that carries changes and no payload to
+/// read them from (the gate let it through; it cannot be handed on).
+fn no_payload() -> Next {
+    Next::Close(Some((1007, "malformed_message: no sync payload".into())))
 }
 
 /// The close for a device whose refusals ran out (`tickets::refusal_rate`).
