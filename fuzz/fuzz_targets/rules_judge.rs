@@ -21,8 +21,6 @@ mod common;
 
 use common::{Script, Setting};
 use fieldvisit_shared::api::Role;
-use fieldvisit_shared::provenance::device_actor;
-use fieldvisit_shared::records::{Context, Writer};
 use fieldvisit_sync_server::rules::{self, Judgement};
 use libfuzzer_sys::fuzz_target;
 
@@ -30,28 +28,14 @@ fuzz_target!(|bytes: &[u8]| {
     let mut s = Script(bytes);
     let setting = Setting::read(&mut s);
     let Setting {
-        kind,
         role,
-        person,
-        device,
-        new_record,
         before,
         after,
+        ..
     } = &setting;
     let payload = rules::changes_message(before, after);
-    let actor = device_actor(device);
-    let made = |_: &str, _: &str| *new_record;
-    let cx = Context {
-        writer: Writer {
-            person_id: person,
-            role,
-        },
-        case_id: "case-1",
-        actor: &actor,
-        created_by_writer: &made,
-    };
     let wrote_something = !after.get_changes(&before.get_heads()).is_empty();
-    match rules::judge(*kind, before, &payload, &cx) {
+    match setting.judge(&payload) {
         Judgement::MissingDeps(missing) => panic!("missing dependencies {missing:?}"),
         Judgement::Accept(accepted) => {
             assert!(

@@ -21,9 +21,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::{Script, Setting};
-use fieldvisit_shared::provenance::device_actor;
-use fieldvisit_shared::records::{Context, Writer};
-use fieldvisit_sync_server::rules::{self, Judgement, decoded::DO_NOT_LOAD};
+use fieldvisit_sync_server::rules::{Judgement, decoded::DO_NOT_LOAD};
 use libfuzzer_sys::fuzz_target;
 
 /// How one change travels in the message.
@@ -51,15 +49,7 @@ fuzz_target!(|bytes: &[u8]| {
     let mut s = Script(bytes);
     let shape: Vec<u8> = (0..8).map(|_| s.byte()).collect();
     let setting = Setting::read(&mut s);
-    let Setting {
-        kind,
-        role,
-        person,
-        device,
-        new_record,
-        before,
-        after,
-    } = &setting;
+    let Setting { before, after, .. } = &setting;
     let changes = after.get_changes(&before.get_heads());
     let mut entries: Vec<Vec<u8>> = Vec::new();
     let mut broken = false;
@@ -109,20 +99,12 @@ fuzz_target!(|bytes: &[u8]| {
     }
     .encode();
 
-    let actor = device_actor(device);
-    let made = |_: &str, _: &str| *new_record;
-    let cx = Context {
-        writer: Writer {
-            person_id: person,
-            role,
-        },
-        case_id: "case-1",
-        actor: &actor,
-        created_by_writer: &made,
-    };
-    match rules::judge(*kind, before, &payload, &cx) {
+    match setting.judge(&payload) {
         Judgement::Accept(accepted) => {
-            assert!(!broken, "a message with a chunk that does not load was accepted");
+            assert!(
+                !broken,
+                "a message with a chunk that does not load was accepted"
+            );
             common::assert_stores_what_was_judged(before, &accepted);
         }
         Judgement::Refuse(refusal) => {
@@ -134,7 +116,10 @@ fuzz_target!(|bytes: &[u8]| {
         }
         Judgement::MissingDeps(missing) => {
             assert!(!broken, "a broken chunk was not refused first");
-            assert!(!carried_whole, "the whole document rode along: nothing is missing");
+            assert!(
+                !carried_whole,
+                "the whole document rode along: nothing is missing"
+            );
             for hash in &missing {
                 assert!(left_out.contains(hash), "{hash} reported missing but sent");
             }

@@ -255,6 +255,24 @@ impl Setting {
             after,
         }
     }
+
+    /// `rules::judge` on `payload`, as the server runs it for this
+    /// setting's writer and device, on case-1.
+    pub fn judge(&self, payload: &[u8]) -> fieldvisit_sync_server::rules::Judgement {
+        let actor = device_actor(self.device);
+        let new_record = self.new_record;
+        let made = |_: &str, _: &str| new_record;
+        let cx = fieldvisit_shared::records::Context {
+            writer: fieldvisit_shared::records::Writer {
+                person_id: self.person,
+                role: &self.role,
+            },
+            case_id: "case-1",
+            actor: &actor,
+            created_by_writer: &made,
+        };
+        fieldvisit_sync_server::rules::judge(self.kind, &self.before, payload, &cx)
+    }
 }
 
 /// What samod stores of an accepted message (its payload for samod,
@@ -266,8 +284,8 @@ pub fn assert_stores_what_was_judged(
     accepted: &fieldvisit_sync_server::rules::Accepted,
 ) {
     use automerge::sync::SyncDoc;
-    let message = automerge::sync::Message::decode(&accepted.forward)
-        .expect("the payload for samod decodes");
+    let message =
+        automerge::sync::Message::decode(&accepted.forward).expect("the payload for samod decodes");
     let mut stored = before.clone();
     stored
         .receive_sync_message(&mut automerge::sync::State::new(), message)
