@@ -4,7 +4,8 @@
 //! next time it reaches the server, which audits the confirmation once.
 
 use fieldvisit_e2e::raw::{self, client};
-use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually};
+use fieldvisit_e2e::{PIN, Practice, SYNC_TIMEOUT, Server, admin, eventually};
+use fieldvisit_mobile::CoreError;
 use fieldvisit_shared::api::WipeReason;
 use fieldvisit_shared::records::{PlaceKind, TextField};
 use serde_json::Value;
@@ -23,7 +24,7 @@ fn device<'a>(list: &'a [Value], id: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_phone_wipes_itself_when_it_next_reaches_the_server() {
+async fn a_revoked_phone_hears_it_on_contact_and_its_wipe_leaves_nothing() {
     let practice = Practice::new();
     let wren = practice.person("Wren Worker", "worker", None);
     let ash = practice.person("Ash Worker", "worker", None);
@@ -76,11 +77,21 @@ async fn a_revoked_phone_wipes_itself_when_it_next_reaches_the_server() {
     let mine = other.devices_of(&wren).await.unwrap();
     assert_eq!(mine.len(), 2);
     let refused = other
-        .revoke_device_of(&wren, ashs.device_id())
+        .revoke_device_of(&wren, ashs.device_id(), PIN)
         .await
         .unwrap_err();
     assert_eq!(refused.server_code(), Some("not_found"));
-    other.revoke_device_of(&wren, &lost_id).await.unwrap();
+    // Whoever holds the unlocked tablet needs the PIN too: a wrong one
+    // revokes nothing and counts as at unlock; the right one resets it.
+    for left in [4, 3] {
+        match other.revoke_device_of(&wren, &lost_id, "000000").await {
+            Err(CoreError::WrongPin { left: l, .. }) => assert_eq!(l, left),
+            other => panic!("a wrong PIN revoked or failed otherwise: {other:?}"),
+        }
+    }
+    assert!(device(&devices_of(&practice, &wren), &lost_id)["revoked_at"].is_null());
+    assert!(practice.audit("device_revoked").is_empty());
+    other.revoke_device_of(&wren, &lost_id, PIN).await.unwrap();
     let revoked = practice.audit("device_revoked");
     assert_eq!(revoked.len(), 1);
     let detail = revoked[0]["detail"].as_str().unwrap();
@@ -88,6 +99,9 @@ async fn a_revoked_phone_wipes_itself_when_it_next_reaches_the_server() {
         detail.contains(&wren) && detail.contains(other.device_id()),
         "{detail}"
     );
+    // The admin's list says who did it and from which device.
+    let by = device(&devices_of(&practice, &wren), &lost_id)["revoked_by"].clone();
+    assert_eq!(by, "Wren Worker, from their device \u{201c}tablet\u{201d}");
 
     // The phone comes back into signal: told it is revoked, it wipes.
     assert!(!lost.revoked());

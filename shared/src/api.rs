@@ -135,6 +135,10 @@ pub struct DeviceInfo {
     pub unsynced_changes: Option<u64>,
     pub reported_at: Option<String>,
     pub revoked_at: Option<String>,
+    /// Who revoked it: a person and the device they did it from, or the
+    /// admin command line (absent for revocations older than this field).
+    #[serde(default)]
+    pub revoked_by: Option<String>,
     /// When it confirmed it had deleted everything it stored.
     pub wiped_at: Option<String>,
 }

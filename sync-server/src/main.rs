@@ -369,7 +369,7 @@ async fn main() -> anyhow::Result<()> {
                                     or(&d.last_synced_at, "never"),
                                     d.unsynced_changes.map_or("? ".into(), |n| n.to_string()),
                                     or(&d.reported_at, "never"),
-                                    d.revoked_at.as_ref().map_or(String::new(), |at| format!(", revoked {at}")),
+                                    d.revoked_at.as_ref().map_or(String::new(), |at| format!(", revoked {at}{}", d.revoked_by.as_ref().map_or(String::new(), |by| format!(" by {by}")))),
                                     d.wiped_at.as_ref().map_or(String::new(), |at| format!(", wiped {at}")),
                                 )
                             })
@@ -378,7 +378,7 @@ async fn main() -> anyhow::Result<()> {
                     })?;
                 }
                 Admin::RevokeDevice { device_id } => {
-                    let r = practice::revoke(&db, &device_id, "the admin command line").await?;
+                    let r = practice::revoke(&db, &device_id, None).await?;
                     print(json, &r, |r| {
                         if r.was_already_revoked {
                             format!("{} was already revoked", r.device_id)

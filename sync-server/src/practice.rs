@@ -176,10 +176,14 @@ pub async fn enrol(db: &Db, code: &str, label: &str) -> Result<EnrolResponse> {
 
 /// Revokes a device; `by` is who did it (a person's id, or "the admin
 /// command line"), for the audit log.
-pub async fn revoke(db: &Db, device_id: &str, by: &str) -> Result<Revoked> {
+/// Revokes a device; `by` is the device it was done from (`None`: the
+/// admin command line), kept with the revocation and audited.
+pub async fn revoke(db: &Db, device_id: &str, by: Option<&str>) -> Result<Revoked> {
     validate::id("device_id", device_id)?;
-    let (d, by) = (device_id.to_owned(), by.to_owned());
-    let changed = db.run(move |db| db.revoke_device(&d, &by)).await?;
+    let (d, by) = (device_id.to_owned(), by.map(str::to_owned));
+    let changed = db
+        .run(move |db| db.revoke_device(&d, by.as_deref()))
+        .await?;
     Ok(Revoked {
         device_id: device_id.to_owned(),
         was_already_revoked: !changed,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   admin, startPractice, watchForErrors, signIn, openCase, startVisit,
-  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile, unlock, filesHolding,
+  waitUntilSynced, checkScreen, waitForOfflineShell, syncStatus, launchProfile, unlock, filesHolding, PIN,
 } from './support.mjs';
 
 /** Whether the page's origin still has the platform key's database. */
@@ -75,14 +75,22 @@ test('a phone revoked while offline wipes itself when it comes back', async ({ b
     await expect(tablet.getByRole('heading', { level: 1, name: 'Devices' })).toBeVisible();
     const devices = tablet.getByRole('list', { name: 'Devices' });
     await expect(devices.getByRole('listitem')).toHaveCount(2);
-    const lost = devices.getByRole('listitem').filter({ hasNotText: 'this device' });
+    const lost = devices.getByRole('listitem').filter({ hasNot: tablet.getByRole('heading', { name: /this device/ }) });
     await expect(lost).toContainText('last synced');
     await lost.getByRole('button', { name: 'Revoke…' }).click();
     await expect(lost.getByRole('alert')).toContainText('lost when it is revoked');
+    // Whoever holds the tablet unlocked is asked for the PIN again: a
+    // wrong one revokes nothing.
+    await lost.getByLabel('Your PIN, to confirm it is you').fill('000000');
+    await lost.getByRole('button', { name: /^Revoke / }).click();
+    await expect(lost.getByRole('alert').filter({ hasText: 'nothing was revoked' })).toContainText('4 tries left');
+    expect(admin(practice.data, ['devices', '--person', alex]).filter(d => d.revoked_at)).toEqual([]);
+    await lost.getByLabel('Your PIN, to confirm it is you').fill(PIN);
     await checkScreen(tablet, 'devices-revoke-warning');
     await lost.getByRole('button', { name: /^Revoke / }).click();
     await expect(tablet.getByRole('status').filter({ hasText: 'Revoked.' })).toBeVisible();
     await expect(lost).toContainText('not yet wiped');
+    await expect(lost).toContainText('by Alex');
     const [{ device_id: lostId }] = admin(practice.data, ['devices', '--person', alex])
       .filter(d => d.revoked_at);
 

@@ -138,28 +138,29 @@ impl DeviceCore {
         };
         // The platform's key first: without it no PIN is tried (or counted).
         let wrapped = WrappedKey::from_bytes(&keystore::open(&stored).await?)?;
-        let key = match wrapped.unwrap_with_pin(pin) {
-            Ok(key) => Arc::new(key),
-            Err(VaultError::WrongPin) => {
-                // Counted on disk, so closing the app does not reset it.
-                let wrong = local.wrong_pin()?;
-                platform::store_durable().await;
-                if wrong >= WRONG_PINS_BEFORE_WIPE {
-                    super::devices::delete_everything(dir, &local).await?;
-                    return Err(CoreError::WipedAfterWrongPins);
-                }
-                return Err(CoreError::WrongPin {
-                    left: WRONG_PINS_BEFORE_WIPE - wrong,
-                    unsent: local.unsent_as_last_counted()?,
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        local.right_pin()?;
+        let key = Arc::new(unwrap_counted(dir, &local, &wrapped, pin).await?);
         let local = local.with_key(key.clone());
         match local.enrolment()? {
             Some(enrolment) => Ok(Some(Self::start(dir, local, enrolment, key).await?)),
             None => Ok(None),
+        }
+    }
+
+    /// Asks for the PIN again before something a thief holding the
+    /// unlocked phone must not do (revoking the worker's other devices):
+    /// a wrong one counts towards the wipe exactly as at unlock, so the
+    /// question cannot be used to guess the PIN either.
+    pub async fn confirm_pin(&self, pin: &str) -> Result<(), CoreError> {
+        let stored = self.local.wrapped_key()?.ok_or(CoreError::NotEnrolled)?;
+        let wrapped = WrappedKey::from_bytes(&keystore::open(&stored).await?)?;
+        match unwrap_counted(&self.dir, &self.local, &wrapped, pin).await {
+            Err(CoreError::WipedAfterWrongPins) => {
+                // The store's files are gone beneath the running core.
+                self.go_offline();
+                self.repo.stop().await;
+                Err(CoreError::WipedAfterWrongPins)
+            }
+            other => other.map(drop),
         }
     }
 
@@ -391,5 +392,34 @@ impl DeviceCore {
     pub async fn close(self) {
         self.go_offline();
         self.repo.stop().await;
+    }
+}
+
+/// The data key under `pin`; a wrong PIN is counted on disk (closing the
+/// app does not reset it) and the fifth in a row deletes everything.
+async fn unwrap_counted(
+    dir: &Path,
+    local: &Local,
+    wrapped: &WrappedKey,
+    pin: &str,
+) -> Result<DataKey, CoreError> {
+    match wrapped.unwrap_with_pin(pin) {
+        Ok(key) => {
+            local.right_pin()?;
+            Ok(key)
+        }
+        Err(VaultError::WrongPin) => {
+            let wrong = local.wrong_pin()?;
+            platform::store_durable().await;
+            if wrong >= WRONG_PINS_BEFORE_WIPE {
+                super::devices::delete_everything(dir, local).await?;
+                return Err(CoreError::WipedAfterWrongPins);
+            }
+            Err(CoreError::WrongPin {
+                left: WRONG_PINS_BEFORE_WIPE - wrong,
+                unsent: local.unsent_as_last_counted()?,
+            })
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -51,12 +51,17 @@ impl DeviceCore {
     }
 
     /// Revokes a device of `person_id`: this person's own, or (the
-    /// practice admin) anyone's.
+    /// practice admin) anyone's. The PIN is asked again first: a phone
+    /// left unlocked must not let whoever picks it up revoke the worker's
+    /// other devices, which then delete what they had not sent. A wrong
+    /// PIN is [`CoreError::WrongPin`] and counts towards the wipe.
     pub async fn revoke_device_of(
         &self,
         person_id: &str,
         device_id: &str,
+        pin: &str,
     ) -> Result<(), CoreError> {
+        self.confirm_pin(pin).await?;
         if person_id == self.person().id {
             self.api.revoke_device(device_id).await
         } else {

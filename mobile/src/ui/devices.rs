@@ -7,6 +7,7 @@ use dioxus::prelude::*;
 use fieldvisit_shared::api::{DeviceInfo, PersonSummary, Role};
 
 use super::{Core, labels};
+use crate::CoreError;
 
 #[component]
 pub fn DevicesScreen() -> Element {
@@ -58,12 +59,44 @@ pub fn DevicesScreen() -> Element {
         }
     });
 
-    let revoke = move |device_id: String| {
+    let mut pin = use_signal(String::new);
+    let mut pin_error = use_signal(|| None::<String>);
+    let mut revoking = use_signal(|| false);
+    let mut revoke = move |device_id: String| {
+        if revoking() {
+            return;
+        }
+        revoking.set(true);
         spawn(async move {
-            let Some(core) = core.peek().clone() else {
+            let Some(opened) = core.peek().clone() else {
                 return;
             };
-            let result = core.revoke_device_of(&whose.peek(), &device_id).await;
+            let typed = std::mem::take(&mut *pin.write());
+            let result = opened
+                .revoke_device_of(&whose.peek(), &device_id, &typed)
+                .await;
+            revoking.set(false);
+            match result {
+                Err(CoreError::WrongPin { left, .. }) => {
+                    pin_error.set(Some(format!(
+                        "That PIN is not this device's; nothing was revoked. {left} {} left before this device deletes everything it holds.",
+                        if left == 1 { "try" } else { "tries" }
+                    )));
+                    return;
+                }
+                Err(CoreError::WipedAfterWrongPins) => {
+                    let reloading = super::browser::start_over(
+                        "Five wrong PINs in a row: everything this device stored has been deleted, and nothing was revoked. Records that had synced are safe with your practice. Ask your practice admin for a new code to sign in again.",
+                    );
+                    if !reloading {
+                        let mut gone = core;
+                        gone.set(None);
+                    }
+                    return;
+                }
+                _ => {}
+            }
+            pin_error.set(None);
             confirming.set(None);
             message.set(Some(match result {
                 Ok(()) => "Revoked. The device deletes everything it holds the next time it reaches the server.".into(),
@@ -111,7 +144,7 @@ pub fn DevicesScreen() -> Element {
             }
         }
         h2 { "Revoking a lost device" }
-        p { "A lost or stolen device is revoked here. The next time it reaches the server it deletes every record, photo and draft it holds. Anything it had not yet sent is lost with it." }
+        p { "A lost or stolen device is revoked here, with your PIN. The next time it reaches the server it deletes every record, photo and draft it holds. Anything it had not yet sent is lost with it, so a revocation is final; your practice admin sees who revoked it and from which device." }
         if admin {
             label { r#for: "whose", "Whose devices" }
             select {
@@ -145,21 +178,41 @@ pub fn DevicesScreen() -> Element {
                             if d.revoked_at.is_none() && d.device_id != this_device {
                                 if confirming().as_deref() == Some(d.device_id.as_str()) {
                                     p { class: "notice", role: "alert", {warning(&d)} }
-                                    div { class: "actions",
-                                        button {
-                                            class: "danger",
-                                            r#type: "button",
-                                            onclick: {
-                                                let id = d.device_id.clone();
-                                                move |_| revoke(id.clone())
-                                            },
-                                            "Revoke {d.label}"
+                                    form {
+                                        class: "stack",
+                                        onsubmit: {
+                                            let id = d.device_id.clone();
+                                            move |e: FormEvent| {
+                                                e.prevent_default();
+                                                revoke(id.clone());
+                                            }
+                                        },
+                                        label { r#for: "revoke-pin", "Your PIN, to confirm it is you" }
+                                        input {
+                                            id: "revoke-pin",
+                                            r#type: "password",
+                                            inputmode: "numeric",
+                                            autocomplete: "current-password",
+                                            value: "{pin}",
+                                            oninput: move |e| pin.set(e.value()),
                                         }
-                                        button {
-                                            class: "secondary",
-                                            r#type: "button",
-                                            onclick: move |_| confirming.set(None),
-                                            "Keep it"
+                                        if let Some(why) = pin_error() {
+                                            p { class: "error", role: "alert", "{why}" }
+                                        }
+                                        div { class: "actions",
+                                            button { class: "danger", r#type: "submit", disabled: revoking(),
+                                                if revoking() { "Revoking…" } else { "Revoke {d.label}" }
+                                            }
+                                            button {
+                                                class: "secondary",
+                                                r#type: "button",
+                                                onclick: move |_| {
+                                                    confirming.set(None);
+                                                    pin.set(String::new());
+                                                    pin_error.set(None);
+                                                },
+                                                "Keep it"
+                                            }
                                         }
                                     }
                                 } else {
@@ -168,7 +221,11 @@ pub fn DevicesScreen() -> Element {
                                         r#type: "button",
                                         onclick: {
                                             let id = d.device_id.clone();
-                                            move |_| confirming.set(Some(id.clone()))
+                                            move |_| {
+                                                confirming.set(Some(id.clone()));
+                                                pin.set(String::new());
+                                                pin_error.set(None);
+                                            }
                                         },
                                         "Revoke…"
                                     }
@@ -191,7 +248,10 @@ fn facts(d: &DeviceInfo) -> String {
         format!("last synced {}", at(&d.last_synced_at, "never")),
     ];
     if let Some(at) = &d.revoked_at {
-        out.push(format!("revoked {}", labels::when(at)));
+        out.push(match &d.revoked_by {
+            Some(by) => format!("revoked {} by {by}", labels::when(at)),
+            None => format!("revoked {}", labels::when(at)),
+        });
     }
     match &d.wiped_at {
         Some(at) => out.push(format!("wiped {}", labels::when(at))),

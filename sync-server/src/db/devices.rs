@@ -111,20 +111,44 @@ impl Db {
 
     /// Revokes a device; returns false when it already was. `by`: who
     /// did it, for the audit log (a person's id, or the command line).
-    pub fn revoke_device(&self, id: &str, by: &str) -> Result<bool> {
+    /// Revokes `id`; `by` is the revoking device, `None` the admin CLI.
+    pub fn revoke_device(&self, id: &str, by: Option<&str>) -> Result<bool> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let exists: bool = tx.query_row("SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)", [id], |r| r.get(0))?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM devices WHERE id = ?1)",
+                [id],
+                |r| r.get(0),
+            )?;
             if !exists {
                 return Err(Error::NotFound(format!("device {id}")));
             }
             let changed = tx.execute(
-                "UPDATE devices SET revoked_at = ?1, enrol_code_hash = NULL WHERE id = ?2 AND revoked_at IS NULL",
-                params![now(), id],
+                "UPDATE devices SET revoked_at = ?1, enrol_code_hash = NULL, revoked_by = ?3
+                 WHERE id = ?2 AND revoked_at IS NULL",
+                params![now(), id, by.unwrap_or(BY_COMMAND_LINE)],
             )?;
             if changed > 0 {
-                let detail = format!("by {by}");
-                audit_tx(&tx, &Audit { device_id: Some(id), action: "device_revoked", detail: &detail, ..Default::default() })?;
+                let detail = match by {
+                    Some(device) => {
+                        let person: String = tx.query_row(
+                            "SELECT person_id FROM devices WHERE id = ?1",
+                            [device],
+                            |r| r.get(0),
+                        )?;
+                        format!("by {person} from device {device}")
+                    }
+                    None => "by the admin command line".to_owned(),
+                };
+                audit_tx(
+                    &tx,
+                    &Audit {
+                        device_id: Some(id),
+                        action: "device_revoked",
+                        detail: &detail,
+                        ..Default::default()
+                    },
+                )?;
             }
             tx.commit()?;
             Ok(changed > 0)
@@ -158,9 +182,13 @@ impl Db {
     pub fn devices_of(&self, person_id: &str) -> Result<Vec<DeviceInfo>> {
         self.with(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, person_id, label, enrolled_at, last_seen_at, last_synced_at,
-                        unsynced_changes, reported_at, revoked_at, wiped_at
-                 FROM devices WHERE person_id = ?1 ORDER BY created_at DESC, id",
+                "SELECT d.id, d.person_id, d.label, d.enrolled_at, d.last_seen_at, d.last_synced_at,
+                        d.unsynced_changes, d.reported_at, d.revoked_at, d.wiped_at,
+                        d.revoked_by, p.name, b.label, b.person_id = d.person_id
+                 FROM devices d
+                 LEFT JOIN devices b ON b.id = d.revoked_by
+                 LEFT JOIN people p ON p.id = b.person_id
+                 WHERE d.person_id = ?1 ORDER BY d.created_at DESC, d.id",
             )?;
             let rows = stmt.query_map([person_id], |r| {
                 Ok(DeviceInfo {
@@ -174,6 +202,12 @@ impl Db {
                     reported_at: r.get(7)?,
                     revoked_at: r.get(8)?,
                     wiped_at: r.get(9)?,
+                    revoked_by: revoked_by(
+                        r.get::<_, Option<String>>(10)?.as_deref(),
+                        r.get(11)?,
+                        r.get(12)?,
+                        r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+                    ),
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -237,5 +271,25 @@ impl Db {
             tx.commit()?;
             Ok(changed > 0)
         })
+    }
+}
+
+/// `devices.revoked_by` for a revocation from the admin command line.
+const BY_COMMAND_LINE: &str = "command line";
+
+/// Who revoked a device, as its person's devices screen says it.
+fn revoked_by(
+    by: Option<&str>,
+    person: Option<String>,
+    label: Option<String>,
+    same_person: bool,
+) -> Option<String> {
+    match (by?, person, label) {
+        (BY_COMMAND_LINE, ..) => Some("the admin command line".into()),
+        (_, Some(person), Some(label)) if same_person => Some(format!(
+            "{person}, from their device \u{201c}{label}\u{201d}"
+        )),
+        (_, Some(person), Some(label)) => Some(format!("{person}, from \u{201c}{label}\u{201d}")),
+        (device, ..) => Some(format!("device {device}")),
     }
 }

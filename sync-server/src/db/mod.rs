@@ -43,6 +43,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("../../migrations/0004_blobs.sql")),
     (5, include_str!("../../migrations/0005_devices.sql")),
     (6, include_str!("../../migrations/0006_concerns.sql")),
+    (7, include_str!("../../migrations/0007_revoked_by.sql")),
 ];
 
 /// Where the database lives, parsed from a URI.

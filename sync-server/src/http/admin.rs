@@ -140,7 +140,7 @@ async fn revoke(
     Path(device_id): Path<String>,
 ) -> Result<Json<Revoked>> {
     admin.require_admin()?;
-    let revoked = practice::revoke(&state.db, &device_id, &admin.0.person.id).await?;
+    let revoked = practice::revoke(&state.db, &device_id, Some(&admin.0.id)).await?;
     state.engine.disconnect_device(&device_id);
     Ok(Json(revoked))
 }

@@ -45,8 +45,7 @@ async fn revoke_mine(
     }
     // Which device did it, too: a worker's other device revoking this one
     // is either the worker or whoever holds that device.
-    let by = format!("{} from device {}", device.person.id, device.id);
-    let revoked = practice::revoke(&state.db, &device_id, &by).await?;
+    let revoked = practice::revoke(&state.db, &device_id, Some(&device.id)).await?;
     state.engine.disconnect_device(&device_id);
     Ok(Json(revoked))
 }
