@@ -322,6 +322,49 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     drop(server);
 }
 
+/// "Raise this concern now" with signal: once the concern says it is
+/// delivered, the header must not go on saying a change is waiting. The
+/// concern holds every other document back while it travels (the case's
+/// list of records, written as it is raised, included); released, that
+/// document starts its exchange afresh, and the server, already in step,
+/// used not to answer, so the phone never learnt it was (vendor patch 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_header_agrees_with_the_concern_once_delivered() {
+    let practice = Practice::new();
+    let sam = practice.person("Sam Supervisor", "supervisor", None);
+    let alex = practice.person("Alex Worker", "worker", Some(&sam));
+    practice.assign(&alex);
+    let server = Server::start(&practice.data());
+    let phone = practice.online_device(&server, &alex, "phone").await;
+    let visit = phone
+        .create_visit(&practice.case_id, PlaceKind::Home)
+        .await
+        .unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    let concern = phone
+        .start_concern(&practice.case_id, &visit)
+        .await
+        .unwrap();
+    write_concern(&phone, &concern).await;
+    phone.raise_concern(&concern).await.unwrap();
+    eventually("the concern says it is delivered", || async {
+        let _ = phone.sync_status().await;
+        matches!(
+            phone.concern_delivery(&concern).await.unwrap(),
+            Delivery::Delivered { .. }
+        )
+    })
+    .await;
+    // Within the usual wait for sync (the patch's absence left it waiting
+    // for over a minute, every run).
+    let status = phone.wait_until_synced(SYNC_TIMEOUT).await;
+    assert!(
+        status.is_ok(),
+        "still waiting: {:?}",
+        phone.sync_status().await
+    );
+}
+
 /// A device cannot flood its supervisors with concerns: past ten at once
 /// the server answers 429 (the phone keeps the concern and tries later).
 #[tokio::test]

@@ -413,6 +413,11 @@ impl Automerge {
             // Process transient per-message signals
             if flags.contains(MessageFlags::SYNC_RESET) {
                 sync_state.sent_hashes.clear();
+                // The peer started its exchange afresh and knows nothing of
+                // our heads: answer it even when nothing changed (patched
+                // in by Fieldvisit), or a peer already in step is never
+                // told so.
+                sync_state.have_responded = false;
             }
             sync_state.peer_read_only = flags.contains(MessageFlags::READ_ONLY);
         }
