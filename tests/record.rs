@@ -318,3 +318,60 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
         .unwrap();
     assert!(searches.iter().all(|e| !e.detail.contains("marmalade")));
 }
+
+/// The order of a search's hits says nothing of other cases: ranked by
+/// FTS5's bm25, a word's weight came from how often it appears in every
+/// case of the practice, so two of one's own passages swapped places when
+/// someone else's case filled up with one of the words.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_order_of_search_hits_says_nothing_of_other_cases() {
+    async fn write(phone: &DeviceCore, case: &str, words: &str) -> String {
+        let visit = phone.create_visit(case, PlaceKind::Home).await.unwrap();
+        phone
+            .set_text(&visit, TextField::Observations, words)
+            .await
+            .unwrap();
+        phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+        visit
+    }
+    async fn order(phone: &DeviceCore, words: &str) -> Vec<String> {
+        let hits = phone.search(words).await.unwrap();
+        hits.into_iter().map(|h| h.document_id).collect()
+    }
+    let practice = Practice::new();
+    let wren = practice.person("Wren Worker", "worker", None);
+    let robin = practice.person("Robin Worker", "worker", None);
+    practice.assign(&wren);
+    let (other_case, _) = practice.add_case("TEST-002");
+    practice.assign_to(&other_case, &robin);
+    let server = Server::start(&practice.data());
+    let wren_phone = practice.online_device(&server, &wren, "wren").await;
+    let robin_phone = practice.online_device(&server, &robin, "robin").await;
+    let case = practice.case_id.clone();
+
+    // Two of Wren's passages with both words, each with one of them twice;
+    // Robin's case has "quartz" everywhere, so "willow" weighs more.
+    let more_quartz = write(&wren_phone, &case, "quartz quartz willow").await;
+    let more_willow = write(&wren_phone, &case, "quartz willow willow").await;
+    for _ in 0..4 {
+        write(&robin_phone, &other_case, "quartz").await;
+    }
+    eventually("every passage indexed", || async {
+        order(&wren_phone, "quartz willow").await.len() == 2
+            && order(&robin_phone, "quartz").await.len() == 4
+    })
+    .await;
+    let before = order(&wren_phone, "quartz willow").await;
+    assert!(before.contains(&more_quartz) && before.contains(&more_willow));
+
+    // Now "willow" everywhere in Robin's case instead.
+    for _ in 0..8 {
+        write(&robin_phone, &other_case, "willow").await;
+    }
+    eventually("Robin's new passages indexed", || async {
+        order(&robin_phone, "willow").await.len() == 8
+    })
+    .await;
+    let after = order(&wren_phone, "quartz willow").await;
+    assert_eq!(before, after, "the order moved with another case's words");
+}

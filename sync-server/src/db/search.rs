@@ -100,8 +100,12 @@ impl Db {
         })
     }
 
-    /// Passages matching every word of `query`, best first, from the cases
-    /// `person_id` may see and no others.
+    /// Passages matching every word of `query`, from the cases `person_id`
+    /// may see and no others, newest record first. Not FTS5's `rank`: its
+    /// bm25 weighs each word by how often it appears in every case of the
+    /// practice, so the order of one's own hits would tell how common a
+    /// word is in cases one may not see. Every hit holds every word, so
+    /// little relevance is lost.
     pub fn search(&self, person_id: &str, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
         let Some(fts) = fts_query(query) else {
             return Err(Error::BadRequest(
@@ -118,7 +122,7 @@ impl Db {
                  JOIN cases c ON c.id = r.case_id
                  JOIN documents d ON d.document_id = r.document_id
                  WHERE passages MATCH ?2 AND r.case_id IN ({VISIBLE_CASES})
-                 ORDER BY rank LIMIT ?3"
+                 ORDER BY d.registered_at DESC, r.document_id, r.id LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![person_id, fts, limit], |r| {
                 Ok(SearchHit {
