@@ -143,20 +143,17 @@ impl Db {
             let Some((person_id, role_, revoked)) = device else {
                 return Ok(None);
             };
-            let document_case: Option<String> = c
-                .query_row("SELECT case_id FROM documents WHERE document_id = ?1", [document_id], |r| r.get(0))
-                .optional()?;
-            let (assigned, supervises_assignee) = match &document_case {
-                None => (false, false),
-                Some(case_id) => c.query_row(
-                    "SELECT
-                        EXISTS(SELECT 1 FROM assignments WHERE case_id = ?1 AND person_id = ?2),
+            // One query whether the document exists or not: the time an
+            // answer takes must not tell a device which ids are documents.
+            let (document_case, assigned, supervises_assignee): (Option<String>, bool, bool) = c
+                .prepare_cached(
+                    "SELECT d.case_id,
+                        EXISTS(SELECT 1 FROM assignments WHERE case_id = d.case_id AND person_id = ?2),
                         EXISTS(SELECT 1 FROM assignments a JOIN people w ON w.id = a.person_id
-                               WHERE a.case_id = ?1 AND w.supervisor_id = ?2)",
-                    params![case_id, person_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?,
-            };
+                               WHERE a.case_id = d.case_id AND w.supervisor_id = ?2)
+                     FROM (SELECT ?1 AS id) q LEFT JOIN documents d ON d.document_id = q.id",
+                )?
+                .query_row(params![document_id, person_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             Ok(Some(Facts {
                 device_revoked: revoked,
                 role: match role(&role_)? {

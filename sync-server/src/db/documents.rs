@@ -4,6 +4,7 @@
 use fieldvisit_shared::records::Kind;
 use rusqlite::{OptionalExtension, params};
 
+use super::cases::VISIBLE_CASES;
 use super::{Audit, Db, Device, audit_budgeted, audit_tx, now};
 use crate::error::{Error, Result};
 
@@ -122,10 +123,15 @@ impl Db {
     /// were registered; `None` when there is no such case.
     /// A case's own document, its visits, and its other records with
     /// their kinds, oldest first.
-    pub fn case_documents(&self, case_id: &str) -> Result<Option<CaseDocuments>> {
+    /// `None` alike for a case that does not exist and one `person_id` may
+    /// not see, after the same one query: the time taken says nothing.
+    pub fn case_documents(&self, person_id: &str, case_id: &str) -> Result<Option<CaseDocuments>> {
         self.reading(|c| {
             let Some(case_doc): Option<String> = c
-                .query_row("SELECT document_id FROM cases WHERE id = ?1", [case_id], |r| r.get(0))
+                .prepare_cached(&format!(
+                    "SELECT document_id FROM cases WHERE id = ?2 AND id IN ({VISIBLE_CASES})"
+                ))?
+                .query_row([person_id, case_id], |r| r.get(0))
                 .optional()?
             else {
                 return Ok(None);

@@ -55,8 +55,8 @@ async fn record(
         }
         None => None,
     };
-    let c = case_id.clone();
-    let Some(documents) = state.db.run(move |db| db.case_documents(&c)).await? else {
+    let (c, p) = (case_id.clone(), device.person.id.clone());
+    let Some(documents) = state.db.run(move |db| db.case_documents(&p, &c)).await? else {
         return Err(no_case(&case_id));
     };
     let (case_doc, visit_ids) = (documents.case, documents.visits);

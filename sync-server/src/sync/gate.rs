@@ -6,8 +6,10 @@
 //! every document id a peer names, before its share policy is asked. So a
 //! device naming ids it may not see (guessed, random, or of another case)
 //! is answered here, exactly as a missing document is answered, and samod
-//! never hears of them. The gate remembers what it decided for this
-//! connection so the database is asked once per document, and it counts
+//! never hears of them. The gate remembers the documents this connection
+//! may see, so the database is asked once for each; a denial is asked
+//! again every time, as an unknown id is (the two must cost the same), and
+//! the gate counts
 //! refusals so that a flood of them costs a bounded number of audit rows:
 //! the first few of each kind are written at once (with their document),
 //! the rest as one row with a count when the connection ends.
@@ -17,13 +19,10 @@
 //! document while costing the server per-session state for every session
 //! id a peer invents. They are dropped and counted.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use super::wire::Inbound;
 
-/// Most denied document ids remembered per connection; past this the
-/// memory is cleared and the database is asked again.
-const MAX_REMEMBERED_DENIALS: usize = 1024;
 /// Refusals of one kind audited one by one per connection, before counting.
 const AUDITED_ONE_BY_ONE: u64 = 10;
 
@@ -76,9 +75,7 @@ pub struct Gate {
     /// Every document is forwarded (benchmarks only; see `Limits`).
     open_access: bool,
     allowed: HashSet<String>,
-    /// Denied documents and why (the reason goes to the audit log only).
-    denied: HashMap<String, &'static str>,
-    /// The access generation the two sets above were learnt in.
+    /// The access generation `allowed` was learnt in.
     generation: u64,
     refusals: BTreeMap<(&'static str, &'static str), Tally>,
 }
@@ -103,7 +100,6 @@ impl Gate {
     ) -> (Step, Option<AuditNote>) {
         if generation != self.generation {
             self.allowed.clear();
-            self.denied.clear();
             self.generation = generation;
         }
         if msg.kind == "ephemeral" {
@@ -129,11 +125,11 @@ impl Gate {
         if self.open_access || self.allowed.contains(doc) {
             return (Step::Decided(Verdict::Forward), None);
         }
-        let Some(&reason) = self.denied.get(doc) else {
-            return (Step::Ask(doc.clone()), None);
-        };
-        let (verdict, note) = self.refusal(msg, doc, reason);
-        (Step::Decided(verdict), note)
+        // A denial is not remembered: a document of another case and an id
+        // that is no document are asked about alike, every time, so how
+        // fast the answer comes says nothing of which it is (the query is
+        // the same for both: `Db::access_facts`).
+        (Step::Ask(doc.clone()), None)
     }
 
     /// Decides on a message the gate asked about ([`Step::Ask`]), given the
@@ -181,19 +177,8 @@ impl Gate {
         if generation != self.generation {
             return;
         }
-        match answer {
-            Ok(()) => {
-                self.allowed.insert(document_id.to_owned());
-            }
-            // A document no case has yet may be registered any moment (its
-            // creator registers it, then syncs): ask again next time.
-            Err("unknown_document") => {}
-            Err(reason) => {
-                if self.denied.len() >= MAX_REMEMBERED_DENIALS {
-                    self.denied.clear();
-                }
-                self.denied.insert(document_id.to_owned(), reason);
-            }
+        if answer.is_ok() {
+            self.allowed.insert(document_id.to_owned());
         }
     }
 
@@ -277,37 +262,44 @@ mod tests {
     }
 
     #[test]
-    fn documents_are_asked_about_once_and_answered_by_the_gate_when_denied() {
+    fn an_allowed_document_is_asked_about_once_and_a_denied_one_every_time() {
         let mut gate = Gate::new(false);
         let req = msg("request", Some("doc-a"), false);
+        let mut first = None;
+        // Asked every time, whether the id is another case's or nobody's,
+        // and answered by the gate; past the first few only counted.
+        for n in 0..AUDITED_ONE_BY_ONE + 5 {
+            for (doc, reason) in [("doc-a", "not_assigned"), ("doc-x", "unknown_document")] {
+                let req = msg("request", Some(doc), false);
+                assert_eq!(gate.check(&req, 0, false), (Step::Ask(doc.into()), None));
+                let (verdict, note) = gate.answer(&req, Err(reason), 0);
+                assert_eq!(verdict, Verdict::Unavailable(doc.into()));
+                assert_eq!(note.is_some(), n < AUDITED_ONE_BY_ONE, "{n}");
+                if n == 0 && doc == "doc-a" {
+                    first = note;
+                }
+            }
+        }
+        let first = first.unwrap();
         assert_eq!(
-            gate.check(&req, 0, false),
-            (Step::Ask("doc-a".into()), None)
-        );
-        let (verdict, note) = gate.answer(&req, Err("not_assigned"), 0);
-        assert_eq!(verdict, Verdict::Unavailable("doc-a".into()));
-        let note = note.unwrap();
-        assert_eq!(
-            (note.action, note.reason),
+            (first.action, first.reason),
             ("request_refused", "not_assigned")
         );
-        // Remembered: the next ones are decided without asking, and past
-        // the first few they are only counted.
-        for _ in 1..AUDITED_ONE_BY_ONE {
-            let (step, note) = gate.check(&req, 0, false);
-            assert_eq!(step, Step::Decided(Verdict::Unavailable("doc-a".into())));
-            assert!(note.is_some());
-        }
-        for _ in 0..5 {
-            assert_eq!(gate.check(&req, 0, false).1, None);
-        }
+        assert_eq!(gate.check(&req, 0, false).0, Step::Ask("doc-a".into()));
         assert_eq!(
             gate.summary(),
-            [AuditSummary {
-                action: "request_refused",
-                reason: "not_assigned",
-                count: 5
-            }]
+            [
+                AuditSummary {
+                    action: "request_refused",
+                    reason: "not_assigned",
+                    count: 5
+                },
+                AuditSummary {
+                    action: "request_refused",
+                    reason: "unknown_document",
+                    count: 5
+                }
+            ]
         );
         tell(&mut gate, "doc-b", Ok(()), 0);
         let sync = msg("sync", Some("doc-b"), true);
@@ -330,19 +322,6 @@ mod tests {
         // An answer from before the change is not learnt.
         tell(&mut gate, "doc-a", Ok(()), 0);
         assert_eq!(gate.check(&sync, 1, false).0, Step::Ask("doc-a".into()));
-    }
-
-    #[test]
-    fn an_unknown_document_is_asked_about_again_as_it_may_be_registered_since() {
-        let mut gate = Gate::new(false);
-        let sync = msg("sync", Some("doc-new"), false);
-        tell(&mut gate, "doc-new", Err("unknown_document"), 0);
-        assert_eq!(gate.check(&sync, 0, false).0, Step::Ask("doc-new".into()));
-        tell(&mut gate, "doc-new", Ok(()), 0);
-        assert_eq!(
-            gate.check(&sync, 0, false).0,
-            Step::Decided(Verdict::Forward)
-        );
     }
 
     #[test]
@@ -381,14 +360,5 @@ mod tests {
             })
         ));
         assert_eq!(note.unwrap().reason, "storage_unavailable");
-    }
-
-    #[test]
-    fn denials_kept_in_memory_are_bounded() {
-        let mut gate = Gate::new(false);
-        for i in 0..20_000 {
-            gate.learn(&format!("doc-{i}"), Err("not_assigned"), 0);
-        }
-        assert!(gate.denied.len() <= MAX_REMEMBERED_DENIALS);
     }
 }
