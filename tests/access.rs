@@ -135,12 +135,16 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
     let practice = Practice::new();
     let wren = practice.person("Wren Worker", "worker", None);
     let ash = practice.person("Ash Worker", "worker", None);
+    let robin = practice.person("Robin Worker", "worker", None);
     practice.assign(&wren);
     practice.assign(&ash);
+    practice.assign(&robin);
     let server = Server::start(&practice.data());
     let writer = practice.device(&server, &wren, "writer").await;
     let colleague = practice.device(&server, &ash, "colleague").await;
-    for d in [&writer, &colleague] {
+    // Still assigned throughout: what it receives, Ash would have.
+    let control = practice.device(&server, &robin, "control").await;
+    for d in [&writer, &colleague, &control] {
         d.go_online().unwrap();
         d.refresh_cases().await.unwrap();
     }
@@ -154,8 +158,13 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
         .unwrap();
     writer.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     colleague.refresh_cases().await.unwrap();
+    control.refresh_cases().await.unwrap();
     eventually("the colleague to have the visit", || async {
         matches!(colleague.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
+    })
+    .await;
+    eventually("the control to have the visit", || async {
+        matches!(control.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
     })
     .await;
 
@@ -170,7 +179,13 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
         .await
         .unwrap();
     writer.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The positive control: the edit went out to the case's devices (a
+    // slow server would fail here, not pass below); then a moment more.
+    eventually("the control to have the edit", || async {
+        matches!(control.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both. Not by Ash.")
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(
         colleague.visit(&visit).await.unwrap().observations.as_str(),
         "Seen by both.",
@@ -196,6 +211,7 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
     assert_eq!(case.reference, "TEST-002");
     writer.close().await;
     colleague.close().await;
+    control.close().await;
 }
 
 /// What a colleague's hand-made client gets for `POST /api/documents` with

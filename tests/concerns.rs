@@ -365,8 +365,11 @@ async fn the_header_agrees_with_the_concern_once_delivered() {
     );
 }
 
-/// A device cannot flood its supervisors with concerns: past ten at once
-/// the server answers 429 (the phone keeps the concern and tries later).
+/// A device cannot flood its supervisors with concerns: each alert is one
+/// registered concern, and past ten registrations at once the server
+/// answers 429 (the phone keeps the concern and tries later). Real
+/// concerns, with ids only this device can make: each of the first ten is
+/// registered and audited; the eleventh is not.
 #[tokio::test]
 async fn a_device_cannot_flood_the_alert_channel() {
     let practice = Practice::new();
@@ -375,16 +378,22 @@ async fn a_device_cannot_flood_the_alert_channel() {
     let server = Server::start(&practice.data());
     let (_, code) = practice.enrolment_code(&alex);
     let (token, _) = fieldvisit_e2e::raw::enrol(&server.url, &code).await;
+    let key = fieldvisit_shared::provenance::creator_key(&token);
     let mut statuses = Vec::new();
-    for n in 0..11 {
+    for _ in 0..11 {
+        let nonce: [u8; fieldvisit_shared::provenance::NONCE_LEN] = rand::random();
+        let id = fieldvisit_shared::provenance::document_id(&key, &nonce);
+        let id = samod::DocumentId::try_from(id.to_vec())
+            .unwrap()
+            .to_string();
         let resp = fieldvisit_e2e::raw::client()
             .post(format!("{}/api/documents", server.url))
             .bearer_auth(&token)
             .json(&serde_json::json!({
                 "kind": "safeguarding_concern",
                 "case_id": practice.case_id,
-                "document_id": format!("not-a-document-{n}"),
-                "nonce": "00".repeat(16),
+                "document_id": id,
+                "nonce": hex::encode(nonce),
             }))
             .send()
             .await
@@ -397,8 +406,9 @@ async fn a_device_cannot_flood_the_alert_channel() {
         ));
     }
     assert!(
-        statuses[..10].iter().all(|(s, _)| *s == 400),
+        statuses[..10].iter().all(|(s, _)| *s == 201),
         "{statuses:?}"
     );
     assert_eq!(statuses[10], (429, "too_many".to_owned()));
+    assert_eq!(practice.audit("concern_registered").len(), 10);
 }

@@ -355,7 +355,15 @@ async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
             .wait_until_synced(Duration::from_secs(3))
             .await
             .is_err(),
-        "nothing written while the disk is full may be acknowledged"
+        "sync cannot finish while the disk is full"
+    );
+    // Not one of the six changes typed since is acknowledged: the heads
+    // the server last told the phone include none of them (the server
+    // closes a writer's connection while it cannot store: code 1013).
+    let status = writer.sync_status().await.unwrap();
+    assert_eq!(
+        status.pending_changes, 6,
+        "each change typed while the disk was full is unacknowledged: {status:?}"
     );
     // Reads go on: a colleague's phone opens the case.
     reader.go_online().unwrap();

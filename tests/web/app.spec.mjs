@@ -263,10 +263,20 @@ test('every keystroke survives a reload at once, ten times, and a closed tab', a
     await expect(page.getByLabel(field.analysis)).toHaveValue('Written just before the tab closed.');
     await expect(page.getByLabel(field.observations)).toHaveValue(expected);
 
-    // Back online, all of it reaches the server.
+    // Back online, all of it reaches the server: another of Alex's
+    // devices, which has only what the server gives it, reads every word.
     await ctx.setOffline(false);
     await waitUntilSynced(page);
+    const otherCtx = await browser.newContext();
+    const other = await otherCtx.newPage();
+    noErrors.push(watchForErrors(other));
+    await signIn(other, practice.server.url, practice.code(alex));
+    await openCase(other, practice.personName);
+    await openNewestVisit(other);
+    await expect(other.getByLabel(field.observations)).toHaveValue(expected);
+    await expect(other.getByLabel(field.analysis)).toHaveValue('Written just before the tab closed.');
     noErrors.forEach(check => check());
+    await otherCtx.close();
     await ctx.close();
   } finally {
     await practice.cleanup();
