@@ -2,6 +2,8 @@
 
 use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually};
+use fieldvisit_mobile::core::TextOf;
+use fieldvisit_shared::records::concern::{ConcernText, Consent};
 use fieldvisit_shared::records::{PlaceKind, TextField};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,6 +109,84 @@ async fn a_supervisor_sees_their_workers_cases() {
         "TEST-001"
     );
     sup.close().await;
+}
+
+/// Two supervisors: each sees the cases of the workers they supervise and
+/// none of the other's, and a concern raised on a case alerts only the
+/// supervisor of its worker (the other's alert list stays empty, and the
+/// case's documents are refused to them over sync as to anyone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_supervisor_sees_neither_the_others_cases_nor_their_alerts() {
+    let practice = Practice::new();
+    let sam = practice.person("Sam Supervisor", "supervisor", None);
+    let sue = practice.person("Sue Supervisor", "supervisor", None);
+    let wren = practice.person("Wren Worker", "worker", Some(&sam));
+    let ash = practice.person("Ash Worker", "worker", Some(&sue));
+    practice.assign(&wren);
+    let (ash_case, ash_case_doc) = practice.add_case("TEST-002");
+    practice.assign_to(&ash_case, &ash);
+    let server = Server::start(&practice.data());
+
+    let sams = practice.online_device(&server, &sam, "sam").await;
+    let sues = practice.online_device(&server, &sue, "sue").await;
+    let listed = |cases: Vec<fieldvisit_shared::api::CaseSummary>| {
+        cases.into_iter().map(|c| c.case_id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(sams.refresh_cases().await.unwrap()),
+        [practice.case_id.clone()]
+    );
+    assert_eq!(
+        listed(sues.refresh_cases().await.unwrap()),
+        [ash_case.clone()]
+    );
+
+    // Ash raises a concern on their case.
+    let phone = practice.online_device(&server, &ash, "ash").await;
+    let visit = phone
+        .create_visit(&ash_case, PlaceKind::Home)
+        .await
+        .unwrap();
+    let concern = phone.start_concern(&ash_case, &visit).await.unwrap();
+    for (text, words) in [
+        (ConcernText::WhatHappened, "A synthetic concern."),
+        (ConcernText::WhoIsAtRisk, "Casey Synthetic"),
+        (ConcernText::ImmediateActions, "Stayed with her."),
+    ] {
+        let target = TextOf::Concern {
+            concern_id: concern.clone(),
+            text,
+        };
+        phone.save(&target, words).await.unwrap();
+    }
+    phone
+        .set_concern_consent(&concern, Consent::Given)
+        .await
+        .unwrap();
+    phone.raise_concern(&concern).await.unwrap();
+    phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    eventually("Sue's alert", || async {
+        sues.alerts()
+            .await
+            .is_ok_and(|a| a.iter().any(|a| a.document_id == concern))
+    })
+    .await;
+    // The positive control came first: the alert exists; Sam has none.
+    assert_eq!(sams.alerts().await.unwrap().len(), 0);
+
+    // Over sync, Ash's case document and the concern are refused to Sam.
+    let (sam_device, code) = practice.enrolment_code(&sam);
+    let (token, peer_id) = raw::enrol(&server.url, &code).await;
+    let mut peer = RawPeer::connect(&server.url, &token, &peer_id).await;
+    for doc in [ash_case_doc.as_str(), concern.as_str()] {
+        peer.send_to_server("request", doc, &raw::request_data())
+            .await;
+        assert_eq!(
+            peer.answer_for(doc).await.as_deref(),
+            Some("doc-unavailable"),
+            "{doc} to {sam_device}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

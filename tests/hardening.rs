@@ -11,14 +11,7 @@ use fieldvisit_shared::records::{PlaceKind, TextField};
 use fieldvisit_sync_server::sync::payload::samples;
 use futures::{SinkExt, StreamExt};
 
-/// An honest `request`: the first sync message of an empty document.
-fn request_data() -> Vec<u8> {
-    use automerge::sync::SyncDoc;
-    automerge::Automerge::new()
-        .generate_sync_message(&mut automerge::sync::State::new())
-        .expect("a first message")
-        .encode()
-}
+use fieldvisit_e2e::raw::request_data;
 
 /// Two workers on two cases: the first (who also has a raw peer) and a
 /// colleague on the same case, and a third person on another case, each

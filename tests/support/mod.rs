@@ -94,14 +94,25 @@ impl Server {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Server {
+        Self::spawn(data, extra, Stdio::inherit(), &[])
+    }
+
+    /// A server whose log (its standard error) goes to `log`, with `env`.
+    pub fn start_logging_to(data: &Path, log: &Path, env: &[(&str, &str)]) -> Server {
+        let file = std::fs::File::create(log).expect("create the log file");
+        Self::spawn(data, &[], Stdio::from(file), env)
+    }
+
+    fn spawn(data: &Path, extra: &[&str], stderr: Stdio, env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(server_bin())
             .arg("serve")
             .arg("--data")
             .arg(data)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start server");
         let stdout = child.stdout.take().unwrap();

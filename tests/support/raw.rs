@@ -55,6 +55,15 @@ fn ws_url(url: &str) -> String {
     url.replacen("http://", "ws://", 1)
 }
 
+/// An honest `request`: the first sync message of an empty document.
+pub fn request_data() -> Vec<u8> {
+    use automerge::sync::SyncDoc;
+    automerge::Automerge::new()
+        .generate_sync_message(&mut automerge::sync::State::new())
+        .expect("a first message")
+        .encode()
+}
+
 pub fn encode(fields: &[(&str, Field<'_>)]) -> Vec<u8> {
     let mut e = minicbor::Encoder::new(Vec::new());
     e.map(fields.len() as u64).unwrap();
@@ -180,6 +189,17 @@ impl RawPeer {
                     return None;
                 }
                 Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Reads until the server answers about `document_id` with anything but
+    /// a notice; returns the answer's type (`sync`, `doc-unavailable`).
+    pub async fn answer_for(&mut self, document_id: &str) -> Option<String> {
+        loop {
+            let (kind, doc, _) = fields(&self.next_binary().await?);
+            if doc.as_deref() == Some(document_id) && kind.as_deref() != Some("ephemeral") {
+                return kind;
             }
         }
     }
