@@ -281,13 +281,33 @@ async fn what_hydration_does_not_read_is_refused_op_by_op_and_never_shared() {
         send(&case_doc, &new_changes(&case_doc, &shadow)),
         "unknown_path",
     ));
-    // A sign-off hidden in a conflict it loses.
-    let hidden = made_to_lose(&visit_doc, &me, &["review"], "status", "signed_off");
+    // A submission hidden in a conflict it loses.
+    let hidden = made_to_lose(&visit_doc, &me, &["review"], "status", "submitted");
     attacks.push((
-        "a sign-off made to lose a conflict",
+        "a submission made to lose a conflict",
         visit.clone(),
         send(&visit_doc, std::slice::from_ref(&hidden)),
         "hidden_conflict",
+    ));
+    // A sign-off in a supervisor's name, taken back by the next change of
+    // the same message: together they change nothing, yet the history
+    // would hold the visit signed off by someone who never did.
+    let mut taken_back = visit_doc.fork().with_actor(me.clone());
+    for (status, by) in [("signed_off", "someone-else"), ("draft", "")] {
+        taken_back
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                let (_, review) = tx.get(ROOT, "review")?.unwrap();
+                tx.put(&review, "status", status)?;
+                tx.put(&review, "changed_by", by)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    attacks.push((
+        "a sign-off taken back within one message",
+        visit.clone(),
+        send(&visit_doc, &new_changes(&visit_doc, &taken_back)),
+        "not_your_decision",
     ));
     // Megabytes in one character of a text.
     let mut long = visit_doc.fork().with_actor(me.clone());

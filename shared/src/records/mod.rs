@@ -193,7 +193,7 @@ pub fn check(
             "a practice reviewer reads the cases assigned to them and writes nothing",
         ));
     }
-    ops::check(kind, before, after, changes, cx.writer.role)?;
+    ops::check(kind, before, after, changes, &cx.writer)?;
     Ok(accepted)
 }
 

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, Change, ObjType, Prop, ReadDoc, ScalarValue};
 
-use super::{Kind, Refusal};
+use super::{Kind, Refusal, Writer};
 use crate::api::Role;
 
 /// Who may write at a path.
@@ -48,6 +48,15 @@ pub enum Shape {
     Text,
     /// A scalar string: an id, a timestamp, an enum value.
     Str,
+    /// Who did something: the writer's own person id (or empty, nobody).
+    /// Per op, not only in the record after the batch: a change may not
+    /// name someone else even when a later change of the same message
+    /// takes it back, since the history keeps every state.
+    Me,
+    /// A review state, each value written by one role only (a worker
+    /// submits; a supervisor returns or signs off). The draft a record
+    /// starts in is written when it is made.
+    Status(&'static [(&'static str, Who)]),
     /// A scalar unsigned integer.
     Uint,
     Bool,
@@ -88,19 +97,26 @@ pub const MAX_KEY_BYTES: usize = 128;
 /// megabytes in one element, and count it as one character.
 pub const MAX_CHAR_BYTES: usize = 64;
 
-use Shape::{Bool, Keyed, List, Maybe, Record, Str, Text, Uint};
+use Shape::{Bool, Keyed, List, Maybe, Me, Record, Status, Str, Text, Uint};
 use Who::{Both, Fixed, Supervisor, Worker};
 
+/// Who may put each review state (see `review::transition`).
+const REVIEW_STATES: &[(&str, Who)] = &[
+    ("submitted", Worker),
+    ("returned", Supervisor),
+    ("signed_off", Supervisor),
+];
+
 const REVIEW: Shape = Record(&[
-    f("status", Str),
-    f("changed_by", Str),
+    f("status", Status(REVIEW_STATES)),
+    f("changed_by", Me),
     f("changed_at", Str),
     f("signed_off_heads", List(&Str)),
     f(
         "decisions",
         Keyed(&Record(&[
-            f("status", Str),
-            f("by", Str),
+            f("status", Status(REVIEW_STATES)),
+            f("by", Me),
             f("at", Str),
             f("comment", Text),
         ])),
@@ -156,7 +172,7 @@ const VISIT: Shape = Record(&[
             f("height", Uint),
             f("caption", Text),
             f("captured_at", Str),
-            f("removed_by", Str),
+            f("removed_by", Me),
             f("removed_at", Str),
         ])),
     ),
@@ -164,7 +180,7 @@ const VISIT: Shape = Record(&[
         Supervisor,
         "annotations",
         Keyed(&Record(&[
-            f("author", Str),
+            f("author", Me),
             f("created_at", Str),
             f("field", Str),
             f("start", Str),
@@ -172,7 +188,7 @@ const VISIT: Shape = Record(&[
             f("quote", Text),
             f("body", Text),
             // The worker resolves what the supervisor raised.
-            by(Both, "resolved_by", Str),
+            by(Both, "resolved_by", Me),
             by(Both, "resolved_at", Str),
         ])),
     ),
@@ -180,7 +196,7 @@ const VISIT: Shape = Record(&[
     by(
         Worker,
         "addenda",
-        Keyed(&Record(&[f("author", Str), f("at", Str), f("text", Text)])),
+        Keyed(&Record(&[f("author", Me), f("at", Str), f("text", Text)])),
     ),
     by(
         Worker,
@@ -214,7 +230,7 @@ const CASE: Shape = Record(&[
         "visits",
         Keyed(&Record(&[
             f("started_at", Str),
-            f("author", Str),
+            f("author", Me),
             f("nonce", Str),
         ])),
     ),
@@ -223,7 +239,7 @@ const CASE: Shape = Record(&[
         "chronology",
         Keyed(&Record(&[
             f("at", Str),
-            f("author", Str),
+            f("author", Me),
             f("kind", Str),
             f("summary", Text),
         ])),
@@ -234,7 +250,7 @@ const CASE: Shape = Record(&[
         Keyed(&Record(&[
             f("kind", Str),
             f("created_at", Str),
-            f("author", Str),
+            f("author", Me),
             f("nonce", Str),
         ])),
     ),
@@ -252,11 +268,11 @@ const CONCERN: Shape = Record(&[
     by(Worker, "consent", Str),
     by(Worker, "without_consent_reason", Text),
     by(Worker, "raised_at", Str),
-    by(Supervisor, "acknowledged_by", Str),
+    by(Supervisor, "acknowledged_by", Me),
     by(Supervisor, "acknowledged_at", Str),
 ]);
 
-const RECORDED: Shape = Maybe(&Record(&[f("value", Str), f("by", Str), f("at", Str)]));
+const RECORDED: Shape = Maybe(&Record(&[f("value", Str), f("by", Me), f("at", Str)]));
 const PART: Shape = Record(&[f("evidence", Text), f("finding", RECORDED)]);
 
 const CAPACITY: Shape = Record(&[
@@ -281,7 +297,7 @@ const CAPACITY: Shape = Record(&[
             f("end", Str),
             f("quote", Text),
             f("note", Text),
-            f("added_by", Str),
+            f("added_by", Me),
             f("added_at", Str),
         ])),
     ),
@@ -299,7 +315,7 @@ const CAPACITY: Shape = Record(&[
     by(Worker, "status", Str),
     by(Worker, "outcome", Maybe(&Str)),
     by(Worker, "best_interests", Text),
-    by(Worker, "completed_by", Str),
+    by(Worker, "completed_by", Me),
     by(Worker, "completed_at", Str),
     by(
         Worker,
@@ -307,7 +323,7 @@ const CAPACITY: Shape = Record(&[
         Keyed(&Record(&[
             f("status", Str),
             f("outcome", Maybe(&Str)),
-            f("by", Str),
+            f("by", Me),
             f("at", Str),
             f("reason", Text),
         ])),
@@ -333,8 +349,9 @@ pub fn check(
     before: &Automerge,
     after: &Automerge,
     changes: &[Change],
-    role: &Role,
+    writer: &Writer<'_>,
 ) -> Result<(), Refusal> {
+    let role = writer.role;
     let mut paths: HashMap<String, (Vec<Prop>, ObjType)> = HashMap::new();
     let creating = before.get_heads().is_empty();
     for change in changes {
@@ -396,7 +413,25 @@ pub fn check(
                 }
                 _ => {}
             }
-            value(target, obj_type, op.insert, &op.action, &at)?;
+            let me = Writing {
+                person_id: writer.person_id,
+                role,
+                first,
+            };
+            value(target, obj_type, op.insert, &op.action, &at, &me)?;
+            // An element of a list is overwritten only over the value its
+            // writer saw: with no predecessor, the new value would stand
+            // in conflict beside the old one, one of them hidden.
+            if let (Key::Seq(_), false, OpType::Put(_) | OpType::Make(_)) =
+                (&op.key, op.insert, &op.action)
+                && op.pred.is_empty()
+            {
+                return Err(refused(
+                    "hidden_conflict",
+                    &at,
+                    "an element is overwritten only over the value its writer saw",
+                ));
+            }
             if let (Key::Map(key), false, OpType::Put(_) | OpType::Make(_)) =
                 (&op.key, op.insert, &op.action)
             {
@@ -473,12 +508,21 @@ fn target(
 }
 
 /// Whether the op writes what `target` holds.
+/// The writer as the values of one op are judged: who they are, and
+/// whether the op is in the change that makes the record.
+struct Writing<'a> {
+    person_id: &'a str,
+    role: &'a Role,
+    first: bool,
+}
+
 fn value(
     target: Option<&'static Shape>,
     obj_type: ObjType,
     insert: bool,
     action: &OpType,
     at: &str,
+    me: &Writing<'_>,
 ) -> Result<(), Refusal> {
     let wrong = |why: &str| refused("wrong_shape", at, why);
     let Some(target) = target else {
@@ -512,23 +556,56 @@ fn value(
                 Err(wrong("an object of another type belongs here"))
             }
         }
-        OpType::Put(v) => scalar(target, v).map_err(&wrong),
+        OpType::Put(v) => scalar(target, v, me).map_err(|(code, why)| refused(code, at, why)),
         OpType::Increment(_) | OpType::MarkBegin(..) | OpType::MarkEnd(_) => {
             Err(wrong("records hold no counters or marks"))
         }
     }
 }
 
-fn scalar(target: &'static Shape, v: &ScalarValue) -> Result<(), &'static str> {
+fn scalar(
+    target: &'static Shape,
+    v: &ScalarValue,
+    me: &Writing<'_>,
+) -> Result<(), (&'static str, &'static str)> {
+    let wrong = |why| Err(("wrong_shape", why));
     match (target, v) {
         (Maybe(_), ScalarValue::Null) => Ok(()),
-        (Maybe(inner), v) => scalar(inner, v),
-        (Str, ScalarValue::Str(s)) if s.len() <= MAX_SCALAR_BYTES => Ok(()),
-        (Str, ScalarValue::Str(_)) => Err("a value longer than any id or date"),
+        (Maybe(inner), v) => scalar(inner, v, me),
+        (Str | Me | Status(_), ScalarValue::Str(s)) if s.len() > MAX_SCALAR_BYTES => {
+            wrong("a value longer than any id or date")
+        }
+        (Str, ScalarValue::Str(_)) => Ok(()),
+        // The record's first change is judged whole by its kind's rules.
+        (Me | Status(_), ScalarValue::Str(_)) if me.first => Ok(()),
+        (Me, ScalarValue::Str(s)) if s.is_empty() || s == me.person_id => Ok(()),
+        (Me, ScalarValue::Str(_)) => Err((
+            "not_the_writer",
+            "only the writer's own person id is written here",
+        )),
+        (Status(states), ScalarValue::Str(s)) => {
+            let allowed = states.iter().any(|(state, who)| {
+                state == s
+                    && match who {
+                        Worker => *me.role == Role::Worker,
+                        Supervisor => *me.role == Role::Supervisor,
+                        Both => matches!(me.role, Role::Worker | Role::Supervisor),
+                        Fixed => false,
+                    }
+            });
+            if allowed {
+                Ok(())
+            } else {
+                Err((
+                    "not_your_decision",
+                    "this state is not one the writer's role puts a record in",
+                ))
+            }
+        }
         (Uint, ScalarValue::Uint(_)) => Ok(()),
         (Uint, ScalarValue::Int(n)) if *n >= 0 => Ok(()),
         (Bool, ScalarValue::Boolean(_)) => Ok(()),
-        _ => Err("a value of another type belongs here"),
+        _ => wrong("a value of another type belongs here"),
     }
 }
 
@@ -763,15 +840,14 @@ mod tests {
 
     #[test]
     fn two_values_of_one_writer_at_one_key_are_refused() {
-        // One change puts a forged sign-off and then the true status, each
+        // One change puts a forged place and then the true one, each
         // overwriting only what was there before: both stand, the true one
         // shows, the forged one is held by every reader of the document.
         let before = stored();
         let mut honest = before.fork().with_actor(device_actor(W));
         tx(&mut honest, |t| {
-            let (_, review) = t.get(ROOT, "review").unwrap().unwrap();
-            t.put(&review, "status", "signed_off").unwrap();
-            t.put(&review, "status", "draft").unwrap();
+            t.put(ROOT, "place", "office").unwrap();
+            t.put(ROOT, "place", "home").unwrap();
         });
         let mut change = honest.get_changes(&before.get_heads())[0].decode();
         let first_pred = change.operations[0].pred.clone();
@@ -781,10 +857,85 @@ mod tests {
         after
             .apply_changes([automerge::Change::from(change)])
             .unwrap();
-        let review = after.get(ROOT, "review").unwrap().unwrap().1;
-        assert_eq!(after.get_all(&review, "status").unwrap().len(), 2);
+        assert_eq!(after.get_all(ROOT, "place").unwrap().len(), 2);
         let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
-        assert!(code(judged).starts_with("hidden_conflict: /review/status"));
+        assert!(code(judged).starts_with("hidden_conflict: /place"));
+    }
+
+    #[test]
+    fn a_list_element_overwritten_beside_its_value_is_refused() {
+        let mut before = stored();
+        let mut with_mode = before.fork().with_actor(device_actor(W));
+        tx(&mut with_mode, |t| {
+            let (_, own) = t.get(ROOT, "own_words").unwrap().unwrap();
+            let (_, modes) = t.get(&own, "communication").unwrap().unwrap();
+            t.insert(&modes, 0, "speech").unwrap();
+        });
+        before.merge(&mut with_mode).unwrap();
+        let mut honest = before.fork().with_actor(device_actor(W));
+        tx(&mut honest, |t| {
+            let (_, own) = t.get(ROOT, "own_words").unwrap().unwrap();
+            let (_, modes) = t.get(&own, "communication").unwrap().unwrap();
+            t.put(&modes, 0, "music").unwrap();
+        });
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &honest).map(|_| ());
+        assert_eq!(code(judged), "accepted");
+        let mut change = honest.get_changes(&before.get_heads())[0].decode();
+        for op in &mut change.operations {
+            op.pred = automerge::legacy::SortedVec::new();
+        }
+        change.hash = None;
+        let mut after = before.clone();
+        after
+            .apply_changes([automerge::Change::from(change)])
+            .unwrap();
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
+        let said = code(judged);
+        assert!(
+            said.starts_with("hidden_conflict: /own_words/communication/"),
+            "{said}"
+        );
+    }
+
+    /// A state in the middle of a message is stored too (the record as it
+    /// stood then shows it): a worker's change that signs the visit off in
+    /// a supervisor's name, taken back by the next change of the same
+    /// message, is refused although the two together change nothing.
+    #[test]
+    fn a_review_state_taken_back_within_one_message_is_still_judged() {
+        let before = stored();
+        let mut after = before.fork().with_actor(device_actor(W));
+        let review = |d: &Automerge| d.get(ROOT, "review").unwrap().unwrap().1;
+        let r = review(&after);
+        tx(&mut after, |t| {
+            t.put(&r, "status", "signed_off").unwrap();
+            t.put(&r, "changed_by", "s-1").unwrap();
+        });
+        tx(&mut after, |t| {
+            t.put(&r, "status", "draft").unwrap();
+            t.put(&r, "changed_by", "").unwrap();
+        });
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
+        assert!(
+            code(judged).starts_with("not_your_decision: /review/status"),
+            "{}",
+            code(judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ()))
+        );
+        // A supervisor who names the worker as the one who decided, and
+        // takes it back in the next change.
+        let mut named = before.fork().with_actor(device_actor("s-1"));
+        tx(&mut named, |t| {
+            t.put(&r, "changed_by", W).unwrap();
+        });
+        tx(&mut named, |t| {
+            t.put(&r, "changed_by", "").unwrap();
+        });
+        let judged = judged_as(Kind::Visit, "s-1", &Role::Supervisor, &before, &named);
+        let said = code(judged.map(|_| ()));
+        assert!(
+            said.starts_with("not_the_writer: /review/changed_by"),
+            "{said}"
+        );
     }
 
     #[test]
