@@ -303,6 +303,24 @@ async fn what_hydration_does_not_read_is_refused_op_by_op_and_never_shared() {
             })
             .unwrap();
     }
+    // The worker's own id put into the review with no decision, and taken
+    // back: each op is the writer's own, only the state between is forged.
+    let mut own_then_back = visit_doc.fork().with_actor(me.clone());
+    for by in [wren.as_str(), ""] {
+        own_then_back
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                let (_, review) = tx.get(ROOT, "review")?.unwrap();
+                tx.put(&review, "changed_by", by)?;
+                Ok(())
+            })
+            .unwrap();
+    }
+    attacks.push((
+        "a review changed without a decision and changed back within one message",
+        visit.clone(),
+        send(&visit_doc, &new_changes(&visit_doc, &own_then_back)),
+        "review_changed",
+    ));
     attacks.push((
         "a sign-off taken back within one message",
         visit.clone(),

@@ -183,11 +183,23 @@ pub fn join_message(peer_id: &str) -> Vec<u8> {
 
 /// `request` for a document, carrying an automerge sync message.
 pub fn request_message(sender: &str, target: &str, document_id: &str, data: &[u8]) -> Vec<u8> {
+    repo_message("request", sender, target, document_id, data)
+}
+
+/// A repo message of `kind` (`request`, `sync`) carrying an automerge sync
+/// message.
+pub fn repo_message(
+    kind: &str,
+    sender: &str,
+    target: &str,
+    document_id: &str,
+    data: &[u8],
+) -> Vec<u8> {
     let mut e = minicbor::Encoder::new(Vec::new());
     // Writing to a Vec cannot fail.
     let _ = e
         .map(5)
-        .and_then(|e| e.str("type")?.str("request"))
+        .and_then(|e| e.str("type")?.str(kind))
         .and_then(|e| e.str("documentId")?.str(document_id))
         .and_then(|e| e.str("senderId")?.str(sender))
         .and_then(|e| e.str("targetId")?.str(target))

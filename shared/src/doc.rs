@@ -98,6 +98,28 @@ pub fn put_at<R: autosurgeon::Reconcile>(
     Ok(())
 }
 
+/// Puts two fields of the map at `path` in one change: a pair that means
+/// one thing (who and when) is never seen half written, which the server's
+/// rules, judging every change of a message, would refuse.
+pub fn put_pair_at<R: autosurgeon::Reconcile>(
+    doc: &mut Automerge,
+    path: &[&str],
+    (first, first_value): (&str, R),
+    (second, second_value): (&str, R),
+) -> Result<(), Error> {
+    transact::<_, autosurgeon::ReconcileError>(doc, |tx| {
+        let Some(obj) = map_at(tx, path)? else {
+            return Err(autosurgeon::ReconcileError::Automerge(
+                automerge::AutomergeError::InvalidObjId(format!("no map at {}", path.join("."))),
+            ));
+        };
+        autosurgeon::reconcile_prop(tx, &obj, first, first_value)?;
+        autosurgeon::reconcile_prop(tx, &obj, second, second_value)
+    })
+    .map_err(|f| Error::from(f.error))?;
+    Ok(())
+}
+
 /// Reconciles `value` into `key` of the map `map` inside the map at
 /// `path`, creating `map` when it is missing: how concurrent additions to a
 /// collection (the visits of a case, annotations) all survive.

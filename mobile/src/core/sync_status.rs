@@ -102,6 +102,32 @@ impl DeviceCore {
         })
     }
 
+    /// Waits until the server has said it holds every change this device
+    /// has of `doc_id` (its sync heads include them), on the connection
+    /// open now: the moment an edit is safe, to the change, where
+    /// [`Self::wait_until_synced`] looks every 50 ms. What the benchmarks
+    /// time an edit to.
+    pub async fn until_acknowledged(
+        &self,
+        doc_id: &str,
+        timeout: Duration,
+    ) -> Result<(), CoreError> {
+        let connection = self
+            .dialer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .and_then(|d| d.connection_id())
+            .ok_or_else(|| CoreError::Offline("no sync connection".into()))?;
+        let handle = self.handle(doc_id).await?;
+        let acknowledged = std::pin::pin!(handle.they_have_our_changes(connection));
+        let waited = std::pin::pin!(platform::sleep(timeout));
+        match futures::future::select(acknowledged, waited).await {
+            futures::future::Either::Left(((), _)) => Ok(()),
+            futures::future::Either::Right(_) => Err(CoreError::Timeout("acknowledgement")),
+        }
+    }
+
     /// Waits until every local change is known to be on the server.
     pub async fn wait_until_synced(&self, timeout: Duration) -> Result<SyncStatus, CoreError> {
         let deadline = web_time::Instant::now() + timeout;

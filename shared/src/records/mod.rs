@@ -193,8 +193,58 @@ pub fn check(
             "a practice reviewer reads the cases assigned to them and writes nothing",
         ));
     }
-    ops::check(kind, before, after, changes, &cx.writer)?;
+    let steps = ops::check(kind, before, after, changes, &cx.writer)?;
+    if changes.len() > 1 {
+        each_step(kind, before, after, &steps, cx)?;
+    }
     Ok(accepted)
+}
+
+/// Most changes more than typing one message may carry, each judged on
+/// its own. A phone's day offline on one record is a few dozen.
+pub const MAX_STEPS: usize = 256;
+
+/// Every state a message passes through is stored (the record as at any
+/// time shows it), not only the one it ends in: each change of the
+/// message that is more than typing is judged by its kind's rules as if
+/// it had come alone, on the record as it stood just before it (the
+/// stored record and the message's earlier changes). A change that signs
+/// a visit off in a supervisor's name, or edits a supervisor's decision,
+/// is refused even when a later change of the same message takes it back.
+/// Typing in one's own texts needs no step of its own: the op rules say
+/// who may type where, and the message's end state is judged as a whole.
+fn each_step(
+    kind: Kind,
+    before: &Automerge,
+    after: &Automerge,
+    steps: &[ChangeHash],
+    cx: &Context<'_>,
+) -> Result<(), Refusal> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    if steps.len() > MAX_STEPS {
+        return Err(Refusal::new(
+            "too_many_steps",
+            format!(
+                "one message may carry at most {MAX_STEPS} changes that are more than typing to one record ({} here)",
+                steps.len()
+            ),
+        ));
+    }
+    let steps: HashSet<ChangeHash> = steps.iter().copied().collect();
+    let mut now = before.clone();
+    // In the order automerge gives them: each after what it depends on.
+    for change in after.get_changes(&before.get_heads()) {
+        let hash = change.hash();
+        let was = steps.contains(&hash).then(|| now.clone());
+        now.apply_changes([change.clone()])
+            .map_err(|e| Refusal::new("not_a_record", e.to_string()))?;
+        if let Some(was) = was {
+            check_typed(kind, &was, &now, &HashSet::from([hash]), cx)?;
+        }
+    }
+    Ok(())
 }
 
 /// The rules over the record as hydration reads it, before and after.

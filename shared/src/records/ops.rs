@@ -343,19 +343,23 @@ pub fn shape(kind: Kind) -> &'static Shape {
 /// Checks every op of `changes` (now applied to `before`, giving `after`)
 /// against the shape of `kind` and what `role` may write. Only the change
 /// that makes the record (into an empty `before`, with no dependencies)
-/// writes its fixed fields.
+/// writes its fixed fields. Returns the changes that are more than typing
+/// (a character of a text in no one's entry): each is a step the kind's
+/// rules judge on its own (see `records::check`).
 pub fn check(
     kind: Kind,
     before: &Automerge,
     after: &Automerge,
     changes: &[Change],
     writer: &Writer<'_>,
-) -> Result<(), Refusal> {
+) -> Result<Vec<automerge::ChangeHash>, Refusal> {
     let role = writer.role;
     let mut paths: HashMap<String, (Vec<Prop>, ObjType)> = HashMap::new();
     let creating = before.get_heads().is_empty();
+    let mut steps = Vec::new();
     for change in changes {
         let first = creating && change.deps().is_empty();
+        let mut plain = true;
         let expanded = change.decode();
         let actor = expanded.actor_id.to_hex_string();
         for (i, op) in expanded.operations.iter().enumerate() {
@@ -380,9 +384,11 @@ pub fn check(
                     (key, path.clone(), *ty)
                 }
             };
-            let (holder, who) = walk(shape(kind), &path)?;
+            let (holder, who, in_entry) = walk(shape(kind), &path)?;
             let at = describe(&path, &op.key);
             let (target, who) = target(holder, who, obj_type, &op.key, &at)?;
+            // Typing: a character of a text that is no one's entry.
+            plain &= target.is_none() && !in_entry;
             match who {
                 // The change that makes the record writes all of it (the
                 // kind's creation rules say what a new record may hold).
@@ -439,15 +445,24 @@ pub fn check(
                 not_made_to_lose(after, change, &obj_key, key, &id, &op.pred, &at)?;
             }
         }
+        if !plain {
+            steps.push(change.hash());
+        }
     }
-    Ok(())
+    Ok(steps)
 }
 
 /// Follows `path` down `root`: the shape of the object there, and who may
 /// write in it.
-fn walk(root: &'static Shape, path: &[Prop]) -> Result<(&'static Shape, Option<Who>), Refusal> {
+/// Also whether the path goes through an entry of a keyed map (someone's
+/// decision, annotation, addendum, finding...).
+fn walk(
+    root: &'static Shape,
+    path: &[Prop],
+) -> Result<(&'static Shape, Option<Who>, bool), Refusal> {
     let mut shape = root;
     let mut who = None;
+    let mut entry = false;
     for (depth, prop) in path.iter().enumerate() {
         let at = || describe_path(&path[..=depth]);
         shape = unwrap(shape);
@@ -462,12 +477,15 @@ fn walk(root: &'static Shape, path: &[Prop]) -> Result<(&'static Shape, Option<W
                 who = field.who.or(who);
                 &field.shape
             }
-            (Keyed(inner), Prop::Map(_)) => inner,
+            (Keyed(inner), Prop::Map(_)) => {
+                entry = true;
+                inner
+            }
             (List(inner), Prop::Seq(_)) => inner,
             _ => return Err(refused("wrong_shape", &at(), "no object is held here")),
         };
     }
-    Ok((unwrap(shape), who))
+    Ok((unwrap(shape), who, entry))
 }
 
 fn unwrap(shape: &'static Shape) -> &'static Shape {
@@ -576,8 +594,16 @@ fn scalar(
             wrong("a value longer than any id or date")
         }
         (Str, ScalarValue::Str(_)) => Ok(()),
-        // The record's first change is judged whole by its kind's rules.
-        (Me | Status(_), ScalarValue::Str(_)) if me.first => Ok(()),
+        // A record starts as a draft; what its kinds' rules do not read
+        // in the first change (a photo's removal, say) is held to the same
+        // rule for who-fields as every later change.
+        (Status(_), ScalarValue::Str(s)) if me.first => {
+            if s == "draft" {
+                Ok(())
+            } else {
+                Err(("not_your_decision", "a record starts as a draft"))
+            }
+        }
         (Me, ScalarValue::Str(s)) if s.is_empty() || s == me.person_id => Ok(()),
         (Me, ScalarValue::Str(_)) => Err((
             "not_the_writer",
@@ -897,6 +923,65 @@ mod tests {
         );
     }
 
+    /// Each change of a message that is more than typing is judged on its
+    /// own: the worker's own id put into the review without a decision,
+    /// and taken back by the next change, ends where it started and was
+    /// accepted whole; the state between is a forgery.
+    #[test]
+    fn every_step_of_a_message_is_judged_not_only_its_end() {
+        let before = stored();
+        let mut after = before.fork().with_actor(device_actor(W));
+        let r = after.get(ROOT, "review").unwrap().unwrap().1;
+        for by in [W, ""] {
+            tx(&mut after, |t| {
+                t.put(&r, "changed_by", by).unwrap();
+            });
+        }
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &after).map(|_| ());
+        let said = code(judged);
+        assert!(said.starts_with("review_changed"), "{said}");
+        // Typing in two changes is judged at its end alone, and accepted.
+        let mut typed = before.fork().with_actor(device_actor(W));
+        for words in ["The kettle", "The kettle was on."] {
+            doc::update_text(&mut typed, TextField::Observations.path(), words).unwrap();
+        }
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &before, &typed).map(|_| ());
+        assert_eq!(code(judged), "accepted");
+    }
+
+    #[test]
+    fn a_new_visit_may_not_hold_a_photo_removed_in_someone_elses_name() {
+        let mut visit = VisitDoc::new("case-1", W, "2026-11-25T10:00:00Z", PlaceKind::Home);
+        let sha = "ab".repeat(32);
+        visit.photos.insert(
+            sha.clone(),
+            crate::records::visit::PhotoRef {
+                sha256: sha.clone(),
+                size: 10,
+                width: 1,
+                height: 1,
+                caption: Default::default(),
+                captured_at: "2026-11-25T10:00:00Z".into(),
+                removed_by: "s-1".into(),
+                removed_at: "2026-11-25T10:01:00Z".into(),
+            },
+        );
+        let made = doc::new_document(&visit, device_actor(W)).unwrap();
+        let judged = judged_as(Kind::Visit, W, &Role::Worker, &Automerge::new(), &made);
+        let said = code(judged.map(|_| ()));
+        assert!(said.starts_with("photo_changed"), "{said}");
+        // And per op, whatever the kind's rules read: the first change
+        // names no one but its writer.
+        let writer = Writer {
+            person_id: W,
+            role: &Role::Worker,
+        };
+        let changes: Vec<Change> = made.get_changes(&[]);
+        let said =
+            code(check(Kind::Visit, &Automerge::new(), &made, &changes, &writer).map(|_| ()));
+        assert!(said.starts_with("not_the_writer: /photos/"), "{said}");
+    }
+
     /// A state in the middle of a message is stored too (the record as it
     /// stood then shows it): a worker's change that signs the visit off in
     /// a supervisor's name, taken back by the next change of the same
@@ -972,7 +1057,7 @@ mod tests {
         assert_eq!(judged.unwrap_err().code, "not_a_worker");
         let role_of = |path: &[&str]| {
             let props: Vec<Prop> = path.iter().map(|k| Prop::Map((*k).into())).collect();
-            walk(shape(Kind::Visit), &props).map(|(_, who)| who)
+            walk(shape(Kind::Visit), &props).map(|(_, who, _)| who)
         };
         assert_eq!(role_of(&["annotations", "a1"]).unwrap(), Some(Supervisor));
         assert_eq!(role_of(&["review", "decisions"]).unwrap(), Some(Both));

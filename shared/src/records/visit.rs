@@ -691,8 +691,8 @@ impl VisitEdit {
             }
             VisitEdit::RemovePhoto { sha256, by, at } => {
                 crate::validate::timestamp("at", at)?;
-                doc::put_at(doc, &["photos", sha256.as_str()], "removed_by", by)?;
-                doc::put_at(doc, &["photos", sha256.as_str()], "removed_at", at)
+                let photo = ["photos", sha256.as_str()];
+                doc::put_pair_at(doc, &photo, ("removed_by", by), ("removed_at", at))
             }
             VisitEdit::AddSignificant { id, at } => {
                 crate::validate::timestamp("at", at)?;
@@ -765,8 +765,8 @@ impl VisitEdit {
             }
             VisitEdit::ResolveAnnotation { id, by, at } => {
                 crate::validate::timestamp("at", at)?;
-                doc::put_at(doc, &["annotations", id.as_str()], "resolved_by", by)?;
-                doc::put_at(doc, &["annotations", id.as_str()], "resolved_at", at)
+                let annotation = ["annotations", id.as_str()];
+                doc::put_pair_at(doc, &annotation, ("resolved_by", by), ("resolved_at", at))
             }
             VisitEdit::AddAddendum {
                 id,
@@ -1057,6 +1057,11 @@ fn creation(after: &VisitDoc, cx: &Context<'_>) -> Result<(), Refusal> {
             "a new visit starts as a draft, with no review, annotations or addenda",
         ));
     }
+    // Its photos as any photo added later: named by their hash, not
+    // already removed (in someone's name or another's).
+    let mut without = after.clone();
+    without.photos.clear();
+    check_photos(&without, after, &cx.writer)?;
     valid(crate::validate::visit(after))
 }
 

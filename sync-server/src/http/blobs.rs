@@ -224,8 +224,12 @@ async fn fetch(
     let (s, person, d) = (sha256.clone(), device.person.id.clone(), device.id.clone());
     let permitted = db
         .run(move |db| {
-            Ok(db.blob(&s)?.is_some()
-                && (db.blob_referenced_for(&person, &s)? || db.blob_uploaded_by(&d, &s)?))
+            // Every question asked every time: a stored photo must not cost
+            // more to refuse than one that does not exist.
+            let stored = db.blob(&s)?.is_some();
+            let referenced = db.blob_referenced_for(&person, &s)?;
+            let uploaded = db.blob_uploaded_by(&d, &s)?;
+            Ok(stored && (referenced || uploaded))
         })
         .await?;
     if !permitted {

@@ -23,6 +23,9 @@ use std::collections::{BTreeMap, HashSet};
 
 use super::wire::Inbound;
 
+/// The summary's reason for denials, counted together whatever each was
+/// (another case's document, or none).
+const DENIED: &str = "not_visible";
 /// Refusals of one kind audited one by one per connection, before counting.
 const AUDITED_ONE_BY_ONE: u64 = 10;
 
@@ -162,7 +165,13 @@ impl Gate {
         } else {
             "request_refused"
         };
-        let note = self.refuse(action, reason, msg);
+        // One budget for every denial, whatever its reason: with one per
+        // reason, once the first ten unknown ids were audited (a write the
+        // answer waits for) the next unknown id was answered faster than
+        // an id of another case, still audited.
+        let note = self
+            .tally(action, DENIED, msg.document_id.clone())
+            .map(|note| AuditNote { reason, ..note });
         let verdict = match msg.kind.as_str() {
             // Only requests and sync messages expect an answer.
             "request" | "sync" => Verdict::Unavailable(doc.to_owned()),
@@ -274,7 +283,8 @@ mod tests {
                 assert_eq!(gate.check(&req, 0, false), (Step::Ask(doc.into()), None));
                 let (verdict, note) = gate.answer(&req, Err(reason), 0);
                 assert_eq!(verdict, Verdict::Unavailable(doc.into()));
-                assert_eq!(note.is_some(), n < AUDITED_ONE_BY_ONE, "{n}");
+                let audited = 2 * n + u64::from(doc == "doc-x") < AUDITED_ONE_BY_ONE;
+                assert_eq!(note.is_some(), audited, "{n} {doc}");
                 if n == 0 && doc == "doc-a" {
                     first = note;
                 }
@@ -286,20 +296,15 @@ mod tests {
             ("request_refused", "not_assigned")
         );
         assert_eq!(gate.check(&req, 0, false).0, Step::Ask("doc-a".into()));
+        // One budget for both reasons: the audit write (which the answer
+        // waits for) stops for both at once.
         assert_eq!(
             gate.summary(),
-            [
-                AuditSummary {
-                    action: "request_refused",
-                    reason: "not_assigned",
-                    count: 5
-                },
-                AuditSummary {
-                    action: "request_refused",
-                    reason: "unknown_document",
-                    count: 5
-                }
-            ]
+            [AuditSummary {
+                action: "request_refused",
+                reason: DENIED,
+                count: 2 * (AUDITED_ONE_BY_ONE + 5) - AUDITED_ONE_BY_ONE
+            }]
         );
         tell(&mut gate, "doc-b", Ok(()), 0);
         let sync = msg("sync", Some("doc-b"), true);
