@@ -62,6 +62,20 @@ impl<K: Hash + Eq> Throttle<K> {
         })
     }
 
+    /// Spends `weight` attempts of `key` at once: refused (with what was
+    /// left spent) when fewer remain.
+    pub fn spend_weighted(&self, key: K, weight: f64, now: Instant) -> Verdict {
+        self.with_bucket(key, now, |b| {
+            if b.tokens >= weight {
+                b.tokens -= weight;
+                Verdict::Allowed
+            } else {
+                b.tokens = 0.0;
+                Self::refuse(b)
+            }
+        })
+    }
+
     /// Spends one attempt of `ip`.
     pub fn spend(&self, ip: K, now: Instant) -> Verdict {
         self.with_bucket(ip, now, |b| {
@@ -112,6 +126,28 @@ fn refilled(b: &Bucket, now: Instant, burst: f64, refill: Duration) -> Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The refusal budget weighs a refusal by what judging it cost: the
+    /// largest message there is spends the whole burst at once.
+    #[test]
+    fn a_weighted_spend_takes_what_it_costs_and_refuses_past_what_is_left() {
+        let t = Throttle::<String>::new(200, Duration::from_secs(1));
+        let start = Instant::now();
+        let device = || "device-1".to_owned();
+        assert_eq!(t.spend_weighted(device(), 150.0, start), Verdict::Allowed);
+        assert_eq!(t.spend_weighted(device(), 50.0, start), Verdict::Allowed);
+        assert_eq!(
+            t.spend_weighted(device(), 1.0, start),
+            Verdict::Refused { first: true }
+        );
+        let later = start + Duration::from_secs(10);
+        assert!(matches!(
+            t.spend_weighted(device(), 201.0, later),
+            Verdict::Refused { .. }
+        ));
+        // What was left went with the refusal: nothing remains.
+        assert!(matches!(t.spend(device(), later), Verdict::Refused { .. }));
+    }
 
     #[test]
     fn a_burst_then_one_per_refill_and_one_audit_per_streak() {

@@ -302,7 +302,7 @@ impl SyncEngine {
                             if let Some(note) = conn.gate.refused_change(doc, refusal.code) {
                                 self.write_audit(device, note.action, Some(doc.clone()), format!("{}: {}", refusal.code, refusal.message)).await;
                             }
-                            if self.refused_once(&device.id) {
+                            if self.refused_weighing(&device.id, msg.ops) {
                                 return cool_down();
                             }
                             conn.notices += 1;

@@ -267,6 +267,7 @@ mod tests {
             kind: kind.into(),
             document_id: doc.map(str::to_owned),
             carries_changes: changes,
+            ops: 0,
         }
     }
 

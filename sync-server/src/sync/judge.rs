@@ -64,6 +64,21 @@ impl SyncEngine {
         doc: &str,
         payloads: &[&[u8]],
     ) -> Outcome {
+        let turn = self
+            .judging_now
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(device.id.clone())
+            .or_default()
+            .clone();
+        let _turn = turn.lock().await;
+        // Cooled down while this message waited its turn: not judged.
+        if self.not_cooling_down(&device.id).is_err() {
+            return Outcome::Close {
+                code: super::tickets::CLOSE_COOLING_DOWN,
+                reason: super::tickets::COOLING_DOWN.into(),
+            };
+        }
         let (kind, case_id) = match self.record_of(judging, doc).await {
             Ok(Some(record)) => record,
             // The gate lets only registered documents through, so this is
@@ -90,16 +105,19 @@ impl SyncEngine {
         };
         // automerge loads a device's document chunks here: under the same
         // guard as the judgement.
-        let decoded = match contained(
-            || Decoded::decode(payloads.iter().copied()),
-            |refused| match refused {
-                Judgement::Refuse(refusal) => Err(refusal),
-                _ => Err(Refusal::new(
-                    "malformed_changes",
-                    "these changes could not be read",
-                )),
-            },
-        ) {
+        let bytes: usize = payloads.iter().map(|p| p.len()).sum();
+        let decoded = match off_the_workers(bytes > HEAVY_BYTES, || {
+            contained(
+                || Decoded::decode(payloads.iter().copied()),
+                |refused| match refused {
+                    Judgement::Refuse(refusal) => Err(refusal),
+                    _ => Err(Refusal::new(
+                        "malformed_changes",
+                        "these changes could not be read",
+                    )),
+                },
+            )
+        }) {
             Ok(decoded) => decoded,
             Err(refusal) => return Outcome::Refused(refusal),
         };
@@ -119,11 +137,12 @@ impl SyncEngine {
             actor: &actor,
             created_by_writer: &made,
         };
+        let heavy = decoded.ops() > HEAVY_OPS;
         let judged = self
             .judge_when_ready(
                 &id,
                 |before| rules::first_look(kind, before, &decoded, &cx()),
-                |pending| rules::judge_copy(kind, pending, &cx()),
+                |pending| off_the_workers(heavy, || rules::judge_copy(kind, pending, &cx())),
             )
             .await;
         match outcome(judged) {
@@ -333,6 +352,26 @@ fn storage_unavailable() -> Outcome {
 /// Runs a step of the rules; a panic there (automerge on a crafted change)
 /// refuses the message, as `refused` puts it, rather than poison samod's
 /// lock on the document or end the connection's task.
+/// Messages past these sizes are judged off the runtime's workers.
+const HEAVY_BYTES: usize = 64 * 1024;
+const HEAVY_OPS: usize = 10_000;
+
+/// Runs `step` where it does not hold up the other connections when
+/// `heavy`: judging the largest message takes about a second of a core,
+/// and on the runtime's worker it held up every connection queued there.
+/// `block_in_place` hands this worker's other tasks to another thread
+/// (no thread per judgement: the blocking pool's threads are reused).
+/// Small messages, most of them, are judged in place.
+fn off_the_workers<T>(heavy: bool, step: impl FnOnce() -> T) -> T {
+    let multi = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if heavy && multi {
+        tokio::task::block_in_place(step)
+    } else {
+        step()
+    }
+}
+
 pub(super) fn contained<T>(step: impl FnOnce() -> T, refused: impl FnOnce(Judgement) -> T) -> T {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
         refused(Judgement::Refuse(Refusal::new(

@@ -111,6 +111,9 @@ pub struct SyncEngine {
     /// (`tickets::refusal_rate`), and the devices cooled down until when.
     refusals: crate::throttle::Throttle<String>,
     cooling: Mutex<HashMap<String, Instant>>,
+    /// One judgement at a time per device, across its connections: four
+    /// connections of one device do not judge four messages at once.
+    judging_now: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     revoked: broadcast::Sender<String>,
     known_revoked: Mutex<HashSet<String>>,
     /// Changes whenever who may see what may have changed; connections
@@ -312,6 +315,7 @@ impl SyncEngine {
             ticket_rate: tickets::ticket_rate(),
             refusals: tickets::refusal_rate(),
             cooling: Mutex::new(HashMap::new()),
+            judging_now: Mutex::new(HashMap::new()),
             revoked,
             known_revoked: Mutex::new(known),
             access_generation,

@@ -61,6 +61,8 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     pub carries_changes: bool,
+    /// The operations its changes claim, across chunks.
+    pub ops: u64,
 }
 
 /// Why a payload is refused: one variant per field, named as the field is.
@@ -139,6 +141,7 @@ pub fn check(data: &[u8], limits: &Limits) -> Result<Summary, Refused> {
     }
     Ok(Summary {
         carries_changes: !msg.changes.is_empty(),
+        ops: budget.ops,
     })
 }
 

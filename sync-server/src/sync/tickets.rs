@@ -27,6 +27,9 @@ pub fn refusal_rate() -> crate::throttle::Throttle<String> {
     crate::throttle::Throttle::new(200, Duration::from_secs(1))
 }
 
+/// Operations judged and refused that cost as much as one more refusal.
+pub const OPS_PER_REFUSAL: u64 = 1_000;
+
 /// How long a device whose refusals ran out waits before it may sync again.
 pub const COOL_DOWN: Duration = Duration::from_secs(60);
 
@@ -81,8 +84,22 @@ impl SyncEngine {
     /// its last: the device is cooled down from now, and its connection
     /// should close ([`COOLING_DOWN`]).
     pub fn refused_once(&self, device_id: &str) -> bool {
+        self.refused_weighing(device_id, 0)
+    }
+
+    /// [`Self::refused_once`] for a message whose changes claimed `ops`
+    /// operations: a refusal costs what judging it cost, one more for
+    /// every [`OPS_PER_REFUSAL`], so a device refused with the largest
+    /// message there is cools down at once instead of after 200 of them
+    /// (each a second of a core).
+    pub fn refused_weighing(&self, device_id: &str, ops: u64) -> bool {
         let now = Instant::now();
-        if self.refusals.spend(device_id.to_owned(), now) == crate::throttle::Verdict::Allowed {
+        let weight = 1.0 + (ops / OPS_PER_REFUSAL) as f64;
+        if self
+            .refusals
+            .spend_weighted(device_id.to_owned(), weight, now)
+            == crate::throttle::Verdict::Allowed
+        {
             return false;
         }
         self.cooling

@@ -14,6 +14,8 @@ pub struct Inbound {
     pub document_id: Option<String>,
     /// A sync or request message whose automerge payload holds changes.
     pub carries_changes: bool,
+    /// The operations those changes claim (what judging them costs).
+    pub ops: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -223,6 +225,7 @@ pub fn inspect(bytes: &[u8], max: usize, limits: &payload::Limits) -> Result<Inb
         return Err(bad(&format!("unknown type {kind:?}")));
     }
     let mut carries_changes = false;
+    let mut ops = 0;
     if kind == "sync" || kind == "request" {
         if document_id.is_none() {
             return Err(bad("sync message without documentId"));
@@ -231,11 +234,13 @@ pub fn inspect(bytes: &[u8], max: usize, limits: &payload::Limits) -> Result<Inb
         let summary = payload::check(data, limits)
             .map_err(|e| Rejection::Malformed(format!("the sync payload is refused: {e}")))?;
         carries_changes = summary.carries_changes;
+        ops = summary.ops;
     }
     Ok(Inbound {
         kind,
         document_id,
         carries_changes,
+        ops,
     })
 }
 
