@@ -134,11 +134,11 @@ async fn a_second_supervisor_sees_neither_the_others_cases_nor_their_alerts() {
     };
     assert_eq!(
         listed(sams.refresh_cases().await.unwrap()),
-        [practice.case_id.clone()]
+        std::slice::from_ref(&practice.case_id)
     );
     assert_eq!(
         listed(sues.refresh_cases().await.unwrap()),
-        [ash_case.clone()]
+        std::slice::from_ref(&ash_case)
     );
 
     // Ash raises a concern on their case.

@@ -464,6 +464,36 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses to serve from a data directory (or database file in it) that
+/// cannot be written, with a sentence that says so: SQLite would open a
+/// read-only file read-only, and the server would then refuse every change
+/// it is sent, one by one, instead of not starting.
+fn writable(data: &std::path::Path) -> anyhow::Result<()> {
+    let said = |e: std::io::Error| {
+        anyhow::anyhow!(
+            "the data directory {} cannot be written ({e}). The server keeps every change there and \
+             acknowledges none it has not written, so it does not start: is the directory mounted \
+             read-only, or owned by another user?",
+            data.display()
+        )
+    };
+    std::fs::create_dir_all(data).map_err(said)?;
+    let probe = data.join(".write-probe");
+    std::fs::write(&probe, b"")
+        .and_then(|()| std::fs::remove_file(&probe))
+        .map_err(said)?;
+    for file in ["fieldvisit.sqlite", "documents.sqlite"] {
+        let path = data.join(file);
+        if path.exists() {
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| said(std::io::Error::new(e.kind(), format!("{file}: {e}"))))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,34 +529,4 @@ mod tests {
         assert!(webhook(&[]).is_err());
         assert!(webhook(&["--url", "https://example.org/hook", "--remove"]).is_err());
     }
-}
-
-/// Refuses to serve from a data directory (or database file in it) that
-/// cannot be written, with a sentence that says so: SQLite would open a
-/// read-only file read-only, and the server would then refuse every change
-/// it is sent, one by one, instead of not starting.
-fn writable(data: &std::path::Path) -> anyhow::Result<()> {
-    let said = |e: std::io::Error| {
-        anyhow::anyhow!(
-            "the data directory {} cannot be written ({e}). The server keeps every change there and \
-             acknowledges none it has not written, so it does not start: is the directory mounted \
-             read-only, or owned by another user?",
-            data.display()
-        )
-    };
-    std::fs::create_dir_all(data).map_err(said)?;
-    let probe = data.join(".write-probe");
-    std::fs::write(&probe, b"")
-        .and_then(|()| std::fs::remove_file(&probe))
-        .map_err(said)?;
-    for file in ["fieldvisit.sqlite", "documents.sqlite"] {
-        let path = data.join(file);
-        if path.exists() {
-            std::fs::OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(|e| said(std::io::Error::new(e.kind(), format!("{file}: {e}"))))?;
-        }
-    }
-    Ok(())
 }
