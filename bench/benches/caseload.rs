@@ -7,7 +7,7 @@
 //!
 //! `cargo build --release -p fieldvisit-sync-server && cargo bench -p fieldvisit-bench --bench caseload`
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use fieldvisit_bench::servers;
@@ -21,13 +21,7 @@ fn server_bin() -> PathBuf {
     servers::release_server_bin()
 }
 
-fn admin(data: &Path, args: &[&str]) -> serde_json::Value {
-    servers::admin(&server_bin(), data, args).expect("admin")
-}
-
-fn field(v: &serde_json::Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
+use servers::{field, release_admin as admin};
 
 async fn run(cases: usize) -> (std::time::Duration, u64) {
     let dir = tempfile::tempdir().unwrap();

@@ -40,13 +40,7 @@ fn server_bin() -> PathBuf {
     servers::release_server_bin()
 }
 
-fn admin(data: &Path, args: &[&str]) -> serde_json::Value {
-    servers::admin(&server_bin(), data, args).expect("admin")
-}
-
-fn field(v: &serde_json::Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
+use servers::{field, release_admin as admin};
 
 /// A worker assigned to a new case: (person id, case id).
 fn worker_on_a_case(data: &Path, name: &str, reference: &str) -> (String, String) {

@@ -19,9 +19,7 @@ fn server_bin() -> PathBuf {
     servers::release_server_bin()
 }
 
-fn field(v: &serde_json::Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_default().to_owned()
-}
+use servers::field;
 
 /// One photo sent: (bytes, time).
 async fn one(original: &[u8]) -> (u64, Duration) {

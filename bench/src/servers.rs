@@ -182,6 +182,17 @@ pub async fn serve_practice(bin: &Path, data: &Path) -> Result<(Child, String)> 
     Ok((child, url))
 }
 
+/// `admin --json` on the release build (the practice benches' set-up);
+/// panics on failure, as a bench cannot go on without it.
+pub fn release_admin(data: &Path, args: &[&str]) -> serde_json::Value {
+    admin(&release_server_bin(), data, args).expect("admin")
+}
+
+/// A string field of an admin command's JSON answer ("" when absent).
+pub fn field(v: &serde_json::Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_owned()
+}
+
 /// The release build of our server, which the practice benches run.
 pub fn release_server_bin() -> PathBuf {
     let bin = workspace_root().join("target/release/fieldvisit-sync-server");
