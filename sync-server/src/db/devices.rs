@@ -109,9 +109,9 @@ impl Db {
         })
     }
 
-    /// Revokes a device; returns false when it already was. `by`: who
-    /// did it, for the audit log (a person's id, or the command line).
-    /// Revokes `id`; `by` is the revoking device, `None` the admin CLI.
+    /// Revokes a device; returns false when it already was. `by` is the
+    /// device it was done from (`None`: the admin command line), kept
+    /// with the revocation and named in the audit log.
     pub fn revoke_device(&self, id: &str, by: Option<&str>) -> Result<bool> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;

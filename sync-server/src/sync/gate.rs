@@ -8,11 +8,10 @@
 //! is answered here, exactly as a missing document is answered, and samod
 //! never hears of them. The gate remembers the documents this connection
 //! may see, so the database is asked once for each; a denial is asked
-//! again every time, as an unknown id is (the two must cost the same), and
-//! the gate counts
-//! refusals so that a flood of them costs a bounded number of audit rows:
-//! the first few of each kind are written at once (with their document),
-//! the rest as one row with a count when the connection ends.
+//! again every time, as an unknown id is (the two must cost the same). It
+//! counts refusals so that a flood of them costs a bounded number of audit
+//! rows: the first few of each kind are written at once (with their
+//! document), the rest as one row with a count when the connection ends.
 //!
 //! Ephemeral messages (presence, cursors) are not relayed: the app sends
 //! none, and relaying them would let any device broadcast to everyone on a

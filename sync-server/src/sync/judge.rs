@@ -203,7 +203,8 @@ impl SyncEngine {
     /// [`WAITS`] times, then answers with what is still missing and the
     /// server's heads. Judged on this connection's task, not a blocking
     /// thread: a thread per judgement cost more memory (each its own
-    /// allocator arena) than the few milliseconds it keeps a worker busy.
+    /// allocator arena) than the few milliseconds it keeps a worker busy;
+    /// only a large message's `finish` steps aside ([`off_the_workers`]).
     async fn judge_when_ready(
         &self,
         id: &DocumentId,
@@ -349,9 +350,6 @@ fn storage_unavailable() -> Outcome {
     }
 }
 
-/// Runs a step of the rules; a panic there (automerge on a crafted change)
-/// refuses the message, as `refused` puts it, rather than poison samod's
-/// lock on the document or end the connection's task.
 /// Messages past these sizes are judged off the runtime's workers.
 const HEAVY_BYTES: usize = 64 * 1024;
 const HEAVY_OPS: usize = 10_000;
@@ -372,6 +370,9 @@ fn off_the_workers<T>(heavy: bool, step: impl FnOnce() -> T) -> T {
     }
 }
 
+/// Runs a step of the rules; a panic there (automerge on a crafted change)
+/// refuses the message, as `refused` puts it, rather than poison samod's
+/// lock on the document or end the connection's task.
 pub(super) fn contained<T>(step: impl FnOnce() -> T, refused: impl FnOnce(Judgement) -> T) -> T {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)).unwrap_or_else(|_| {
         refused(Judgement::Refuse(Refusal::new(
