@@ -1,5 +1,6 @@
 #[cfg(any(feature = "tungstenite", feature = "axum"))]
 use futures::TryStreamExt;
+#[cfg(any(feature = "tungstenite", feature = "axum"))]
 use futures::{Sink, SinkExt, Stream, StreamExt};
 
 use crate::Repo;
@@ -82,6 +83,7 @@ impl From<axum::extract::ws::Message> for WsMessage {
     }
 }
 
+#[cfg(any(feature = "tungstenite", feature = "axum"))]
 type BoxedBytesStream = futures::stream::BoxStream<'static, Result<Vec<u8>, NetworkError>>;
 
 /// Convert a WebSocket stream/sink into a raw bytes stream/sink.
@@ -90,6 +92,7 @@ type BoxedBytesStream = futures::stream::BoxStream<'static, Result<Vec<u8>, Netw
 /// the accept convenience methods. It filters out non-binary messages,
 /// wraps outbound bytes in `WsMessage::Binary`, and maps errors to
 /// `NetworkError`.
+#[cfg(any(feature = "tungstenite", feature = "axum"))]
 fn ws_to_bytes<S, M>(
     stream: S,
 ) -> (
