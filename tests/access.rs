@@ -15,10 +15,7 @@ async fn an_unassigned_device_gets_nothing_and_its_write_is_refused_and_audited(
     let server = Server::start(&practice.data());
 
     let owner = practice.online_device(&server, &wren, "owner").await;
-    let visit = owner
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&owner).await;
     owner
         .set_text(&visit, TextField::OwnWords, "Private words.")
         .await
@@ -228,10 +225,7 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
         d.go_online().unwrap();
         d.refresh_cases().await.unwrap();
     }
-    let visit = writer
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&writer).await;
     writer
         .set_text(&visit, TextField::Observations, "Seen by both.")
         .await
@@ -347,10 +341,7 @@ async fn registration_race_a_colleague_cannot_claim_a_new_visit_and_learns_nothi
     let owner = practice.online_device(&server, &wren, "owner").await;
     owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     owner.go_offline();
-    let visit = owner
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&owner).await;
     owner
         .set_text(&visit, TextField::OwnWords, "Words said at home.")
         .await

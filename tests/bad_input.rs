@@ -3,7 +3,6 @@
 
 use fieldvisit_e2e::raw::{self, RawPeer, client};
 use fieldvisit_e2e::{Practice, Server, still_serving};
-use fieldvisit_shared::records::PlaceKind;
 
 async fn error_of(resp: reqwest::Response) -> (u16, String, String) {
     let status = resp.status().as_u16();
@@ -21,10 +20,7 @@ async fn bad_sync_messages_close_only_their_own_connection() {
     practice.assign(&wren);
     let server = Server::start_with(&practice.data(), &["--max-message-bytes", "65536"]);
     let good = practice.online_device(&server, &wren, "good").await;
-    let visit = good
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&good).await;
     still_serving(&good, &visit, "before").await;
 
     let (_, code) = practice.enrolment_code(&wren);
@@ -122,10 +118,7 @@ async fn bad_credentials_and_tickets_get_clear_errors() {
 
     // The server still serves a good device.
     let good = practice.online_device(&server, &wren, "good").await;
-    let visit = good
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&good).await;
     still_serving(&good, &visit, "still fine").await;
     good.close().await;
 }
@@ -205,8 +198,7 @@ async fn invalid_json_to_an_admin_endpoint_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guessing_codes_and_tokens_from_one_address_is_slowed_and_audited() {
-    let practice = Practice::new();
-    let server = Server::start(&practice.data());
+    let (practice, server) = Practice::serving();
     let mut statuses = Vec::new();
     for _ in 0..40 {
         let resp = client()

@@ -16,7 +16,7 @@ use fieldvisit_shared::records::capacity::{
     CapacityEdit, CapacityText, ChangedSinceCompletion, Finding, FindingConflict, Outcome, Part,
     Status, read_capacity,
 };
-use fieldvisit_shared::records::{CreativeMethod, CreativeText, PlaceKind, TextField, VisitText};
+use fieldvisit_shared::records::{CreativeMethod, CreativeText, Edit, TextField, VisitText};
 
 async fn write(device: &DeviceCore, assessment: &str, text: CapacityText, value: &str) {
     device
@@ -89,10 +89,7 @@ async fn two_assessors_offline_merge_and_a_conflicting_finding_holds_completion_
 
     // Alex visits, writes the person's words and a creative observation,
     // and starts an assessment from the visit.
-    let visit = a
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&a).await;
     a.set_text(
         &visit,
         TextField::OwnWords,
@@ -326,10 +323,7 @@ async fn a_completion_contradicting_the_findings_is_refused_in_the_app_and_by_th
     let server = Server::start(&practice.data());
 
     let a = practice.online_device(&server, &alex, "phone-alex").await;
-    let visit = a
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&a).await;
     let id = a.start_assessment(&practice.case_id, &visit).await.unwrap();
     assess(
         &a,

@@ -11,7 +11,6 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually, str_of};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_mobile::core::{AlertEvent, Delivery, TextOf};
 use fieldvisit_shared::api::ConcernWebhook;
-use fieldvisit_shared::records::PlaceKind;
 use fieldvisit_shared::records::concern::{ConcernText, Consent};
 use futures::StreamExt;
 use serde_json::Value;
@@ -171,10 +170,7 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     phone.go_offline();
     let mut visits = Vec::new();
     for n in 0..5u8 {
-        let visit = phone
-            .create_visit(&practice.case_id, PlaceKind::Home)
-            .await
-            .unwrap();
+        let visit = practice.visit(&phone).await;
         for m in 0..2u8 {
             phone
                 .add_photo(&visit, &picture(n * 2 + m), "")
@@ -336,10 +332,7 @@ async fn the_header_agrees_with_the_concern_once_delivered() {
     practice.assign(&alex);
     let server = Server::start(&practice.data());
     let phone = practice.online_device(&server, &alex, "phone").await;
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     let concern = phone
         .start_concern(&practice.case_id, &visit)

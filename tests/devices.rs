@@ -7,7 +7,7 @@ use fieldvisit_e2e::raw::{self, client};
 use fieldvisit_e2e::{PIN, Practice, SYNC_TIMEOUT, Server, admin, eventually};
 use fieldvisit_mobile::CoreError;
 use fieldvisit_shared::api::WipeReason;
-use fieldvisit_shared::records::{PlaceKind, TextField};
+use fieldvisit_shared::records::TextField;
 use serde_json::Value;
 
 fn devices_of(practice: &Practice, person: &str) -> Vec<Value> {
@@ -46,10 +46,7 @@ async fn a_revoked_phone_hears_it_on_contact_and_its_wipe_leaves_nothing() {
     })
     .await;
     lost.go_offline();
-    let visit = lost
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&lost).await;
     lost.set_text(
         &visit,
         TextField::Observations,
@@ -258,10 +255,7 @@ async fn a_copy_of_the_phones_files_without_the_pin_reveals_no_case_text() {
     practice.assign(&wren);
     let server = Server::start(&practice.data());
     let (dir, phone) = synced_phone(&practice, &server, &wren).await;
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     let sentence = "She keeps her savings in the biscuit tin.";
     phone
         .set_text(&visit, TextField::Observations, sentence)
@@ -301,10 +295,7 @@ async fn five_wrong_pins_in_a_row_delete_everything_after_a_warning() {
     let server = Server::start(&practice.data());
     let (dir, phone) = synced_phone(&practice, &server, &wren).await;
     phone.go_offline();
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     phone
         .set_text(&visit, TextField::Observations, "Not yet sent.")
         .await

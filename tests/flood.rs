@@ -6,7 +6,7 @@ use automerge::{Automerge, ROOT};
 use fieldvisit_e2e::raw::{self, Field, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server};
 use fieldvisit_shared::provenance::device_actor;
-use fieldvisit_shared::records::{PlaceKind, TextField};
+use fieldvisit_shared::records::TextField;
 use futures::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -48,10 +48,7 @@ async fn a_thousand_hostile_frames_of_a_megabyte_leave_the_disk_as_it_was() {
     practice.assign(&wren);
     let server = Server::start(&practice.data());
     let phone = practice.online_device(&server, &wren, "phone").await;
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     phone
         .set_text(&visit, TextField::Observations, "She smiled.")
         .await

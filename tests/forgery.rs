@@ -8,7 +8,7 @@ use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, Server};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
-use fieldvisit_shared::records::{CaseEdit, VisitIndexEntry};
+use fieldvisit_shared::records::{CaseEdit, Edit, VisitIndexEntry};
 
 /// The changes `doc` has that `base` lacks, in order.
 fn new_changes(base: &Automerge, doc: &Automerge) -> Vec<Change> {

@@ -315,10 +315,7 @@ async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
     let reader = enrol(&ash, "reader").await;
     writer.go_online().unwrap();
     writer.refresh_cases().await.unwrap();
-    let visit = writer
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&writer).await;
     let before = "Stored before the disk filled.";
     writer
         .set_text(&visit, TextField::Observations, before)
@@ -415,10 +412,7 @@ async fn idle_documents_leave_memory_and_load_again_when_needed() {
     // long writing takes depends on the machine.
     let mut visits = Vec::new();
     for n in 0..5 {
-        let visit = writer
-            .create_visit(&practice.case_id, PlaceKind::Home)
-            .await
-            .unwrap();
+        let visit = practice.visit(&writer).await;
         still_serving(&writer, &visit, &format!("Visit {n}.")).await;
         assert!(in_memory().await >= 2, "the visit just written is loaded");
         visits.push(visit);

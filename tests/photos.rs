@@ -9,7 +9,7 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::api::BlobUpload;
 use fieldvisit_shared::photo;
-use fieldvisit_shared::records::{PhotoRef, PlaceKind, VisitEdit};
+use fieldvisit_shared::records::{Edit, PhotoRef, PlaceKind, VisitEdit};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -33,7 +33,7 @@ async fn refer(device: &DeviceCore, visit: &str, bytes: &[u8]) -> String {
         removed_at: String::new(),
     };
     device
-        .edit_visit(visit, VisitEdit::AddPhoto(photo))
+        .edit(visit, VisitEdit::AddPhoto(photo))
         .await
         .unwrap();
     device.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
@@ -125,10 +125,7 @@ async fn a_photo_uploads_in_resumable_chunks_and_reaches_only_those_who_may_see_
     practice.assign_to(&other_case, &robin);
     let server = Server::start(&practice.data());
     let phone = practice.online_device(&server, &wren, "phone").await;
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     let processed = photo::process(&fixture("phone-12mp-orientation6-gps.jpg")).unwrap();
     let jpeg = processed.jpeg.clone();
     let sha = refer(&phone, &visit, &jpeg).await;
@@ -360,10 +357,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     phone.go_offline();
 
     // In someone's home with no signal: a photo, then more words.
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     let original = fixture("phone-12mp-orientation6-gps.jpg");
     let added = phone
         .add_photo(&visit, &original, "Her garden, from the kitchen")

@@ -68,10 +68,7 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
     // Wren writes offline, in someone's home, then comes back into signal.
     let wren_phone = practice.online_device(&server, &wren, "wren").await;
     wren_phone.go_offline();
-    let visit = wren_phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&wren_phone).await;
     wren_phone
         .set_text(
             &visit,

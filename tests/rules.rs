@@ -9,7 +9,7 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, still_serving};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
 use fieldvisit_shared::records::{
-    CaseEdit, PlaceKind, ReviewStatus, TextField, VisitIndexEntry, read_visit,
+    CaseEdit, Edit, ReviewStatus, TextField, VisitIndexEntry, read_visit,
 };
 
 /// `base` with one change by `actor_of` made by `edit`.
@@ -31,18 +31,12 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
 
     // Wren writes a visit; Sam signs another off.
     let owner = practice.online_device(&server, &wren, "owner").await;
-    let visit = owner
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&owner).await;
     owner
         .set_text(&visit, TextField::Observations, "She showed me her garden.")
         .await
         .unwrap();
-    let closed = owner
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let closed = practice.visit(&owner).await;
     owner
         .set_text(&closed, TextField::Analysis, "She wants to stay.")
         .await

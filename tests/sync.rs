@@ -25,10 +25,7 @@ async fn two_offline_devices_merge_every_character() {
     a.refresh_cases().await.unwrap();
     b.refresh_cases().await.unwrap();
 
-    let visit = a
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&a).await;
     a.set_text(&visit, TextField::Observations, "The kitchen was tidy.")
         .await
         .unwrap();
@@ -155,10 +152,7 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
     let phone = practice.online_device(&server, &wren, "phone").await;
     let mut visits = Vec::new();
     for n in 0..40 {
-        let visit = phone
-            .create_visit(&practice.case_id, PlaceKind::Home)
-            .await
-            .unwrap();
+        let visit = practice.visit(&phone).await;
         phone
             .set_text(&visit, TextField::Observations, &format!("Visit {n}."))
             .await
@@ -296,10 +290,7 @@ async fn worker_with_a_synced_visit(label: &str) -> (Practice, Server, String, D
     practice.assign(&wren);
     let server = Server::start(&practice.data());
     let phone = practice.online_device(&server, &wren, label).await;
-    let visit = phone
-        .create_visit(&practice.case_id, PlaceKind::Home)
-        .await
-        .unwrap();
+    let visit = practice.visit(&phone).await;
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     (practice, server, wren, phone, visit)
 }

@@ -18,7 +18,7 @@ use fieldvisit_shared::api::Role;
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
 use fieldvisit_shared::records::{
-    self, CaseDoc, CaseEdit, PlaceKind, TextField, VisitDoc, VisitIndexEntry,
+    self, CaseDoc, CaseEdit, Edit, PlaceKind, TextField, VisitDoc, VisitIndexEntry,
 };
 use fieldvisit_sync_server::casebook::{self, Held, Names};
 use fieldvisit_sync_server::db::{DatabaseUri, Db};

@@ -15,8 +15,8 @@ use fieldvisit_shared::api::Role;
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
 use fieldvisit_shared::records::{
-    CaseDoc, CaseEdit, Context, Kind, PlaceKind, TextField, VisitDoc, VisitEdit, VisitIndexEntry,
-    Writer,
+    CaseDoc, CaseEdit, Context, Edit, Kind, PlaceKind, TextField, VisitDoc, VisitEdit,
+    VisitIndexEntry, Writer,
 };
 use fieldvisit_sync_server::rules::{self, Judgement, changes_message as payload};
 

@@ -21,36 +21,21 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+pub use crate::role::Role;
+
+/// The data of the ephemeral message in which the server tells a device,
+/// on a document, that it refused the device's changes to it (JSON): the
+/// device keeps the reason on the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Worker,
-    Supervisor,
-    /// A practice team member who reads the cases given to them (quality
-    /// review, audit, a second opinion) and never writes a record.
-    Reviewer,
-    Admin,
+pub struct RefusalNotice {
+    pub refused: RefusedChanges,
 }
 
-impl Role {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Worker => "worker",
-            Role::Supervisor => "supervisor",
-            Role::Reviewer => "reviewer",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "worker" => Some(Role::Worker),
-            "supervisor" => Some(Role::Supervisor),
-            "reviewer" => Some(Role::Reviewer),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedChanges {
+    /// The rule's stable code (`records::Refusal::code`).
+    pub code: String,
+    pub message: String,
 }
 
 /// What `Debug` prints in place of a token, a ticket or an enrolment

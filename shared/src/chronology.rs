@@ -19,7 +19,7 @@ pub enum ChronologyItem<'a> {
         kind: &'a str,
         summary: &'a str,
     },
-    /// An event the visit's worker marked significant.
+    /// An event a worker of the case marked significant on a visit.
     Significant {
         document_id: &'a str,
         id: &'a str,
@@ -85,11 +85,17 @@ pub fn with_reviews<'a>(
     let mut items = chronology(case);
     for (document_id, visit) in visits {
         for (id, e) in &visit.significant {
+            // Marked by whoever marked it; the visit's author only for
+            // events marked before that was kept.
+            let author = match e.marked_by.as_str() {
+                "" => visit.author.as_str(),
+                by => by,
+            };
             items.push(ChronologyItem::Significant {
                 document_id,
                 id,
                 at: &e.at,
-                author: &visit.author,
+                author,
                 summary: e.summary.as_str(),
             });
         }
@@ -158,17 +164,36 @@ mod tests {
                 comment: Default::default(),
             },
         );
-        // So do the events a worker marked significant.
+        // So do the events a worker marked significant, each under whoever
+        // marked it: here a colleague ("c") on w's visit, and one marked
+        // before the marker was kept (the visit's author is all there is).
         visit.significant.insert(
             "s1".into(),
             crate::records::SignificantEvent {
                 at: "2026-01-01T22:00:00Z".into(),
                 summary: autosurgeon::Text::with_value("Fell in the night."),
+                marked_by: "c".into(),
+            },
+        );
+        visit.significant.insert(
+            "s0".into(),
+            crate::records::SignificantEvent {
+                at: "2025-12-24T22:00:00Z".into(),
+                summary: autosurgeon::Text::with_value("Moved in."),
+                marked_by: String::new(),
             },
         );
         let visits = [("v1".to_owned(), visit)];
         let items = with_reviews(&case, &visits);
         let order: Vec<&str> = items.iter().map(|i| i.key()).collect();
-        assert_eq!(order, ["v2", "d1", "e1", "v1", "s1"]);
+        assert_eq!(order, ["v2", "d1", "e1", "v1", "s1", "s0"]);
+        let marked: Vec<&str> = items
+            .iter()
+            .filter_map(|i| match i {
+                ChronologyItem::Significant { author, .. } => Some(*author),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(marked, ["c", "w"]);
     }
 }

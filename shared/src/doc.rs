@@ -8,7 +8,10 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge, ChangeHash, ObjType, ReadDoc, Value};
 
 use crate::Error;
-use crate::records::SCHEMA_VERSION;
+
+/// The schema version this build writes and reads. A reader meets a newer one
+/// with [`crate::Error::NewerSchema`], never a crash.
+pub const SCHEMA_VERSION: u64 = 1;
 
 /// Reads the `schema` field first, so a newer record is refused with a
 /// clear message before its shape is assumed.

@@ -4,6 +4,9 @@
 //! API. No IO happens here, so both sides (and the browser build) use it as
 //! it is.
 
+#[macro_use]
+mod string_enum;
+
 pub mod api;
 pub mod chronology;
 pub mod doc;
@@ -13,6 +16,7 @@ pub mod outbox;
 pub mod photo;
 pub mod provenance;
 pub mod records;
+pub mod role;
 pub mod uploads;
 pub mod validate;
 

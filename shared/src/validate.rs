@@ -1,10 +1,7 @@
 //! Checks on records and on inputs, shared by the app (before a change is
 //! made) and the server (before it accepts one through its API).
 
-use std::collections::HashSet;
-
 use crate::ValidationError;
-use crate::records::{CaseDoc, VisitDoc};
 
 /// Longest free text accepted in one field: a long visit note is a few
 /// thousand words; this bounds a runaway paste, not a writer.
@@ -92,117 +89,9 @@ pub fn text(field: &'static str, value: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// Every problem with a visit, not just the first, so a form can show them all.
-pub fn visit(v: &VisitDoc) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
-    let mut check = |r: Result<(), ValidationError>| {
-        if let Err(e) = r {
-            errors.push(e);
-        }
-    };
-    check(id("case_id", &v.case_id));
-    check(id("author", &v.author));
-    check(timestamp("started_at", &v.started_at));
-    check(text("own_words", v.own_words.text.as_str()));
-    check(text("observations", v.observations.as_str()));
-    check(text("analysis", v.analysis.as_str()));
-    for action in v.actions.values() {
-        check(date("actions.due", &action.due));
-        check(text("actions.text", action.text.as_str()));
-    }
-    for event in v.significant.values() {
-        check(timestamp("significant.at", &event.at));
-        check(text("significant.summary", event.summary.as_str()));
-    }
-    for (sha, photo) in &v.photos {
-        check(sha256_hex("photos", sha));
-        if sha != &photo.sha256 {
-            check(Err(ValidationError::BadSha256 {
-                field: "photos.sha256",
-                value: photo.sha256.clone(),
-            }));
-        }
-    }
-    for creative in v.creative.values() {
-        for sha in &creative.photos {
-            if !v.photos.contains_key(sha) {
-                check(Err(ValidationError::UnknownPhoto {
-                    sha256: sha.clone(),
-                }));
-            }
-        }
-    }
-    for (id_, annotation) in &v.annotations {
-        check(timestamp("annotations.created_at", &annotation.created_at));
-        if annotation.start.is_empty() || annotation.end.is_empty() {
-            check(Err(ValidationError::BadAnchor { id: id_.clone() }));
-        }
-    }
-    if v.review.status != crate::records::ReviewStatus::Draft {
-        check(timestamp("review.changed_at", &v.review.changed_at));
-    }
-    errors
-}
-
-pub fn case(c: &CaseDoc) -> Vec<ValidationError> {
-    let mut errors = Vec::new();
-    let mut check = |r: Result<(), ValidationError>| {
-        if let Err(e) = r {
-            errors.push(e);
-        }
-    };
-    check(id("case_id", &c.case_id));
-    check(label("reference", &c.reference));
-    check(label("person.name", c.person.name.as_str()));
-    check(date("person.date_of_birth", &c.person.date_of_birth));
-    let mut seen = HashSet::new();
-    for (visit_id, entry) in &c.visits {
-        if !seen.insert(visit_id) {
-            check(Err(ValidationError::DuplicateId {
-                field: "visits",
-                id: visit_id.clone(),
-            }));
-        }
-        check(timestamp("visits.started_at", &entry.started_at));
-    }
-    errors
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{PlaceKind, VisitDoc};
-
-    #[test]
-    fn a_fresh_visit_is_valid() {
-        let v = VisitDoc::new(
-            "case-1",
-            "w-1",
-            "2026-11-25T10:00:00+00:00",
-            PlaceKind::Home,
-        );
-        assert_eq!(visit(&v), vec![]);
-    }
-
-    #[test]
-    fn every_problem_is_reported() {
-        let mut v = VisitDoc::new("case 1", "w-1", "yesterday", PlaceKind::Home);
-        v.creative.insert(
-            "c1".into(),
-            crate::records::CreativeObservation {
-                method: crate::records::CreativeMethod::Music,
-                expressed: Default::default(),
-                how: Default::default(),
-                reading: Default::default(),
-                photos: vec!["ab".into()],
-            },
-        );
-        let errors = visit(&v);
-        assert_eq!(errors.len(), 3, "{errors:?}");
-        assert!(errors.contains(&ValidationError::UnknownPhoto {
-            sha256: "ab".into()
-        }));
-    }
 
     #[test]
     fn ids_labels_and_hashes() {

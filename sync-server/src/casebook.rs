@@ -18,7 +18,9 @@ use fieldvisit_shared::api::{
     PassageView, PhotoView, TimeSpan, VisitRecord,
 };
 use fieldvisit_shared::chronology::{self, ChronologyItem};
-use fieldvisit_shared::records::{self, CaseDoc, Kind, Passage, ReviewStatus, VisitDoc};
+use fieldvisit_shared::records::{
+    self, AnyRecord, CaseDoc, Kind, Passage, ReviewStatus, Said, VisitDoc,
+};
 use fieldvisit_shared::{history, provenance};
 
 use crate::error::{Error, Result};
@@ -331,8 +333,9 @@ fn visit_record(
     })
 }
 
-/// A concern or an assessment as the record shows it, and the rows it adds
-/// to the chronology; `None` when nothing of it has arrived.
+/// A record of the case other than a visit, as the record shows it
+/// ([`Record::summary`]), and the rows it adds to the chronology; `None`
+/// when its kind is not listed so or nothing of it has arrived.
 fn other_record(
     held: &Held<'_>,
     kind: Kind,
@@ -340,127 +343,46 @@ fn other_record(
     heads: Option<&[ChangeHash]>,
     names: &Names,
 ) -> Result<Option<(OtherRecord, Vec<ChronologyRow>)>> {
-    let document_id = held.document_id.to_owned();
-    let row = |at: &str, kind: &str, title: String, by: &str, summary: String| ChronologyRow {
-        at: at.to_owned(),
-        kind: kind.to_owned(),
-        title,
-        by: names.person(by),
-        summary,
-        document_id: Some(document_id.clone()),
-        passage: None,
+    let record = match AnyRecord::read(kind, doc) {
+        Ok(record) => record,
+        Err(e) => return Ok(unreadable(held, kind, doc, &e)),
     };
-    match kind {
-        Kind::Concern => {
-            let c = match records::concern::read_concern(doc) {
-                Ok(c) => c,
-                Err(e) => return Ok(unreadable(held, kind, doc, &e)),
-            };
-            if !c.raised() {
-                return Ok(None);
-            }
-            let (status, status_at) = if c.acknowledged_by.is_empty() {
-                ("Not yet acknowledged by a supervisor".to_owned(), None)
-            } else {
-                (
-                    format!("Acknowledged by {}", names.person(&c.acknowledged_by)),
-                    Some(c.acknowledged_at.clone()),
-                )
-            };
-            let mut rows = vec![row(
-                &c.raised_at,
-                "concern",
-                "Safeguarding concern raised".into(),
-                &c.author,
-                c.who_is_at_risk.as_str().to_owned(),
-            )];
-            if !c.acknowledged_by.is_empty() {
-                rows.push(row(
-                    &c.acknowledged_at,
-                    "concern",
-                    "Safeguarding concern acknowledged".into(),
-                    &c.acknowledged_by,
-                    String::new(),
-                ));
-            }
-            let record = OtherRecord {
-                document_id: document_id.clone(),
-                kind: kind.as_str().to_owned(),
-                title: "Safeguarding concern".into(),
-                at: c.raised_at.clone(),
-                by: names.person(&c.author),
-                status,
-                status_at,
-                passages: passages(held, c.passages(), heads)?,
-            };
-            Ok(Some((record, rows)))
-        }
-        Kind::Capacity => {
-            let a = match records::capacity::read_capacity(doc) {
-                Ok(a) => a,
-                Err(e) => return Ok(unreadable(held, kind, doc, &e)),
-            };
-            let decision = a.decision.as_str().trim().to_owned();
-            let title = if decision.is_empty() {
-                "Capacity assessment".to_owned()
-            } else {
-                format!("Capacity assessment: {decision}")
-            };
-            let stands = records::capacity::completion_stands(doc, &a);
-            let (status, status_at) = match (a.status, a.outcome) {
-                (records::capacity::Status::Complete, Some(outcome)) if stands => (
-                    format!(
-                        "Complete: {}, by {}",
-                        outcome.name(),
-                        names.person(&a.completed_by)
-                    ),
-                    Some(a.completed_at.clone()),
-                ),
-                (records::capacity::Status::Complete, _) => (
-                    format!(
-                        "Completed by {}, then changed beside the completion: needs review",
-                        names.person(&a.completed_by)
-                    ),
-                    Some(a.completed_at.clone()),
-                ),
-                _ => ("In progress".to_owned(), None),
-            };
-            let mut rows = vec![row(
-                &a.created_at,
-                "assessment",
-                "Capacity assessment started".into(),
-                &a.author,
-                decision.clone(),
-            )];
-            for (_, change) in a.history() {
-                let title = match (change.status, change.outcome) {
-                    (records::capacity::Status::Complete, Some(o)) => {
-                        format!("Capacity assessment completed: {}", o.name())
-                    }
-                    _ => "Capacity assessment reopened".to_owned(),
-                };
-                rows.push(row(
-                    &change.at,
-                    "assessment",
-                    title,
-                    &change.by,
-                    change.reason.as_str().to_owned(),
-                ));
-            }
-            let record = OtherRecord {
-                document_id: document_id.clone(),
-                kind: kind.as_str().to_owned(),
-                title,
-                at: a.created_at.clone(),
-                by: names.person(&a.author),
-                status,
-                status_at,
-                passages: passages(held, a.passages(), heads)?,
-            };
-            Ok(Some((record, rows)))
-        }
-        Kind::Case | Kind::Visit => Ok(None),
-    }
+    let Some(summary) = record.summary(doc) else {
+        return Ok(None);
+    };
+    let document_id = held.document_id.to_owned();
+    let rows = summary
+        .events
+        .into_iter()
+        .map(|e| ChronologyRow {
+            at: e.at,
+            kind: e.kind.to_owned(),
+            title: e.title,
+            by: names.person(&e.by),
+            summary: e.summary,
+            document_id: Some(document_id.clone()),
+            passage: None,
+        })
+        .collect();
+    let status = summary
+        .status
+        .iter()
+        .map(|said| match said {
+            Said::Words(words) => words.clone(),
+            Said::Person(id) => names.person(id),
+        })
+        .collect();
+    let shown = OtherRecord {
+        document_id,
+        kind: kind.as_str().to_owned(),
+        title: summary.title,
+        at: summary.at,
+        by: names.person(&summary.by),
+        status,
+        status_at: summary.status_at,
+        passages: passages(held, record.passages(), heads)?,
+    };
+    Ok(Some((shown, rows)))
 }
 
 /// A record the server holds but cannot read (written by a newer version,
@@ -475,15 +397,11 @@ fn unreadable(
     if doc.get_heads().is_empty() {
         return None;
     }
-    let what = match kind {
-        Kind::Concern => "Safeguarding concern",
-        _ => "Capacity assessment",
-    };
     Some((
         OtherRecord {
             document_id: held.document_id.to_owned(),
             kind: kind.as_str().to_owned(),
-            title: format!("{what} this server cannot show"),
+            title: format!("{} this server cannot show", kind.name()),
             at: String::new(),
             by: String::new(),
             status: format!("Kept whole, but not readable here ({why}): a newer server shows it."),

@@ -4,7 +4,9 @@
 use fieldvisit_shared::api::Role;
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::server_actor;
-use fieldvisit_shared::records::{CaseEdit, Communication, PlaceKind, VisitDoc, VisitIndexEntry};
+use fieldvisit_shared::records::{
+    CaseEdit, Communication, Edit, PlaceKind, VisitDoc, VisitIndexEntry,
+};
 use serde::Serialize;
 
 use crate::db::Db;

@@ -286,6 +286,43 @@ impl Practice {
         device
     }
 
+    /// A practice with its server running: where most end-to-end tests
+    /// start (the admin command line adds people and cases while it runs).
+    pub fn serving() -> (Practice, Server) {
+        let practice = Practice::new();
+        let server = Server::start(&practice.data());
+        (practice, server)
+    }
+
+    /// Someone of `role` (under `supervisor`) assigned to the case, with a
+    /// device `device` online and its cases fetched: (person id, device).
+    pub async fn online(
+        &self,
+        server: &Server,
+        name: &str,
+        role: &str,
+        supervisor: Option<&str>,
+        device: &str,
+    ) -> (String, DeviceCore) {
+        let person = self.person(name, role, supervisor);
+        self.assign(&person);
+        let core = self.online_device(server, &person, device).await;
+        (person, core)
+    }
+
+    /// A worker on the case with a phone online: (person id, phone).
+    pub async fn worker_online(&self, server: &Server, name: &str) -> (String, DeviceCore) {
+        self.online(server, name, "worker", None, "phone").await
+    }
+
+    /// A new visit on the case, made on `device`.
+    pub async fn visit(&self, device: &DeviceCore) -> String {
+        device
+            .create_visit(&self.case_id, fieldvisit_shared::records::PlaceKind::Home)
+            .await
+            .expect("a visit made")
+    }
+
     pub fn audit(&self, action: &str) -> Vec<Value> {
         let entries = admin(&self.data(), &["audit", "--action", action]);
         entries

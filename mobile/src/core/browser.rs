@@ -45,7 +45,7 @@ pub async fn install_store() -> Result<(), CoreError> {
     }
     let util = install::<sqlite_wasm_rs::WasmOsCallback>(&RelaxedIdbCfg::default(), true)
         .await
-        .map_err(|e| CoreError::Protocol(format!("the browser's storage is not available: {e}")))?;
+        .map_err(|e| CoreError::Files(format!("the browser's storage is not available: {e}")))?;
     STORE.with(|s| *s.borrow_mut() = Some(util));
     Ok(())
 }
@@ -80,7 +80,7 @@ pub async fn store_durable() {
 pub async fn delete_store() -> Result<(), CoreError> {
     let wait = STORE.with(|s| s.borrow().as_ref().map(|u| u.clear_all()));
     let failed =
-        |e: String| CoreError::Protocol(format!("the browser's storage could not be cleared: {e}"));
+        |e: String| CoreError::Files(format!("the browser's storage could not be cleared: {e}"));
     match wait {
         Some(Ok(wait)) => wait.await.map_err(|e| failed(e.to_string())),
         Some(Err(e)) => Err(failed(e.to_string())),

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fieldvisit_shared::api::PersonSummary;
+use fieldvisit_shared::api::{PersonSummary, RefusalNotice};
 use fieldvisit_shared::provenance;
 use fieldvisit_sqlite_store::SqliteStorage;
 use samod::{BackoffConfig, DialerHandle, DocHandle, DocumentId, PeerId};
@@ -16,6 +16,7 @@ use super::keystore;
 use super::local::{Enrolment, Local};
 use super::outbox::OutboxDriver;
 use super::platform;
+use super::store_files::{delete_everything, delete_store, paths, prepare_store};
 use super::vault::{DataKey, KdfParams, VaultError, WrappedKey};
 
 /// The device core: one per enrolled device and data directory.
@@ -48,10 +49,6 @@ impl std::fmt::Debug for DeviceCore {
     }
 }
 
-pub(super) fn paths(dir: &Path) -> (PathBuf, PathBuf) {
-    (dir.join("device.sqlite"), dir.join("documents.sqlite"))
-}
-
 pub(super) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
@@ -60,20 +57,6 @@ pub(super) fn now() -> String {
 /// adding offline never collide.
 pub(super) fn new_item_id() -> String {
     hex::encode(rand::random::<[u8; 8]>())
-}
-
-/// Natively the store is a folder of SQLite files; in the browser the files
-/// live in IndexedDB through SQLite's VFS, which must be registered first.
-async fn prepare_store(dir: &Path) -> Result<(), CoreError> {
-    #[cfg(not(target_arch = "wasm32"))]
-    std::fs::create_dir_all(dir)
-        .map_err(|e| CoreError::Protocol(format!("cannot create {}: {e}", dir.display())))?;
-    #[cfg(target_arch = "wasm32")]
-    {
-        let _ = dir;
-        super::browser::install_store().await?;
-    }
-    Ok(())
 }
 
 pub(super) fn parse_doc_id(id: &str) -> Result<DocumentId, CoreError> {
@@ -100,7 +83,7 @@ impl DeviceCore {
         prepare_store(dir).await?;
         // A new enrolment starts from nothing: whatever a wipe cut short
         // (or an older enrolment) left here is not carried over.
-        super::devices::delete_store(dir).await?;
+        delete_store(dir).await?;
         let stored = keystore::seal_new(&wrapped.to_bytes()).await?;
         let key = Arc::new(key);
         let local = Local::open(&paths(dir).0)?;
@@ -170,7 +153,7 @@ impl DeviceCore {
     pub async fn discard(dir: &Path) -> Result<(), CoreError> {
         prepare_store(dir).await?;
         let local = Local::open(&paths(dir).0)?;
-        super::devices::delete_everything(dir, &local).await
+        delete_everything(dir, &local).await
     }
 
     async fn start(
@@ -329,14 +312,13 @@ impl DeviceCore {
         let mut notices = Box::pin(handle.ephemera());
         platform::spawn(async move {
             while let Some(bytes) = notices.next().await {
-                let Ok(notice) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+                // Other ephemeral messages (none today) are not refusals.
+                let Ok(notice) = serde_json::from_slice::<RefusalNotice>(&bytes) else {
                     continue;
                 };
-                let Some(reason) = notice["refused"]["message"].as_str() else {
-                    continue;
-                };
-                tracing::warn!(%document_id, %reason, "the server refused changes");
-                if let Err(e) = outbox.changes_refused(&document_id, reason).await {
+                let reason = notice.refused.message;
+                tracing::warn!(%document_id, %reason, code = %notice.refused.code, "the server refused changes");
+                if let Err(e) = outbox.changes_refused(&document_id, &reason).await {
                     tracing::warn!(error = %e, "could not keep a refusal");
                 }
             }
@@ -412,7 +394,7 @@ async fn unwrap_counted(
             let wrong = local.wrong_pin()?;
             platform::store_durable().await;
             if wrong >= WRONG_PINS_BEFORE_WIPE {
-                super::devices::delete_everything(dir, local).await?;
+                delete_everything(dir, local).await?;
                 return Err(CoreError::WipedAfterWrongPins);
             }
             Err(CoreError::WrongPin {

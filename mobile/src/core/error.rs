@@ -10,6 +10,10 @@ pub enum CoreError {
     Server(ErrorBody),
     #[error("the server answered something unexpected: {0}")]
     Protocol(String),
+    /// The device's own files or the browser's storage failed (a folder
+    /// that cannot be made, a store that cannot be deleted).
+    #[error("this device's storage: {0}")]
+    Files(String),
     #[error("no case {0} on this device")]
     UnknownCase(String),
     #[error("the record {0} is not on this device")]

@@ -20,6 +20,7 @@ mod local;
 mod outbox;
 pub mod platform;
 mod records;
+mod store_files;
 mod sync_status;
 pub mod vault;
 

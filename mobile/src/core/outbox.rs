@@ -35,7 +35,21 @@ impl OutboxDriver {
     ) -> Result<Self, CoreError> {
         let mut outbox = Outbox::new();
         for pending in local.pending_registrations()? {
-            let kind = Kind::parse(&pending.kind).unwrap_or(Kind::Visit);
+            let Some(kind) = Kind::parse(&pending.kind) else {
+                // Not a kind this build knows (a store written by a newer
+                // build, then downgraded): kept as it is and said on the
+                // record, never registered as some other kind (a concern
+                // taken for a visit would lose its place at the front).
+                tracing::error!(document = %pending.document_id, kind = %pending.kind, "a record of an unknown kind waits to be registered");
+                local.set_warning(
+                    &pending.document_id,
+                    &format!(
+                        "this record is of a kind this version of the app does not know ({}); it is kept here, unsent, until the app is updated",
+                        pending.kind
+                    ),
+                )?;
+                continue;
+            };
             let document_id = pending.document_id.clone();
             outbox.handle(Event::Made(Record {
                 document_id: document_id.clone(),
@@ -195,4 +209,42 @@ fn transient(code: &str) -> bool {
         code,
         "not_found" | "invalid_json" | "invalid_input" | "conflict" | "forbidden"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::core::vault::DataKey;
+
+    #[test]
+    fn a_record_of_a_kind_this_build_does_not_know_waits_unsent_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Local::open(&dir.path().join("device.sqlite"))
+            .unwrap()
+            .with_key(Arc::new(DataKey::generate()));
+        local
+            .add_record("doc-new", "report", "case-1", "00", false)
+            .unwrap();
+        local
+            .add_record("doc-visit", "visit", "case-1", "00", false)
+            .unwrap();
+        let (share_changed, _) = tokio::sync::watch::channel(0);
+        let api = ApiClient::new("http://127.0.0.1:9", None).unwrap();
+        let holding = Arc::new(AtomicBool::new(false));
+        let driver = OutboxDriver::restore(api, local.clone(), share_changed, holding).unwrap();
+        assert_eq!(
+            driver.waiting(),
+            1,
+            "the visit waits; the unknown kind is not taken for one"
+        );
+        let warning = local.warning("doc-new").unwrap().unwrap_or_default();
+        assert!(warning.contains("(report)"), "{warning}");
+        assert!(
+            local.is_pending_registration("doc-new").unwrap(),
+            "kept for a build that knows its kind"
+        );
+    }
 }

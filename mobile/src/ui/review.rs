@@ -17,7 +17,7 @@ use super::{Core, labels};
 fn me(core: &Core) -> (String, Role) {
     core.read()
         .as_ref()
-        .map(|c| (c.person().id.clone(), c.person().role.clone()))
+        .map(|c| (c.person().id.clone(), c.person().role))
         .unwrap_or((String::new(), Role::Worker))
 }
 

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use autosurgeon::{Hydrate, Reconcile, Text};
 
 use super::{Context, Refusal, SCHEMA_VERSION, valid};
-use crate::api::Role;
+use crate::role::Role;
+use crate::{ValidationError, validate};
 
 /// One case: the person, the people around them, and the index of its visits.
 #[derive(Debug, Clone, PartialEq, Reconcile, Hydrate)]
@@ -136,8 +137,21 @@ pub enum CaseEdit {
     },
 }
 
-impl CaseEdit {
-    pub fn apply(&self, doc: &mut automerge::Automerge) -> Result<(), crate::Error> {
+impl super::Edit for CaseEdit {
+    type Of = CaseDoc;
+
+    /// A device indexes its own records in its case; the rules
+    /// ([`check`]) say which entries and in whose name.
+    fn permitted(
+        &self,
+        _case: &CaseDoc,
+        _doc: &automerge::Automerge,
+        writer: &super::Writer<'_>,
+    ) -> Result<(), Refusal> {
+        may_write(writer)
+    }
+
+    fn apply(&self, doc: &mut automerge::Automerge) -> Result<(), crate::Error> {
         match self {
             CaseEdit::IndexVisit {
                 visit_document_id,
@@ -201,6 +215,18 @@ fn listings<E: PartialEq>(
     Ok(())
 }
 
+/// A practice admin or reviewer reads case records; workers and
+/// supervisors add to them (their visits, records and entries).
+fn may_write(writer: &super::Writer<'_>) -> Result<(), Refusal> {
+    if matches!(writer.role, Role::Admin | Role::Reviewer) {
+        return Err(Refusal::new(
+            "read_only",
+            "a practice admin or reviewer reads case records and does not write them",
+        ));
+    }
+    Ok(())
+}
+
 pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Result<(), Refusal> {
     let Some(before) = before else {
         return Err(Refusal::new(
@@ -208,12 +234,7 @@ pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Res
             "a case is made by the practice admin, not on a device",
         ));
     };
-    if matches!(cx.writer.role, Role::Admin | Role::Reviewer) {
-        return Err(Refusal::new(
-            "read_only",
-            "a practice admin or reviewer reads case records and does not write them",
-        ));
-    }
+    may_write(&cx.writer)?;
     if after.case_id != before.case_id || after.reference != before.reference {
         return Err(Refusal::new(
             "server_field",
@@ -283,7 +304,63 @@ pub fn check(before: &Option<CaseDoc>, after: &CaseDoc, cx: &Context<'_>) -> Res
             ));
         }
     }
-    valid(crate::validate::case(after))
+    valid(problems(after))
+}
+
+/// Every problem with a case document, not just the first.
+pub fn problems(c: &CaseDoc) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let mut check = |r: Result<(), ValidationError>| {
+        if let Err(e) = r {
+            errors.push(e);
+        }
+    };
+    check(validate::id("case_id", &c.case_id));
+    check(validate::label("reference", &c.reference));
+    check(validate::label("person.name", c.person.name.as_str()));
+    check(validate::date(
+        "person.date_of_birth",
+        &c.person.date_of_birth,
+    ));
+    let mut seen = std::collections::HashSet::new();
+    for (visit_id, entry) in &c.visits {
+        if !seen.insert(visit_id) {
+            check(Err(ValidationError::DuplicateId {
+                field: "visits",
+                id: visit_id.clone(),
+            }));
+        }
+        check(validate::timestamp("visits.started_at", &entry.started_at));
+    }
+    errors
+}
+
+impl super::Record for CaseDoc {
+    const KIND: super::Kind = super::Kind::Case;
+    const NAME: &'static str = "Case";
+    const PRIORITY: u8 = 1;
+    const MADE_ON_DEVICES: bool = false;
+    const REGISTERED: &'static str = "case_registered";
+    const SHAPE: &'static super::ops::Shape = &super::ops::CASE;
+    type Edit = CaseEdit;
+
+    fn case_id(&self) -> &str {
+        &self.case_id
+    }
+
+    fn check(
+        before: &Option<Self>,
+        after: &Self,
+        _after_doc: &automerge::Automerge,
+        _new: &std::collections::HashSet<automerge::ChangeHash>,
+        cx: &Context<'_>,
+    ) -> Result<super::Accepted, Refusal> {
+        check(before, after, cx).map(|()| super::Accepted::default())
+    }
+
+    fn passages(&self) -> Vec<super::Passage> {
+        CaseDoc::passages(self)
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 use autosurgeon::{Hydrate, Reconcile, Text};
 
 use super::{Accepted, Context, Refusal, SCHEMA_VERSION, valid};
-use crate::api::Role;
+use crate::role::Role;
 
 string_enum! {
     /// Making Safeguarding Personal: whether the person agrees to a
@@ -155,10 +155,17 @@ pub enum ConcernEdit {
     Acknowledge { by: String, at: String },
 }
 
-impl ConcernEdit {
+impl super::Edit for ConcernEdit {
+    type Of = ConcernDoc;
+
     /// Whether `writer` may make this edit now: the app's check before it
     /// writes, from the same rules as [`check`].
-    pub fn permitted(&self, c: &ConcernDoc, writer: &super::Writer<'_>) -> Result<(), Refusal> {
+    fn permitted(
+        &self,
+        c: &ConcernDoc,
+        _doc: &automerge::Automerge,
+        writer: &super::Writer<'_>,
+    ) -> Result<(), Refusal> {
         match self {
             ConcernEdit::SetText { .. } | ConcernEdit::SetConsent(_) => {
                 author_of(c, writer)?;
@@ -170,15 +177,13 @@ impl ConcernEdit {
                 complete(c)
             }
             ConcernEdit::Acknowledge { by, .. } => {
-                if by != writer.person_id {
-                    return Err(forged(writer, by));
-                }
+                super::signed_as(writer, by)?;
                 may_acknowledge(c, writer)
             }
         }
     }
 
-    pub fn apply(&self, doc: &mut automerge::Automerge) -> Result<(), crate::Error> {
+    fn apply(&self, doc: &mut automerge::Automerge) -> Result<(), crate::Error> {
         use crate::doc::put_at;
         match self {
             ConcernEdit::SetText { text, value } => {
@@ -202,16 +207,6 @@ impl ConcernEdit {
             }
         }
     }
-}
-
-fn forged(writer: &super::Writer<'_>, named: &str) -> Refusal {
-    Refusal::new(
-        "forged_author",
-        format!(
-            "{} can only sign as themselves, not as {named}",
-            writer.person_id
-        ),
-    )
 }
 
 fn author_of(c: &ConcernDoc, writer: &super::Writer<'_>) -> Result<(), Refusal> {
@@ -325,9 +320,7 @@ pub fn check(
     let before = match before {
         Some(before) => before.clone(),
         None => {
-            if after.author != writer.person_id {
-                return Err(forged(writer, &after.author));
-            }
+            super::signed_as(writer, &after.author)?;
             if after.case_id != cx.case_id {
                 return Err(Refusal::new(
                     "wrong_case",
@@ -387,9 +380,7 @@ pub fn check(
     if (&before.acknowledged_by, &before.acknowledged_at)
         != (&after.acknowledged_by, &after.acknowledged_at)
     {
-        if after.acknowledged_by != writer.person_id {
-            return Err(forged(writer, &after.acknowledged_by));
-        }
+        super::signed_as(writer, &after.acknowledged_by)?;
         may_acknowledge(&before, writer)?;
         crate::validate::timestamp("acknowledged_at", &after.acknowledged_at)
             .map_err(|e| Refusal::new("invalid_value", e.to_string()))?;
@@ -409,10 +400,79 @@ pub fn check(
     })
 }
 
+impl super::Record for ConcernDoc {
+    const KIND: super::Kind = super::Kind::Concern;
+    const NAME: &'static str = "Safeguarding concern";
+    /// Before everything, photos included: the practice must hear of it.
+    const PRIORITY: u8 = 0;
+    const MADE_ON_DEVICES: bool = true;
+    const REGISTERED: &'static str = "concern_registered";
+    const SHAPE: &'static super::ops::Shape = &super::ops::CONCERN;
+    type Edit = ConcernEdit;
+
+    fn case_id(&self) -> &str {
+        &self.case_id
+    }
+
+    fn check(
+        before: &Option<Self>,
+        after: &Self,
+        after_doc: &automerge::Automerge,
+        new: &std::collections::HashSet<automerge::ChangeHash>,
+        cx: &Context<'_>,
+    ) -> Result<Accepted, Refusal> {
+        check(before, after, after_doc, new, cx)
+    }
+
+    fn passages(&self) -> Vec<super::Passage> {
+        ConcernDoc::passages(self)
+    }
+
+    /// Listed once raised: a draft is the worker's alone.
+    fn summary(&self, _doc: &automerge::Automerge) -> Option<super::Summary> {
+        use super::{Event, Said};
+        if !self.raised() {
+            return None;
+        }
+        let acknowledged = !self.acknowledged_by.is_empty();
+        let mut events = vec![Event {
+            at: self.raised_at.clone(),
+            kind: "concern",
+            title: "Safeguarding concern raised".into(),
+            by: self.author.clone(),
+            summary: self.who_is_at_risk.as_str().to_owned(),
+        }];
+        if acknowledged {
+            events.push(Event {
+                at: self.acknowledged_at.clone(),
+                kind: "concern",
+                title: "Safeguarding concern acknowledged".into(),
+                by: self.acknowledged_by.clone(),
+                summary: String::new(),
+            });
+        }
+        Some(super::Summary {
+            title: Self::NAME.into(),
+            at: self.raised_at.clone(),
+            by: self.author.clone(),
+            status: if acknowledged {
+                vec![
+                    Said::words("Acknowledged by "),
+                    Said::Person(self.acknowledged_by.clone()),
+                ]
+            } else {
+                vec![Said::words("Not yet acknowledged by a supervisor")]
+            },
+            status_at: acknowledged.then(|| self.acknowledged_at.clone()),
+            events,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::Writer;
+    use crate::records::{Edit, Writer};
 
     const AT: &str = "2026-11-27T10:00:00+00:00";
 
@@ -576,13 +636,15 @@ mod tests {
             role: &Role::Worker,
         };
         let raise = ConcernEdit::Raise { at: AT.into() };
-        raise.permitted(&written(), &w).unwrap();
+        raise
+            .permitted(&written(), &automerge::Automerge::new(), &w)
+            .unwrap();
         raise.apply(&mut doc).unwrap();
         let now = read_concern(&doc).unwrap();
         assert!(now.raised());
         assert_eq!(
             ConcernEdit::SetConsent(Consent::Given)
-                .permitted(&now, &w)
+                .permitted(&now, &automerge::Automerge::new(), &w)
                 .unwrap_err()
                 .code,
             "raised"
@@ -595,7 +657,8 @@ mod tests {
             by: "s-1".into(),
             at: AT.into(),
         };
-        ack.permitted(&now, &s).unwrap();
+        ack.permitted(&now, &automerge::Automerge::new(), &s)
+            .unwrap();
         ack.apply(&mut doc).unwrap();
         assert_eq!(read_concern(&doc).unwrap().acknowledged_by, "s-1");
     }

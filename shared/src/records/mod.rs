@@ -2,9 +2,12 @@
 //! who may change what in which state, and how soon it syncs.
 //!
 //! A case record is one case document and one document per visit, per
-//! safeguarding concern and per mental capacity assessment. Each kind lives
-//! in its own module with its types, its typed edits and its rules; the
-//! automerge mechanics they use are in [`crate::doc`].
+//! safeguarding concern and per mental capacity assessment. Each kind is one
+//! type behind one trait ([`Record`], with its typed edits behind [`Edit`])
+//! in a module of its own (a folder for the big ones: `mod`, `edit`,
+//! `rules`, `tests`), and one line of the `kinds!` declaration below, which
+//! makes [`Kind`] and the dispatch from a kind to its type; the automerge
+//! mechanics they use are in [`crate::doc`].
 //!
 //! The rules are pure functions of the document before and after a batch of
 //! changes and of who wrote the batch. The server runs them on every inbound
@@ -24,38 +27,10 @@ use std::collections::HashSet;
 
 use automerge::{Automerge, ChangeHash};
 
-use crate::api::Role;
+use crate::role::Role;
 
-/// Declares a closed set of values stored as snake_case strings, with the
-/// conversions the API and the UI need.
-macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, autosurgeon::Reconcile,
-                 autosurgeon::Hydrate, serde::Serialize, serde::Deserialize)]
-        pub enum $name {
-            $(#[autosurgeon(rename = $text)] #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            pub fn parse(value: &str) -> Option<Self> {
-                match value { $($text => Some($name::$variant),)+ _ => None }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
+#[macro_use]
+mod kind;
 
 pub mod capacity;
 pub mod case;
@@ -71,6 +46,7 @@ pub use case::{
     read_case,
 };
 pub use concern::ConcernDoc;
+pub use kind::{Edit, Event, ForKind, Record, Said, Summary};
 pub use passage::{Passage, Voice};
 pub use review::{Review, ReviewDecision, ReviewStatus};
 pub use visit::{
@@ -79,39 +55,15 @@ pub use visit::{
     PresentPerson, SignificantEvent, TextField, VisitDoc, VisitEdit, VisitText, read_visit,
 };
 
-/// The schema version this build writes and reads. A reader meets a newer one
-/// with [`crate::Error::NewerSchema`], never a crash.
-pub const SCHEMA_VERSION: u64 = 1;
+pub use crate::doc::SCHEMA_VERSION;
 
-string_enum! {
+kinds! {
     /// What a document is. The server's registry records it when a device
     /// registers the document, and the rules follow from it.
-    Kind {
-        Case => "case", Visit => "visit",
-        Concern => "safeguarding_concern", Capacity => "capacity_assessment",
-    }
-}
-
-impl Kind {
-    /// Lower syncs sooner: what a phone sends first when it comes back
-    /// into signal. A safeguarding concern comes before everything,
-    /// photos included.
-    pub fn priority(self) -> u8 {
-        match self {
-            Kind::Concern => 0,
-            Kind::Case => 1,
-            Kind::Visit | Kind::Capacity => 2,
-        }
-    }
-
-    /// Whether a device makes documents of this kind (and so registers
-    /// them); a case document is made by the practice admin.
-    pub fn made_on_devices(self) -> bool {
-        match self {
-            Kind::Case => false,
-            Kind::Visit | Kind::Concern | Kind::Capacity => true,
-        }
-    }
+    Case => "case": CaseDoc,
+    Visit => "visit": VisitDoc,
+    Concern => "safeguarding_concern": ConcernDoc,
+    Capacity => "capacity_assessment": CapacityDoc,
 }
 
 /// Who wrote a batch of changes: the person behind the device that sent it.
@@ -323,44 +275,39 @@ fn check_batch(
     new: &HashSet<ChangeHash>,
     cx: &Context<'_>,
 ) -> Result<Accepted, Refusal> {
-    match kind {
-        Kind::Case => case::check(
-            &read_before(before)?,
-            &read_after::<CaseDoc>(before, after)?,
-            cx,
-        )
-        .map(|()| Accepted::default()),
-        Kind::Visit => visit::check(
-            &read_before(before)?,
-            &read_after::<VisitDoc>(before, after)?,
-            after,
-            new,
-            cx,
-        ),
-        Kind::Concern => concern::check(
-            &read_before(before)?,
-            &read_after::<ConcernDoc>(before, after)?,
-            after,
-            new,
-            cx,
-        ),
-        Kind::Capacity => capacity::check(
-            &read_before(before)?,
-            &read_after::<CapacityDoc>(before, after)?,
-            after,
-            new,
-            cx,
-        ),
+    struct Batch<'a> {
+        before: &'a Automerge,
+        after: &'a Automerge,
+        new: &'a HashSet<ChangeHash>,
+        cx: &'a Context<'a>,
     }
+    impl ForKind for Batch<'_> {
+        type Out = Result<Accepted, Refusal>;
+        fn run<R: Record>(self) -> Self::Out {
+            R::check(
+                &read_before(self.before)?,
+                &read_after::<R>(self.before, self.after)?,
+                self.after,
+                self.new,
+                self.cx,
+            )
+        }
+    }
+    kind.with(Batch {
+        before,
+        after,
+        new,
+        cx,
+    })
 }
 
 /// The document before the batch, or `None` when the server has nothing
 /// of it yet (the batch creates it).
-fn read_before<T: autosurgeon::Hydrate>(before: &Automerge) -> Result<Option<T>, Refusal> {
+fn read_before<T: Record>(before: &Automerge) -> Result<Option<T>, Refusal> {
     if before.get_heads().is_empty() {
         return Ok(None);
     }
-    crate::doc::read(before).map(Some).map_err(|e| {
+    T::read(before).map(Some).map_err(|e| {
         // What is stored passed these rules; only an older rule set
         // could have let it in. Say so rather than refuse forever.
         Refusal::new(
@@ -371,10 +318,7 @@ fn read_before<T: autosurgeon::Hydrate>(before: &Automerge) -> Result<Option<T>,
 }
 
 /// The document after the batch, as its kind; anything else is refused.
-fn read_after<T: autosurgeon::Hydrate>(
-    before: &Automerge,
-    after: &Automerge,
-) -> Result<T, Refusal> {
+fn read_after<T: Record>(before: &Automerge, after: &Automerge) -> Result<T, Refusal> {
     let schema = crate::doc::check_schema(after).map_err(|e| match e {
         crate::Error::NewerSchema { .. } => Refusal::new("newer_schema", e.to_string()),
         _ => Refusal::new("not_a_record", e.to_string()),
@@ -418,6 +362,22 @@ pub(crate) fn judged_as(
         created_by_writer: &made,
     };
     check(kind, before, after, &new, &cx)
+}
+
+/// Refuses a record, a decision or a mark that names anyone but its
+/// writer: nobody signs, acknowledges, completes or removes in another's
+/// name.
+pub(crate) fn signed_as(writer: &Writer<'_>, named: &str) -> Result<(), Refusal> {
+    if named == writer.person_id {
+        return Ok(());
+    }
+    Err(Refusal::new(
+        "forged_author",
+        format!(
+            "{} can only sign as themselves, not as {named}",
+            writer.person_id
+        ),
+    ))
 }
 
 /// The first validation problem, as a refusal.

@@ -22,7 +22,7 @@ use automerge::legacy::{Key, ObjectId, OpType};
 use automerge::{Automerge, Change, ObjType, Prop, ReadDoc, ScalarValue};
 
 use super::{Kind, Refusal, Writer};
-use crate::api::Role;
+use crate::role::Role;
 
 /// Who may write at a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ const REVIEW: Shape = Record(&[
     ),
 ]);
 
-const VISIT: Shape = Record(&[
+pub(super) const VISIT: Shape = Record(&[
     by(Fixed, "schema", Uint),
     by(Fixed, "case_id", Str),
     by(Fixed, "author", Str),
@@ -201,11 +201,15 @@ const VISIT: Shape = Record(&[
     by(
         Worker,
         "significant",
-        Keyed(&Record(&[f("at", Str), f("summary", Text)])),
+        Keyed(&Record(&[
+            f("at", Str),
+            f("summary", Text),
+            f("marked_by", Me),
+        ])),
     ),
 ]);
 
-const CASE: Shape = Record(&[
+pub(super) const CASE: Shape = Record(&[
     by(Fixed, "schema", Uint),
     by(Fixed, "case_id", Str),
     by(Fixed, "reference", Str),
@@ -256,7 +260,7 @@ const CASE: Shape = Record(&[
     ),
 ]);
 
-const CONCERN: Shape = Record(&[
+pub(super) const CONCERN: Shape = Record(&[
     by(Fixed, "schema", Uint),
     by(Fixed, "case_id", Str),
     by(Fixed, "visit_id", Str),
@@ -275,7 +279,7 @@ const CONCERN: Shape = Record(&[
 const RECORDED: Shape = Maybe(&Record(&[f("value", Str), f("by", Me), f("at", Str)]));
 const PART: Shape = Record(&[f("evidence", Text), f("finding", RECORDED)]);
 
-const CAPACITY: Shape = Record(&[
+pub(super) const CAPACITY: Shape = Record(&[
     by(Fixed, "schema", Uint),
     by(Fixed, "case_id", Str),
     by(Fixed, "visit_id", Str),
@@ -330,16 +334,6 @@ const CAPACITY: Shape = Record(&[
     ),
 ]);
 
-/// The shape of a record of `kind`, from its root.
-pub fn shape(kind: Kind) -> &'static Shape {
-    match kind {
-        Kind::Case => &CASE,
-        Kind::Visit => &VISIT,
-        Kind::Concern => &CONCERN,
-        Kind::Capacity => &CAPACITY,
-    }
-}
-
 /// Checks every op of `changes` (now applied to `before`, giving `after`)
 /// against the shape of `kind` and what `role` may write. Only the change
 /// that makes the record (into an empty `before`, with no dependencies)
@@ -384,7 +378,7 @@ pub fn check(
                     (key, path.clone(), *ty)
                 }
             };
-            let (holder, who, in_entry) = walk(shape(kind), &path)?;
+            let (holder, who, in_entry) = walk(kind.shape(), &path)?;
             let at = describe(&path, &op.key);
             let (target, who) = target(holder, who, obj_type, &op.key, &at)?;
             // Typing: a character of a text that is no one's entry.
@@ -1057,7 +1051,7 @@ mod tests {
         assert_eq!(judged.unwrap_err().code, "not_a_worker");
         let role_of = |path: &[&str]| {
             let props: Vec<Prop> = path.iter().map(|k| Prop::Map((*k).into())).collect();
-            walk(shape(Kind::Visit), &props).map(|(_, who, _)| who)
+            walk(Kind::Visit.shape(), &props).map(|(_, who, _)| who)
         };
         assert_eq!(role_of(&["annotations", "a1"]).unwrap(), Some(Supervisor));
         assert_eq!(role_of(&["review", "decisions"]).unwrap(), Some(Both));

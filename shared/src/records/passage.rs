@@ -273,6 +273,7 @@ mod tests {
             crate::records::SignificantEvent {
                 at: "2026-11-25T09:00:00Z".into(),
                 summary: autosurgeon::Text::with_value("A fall."),
+                marked_by: "w-1".into(),
             },
         );
         let d = crate::doc::new_document(&v, automerge::ActorId::random()).unwrap();

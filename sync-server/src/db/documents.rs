@@ -74,13 +74,7 @@ impl Db {
                 "INSERT INTO documents (document_id, case_id, kind, registered_by_device, registered_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![document_id, case_id, kind.as_str(), device.id, now()],
             )?;
-            let action = match kind {
-                Kind::Case => "case_registered",
-                Kind::Visit => "visit_registered",
-                Kind::Concern => "concern_registered",
-                Kind::Capacity => "assessment_registered",
-            };
-            audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action, document_id: Some(document_id), case_id: Some(case_id), detail: "" })?;
+            audit_tx(&tx, &Audit { device_id: Some(&device.id), person_id: Some(&device.person.id), action: kind.registered(), document_id: Some(document_id), case_id: Some(case_id), detail: "" })?;
             tx.commit()?;
             Ok(true)
         })

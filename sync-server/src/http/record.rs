@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use fieldvisit_shared::api::{Authorship, CaseRecord, SearchHit};
-use fieldvisit_shared::records::{self, Kind};
+use fieldvisit_shared::records::{AnyRecord, Kind};
 use fieldvisit_shared::validate;
 
 use super::{ApiQuery, AppState, AuthDevice};
@@ -142,10 +142,7 @@ async fn authorship(
     let names = names(&state).await?;
     let built = tokio::task::spawn_blocking(move || {
         let passages = match Kind::parse(&kind) {
-            Some(Kind::Case) => records::read_case(&doc)?.passages(),
-            Some(Kind::Visit) => records::read_visit(&doc)?.passages(),
-            Some(Kind::Concern) => records::concern::read_concern(&doc)?.passages(),
-            Some(Kind::Capacity) => records::capacity::read_capacity(&doc)?.passages(),
+            Some(kind) => AnyRecord::read(kind, &doc)?.passages(),
             None => Vec::new(),
         };
         let Some(passage) = passages.into_iter().find(|p| p.key == key) else {

@@ -274,7 +274,7 @@ mod tests {
     use fieldvisit_shared::api::Role;
     use fieldvisit_shared::doc;
     use fieldvisit_shared::provenance::device_actor;
-    use fieldvisit_shared::records::{PlaceKind, TextField, VisitDoc, VisitEdit, Writer};
+    use fieldvisit_shared::records::{Edit, PlaceKind, TextField, VisitDoc, VisitEdit, Writer};
 
     fn judge_as(
         person: &str,

@@ -9,7 +9,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use automerge::{Automerge, ChangeHash};
-use fieldvisit_shared::records::{self, Kind};
+use fieldvisit_shared::records::{AnyRecord, Kind};
 use samod::DocumentId;
 use tokio::sync::mpsc;
 
@@ -140,16 +140,8 @@ impl SyncEngine {
     /// passages in `doc`.
     async fn index(&self, document_id: &str, (kind, case_id): &(Kind, String), doc: &Automerge) {
         let (kind, copy) = (*kind, doc.clone());
-        let read = tokio::task::spawn_blocking(move || match kind {
-            Kind::Case => records::read_case(&copy).map(|c| (c.passages(), Vec::new())),
-            Kind::Visit => records::read_visit(&copy)
-                .map(|v| (v.passages(), v.photos.keys().cloned().collect::<Vec<_>>())),
-            Kind::Concern => {
-                records::concern::read_concern(&copy).map(|c| (c.passages(), Vec::new()))
-            }
-            Kind::Capacity => {
-                records::capacity::read_capacity(&copy).map(|c| (c.passages(), Vec::new()))
-            }
+        let read = tokio::task::spawn_blocking(move || {
+            AnyRecord::read(kind, &copy).map(|r| (r.passages(), r.blobs()))
         });
         let passages = match read.await {
             Ok(passages) => passages,

@@ -96,7 +96,7 @@ pub fn sync_message(sender: &str, target: &str, document_id: &str, data: &[u8]) 
 /// Tells a device that the server refused its changes to `document_id`,
 /// and why: an ephemeral message from the server (samod hands its `data`
 /// to the document's handle), so the device can show the reason on the
-/// record. `data` is JSON: `{"refused": {"code": ..., "message": ...}}`.
+/// record. `data` is a JSON `api::RefusalNotice`: `{"refused": {"code": ..., "message": ...}}`.
 pub fn refusal_notice(
     sender: &str,
     target: &str,
@@ -105,10 +105,14 @@ pub fn refusal_notice(
     count: u64,
     refusal: &fieldvisit_shared::records::Refusal,
 ) -> Vec<u8> {
-    let data = serde_json::json!({
-        "refused": {"code": refusal.code, "message": refusal.message}
-    })
-    .to_string();
+    let notice = fieldvisit_shared::api::RefusalNotice {
+        refused: fieldvisit_shared::api::RefusedChanges {
+            code: refusal.code.to_owned(),
+            message: refusal.message.clone(),
+        },
+    };
+    // A struct of two strings always serialises.
+    let data = serde_json::to_string(&notice).unwrap_or_default();
     let mut e = minicbor::Encoder::new(Vec::new());
     // Writing to a Vec cannot fail.
     let _ = e

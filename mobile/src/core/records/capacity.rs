@@ -12,7 +12,7 @@ use fieldvisit_shared::records::capacity::{
     locate, outcome, read_capacity, since_completion,
 };
 use fieldvisit_shared::records::{
-    Anchored, CaseEdit, CreativeMethod, Kind, RecordIndexEntry, Refusal,
+    Anchored, CaseEdit, CreativeMethod, Edit, Kind, RecordIndexEntry, Refusal,
 };
 
 use crate::core::CoreError;
@@ -64,7 +64,7 @@ impl DeviceCore {
         let assessment = CapacityDoc::new(case_id, visit_id, &me, &created_at);
         // Who may write one is the shared rule's to say (workers, not their
         // supervisors), asked here before anything is made.
-        CapacityEdit::SetMethods(Vec::new()).permitted(&assessment, &[], &self.writer())?;
+        CapacityEdit::SetMethods(Vec::new()).allowed(&assessment, &[], &self.writer())?;
         let case_handle = self.handle(&summary.document_id).await?;
         let record = self
             .make_record(Kind::Capacity, case_id, &assessment, false)
@@ -136,7 +136,7 @@ impl DeviceCore {
                 }
             }
         }
-        self.records_of(case_id, Kind::Capacity, read_capacity, |a| &a.created_at)
+        self.records_of(case_id, |a: &CapacityDoc| &a.created_at)
             .await
     }
 
@@ -148,31 +148,9 @@ impl DeviceCore {
         assessment_id: &str,
         edit: CapacityEdit,
     ) -> Result<(), CoreError> {
-        self.change_assessment(assessment_id, |_, _| Ok(edit))
-            .await?;
+        self.edit(assessment_id, edit).await?;
         platform::store_durable().await;
         Ok(())
-    }
-
-    /// Like [`Self::edit_assessment`], with the edit made from the
-    /// document as it is read inside the write, so that what it is
-    /// computed from cannot change before it is written.
-    async fn change_assessment(
-        &self,
-        assessment_id: &str,
-        make: impl FnOnce(&CapacityDoc, &Automerge) -> Result<CapacityEdit, CoreError>,
-    ) -> Result<CapacityEdit, CoreError> {
-        let handle = self.handle(assessment_id).await?;
-        let writer = self.writer();
-        let edit = handle.with_document(|doc| {
-            let assessment = read_capacity(doc)?;
-            let edit = make(&assessment, doc)?;
-            edit.permitted(&assessment, &conflicts(doc), &writer)?;
-            doc.set_actor(self.actor.clone());
-            edit.apply(doc)?;
-            Ok::<_, CoreError>(edit)
-        })?;
-        Ok(edit)
     }
 
     pub(crate) async fn set_assessment_text(
@@ -186,9 +164,7 @@ impl DeviceCore {
             text,
             value: value.to_owned(),
         };
-        self.change_assessment(assessment_id, |_, _| Ok(edit))
-            .await
-            .map(|_| ())
+        self.edit(assessment_id, edit).await
     }
 
     /// Records (or records again, settling a conflict) this person's
@@ -246,7 +222,7 @@ impl DeviceCore {
         self.settle_drafts_of(assessment_id).await;
         let by = self.enrolment.person.id.clone();
         let edit = self
-            .change_assessment(assessment_id, |assessment, _| {
+            .edit_with(assessment_id, |assessment: &CapacityDoc, _| {
                 Ok(CapacityEdit::Complete {
                     id: new_item_id(),
                     outcome: claim(assessment),
@@ -273,7 +249,7 @@ impl DeviceCore {
             by: self.enrolment.person.id.clone(),
             at: now(),
         };
-        edit.permitted(&view.doc, &view.conflicts, &self.writer())?;
+        edit.allowed(&view.doc, &view.conflicts, &self.writer())?;
         Ok(claimed)
     }
 

@@ -43,8 +43,9 @@ impl DeviceCore {
         let edit = VisitEdit::AddSignificant {
             id: id.clone(),
             at: at.to_owned(),
+            by: self.enrolment.person.id.clone(),
         };
-        self.edit_visit(visit_id, edit).await?;
+        self.edit(visit_id, edit).await?;
         Ok(id)
     }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use fieldvisit_shared::api::CaseSummary;
 use fieldvisit_shared::outbox::Event;
-use fieldvisit_shared::records::{self, CaseDoc, Kind};
+use fieldvisit_shared::records::{self, CaseDoc, Record};
 
 use crate::core::CoreError;
 use crate::core::device::DeviceCore;
@@ -58,21 +58,20 @@ impl DeviceCore {
         Ok(handle.with_document(|doc| records::read_case(doc))?)
     }
 
-    /// The records of `kind` of a case this device holds, drafts included,
-    /// read with `read`, newest first by `made_at`; one not here yet (a
+    /// The records of kind `R` of a case this device holds, drafts
+    /// included, newest first by `made_at`; one not here yet (a
     /// colleague's, still syncing) is left out for now.
-    pub(crate) async fn records_of<T>(
+    pub(crate) async fn records_of<R: Record>(
         &self,
         case_id: &str,
-        kind: Kind,
-        read: fn(&automerge::Automerge) -> Result<T, fieldvisit_shared::Error>,
-        made_at: fn(&T) -> &str,
-    ) -> Result<Vec<(String, T)>, CoreError> {
+        made_at: fn(&R) -> &str,
+    ) -> Result<Vec<(String, R)>, CoreError> {
+        let kind = R::KIND;
         let mut out = Vec::new();
         for id in self.local.records_of_case(case_id, kind.as_str())? {
             let read = match self.handle(&id).await {
                 Ok(handle) => handle
-                    .with_document(|doc| read(doc))
+                    .with_document(|doc| R::read(doc))
                     .map_err(CoreError::from),
                 Err(e) => Err(e),
             };

@@ -8,7 +8,7 @@ use fieldvisit_shared::outbox::{Event, Record};
 use fieldvisit_shared::records::concern::{
     ConcernDoc, ConcernEdit, ConcernText, Consent, read_concern,
 };
-use fieldvisit_shared::records::{CaseEdit, Kind, RecordIndexEntry};
+use fieldvisit_shared::records::{CaseEdit, Edit, Kind, RecordIndexEntry};
 
 use crate::core::CoreError;
 use crate::core::device::{DeviceCore, now};
@@ -88,7 +88,7 @@ impl DeviceCore {
         &self,
         case_id: &str,
     ) -> Result<Vec<(String, ConcernDoc)>, CoreError> {
-        self.records_of(case_id, Kind::Concern, read_concern, |c| &c.created_at)
+        self.records_of(case_id, |c: &ConcernDoc| &c.created_at)
             .await
     }
 
@@ -98,7 +98,7 @@ impl DeviceCore {
         text: ConcernText,
         value: &str,
     ) -> Result<(), CoreError> {
-        self.edit_concern(
+        self.edit(
             concern_id,
             ConcernEdit::SetText {
                 text,
@@ -113,7 +113,7 @@ impl DeviceCore {
         concern_id: &str,
         consent: Consent,
     ) -> Result<(), CoreError> {
-        self.edit_concern(concern_id, ConcernEdit::SetConsent(consent))
+        self.edit(concern_id, ConcernEdit::SetConsent(consent))
             .await?;
         platform::store_durable().await;
         Ok(())
@@ -131,7 +131,7 @@ impl DeviceCore {
             concern.raised_at
         } else {
             let at = now();
-            self.edit_concern(concern_id, ConcernEdit::Raise { at: at.clone() })
+            self.edit(concern_id, ConcernEdit::Raise { at: at.clone() })
                 .await?;
             at
         };
@@ -189,7 +189,7 @@ impl DeviceCore {
 
     /// A supervisor acknowledges a concern, in its document.
     pub async fn acknowledge_concern(&self, concern_id: &str) -> Result<(), CoreError> {
-        self.edit_concern(
+        self.edit(
             concern_id,
             ConcernEdit::Acknowledge {
                 by: self.enrolment.person.id.clone(),
@@ -197,18 +197,6 @@ impl DeviceCore {
             },
         )
         .await
-    }
-
-    async fn edit_concern(&self, concern_id: &str, edit: ConcernEdit) -> Result<(), CoreError> {
-        let handle = self.handle(concern_id).await?;
-        let writer = self.writer();
-        handle.with_document(|doc| {
-            let concern = read_concern(doc)?;
-            edit.permitted(&concern, &writer)?;
-            doc.set_actor(self.actor.clone());
-            edit.apply(doc)?;
-            Ok::<_, CoreError>(())
-        })
     }
 
     /// Where a concern stands on its way to the server.

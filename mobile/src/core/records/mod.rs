@@ -7,6 +7,7 @@ mod capacity;
 mod casebook;
 mod cases;
 mod concerns;
+mod edit;
 mod photos;
 mod review;
 mod texts;

@@ -53,10 +53,10 @@ impl DeviceCore {
         // Refused (a removed photo, a signed-off visit) before its bytes
         // are kept: nothing is left waiting to upload that no record needs.
         let add = VisitEdit::AddPhoto(photo.clone());
-        add.permitted(&visit, &self.writer())?;
+        add.allowed(&visit, &self.writer())?;
         self.local
             .put_blob(&processed.sha256, visit_id, &processed.jpeg, true)?;
-        self.edit_visit(visit_id, add).await?;
+        self.edit(visit_id, add).await?;
         if !caption.is_empty() {
             let text = VisitText::PhotoCaption {
                 sha256: processed.sha256,
@@ -77,7 +77,7 @@ impl DeviceCore {
             by: self.person().id.clone(),
             at: now(),
         };
-        self.edit_visit(visit_id, edit).await?;
+        self.edit(visit_id, edit).await?;
         platform::store_durable().await;
         Ok(())
     }
@@ -246,7 +246,7 @@ impl DeviceCore {
             id: observation_id.to_owned(),
             sha256: photo.sha256.clone(),
         };
-        self.edit_visit(visit_id, edit).await?;
+        self.edit(visit_id, edit).await?;
         platform::store_durable().await;
         Ok(photo)
     }

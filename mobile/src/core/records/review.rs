@@ -36,7 +36,7 @@ impl DeviceCore {
             at: now(),
             comment: comment.to_owned(),
         };
-        self.edit_visit(visit_id, edit).await
+        self.edit(visit_id, edit).await
     }
 
     /// A supervisor's comment on characters `from..to` of a field; returns
@@ -59,7 +59,7 @@ impl DeviceCore {
             author: self.enrolment.person.id.clone(),
             at: now(),
         };
-        self.edit_visit(visit_id, edit).await?;
+        self.edit(visit_id, edit).await?;
         Ok(id)
     }
 
@@ -69,7 +69,7 @@ impl DeviceCore {
             by: self.enrolment.person.id.clone(),
             at: now(),
         };
-        self.edit_visit(visit_id, edit).await
+        self.edit(visit_id, edit).await
     }
 
     /// Words added to a signed-off visit, dated and attributed; returns
@@ -82,7 +82,7 @@ impl DeviceCore {
             at: now(),
             text: text.to_owned(),
         };
-        self.edit_visit(visit_id, edit).await?;
+        self.edit(visit_id, edit).await?;
         Ok(id)
     }
 

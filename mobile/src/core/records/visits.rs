@@ -4,8 +4,8 @@
 use fieldvisit_shared::doc;
 use fieldvisit_shared::outbox::{Event, Record};
 use fieldvisit_shared::records::{
-    self, CaseEdit, Communication, CreativeMethod, Kind, PlaceKind, VisitDoc, VisitEdit,
-    VisitIndexEntry, VisitText, Writer,
+    self, CaseEdit, Communication, CreativeMethod, Edit, Kind, PlaceKind, VisitDoc, VisitEdit,
+    VisitIndexEntry, VisitText,
 };
 use fieldvisit_shared::{provenance, validate};
 use samod::DocumentId;
@@ -118,7 +118,7 @@ impl DeviceCore {
     ) -> Result<(), CoreError> {
         let text = text.into();
         validate::text(text.name(), value)?;
-        self.edit_visit(
+        self.edit(
             visit_id,
             VisitEdit::SetText {
                 text,
@@ -133,14 +133,14 @@ impl DeviceCore {
         visit_id: &str,
         modes: &[Communication],
     ) -> Result<(), CoreError> {
-        self.edit_visit(visit_id, VisitEdit::SetCommunication(modes.to_vec()))
+        self.edit(visit_id, VisitEdit::SetCommunication(modes.to_vec()))
             .await
     }
 
     /// Adds an empty action and returns its id.
     pub async fn add_action(&self, visit_id: &str) -> Result<String, CoreError> {
         let id = new_item_id();
-        self.edit_visit(visit_id, VisitEdit::AddAction { id: id.clone() })
+        self.edit(visit_id, VisitEdit::AddAction { id: id.clone() })
             .await?;
         Ok(id)
     }
@@ -152,7 +152,7 @@ impl DeviceCore {
         done: bool,
     ) -> Result<(), CoreError> {
         let id = action_id.to_owned();
-        self.edit_visit(visit_id, VisitEdit::SetActionDone { id, done })
+        self.edit(visit_id, VisitEdit::SetActionDone { id, done })
             .await
     }
 
@@ -167,7 +167,7 @@ impl DeviceCore {
             id: id.clone(),
             method,
         };
-        self.edit_visit(visit_id, edit).await?;
+        self.edit(visit_id, edit).await?;
         Ok(id)
     }
 
@@ -178,32 +178,8 @@ impl DeviceCore {
         method: CreativeMethod,
     ) -> Result<(), CoreError> {
         let id = observation_id.to_owned();
-        self.edit_visit(visit_id, VisitEdit::SetCreativeMethod { id, method })
+        self.edit(visit_id, VisitEdit::SetCreativeMethod { id, method })
             .await
-    }
-
-    /// Makes one typed edit to a visit, written as this device's actor,
-    /// once the record's rules (the ones the server checks too) allow it
-    /// to this device's person.
-    /// This device's person, as the rules see a writer.
-    pub(crate) fn writer(&self) -> Writer<'_> {
-        let person = &self.enrolment.person;
-        Writer {
-            person_id: &person.id,
-            role: &person.role,
-        }
-    }
-
-    pub async fn edit_visit(&self, visit_id: &str, edit: VisitEdit) -> Result<(), CoreError> {
-        let handle = self.handle(visit_id).await?;
-        let writer = self.writer();
-        handle.with_document(|doc| {
-            let visit = records::read_visit(doc)?;
-            edit.permitted(&visit, &writer)?;
-            doc.set_actor(self.actor.clone());
-            edit.apply(doc)?;
-            Ok::<_, CoreError>(())
-        })
     }
 
     /// Fires whenever the visit changes, here or by sync, so a screen can

@@ -1,0 +1,47 @@
+//! One way to change a record of any kind: read it as merged here, ask its
+//! rules (the ones the server judges by) whether this device's person may
+//! make the edit, and write it as this device's actor, in one step under
+//! samod's lock on the document, so nothing changes in between.
+
+use automerge::Automerge;
+use fieldvisit_shared::records::{Edit, Record, Writer};
+
+use crate::core::CoreError;
+use crate::core::device::DeviceCore;
+
+impl DeviceCore {
+    /// This device's person, as the rules see a writer.
+    pub(crate) fn writer(&self) -> Writer<'_> {
+        let person = &self.enrolment.person;
+        Writer {
+            person_id: &person.id,
+            role: &person.role,
+        }
+    }
+
+    /// Makes one typed edit to the record `record_id` (its kind is the
+    /// edit's), once its rules allow it.
+    pub async fn edit<E: Edit>(&self, record_id: &str, edit: E) -> Result<(), CoreError> {
+        self.edit_with(record_id, |_, _| Ok(edit)).await.map(|_| ())
+    }
+
+    /// Like [`Self::edit`], with the edit made from the record as it is
+    /// read inside the write, so that what it is computed from cannot
+    /// change before it is written. Returns the edit made.
+    pub(crate) async fn edit_with<E: Edit>(
+        &self,
+        record_id: &str,
+        make: impl FnOnce(&E::Of, &Automerge) -> Result<E, CoreError>,
+    ) -> Result<E, CoreError> {
+        let handle = self.handle(record_id).await?;
+        let writer = self.writer();
+        handle.with_document(|doc| {
+            let record = E::Of::read(doc)?;
+            let edit = make(&record, doc)?;
+            edit.permitted(&record, doc, &writer)?;
+            doc.set_actor(self.actor.clone());
+            edit.apply(doc)?;
+            Ok::<_, CoreError>(edit)
+        })
+    }
+}
