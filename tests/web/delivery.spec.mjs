@@ -1,12 +1,12 @@
 // How the app reaches a phone: compressed on the wire. The server sends the
 // brotli (or gzip) copy build-web made when the browser accepts it, with
 // the right Content-Encoding, and the file itself to anything that does not.
-import { test, expect } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { get } from 'node:http';
 import { statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startPractice, waitForOfflineShell } from './support.mjs';
+import { test, waitForOfflineShell } from './support.mjs';
 import { startLink } from './link.mjs';
 
 const webDir = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'target/web');
@@ -27,29 +27,23 @@ function fetchRaw(url, acceptEncoding) {
   });
 }
 
-test('the app is sent compressed to a browser that accepts it, and whole to one that does not', async () => {
-  const practice = await startPractice();
-  try {
-    const raw = statSync(join(webDir, 'fieldvisit_bg.wasm')).size;
-    const url = `${practice.server.url}/fieldvisit_bg.wasm`;
-    const br = await fetchRaw(url, 'gzip, deflate, br');
-    expect(br).toMatchObject({ status: 200, encoding: 'br' });
-    expect(br.bytes).toBeLessThan(raw / 2);
-    const gz = await fetchRaw(url, 'gzip');
-    expect(gz).toMatchObject({ status: 200, encoding: 'gzip' });
-    expect(gz.bytes).toBeLessThan(raw / 2);
-    const plain = await fetchRaw(url, 'identity');
-    expect(plain).toMatchObject({ status: 200, encoding: 'identity', bytes: raw });
-    // The page itself, and a route the app handles (served index.html).
-    expect((await fetchRaw(`${practice.server.url}/`, 'br')).encoding).toBe('br');
-    expect((await fetchRaw(`${practice.server.url}/fieldvisit.js`, 'br')).encoding).toBe('br');
-  } finally {
-    await practice.cleanup();
-  }
+test('the app is sent compressed to a browser that accepts it, and whole to one that does not', async ({ practice }) => {
+  const raw = statSync(join(webDir, 'fieldvisit_bg.wasm')).size;
+  const url = `${practice.server.url}/fieldvisit_bg.wasm`;
+  const br = await fetchRaw(url, 'gzip, deflate, br');
+  expect(br).toMatchObject({ status: 200, encoding: 'br' });
+  expect(br.bytes).toBeLessThan(raw / 2);
+  const gz = await fetchRaw(url, 'gzip');
+  expect(gz).toMatchObject({ status: 200, encoding: 'gzip' });
+  expect(gz.bytes).toBeLessThan(raw / 2);
+  const plain = await fetchRaw(url, 'identity');
+  expect(plain).toMatchObject({ status: 200, encoding: 'identity', bytes: raw });
+  // The page itself, and a route the app handles (served index.html).
+  expect((await fetchRaw(`${practice.server.url}/`, 'br')).encoding).toBe('br');
+  expect((await fetchRaw(`${practice.server.url}/fieldvisit.js`, 'br')).encoding).toBe('br');
 });
 
-test('a first visit downloads the app once: the service worker fills its cache from what the page fetched', async ({ browser }) => {
-  const practice = await startPractice();
+test('a first visit downloads the app once: the service worker fills its cache from what the page fetched', async ({ browser, practice }) => {
   const link = await startLink(practice.server.url);
   try {
     // Kept by the browser, asked about again before each use.
@@ -77,6 +71,5 @@ test('a first visit downloads the app once: the service worker fills its cache f
     await context.close();
   } finally {
     await link.close();
-    await practice.cleanup();
   }
 });

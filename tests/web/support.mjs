@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { expect, chromium } from '@playwright/test';
+import { test as base, expect, chromium } from '@playwright/test';
 import { chromiumArgs, phone } from './playwright.config.mjs';
 import AxeBuilder from '@axe-core/playwright';
 
@@ -26,6 +26,44 @@ export function admin(data, args) {
   const out = execFileSync(serverBin, ['admin', '--data', data, '--json', ...args], { encoding: 'utf8' });
   return JSON.parse(out);
 }
+
+/** Every test's scene: `practice`, a practice with one case and its server
+ * serving the built app (stopped, and its folder deleted, however the test
+ * ends); `profile`, a folder for a browser profile a test launches itself
+ * (deleted after); `signedIn(personId, { clock })`, a new phone signed in as
+ * that person, as `{ context, page, noErrors }` (`noErrors()` fails the test
+ * on anything thrown in its page; `clock`: the page's clock installed
+ * first, for tests that move time). */
+export const test = base.extend({
+  // eslint-disable-next-line no-empty-pattern
+  practice: async ({}, use) => {
+    const practice = await startPractice();
+    try {
+      await use(practice);
+    } finally {
+      await practice.cleanup();
+    }
+  },
+  signedIn: async ({ browser, practice }, use) => {
+    await use(async (personId, { clock = false } = {}) => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      if (clock) await page.clock.install();
+      const noErrors = watchForErrors(page);
+      await signIn(page, practice.server.url, practice.code(personId));
+      return { context, page, noErrors };
+    });
+  },
+  // eslint-disable-next-line no-empty-pattern
+  profile: async ({}, use) => {
+    const profile = mkdtempSync(join(tmpdir(), 'fieldvisit-profile-'));
+    try {
+      await use(profile);
+    } finally {
+      rmSync(profile, { recursive: true, force: true });
+    }
+  },
+});
 
 /** A practice with one case, and the server serving the built app. */
 export async function startPractice() {
