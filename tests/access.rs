@@ -3,6 +3,7 @@
 use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually};
 use fieldvisit_mobile::core::TextOf;
+use fieldvisit_shared::records::VisitDoc;
 use fieldvisit_shared::records::concern::{ConcernText, Consent};
 use fieldvisit_shared::records::{PlaceKind, TextField};
 
@@ -234,11 +235,11 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
     colleague.refresh_cases().await.unwrap();
     control.refresh_cases().await.unwrap();
     eventually("the colleague to have the visit", || async {
-        matches!(colleague.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
+        matches!(colleague.read::<VisitDoc>(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
     })
     .await;
     eventually("the control to have the visit", || async {
-        matches!(control.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
+        matches!(control.read::<VisitDoc>(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both.")
     })
     .await;
 
@@ -256,12 +257,17 @@ async fn access_follows_assignments_on_open_connections_within_a_second() {
     // The positive control: the edit went out to the case's devices (a
     // slow server would fail here, not pass below); then a moment more.
     eventually("the control to have the edit", || async {
-        matches!(control.visit(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both. Not by Ash.")
+        matches!(control.read::<VisitDoc>(&visit).await, Ok(v) if v.observations.as_str() == "Seen by both. Not by Ash.")
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(
-        colleague.visit(&visit).await.unwrap().observations.as_str(),
+        colleague
+            .read::<VisitDoc>(&visit)
+            .await
+            .unwrap()
+            .observations
+            .as_str(),
         "Seen by both.",
         "an unassigned device must not receive later edits"
     );
@@ -374,7 +380,7 @@ async fn registration_race_a_colleague_cannot_claim_a_new_visit_and_learns_nothi
     owner.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     let colleague = practice.online_device(&server, &colm, "colleague").await;
     let at_server = colleague
-        .visit(&visit)
+        .read::<VisitDoc>(&visit)
         .await
         .expect("the owner's visit reached the server, in the owner's case");
     assert_eq!(at_server.case_id, practice.case_id);

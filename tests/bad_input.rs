@@ -3,6 +3,7 @@
 
 use fieldvisit_e2e::raw::{self, RawPeer, client};
 use fieldvisit_e2e::{Practice, Server, still_serving};
+use fieldvisit_shared::records::VisitDoc;
 
 async fn error_of(resp: reqwest::Response) -> (u16, String, String) {
     let status = resp.status().as_u16();
@@ -51,7 +52,7 @@ async fn bad_sync_messages_close_only_their_own_connection() {
     still_serving(&good, &visit, "after an oversized message").await;
 
     // Nothing of it reached the record.
-    let v = good.visit(&visit).await.unwrap();
+    let v = good.read::<VisitDoc>(&visit).await.unwrap();
     assert_eq!(v.observations.as_str(), "after an oversized message");
     assert_eq!(practice.audit("malformed_message").len(), 2);
     assert_eq!(practice.audit("message_too_large").len(), 1);

@@ -12,6 +12,7 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_mobile::core::TextOf;
 use fieldvisit_shared::provenance::device_actor;
+use fieldvisit_shared::records::capacity::CapacityDoc;
 use fieldvisit_shared::records::capacity::{
     CapacityEdit, CapacityText, ChangedSinceCompletion, Finding, FindingConflict, Outcome, Part,
     Status, read_capacity,
@@ -194,7 +195,7 @@ async fn two_assessors_offline_merge_and_a_conflicting_finding_holds_completion_
     .await;
 
     for (who, device) in [("Alex", &a), ("Sam", &b)] {
-        let merged = device.assessment(&id).await.unwrap();
+        let merged = device.read::<CapacityDoc>(&id).await.unwrap();
         assert_eq!(
             merged.test.use_or_weigh.evidence.as_str(),
             "She could not weigh the cost against staying.",
@@ -304,7 +305,7 @@ async fn two_assessors_offline_merge_and_a_conflicting_finding_holds_completion_
         .unwrap();
     b.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     eventually("the reopening to reach Alex", || async {
-        a.assessment(&id)
+        a.read::<CapacityDoc>(&id)
             .await
             .is_ok_and(|d| d.status == Status::InProgress && d.history.len() == 2)
     })
@@ -404,7 +405,7 @@ async fn a_completion_contradicting_the_findings_is_refused_in_the_app_and_by_th
         fresh.document_heads(&id).await.ok() == Some(heads.clone())
     })
     .await;
-    let stored = fresh.assessment(&id).await.unwrap();
+    let stored = fresh.read::<CapacityDoc>(&id).await.unwrap();
     assert_eq!(stored.status, Status::InProgress);
     assert_eq!(stored.outcome, None);
     assert!(stored.history.is_empty());
@@ -418,7 +419,7 @@ async fn a_completion_contradicting_the_findings_is_refused_in_the_app_and_by_th
     a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     eventually("the honest completion to reach the fresh phone", || async {
         fresh
-            .assessment(&id)
+            .read::<CapacityDoc>(&id)
             .await
             .is_ok_and(|d| d.outcome == Some(Outcome::HasCapacity))
     })

@@ -11,6 +11,7 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, admin, eventually, str_of};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_mobile::core::{AlertEvent, Delivery, TextOf};
 use fieldvisit_shared::api::ConcernWebhook;
+use fieldvisit_shared::records::concern::ConcernDoc;
 use fieldvisit_shared::records::concern::{ConcernText, Consent};
 use futures::StreamExt;
 use serde_json::Value;
@@ -296,7 +297,10 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     // The supervisor acknowledges it; the worker's phone shows who and when.
     let supervisor = practice.online_device(&server, &sam, "supervisor-2").await;
     eventually("the concern on the supervisor's device", || async {
-        supervisor.concern(&concern).await.is_ok_and(|c| c.raised())
+        supervisor
+            .read::<ConcernDoc>(&concern)
+            .await
+            .is_ok_and(|c| c.raised())
     })
     .await;
     supervisor.acknowledge_concern(&concern).await.unwrap();
@@ -306,7 +310,7 @@ async fn a_concern_raised_offline_goes_first_alerts_the_supervisor_and_reaches_t
     let tablet = practice.online_device(&server, &alex, "tablet").await;
     eventually("the acknowledgement on the worker's tablet", || async {
         tablet
-            .concern(&concern)
+            .read::<ConcernDoc>(&concern)
             .await
             .is_ok_and(|c| c.acknowledged_by == sam)
     })

@@ -8,6 +8,7 @@ use fieldvisit_e2e::{PIN, Practice, SYNC_TIMEOUT, Server, admin, eventually};
 use fieldvisit_mobile::CoreError;
 use fieldvisit_shared::api::WipeReason;
 use fieldvisit_shared::records::TextField;
+use fieldvisit_shared::records::VisitDoc;
 use serde_json::Value;
 
 fn devices_of(practice: &Practice, person: &str) -> Vec<Value> {
@@ -77,7 +78,10 @@ async fn a_revoked_phone_hears_it_on_contact_and_its_wipe_leaves_nothing() {
         .revoke_device_of(&wren, ashs.device_id(), PIN)
         .await
         .unwrap_err();
-    assert_eq!(refused.server_code(), Some("not_found"));
+    assert_eq!(
+        refused.server_code(),
+        Some(fieldvisit_shared::api::ErrorCode::NotFound)
+    );
     // Whoever holds the unlocked tablet needs the PIN too: a wrong one
     // revokes nothing and counts as at unlock; the right one resets it.
     for left in [4, 3] {
@@ -281,7 +285,12 @@ async fn a_copy_of_the_phones_files_without_the_pin_reveals_no_case_text() {
         .unwrap()
         .expect("enrolled");
     assert_eq!(
-        phone.visit(&visit).await.unwrap().observations.as_str(),
+        phone
+            .read::<VisitDoc>(&visit)
+            .await
+            .unwrap()
+            .observations
+            .as_str(),
         sentence
     );
 }

@@ -8,6 +8,7 @@ use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, Server};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
+use fieldvisit_shared::records::VisitDoc;
 use fieldvisit_shared::records::{CaseEdit, Edit, VisitIndexEntry};
 
 /// The changes `doc` has that `base` lacks, in order.
@@ -384,7 +385,7 @@ async fn what_hydration_does_not_read_is_refused_op_by_op_and_never_shared() {
         .await;
     fieldvisit_e2e::eventually("the honest edit on the phone", || async {
         phone
-            .visit(&visit)
+            .read::<VisitDoc>(&visit)
             .await
             .is_ok_and(|v| v.observations.as_str().contains("made tea"))
     })

@@ -12,6 +12,7 @@ use fieldvisit_sync_server::sync::payload::samples;
 use futures::{SinkExt, StreamExt};
 
 use fieldvisit_e2e::raw::request_data;
+use fieldvisit_shared::records::VisitDoc;
 
 /// Two workers on two cases: the first (who also has a raw peer) and a
 /// colleague on the same case, and a third person on another case, each
@@ -384,7 +385,7 @@ async fn a_full_disk_acknowledges_nothing_and_loses_nothing() {
     late.go_online().unwrap();
     late.refresh_cases().await.unwrap();
     eventually("the whole text on a new phone", || async {
-        matches!(late.visit(&visit).await, Ok(v) if v.observations.as_str() == text)
+        matches!(late.read::<VisitDoc>(&visit).await, Ok(v) if v.observations.as_str() == text)
     })
     .await;
     writer.close().await;
@@ -433,7 +434,7 @@ async fn idle_documents_leave_memory_and_load_again_when_needed() {
             format!("Visit {n}.")
         };
         eventually("the reader to have every visit", || async {
-            matches!(reader.visit(visit).await, Ok(v) if v.observations.as_str() == expected)
+            matches!(reader.read::<VisitDoc>(visit).await, Ok(v) if v.observations.as_str() == expected)
         })
         .await;
     }

@@ -9,6 +9,7 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::api::BlobUpload;
 use fieldvisit_shared::photo;
+use fieldvisit_shared::records::VisitDoc;
 use fieldvisit_shared::records::{Edit, PhotoRef, PlaceKind, VisitEdit};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -381,7 +382,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
         .add_creative_photo(&visit, &drawing, &fixture("small-upright.webp"))
         .await
         .unwrap();
-    let v = phone.visit(&visit).await.unwrap();
+    let v = phone.read::<VisitDoc>(&visit).await.unwrap();
     assert_eq!(v.creative[&drawing].photos, vec![of_drawing.sha256.clone()]);
     let states = phone.photo_states().unwrap();
     assert_eq!(states.len(), 2);
@@ -400,7 +401,7 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     let colleague = practice.online_device(&server, &ash, "colleague").await;
     fieldvisit_e2e::eventually("the words on the colleague's phone", || async {
-        colleague.visit(&visit).await.is_ok_and(|v| {
+        colleague.read::<VisitDoc>(&visit).await.is_ok_and(|v| {
             v.observations.as_str().contains("garden she planted")
                 && v.photos
                     .get(&added.sha256)
@@ -443,19 +444,22 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
 
     // The same picture picked again is the same photo, not a second one
     // (nor a change the server would refuse).
-    let photos = phone.visit(&visit).await.unwrap().photos.len();
+    let photos = phone.read::<VisitDoc>(&visit).await.unwrap().photos.len();
     let again = phone.add_photo(&visit, &original, "").await.unwrap();
     assert_eq!(
         (&again.sha256, &again.captured_at),
         (&added.sha256, &added.captured_at)
     );
-    assert_eq!(phone.visit(&visit).await.unwrap().photos.len(), photos);
+    assert_eq!(
+        phone.read::<VisitDoc>(&visit).await.unwrap().photos.len(),
+        photos
+    );
 
     // Removing it is recorded and attributed, not silent.
     phone.remove_photo(&visit, &added.sha256).await.unwrap();
     phone.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     fieldvisit_e2e::eventually("the removal on the colleague's phone", || async {
-        colleague.visit(&visit).await.is_ok_and(|v| {
+        colleague.read::<VisitDoc>(&visit).await.is_ok_and(|v| {
             v.photos
                 .get(&added.sha256)
                 .is_some_and(|p| p.removed_by == wren && !p.removed_at.is_empty())
@@ -465,5 +469,8 @@ async fn a_photo_taken_offline_follows_the_words_and_reaches_a_colleague() {
     // And it stays removed: picked again, the app says so.
     let refused = phone.add_photo(&visit, &original, "").await.unwrap_err();
     assert!(refused.to_string().contains("removed"), "{refused}");
-    assert_eq!(phone.visit(&visit).await.unwrap().photos.len(), photos);
+    assert_eq!(
+        phone.read::<VisitDoc>(&visit).await.unwrap().photos.len(),
+        photos
+    );
 }

@@ -11,6 +11,7 @@ use fieldvisit_shared::api::{AuditFilter, CaseRecord};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::history::Since;
 use fieldvisit_shared::provenance::device_actor;
+use fieldvisit_shared::records::VisitDoc;
 use fieldvisit_shared::records::{PlaceKind, TextField};
 
 fn observations(record: &CaseRecord, visit: &str) -> fieldvisit_shared::api::PassageView {
@@ -125,7 +126,7 @@ async fn the_case_record_attributes_dates_and_finds_words_only_for_those_who_may
     let ash_phone = practice.online_device(&server, &ash, "ash").await;
     eventually("Wren's visit to reach Ash", || async {
         ash_phone
-            .visit(&visit)
+            .read::<VisitDoc>(&visit)
             .await
             .is_ok_and(|v| v.observations.as_str().contains("daughter"))
     })

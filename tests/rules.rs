@@ -8,6 +8,7 @@ use fieldvisit_e2e::raw::{self, RawPeer};
 use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, still_serving};
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
+use fieldvisit_shared::records::VisitDoc;
 use fieldvisit_shared::records::{
     CaseEdit, Edit, ReviewStatus, TextField, VisitIndexEntry, read_visit,
 };
@@ -49,7 +50,7 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
     let supervisor = practice.online_device(&server, &sam, "supervisor").await;
     fieldvisit_e2e::eventually("the submitted visit to reach the supervisor", || async {
         supervisor
-            .visit(&closed)
+            .read::<VisitDoc>(&closed)
             .await
             .is_ok_and(|v| v.review.status == ReviewStatus::Submitted)
     })
@@ -78,7 +79,7 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
     let visit_doc = fetch(visit.clone()).await;
     fieldvisit_e2e::eventually("the sign-off to reach the reader", || async {
         reader
-            .visit(&closed)
+            .read::<VisitDoc>(&closed)
             .await
             .is_ok_and(|v| v.review.status == ReviewStatus::SignedOff)
     })
@@ -235,7 +236,7 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
         .await;
     fieldvisit_e2e::eventually("the allowed edit from the same connection", || async {
         owner
-            .visit(&visit)
+            .read::<VisitDoc>(&visit)
             .await
             .is_ok_and(|v| v.observations.as_str().contains("Morgan."))
     })
@@ -250,11 +251,11 @@ async fn a_hand_made_peer_breaking_a_records_rules_is_refused_audited_and_never_
         "no forged listing: {:?}",
         case.visits.keys()
     );
-    let v = owner.visit(&visit).await.unwrap();
+    let v = owner.read::<VisitDoc>(&visit).await.unwrap();
     assert_eq!(v.author, wren);
     assert_eq!(v.review.status, ReviewStatus::Draft);
     assert!(!v.observations.as_str().contains("Not my words"));
-    let c = owner.visit(&closed).await.unwrap();
+    let c = owner.read::<VisitDoc>(&closed).await.unwrap();
     assert_eq!(c.analysis.as_str(), "She wants to stay.");
 
     // Records hold ids; the app shows names of the people on its cases.

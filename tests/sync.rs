@@ -7,6 +7,7 @@ use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_shared::doc;
 use fieldvisit_shared::provenance::device_actor;
+use fieldvisit_shared::records::VisitDoc;
 use fieldvisit_shared::records::{PlaceKind, TextField};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,7 +32,7 @@ async fn two_offline_devices_merge_every_character() {
         .unwrap();
     a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
     b.refresh_cases().await.unwrap();
-    let seen = b.visit(&visit).await.unwrap();
+    let seen = b.read::<VisitDoc>(&visit).await.unwrap();
     assert_eq!(seen.observations.as_str(), "The kitchen was tidy.");
 
     // Both offline: each writes its own section and both edit one sentence.
@@ -80,8 +81,8 @@ async fn two_offline_devices_merge_every_character() {
     })
     .await;
 
-    let on_a = a.visit(&visit).await.unwrap();
-    let on_b = b.visit(&visit).await.unwrap();
+    let on_a = a.read::<VisitDoc>(&visit).await.unwrap();
+    let on_b = b.read::<VisitDoc>(&visit).await.unwrap();
     assert_eq!(on_a, on_b);
     assert_eq!(
         on_a.own_words.text.as_str(),
@@ -103,7 +104,7 @@ async fn two_offline_devices_merge_every_character() {
         c.document_heads(&visit).await.ok() == Some(a.document_heads(&visit).await.unwrap())
     })
     .await;
-    assert_eq!(c.visit(&visit).await.unwrap(), on_a);
+    assert_eq!(c.read::<VisitDoc>(&visit).await.unwrap(), on_a);
     a.close().await;
     b.close().await;
     c.close().await;
@@ -139,7 +140,14 @@ async fn kill_9_after_acknowledgement_loses_nothing() {
         b.document_heads(&visit).await.ok() == Some(heads.clone())
     })
     .await;
-    assert_eq!(b.visit(&visit).await.unwrap().observations.as_str(), words);
+    assert_eq!(
+        b.read::<VisitDoc>(&visit)
+            .await
+            .unwrap()
+            .observations
+            .as_str(),
+        words
+    );
     b.close().await;
 }
 
@@ -171,7 +179,7 @@ async fn many_visits_created_online_in_a_row_all_reach_the_server() {
     for (n, visit) in visits.iter().enumerate() {
         let expected = format!("Visit {n}.");
         fieldvisit_e2e::eventually(&format!("visit {n} on the tablet"), || async {
-            matches!(tablet.visit(visit).await, Ok(v) if v.observations.as_str() == expected)
+            matches!(tablet.read::<VisitDoc>(visit).await, Ok(v) if v.observations.as_str() == expected)
         })
         .await;
     }
@@ -226,7 +234,13 @@ async fn a_change_the_device_left_out_is_asked_for_and_nothing_is_lost() {
 
     // All three are taken: the phone gets them from the server.
     eventually("the tablet's words to reach the phone", || async {
-        phone.visit(&visit).await.unwrap().observations.as_str() == "The garden was overgrown."
+        phone
+            .read::<VisitDoc>(&visit)
+            .await
+            .unwrap()
+            .observations
+            .as_str()
+            == "The garden was overgrown."
     })
     .await;
     assert_eq!(
@@ -274,7 +288,11 @@ async fn a_message_many_times_the_socket_read_buffer_arrives_whole() {
     })
     .await;
     assert_eq!(
-        b.visit(&visit).await.unwrap().observations.as_str(),
+        b.read::<VisitDoc>(&visit)
+            .await
+            .unwrap()
+            .observations
+            .as_str(),
         passage
     );
     a.close().await;

@@ -57,7 +57,7 @@ fn main() {
         let original = fixture(name);
         let code = photo::process(&original).unwrap_err().code();
         let t = time_median(20, || photo::process(&original).unwrap_err());
-        refused.row(vec![name.into(), code.into(), ms(t)]);
+        refused.row(vec![name.into(), code.as_str().into(), ms(t)]);
     }
     println!("{}", refused.render());
 }

@@ -8,7 +8,12 @@ use serde::{Deserialize, Serialize};
 /// in [`PROTOCOL_HEADER`], and the server refuses any other version with a
 /// message that says which side to update. Raise it whenever an app built
 /// before a change would have its work refused by the server.
-pub const PROTOCOL_VERSION: u32 = 2;
+///
+/// 3: every change of a message that is more than typing is judged on its
+/// own, so a photo's removal and an annotation's resolution are one change
+/// each (an app of 2 wrote two, and the first alone is refused); a
+/// significant event names who marked it.
+pub const PROTOCOL_VERSION: u32 = 3;
 pub const PROTOCOL_HEADER: &str = "fieldvisit-protocol";
 
 /// The sync server's samod peer id; devices bind their connection to it.
@@ -17,8 +22,43 @@ pub const SERVER_PEER_ID: &str = "fieldvisit-sync-server";
 /// Every HTTP error: a stable code for programs, a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// An [`ErrorCode`] as its string (a string, so that an app meets a
+    /// code from a newer server as unknown rather than as a broken body).
     pub error: String,
     pub message: String,
+}
+
+impl ErrorBody {
+    /// The code, when this build knows it.
+    pub fn code(&self) -> Option<ErrorCode> {
+        ErrorCode::parse(&self.error)
+    }
+}
+
+string_enum! {
+    /// Every code the server answers an HTTP request with: the server
+    /// writes them and the app matches on them from this one list, never
+    /// as strings.
+    ErrorCode {
+        InvalidJson => "invalid_json", InvalidInput => "invalid_input",
+        BadQuery => "bad_query", BadTime => "bad_time", BadWidth => "bad_width",
+        BeforeReceipts => "before_receipts", MissingPassage => "missing_passage",
+        BadPassage => "bad_passage", BadUpload => "bad_upload", WrongHash => "wrong_hash",
+        MissingToken => "missing_token", UnknownToken => "unknown_token",
+        DeviceRevoked => "device_revoked", MissingTicket => "missing_ticket",
+        InvalidTicket => "invalid_ticket", NotWebsocket => "not_websocket",
+        InvalidEnrolmentCode => "invalid_enrolment_code", Forbidden => "forbidden",
+        NotFound => "not_found", Conflict => "conflict",
+        UnsupportedBackend => "unsupported_backend", Stopped => "stopped",
+        TooMany => "too_many", RateLimited => "rate_limited",
+        UpdateServer => "update_server", UpdateApp => "update_app",
+        UploadOffset => "upload_offset", StorageUnavailable => "storage_unavailable",
+        Internal => "internal",
+        NotAnImage => "not_an_image", TooLarge => "too_large",
+        TooManyPixels => "too_many_pixels", Truncated => "truncated",
+        CorruptImage => "corrupt_image", BrowserCannotMakePhotos => "browser_cannot_make_photos",
+        NotJpeg => "not_jpeg", HasMetadata => "has_metadata", NotScaledDown => "not_scaled_down",
+    }
 }
 
 pub use crate::role::Role;

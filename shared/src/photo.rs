@@ -10,6 +10,8 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::api::ErrorCode;
+
 #[cfg(feature = "decode")]
 mod pixels;
 #[cfg(feature = "decode")]
@@ -61,17 +63,17 @@ pub enum PhotoError {
 
 impl PhotoError {
     /// Stable, snake_case: for the API and the logs.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            PhotoError::NotAnImage => "not_an_image",
-            PhotoError::TooManyBytes { .. } => "too_large",
-            PhotoError::TooLarge { .. } => "too_many_pixels",
-            PhotoError::Truncated => "truncated",
-            PhotoError::Corrupt(_) => "corrupt_image",
-            PhotoError::BrowserCannot(_) => "browser_cannot_make_photos",
-            PhotoError::NotJpeg => "not_jpeg",
-            PhotoError::HasMetadata(_) => "has_metadata",
-            PhotoError::NotScaledDown { .. } => "not_scaled_down",
+            PhotoError::NotAnImage => ErrorCode::NotAnImage,
+            PhotoError::TooManyBytes { .. } => ErrorCode::TooLarge,
+            PhotoError::TooLarge { .. } => ErrorCode::TooManyPixels,
+            PhotoError::Truncated => ErrorCode::Truncated,
+            PhotoError::Corrupt(_) => ErrorCode::CorruptImage,
+            PhotoError::BrowserCannot(_) => ErrorCode::BrowserCannotMakePhotos,
+            PhotoError::NotJpeg => ErrorCode::NotJpeg,
+            PhotoError::HasMetadata(_) => ErrorCode::HasMetadata,
+            PhotoError::NotScaledDown { .. } => ErrorCode::NotScaledDown,
         }
     }
 }

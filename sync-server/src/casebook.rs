@@ -10,6 +10,7 @@
 //! device's claim; what the practice's record said on a day is what the
 //! server had.
 
+use fieldvisit_shared::api::ErrorCode;
 use std::collections::HashMap;
 
 use automerge::{ActorId, Automerge, ChangeHash, ChangeMetadata};
@@ -98,7 +99,7 @@ impl AsAt {
         let since = normalise_time(receipts_kept_since)?;
         if at < since {
             return Err(Error::BadRequest(
-                "before_receipts",
+                ErrorCode::BeforeReceipts,
                 format!(
                     "the server has kept the time it received each change since {since}; the record cannot be shown as it stood before then"
                 ),
@@ -153,7 +154,7 @@ pub fn normalise_time(value: &str) -> Result<String> {
         })
         .map_err(|_| {
             Error::BadRequest(
-                "bad_time",
+                ErrorCode::BadTime,
                 format!("{value:?} is not a date and time (RFC 3339, e.g. 2026-11-27T09:30:00Z)"),
             )
         })

@@ -1,6 +1,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fieldvisit_shared::api::{ErrorBody, PROTOCOL_VERSION};
+use fieldvisit_shared::api::{ErrorBody, ErrorCode, PROTOCOL_VERSION};
 
 /// The one error enum of the server. Each variant maps to a stable code and
 /// an HTTP status, so every failure reaches a client as our JSON error body.
@@ -12,7 +12,7 @@ pub enum Error {
     Invalid(#[from] fieldvisit_shared::ValidationError),
     /// A request that makes no sense as it stands, with its own code.
     #[error("{1}")]
-    BadRequest(&'static str, String),
+    BadRequest(ErrorCode, String),
     #[error("this request needs a device token: send 'Authorization: Bearer <token>'")]
     MissingToken,
     #[error("this device token is not known to the server")]
@@ -70,32 +70,34 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub const UPLOAD_OFFSET: &str = "upload-offset";
 
 impl Error {
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Error::InvalidJson(_) => "invalid_json",
-            Error::Invalid(_) => "invalid_input",
-            Error::BadRequest(code, _) => code,
-            Error::MissingToken => "missing_token",
-            Error::UnknownToken => "unknown_token",
-            Error::DeviceRevoked => "device_revoked",
-            Error::MissingTicket => "missing_ticket",
-            Error::InvalidTicket => "invalid_ticket",
-            Error::NotWebSocket => "not_websocket",
-            Error::InvalidEnrolmentCode => "invalid_enrolment_code",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
-            Error::UnsupportedBackend(_) => "unsupported_backend",
-            Error::Stopped => "stopped",
-            Error::TooMany(_) => "too_many",
-            Error::RateLimited => "rate_limited",
-            Error::Outdated { app } if app.is_some_and(|v| v > PROTOCOL_VERSION) => "update_server",
-            Error::Outdated { .. } => "update_app",
+            Error::InvalidJson(_) => ErrorCode::InvalidJson,
+            Error::Invalid(_) => ErrorCode::InvalidInput,
+            Error::BadRequest(code, _) => *code,
+            Error::MissingToken => ErrorCode::MissingToken,
+            Error::UnknownToken => ErrorCode::UnknownToken,
+            Error::DeviceRevoked => ErrorCode::DeviceRevoked,
+            Error::MissingTicket => ErrorCode::MissingTicket,
+            Error::InvalidTicket => ErrorCode::InvalidTicket,
+            Error::NotWebSocket => ErrorCode::NotWebsocket,
+            Error::InvalidEnrolmentCode => ErrorCode::InvalidEnrolmentCode,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::NotFound(_) => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::UnsupportedBackend(_) => ErrorCode::UnsupportedBackend,
+            Error::Stopped => ErrorCode::Stopped,
+            Error::TooMany(_) => ErrorCode::TooMany,
+            Error::RateLimited => ErrorCode::RateLimited,
+            Error::Outdated { app } if app.is_some_and(|v| v > PROTOCOL_VERSION) => {
+                ErrorCode::UpdateServer
+            }
+            Error::Outdated { .. } => ErrorCode::UpdateApp,
             Error::Photo(e) => e.code(),
-            Error::UploadOffset { .. } => "upload_offset",
-            Error::Storage(_) => "storage_unavailable",
-            Error::Database(e) if storage_unavailable(e) => "storage_unavailable",
-            Error::Database(_) | Error::Record(_) | Error::Internal(_) => "internal",
+            Error::UploadOffset { .. } => ErrorCode::UploadOffset,
+            Error::Storage(_) => ErrorCode::StorageUnavailable,
+            Error::Database(e) if storage_unavailable(e) => ErrorCode::StorageUnavailable,
+            Error::Database(_) | Error::Record(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -160,16 +162,16 @@ impl IntoResponse for Error {
         let status = self.status();
         if let Error::UploadOffset { received } = &self {
             let body = ErrorBody {
-                error: self.code().to_owned(),
+                error: self.code().as_str().to_owned(),
                 message: self.to_string(),
             };
             let offset = [(UPLOAD_OFFSET, received.to_string())];
             return (status, offset, axum::Json(body)).into_response();
         }
-        if self.code() == "storage_unavailable" {
+        if self.code() == ErrorCode::StorageUnavailable {
             tracing::error!(error = %self, "the practice database cannot write; the request is refused");
             let body = ErrorBody {
-                error: self.code().to_owned(),
+                error: self.code().as_str().to_owned(),
                 message: "the server cannot store anything just now; nothing was changed, try again later".to_owned(),
             };
             return (status, axum::Json(body)).into_response();
@@ -182,7 +184,7 @@ impl IntoResponse for Error {
             self.to_string()
         };
         let body = ErrorBody {
-            error: self.code().to_owned(),
+            error: self.code().as_str().to_owned(),
             message,
         };
         (status, axum::Json(body)).into_response()

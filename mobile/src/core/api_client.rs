@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use fieldvisit_shared::api::{
     AuditEntry, AuditFilter, Authorship, BlobUpload, CaseRecord, CaseSummary, DeviceInfo,
-    DeviceStatus, EnrolRequest, EnrolResponse, ErrorBody, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    PersonSummary, RegisterDocumentRequest, RegisterDocumentResponse, SearchHit, TicketResponse,
-    WipeReason, Wiped,
+    DeviceStatus, EnrolRequest, EnrolResponse, ErrorBody, ErrorCode, PROTOCOL_HEADER,
+    PROTOCOL_VERSION, PersonSummary, RegisterDocumentRequest, RegisterDocumentResponse, SearchHit,
+    TicketResponse, WipeReason, Wiped,
 };
 use fieldvisit_shared::outbox::Record;
 use serde::de::DeserializeOwned;
@@ -265,7 +265,7 @@ impl ApiClient {
     fn error_of(&self, resp: &Response) -> CoreError {
         match serde_json::from_slice::<ErrorBody>(&resp.body) {
             Ok(body) => {
-                if body.error == "device_revoked" {
+                if body.code() == Some(ErrorCode::DeviceRevoked) {
                     self.revoked.store(true, Ordering::SeqCst);
                 }
                 CoreError::Server(body)

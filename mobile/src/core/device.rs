@@ -330,26 +330,6 @@ impl DeviceCore {
         self.local.warning(document_id)
     }
 
-    pub(super) async fn changes(
-        &self,
-        document_id: &str,
-    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
-        use futures::StreamExt;
-        let handle = self.handle(document_id).await?;
-        let (tx, rx) = futures::channel::mpsc::unbounded();
-        // samod's stream borrows its handle; this task owns both and stops
-        // at the first change after the screen has gone.
-        platform::spawn(async move {
-            let mut changes = std::pin::pin!(handle.changes());
-            while changes.next().await.is_some() {
-                if tx.unbounded_send(()).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(rx)
-    }
-
     /// Looks a document up by id, locally and then from the server: `None`
     /// when no one will share it with this device.
     pub async fn try_fetch(

@@ -15,7 +15,7 @@ use super::CoreError;
 use super::api_client::ApiClient;
 use super::local::Local;
 use super::outbox::OutboxDriver;
-use fieldvisit_shared::api::SERVER_PEER_ID;
+use fieldvisit_shared::api::{ErrorCode, SERVER_PEER_ID};
 use fieldvisit_shared::outbox::Event;
 use fieldvisit_shared::records::Kind;
 
@@ -40,7 +40,7 @@ impl samod::Dialer for SyncDialer {
         let outbox = self.outbox.clone();
         let work = async move {
             let permanent_or_transient = |e: CoreError| match e.server_code() {
-                Some("device_revoked" | "unknown_token") => {
+                Some(ErrorCode::DeviceRevoked | ErrorCode::UnknownToken) => {
                     DialError::PermanentFailure(DialFailed(e.to_string()))
                 }
                 _ => DialError::transient(DialFailed(e.to_string())),

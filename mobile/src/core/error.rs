@@ -1,4 +1,4 @@
-use fieldvisit_shared::api::ErrorBody;
+use fieldvisit_shared::api::{ErrorBody, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
@@ -62,9 +62,9 @@ pub enum CoreError {
 
 impl CoreError {
     /// The server's stable error code, when the server refused.
-    pub fn server_code(&self) -> Option<&str> {
+    pub fn server_code(&self) -> Option<ErrorCode> {
         match self {
-            CoreError::Server(body) => Some(&body.error),
+            CoreError::Server(body) => body.code(),
             _ => None,
         }
     }

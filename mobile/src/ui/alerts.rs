@@ -8,20 +8,18 @@ use dioxus::prelude::*;
 use fieldvisit_shared::api::AlertView;
 use futures::StreamExt;
 
-use super::{Core, Route, labels};
+use super::{Route, labels, use_core};
 use crate::core::{AlertEvent, PHONE_IT_IN_AFTER_MINUTES, platform};
 
 #[component]
 pub fn AlertBanner() -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut waiting = use_signal(Vec::<AlertView>::new);
 
     use_future(move || async move {
         let mut pause = Duration::from_secs(1);
         loop {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             match core.alerts().await {
                 Ok(list) => waiting.set(
                     list.into_iter()
@@ -86,12 +84,11 @@ pub fn AlertBanner() -> Element {
 /// phone it in to.
 #[component]
 pub fn OverdueConcerns() -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut overdue = use_signal(Vec::<(String, String)>::new);
     use_future(move || async move {
         loop {
-            if let Some(core) = core.peek().clone()
-                && let Ok(list) = core.overdue_concerns(chrono::Utc::now()).await
+            if let Ok(list) = core.get().overdue_concerns(chrono::Utc::now()).await
                 && *overdue.peek() != list
             {
                 overdue.set(list);
@@ -103,10 +100,7 @@ pub fn OverdueConcerns() -> Element {
     if list.is_empty() {
         return rsx! {};
     }
-    let phone = core
-        .read()
-        .as_ref()
-        .and_then(|c| c.safeguarding_phone().ok().flatten());
+    let phone = core.get().safeguarding_phone().ok().flatten();
     rsx! {
         section { class: "notice urgent", role: "alert", aria_label: "Concerns not delivered",
             p {

@@ -5,7 +5,7 @@
 use dioxus::prelude::*;
 use fieldvisit_shared::api::{AuditEntry, AuditFilter};
 
-use super::{Core, labels};
+use super::{labels, use_core};
 
 /// Entries a page.
 const PAGE: u32 = 100;
@@ -27,7 +27,7 @@ const ACTIONS: &[(&str, &str)] = &[
 
 #[component]
 pub fn AuditScreen() -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut action = use_signal(String::new);
     let person = use_signal(String::new);
     let case = use_signal(String::new);
@@ -55,9 +55,7 @@ pub fn AuditScreen() -> Element {
     let load_page = move |before: Option<i64>| {
         let filter = filter(before);
         spawn(async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             let found = core.audit_log(&filter).await.map_err(|e| e.to_string());
             if let Ok(list) = &found {
                 let people_now = named(&people.peek(), list, |e| {

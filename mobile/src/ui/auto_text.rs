@@ -14,8 +14,8 @@ use fieldvisit_shared::records::VisitText;
 use fieldvisit_shared::records::capacity::{CapacityDoc, CapacityText};
 use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText};
 
-use super::Core;
 use super::sync_indicator::Typed;
+use super::use_core;
 use crate::core::{TextOf, platform};
 
 /// Longest a keystroke waits before it is written to the local store. In
@@ -57,44 +57,48 @@ impl PartialEq for Source {
 }
 
 impl Source {
-    pub fn visit(visit_id: &str, text: VisitText, visit: Signal<Option<VisitDoc>>) -> Source {
+    pub fn visit(
+        visit_id: &str,
+        text: VisitText,
+        visit: impl Into<ReadSignal<Option<VisitDoc>>>,
+    ) -> Source {
         let target = TextOf::Visit {
             visit_id: visit_id.to_owned(),
             text: text.clone(),
         };
-        let current = reader(visit, move |v| text.read(v).map(str::to_owned));
+        let current = reader(visit.into(), move |v| text.read(v).map(str::to_owned));
         Source { target, current }
     }
 
     pub fn concern(
         concern_id: &str,
         text: ConcernText,
-        concern: Signal<Option<ConcernDoc>>,
+        concern: impl Into<ReadSignal<Option<ConcernDoc>>>,
     ) -> Source {
         let target = TextOf::Concern {
             concern_id: concern_id.to_owned(),
             text,
         };
-        let current = reader(concern, move |c| Some(text.read(c).to_owned()));
+        let current = reader(concern.into(), move |c| Some(text.read(c).to_owned()));
         Source { target, current }
     }
 
     pub fn capacity(
         assessment_id: &str,
         text: CapacityText,
-        assessment: Signal<Option<CapacityDoc>>,
+        assessment: impl Into<ReadSignal<Option<CapacityDoc>>>,
     ) -> Source {
         let target = TextOf::Capacity {
             assessment_id: assessment_id.to_owned(),
             text,
         };
-        let current = reader(assessment, move |a| Some(text.read(a).to_owned()));
+        let current = reader(assessment.into(), move |a| Some(text.read(a).to_owned()));
         Source { target, current }
     }
 }
 
 fn reader<T: 'static>(
-    record: Signal<Option<T>>,
+    record: ReadSignal<Option<T>>,
     read: impl Fn(&T) -> Option<String> + 'static,
 ) -> Rc<dyn Fn(bool) -> Option<String>> {
     Rc::new(move |peek: bool| {
@@ -115,7 +119,7 @@ pub fn AutoText(
     #[props(default = false)]
     read_only: bool,
 ) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let typed: Typed = use_context();
     let Source { target, current } = source;
     let initial = current(true).unwrap_or_default();
@@ -149,9 +153,7 @@ pub fn AutoText(
             if draft.scheduled.replace(true) {
                 return;
             }
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             let (draft, target) = (draft.clone(), target.clone());
             // Not tied to this screen: leaving it must not cancel the write.
             dioxus::core::spawn_forever(async move {

@@ -18,7 +18,7 @@ use fieldvisit_shared::records::capacity::{
 use futures::StreamExt;
 
 use super::auto_text::{AutoText, Source};
-use super::{Core, Route, labels, navigate};
+use super::{Route, labels, navigate, use_core};
 use crate::DeviceCore;
 use crate::core::{AssessmentView, CoreError, LinkedEvidence, own_words_passages};
 
@@ -84,7 +84,7 @@ impl Shown {
         // The visit may not be on this device (a colleague's, not yet
         // fetched): the assessment is still shown, without its evidence
         // choices.
-        match core.visit(&visit_id).await {
+        match core.read::<VisitDoc>(&visit_id).await {
             Ok(v) if self.visit.peek().as_ref() != Some(&v) => self.visit.set(Some(v)),
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "the assessment's visit is not here"),
@@ -100,7 +100,7 @@ impl Shown {
 
 #[component]
 pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let shown = Shown {
         assessment: use_signal(|| None),
         view: use_signal(|| None),
@@ -116,9 +116,7 @@ pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
     use_future(move || {
         let id = watch_id.clone();
         async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             let visit_id = match shown.reload(&core, &id).await {
                 Ok(v) => v,
                 Err(e) => {
@@ -126,11 +124,11 @@ pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
                     return;
                 }
             };
-            let Ok(own) = core.assessment_changes(&id).await else {
+            let Ok(own) = core.watch(&id).await else {
                 return;
             };
             // The visit's words are the evidence: follow its edits too.
-            let mut changes = match core.visit_changes(&visit_id).await {
+            let mut changes = match core.watch(&visit_id).await {
                 Ok(visit) => futures::stream::select(own, visit).boxed_local(),
                 Err(_) => own.boxed_local(),
             };
@@ -147,9 +145,7 @@ pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
         move |op: Op| {
             let id = id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match perform(&core, &id, op).await {
                     Ok(()) => error.set(None),
                     Err(e) => error.set(Some(format!("Not saved: {e}"))),
@@ -162,9 +158,7 @@ pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
         move |_| {
             let id = id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match core.complete_assessment(&id).await {
                     Ok(_) => refused.set(None),
                     Err(e) => refused.set(Some(e.to_string())),
@@ -177,9 +171,7 @@ pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
         move |_| {
             let id = id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match core.reopen_assessment(&id, &reason()).await {
                     Ok(()) => {
                         reason.set(String::new());
@@ -207,9 +199,7 @@ pub fn CapacityScreen(case_id: String, assessment_id: String) -> Element {
     else {
         return rsx! { {nav} p { role: "status", "Opening the assessment…" } };
     };
-    let Some(handle) = core.read().clone() else {
-        return rsx! {};
-    };
+    let handle = core.get();
     let me = handle.person().clone();
     let writing = me.role == Role::Worker && a.status != Status::Complete;
     let name = |id: &str| handle.name_of(id);
@@ -582,13 +572,8 @@ fn Evidence(
     writing: bool,
     act: EventHandler<Op>,
 ) -> Element {
-    let core: Core = use_context();
-    let name = |id: &str| {
-        core.read()
-            .as_ref()
-            .map(|c| c.name_of(id))
-            .unwrap_or_else(|| id.to_owned())
-    };
+    let core = use_core();
+    let name = |id: &str| core.get().name_of(id);
     let linked = evidence.read().clone();
     let items: Vec<(String, &str, String, Option<String>, String)> = linked
         .iter()
@@ -734,13 +719,8 @@ fn Evidence(
 /// anything recorded since by someone who had not seen the completion.
 #[component]
 fn Completed(a: CapacityDoc, since: Vec<ChangedSinceCompletion>) -> Element {
-    let core: Core = use_context();
-    let name = |id: &str| {
-        core.read()
-            .as_ref()
-            .map(|c| c.name_of(id))
-            .unwrap_or_else(|| id.to_owned())
-    };
+    let core = use_core();
+    let name = |id: &str| core.get().name_of(id);
     let found = a.outcome.map(labels::outcome).unwrap_or("not recorded");
     rsx! {
         div { class: "notice ok", role: "status",
@@ -820,13 +800,8 @@ fn describe(change: &ChangedSinceCompletion, name: &dyn Fn(&str) -> String) -> S
 /// Every completion and reopening, oldest first.
 #[component]
 fn History(a: CapacityDoc) -> Element {
-    let core: Core = use_context();
-    let name = |id: &str| {
-        core.read()
-            .as_ref()
-            .map(|c| c.name_of(id))
-            .unwrap_or_else(|| id.to_owned())
-    };
+    let core = use_core();
+    let name = |id: &str| core.get().name_of(id);
     let entries: Vec<(String, String)> = a
         .history()
         .into_iter()
@@ -864,15 +839,13 @@ fn History(a: CapacityDoc) -> Element {
 /// assessment is its own record, and the visit links to it.
 #[component]
 pub fn FromVisit(case_id: String, visit_id: String) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut assessments = use_signal(Vec::<(String, CapacityDoc)>::new);
     let load = (case_id.clone(), visit_id.clone());
     use_future(move || {
         let (case_id, visit_id) = load.clone();
         async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             let mut changes = core.case_changes(&case_id).await.ok();
             loop {
                 if let Ok(all) = core.assessments_of_case(&case_id).await {

@@ -8,11 +8,11 @@ use fieldvisit_shared::records::concern::ConcernDoc;
 use fieldvisit_shared::records::{CaseDoc, PlaceKind};
 use futures::StreamExt;
 
-use super::{Core, Route, labels, navigate};
+use super::{Route, labels, navigate, use_core};
 
 #[component]
 pub fn CaseScreen(case_id: String) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut case = use_signal(|| None::<Result<CaseDoc, String>>);
     let mut place = use_signal(|| PlaceKind::Home);
     let mut error = use_signal(|| None::<String>);
@@ -23,9 +23,7 @@ pub fn CaseScreen(case_id: String) -> Element {
     use_future(move || {
         let case_id = load_id.clone();
         async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             case.set(Some(core.case(&case_id).await.map_err(|e| e.to_string())));
             if let Ok(list) = core.concerns_of_case(&case_id).await {
                 concerns.set(list);
@@ -55,9 +53,7 @@ pub fn CaseScreen(case_id: String) -> Element {
         move |_| {
             let case_id = case_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match core.create_visit(&case_id, place()).await {
                     Ok(visit_id) => navigate(Route::Visit { case_id, visit_id }),
                     Err(e) => error.set(Some(format!("The visit could not be started: {e}"))),
@@ -66,11 +62,7 @@ pub fn CaseScreen(case_id: String) -> Element {
         }
     };
 
-    let own_id = core
-        .read()
-        .as_ref()
-        .map(|c| c.person().id.clone())
-        .unwrap_or_default();
+    let own_id = core.get().person().id.clone();
 
     let body = match case() {
         None => rsx! { p { role: "status", "Opening the case…" } },
@@ -86,10 +78,7 @@ pub fn CaseScreen(case_id: String) -> Element {
                     let by = if v.author == own_id {
                         "you".to_string()
                     } else {
-                        core.read()
-                            .as_ref()
-                            .map(|c| c.name_of(&v.author))
-                            .unwrap_or_else(|| v.author.clone())
+                        core.get().name_of(&v.author)
                     };
                     (id.to_owned(), labels::when(&v.started_at), by)
                 })

@@ -5,11 +5,11 @@ use dioxus::prelude::*;
 use fieldvisit_shared::api::CaseSummary;
 
 use super::review::ReviewQueue;
-use super::{Core, Route, browser, navigate};
+use super::{Route, browser, navigate, use_core};
 
 #[component]
 pub fn Cases() -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut cases = use_signal(Vec::<CaseSummary>::new);
     let mut note = use_signal(|| None::<String>);
     let mut refreshing = use_signal(|| false);
@@ -17,9 +17,7 @@ pub fn Cases() -> Element {
     let mut refreshed = use_signal(|| 0_u64);
 
     let mut refresh = move || {
-        let Some(core) = core.peek().clone() else {
-            return;
-        };
+        let core = core.get();
         if let Ok(local) = core.cases() {
             cases.set(local);
         }
@@ -44,17 +42,14 @@ pub fn Cases() -> Element {
     };
     use_hook(refresh);
 
-    let (person, reviewer) = core
-        .read()
-        .as_ref()
-        .map(|c| {
-            let p = c.person();
-            (
-                p.name.clone(),
-                p.role == fieldvisit_shared::api::Role::Reviewer,
-            )
-        })
-        .unwrap_or_default();
+    let (person, reviewer) = {
+        let c = core.get();
+        let p = c.person();
+        (
+            p.name.clone(),
+            p.role == fieldvisit_shared::api::Role::Reviewer,
+        )
+    };
 
     rsx! {
         h1 { "My cases" }

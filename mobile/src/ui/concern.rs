@@ -10,51 +10,32 @@ use std::time::Duration;
 use dioxus::prelude::*;
 use fieldvisit_shared::api::Role;
 use fieldvisit_shared::records::concern::{ConcernDoc, ConcernText, Consent};
-use futures::StreamExt;
 
 use super::auto_text::{AutoText, Source};
-use super::{Core, labels};
+use super::{labels, use_core, use_record};
 use crate::core::{Delivery, platform};
 
 #[component]
 pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
-    let core: Core = use_context();
-    let mut concern = use_signal(|| None::<ConcernDoc>);
+    let core = use_core();
     let mut delivery = use_signal(|| None::<Delivery>);
-    let mut failed = use_signal(|| None::<String>);
     let mut error = use_signal(|| None::<String>);
 
-    let watch_id = concern_id.clone();
-    use_future(move || {
-        let concern_id = watch_id.clone();
-        async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
-            match core.concern(&concern_id).await {
-                Ok(c) => concern.set(Some(c)),
-                Err(e) => {
-                    failed.set(Some(e.to_string()));
-                    return;
-                }
-            }
-            let Ok(mut changes) = core.concern_changes(&concern_id).await else {
-                return;
-            };
-            while changes.next().await.is_some() {
-                if let Ok(c) = core.concern(&concern_id).await {
-                    concern.set(Some(c));
-                }
-            }
-        }
+    let record = use_record::<ConcernDoc>(concern_id.clone());
+    // The record once read (what the handlers below read from).
+    let concern = use_memo(move || {
+        record
+            .read()
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .cloned()
     });
     let poll_id = concern_id.clone();
     use_future(move || {
         let concern_id = poll_id.clone();
         async move {
             loop {
-                if let Some(core) = core.peek().clone()
-                    && let Ok(d) = core.concern_delivery(&concern_id).await
+                if let Ok(d) = core.get().concern_delivery(&concern_id).await
                     && delivery.peek().as_ref() != Some(&d)
                 {
                     delivery.set(Some(d));
@@ -65,7 +46,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
     });
 
     let nav = rsx! { super::BackToCase { case_id: case_id.clone() } };
-    if let Some(why) = failed() {
+    if let Some(Err(why)) = record() {
         return rsx! {
             {nav}
             h1 { "Safeguarding concern" }
@@ -75,9 +56,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
     let Some(c) = concern() else {
         return rsx! { {nav} p { role: "status", "Opening the concern…" } };
     };
-    let Some(handle) = core.read().clone() else {
-        return rsx! {};
-    };
+    let handle = core.get();
     let me = handle.person().clone();
     let writing = !c.raised() && c.author == me.id;
 
@@ -86,9 +65,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
         move |consent: Consent| {
             let concern_id = concern_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 if let Err(e) = core.set_concern_consent(&concern_id, consent).await {
                     error.set(Some(format!("Not saved: {e}")));
                 }
@@ -100,9 +77,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
         move |_| {
             let concern_id = concern_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match core.raise_concern(&concern_id).await {
                     Ok(()) => error.set(None),
                     Err(e) => error.set(Some(format!("Not raised: {e}"))),
@@ -115,9 +90,7 @@ pub fn ConcernScreen(case_id: String, concern_id: String) -> Element {
         move |_| {
             let concern_id = concern_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 if let Err(e) = core.acknowledge_concern(&concern_id).await {
                     error.set(Some(format!("Not acknowledged: {e}")));
                 }

@@ -6,18 +6,17 @@
 use dioxus::prelude::*;
 use fieldvisit_shared::api::{DeviceInfo, PersonSummary, Role};
 
-use super::{Core, labels};
+use super::{Core, labels, use_core};
 use crate::CoreError;
 
 #[component]
 pub fn DevicesScreen() -> Element {
-    let core: Core = use_context();
-    let Some(me) = core
-        .read()
-        .as_ref()
-        .map(|c| (c.person().clone(), c.device_id().to_owned()))
-    else {
-        return rsx! {};
+    let core = use_core();
+    // The app's own hold on the core, let go when a wipe has emptied it.
+    let frame: Core = use_context();
+    let me = {
+        let c = core.get();
+        (c.person().clone(), c.device_id().to_owned())
     };
     let (person, this_device) = me;
     let admin = person.role == Role::Admin;
@@ -26,18 +25,12 @@ pub fn DevicesScreen() -> Element {
     let mut devices = use_signal(|| None::<Result<Vec<DeviceInfo>, String>>);
     let mut confirming = use_signal(|| None::<String>);
     let mut message = use_signal(|| None::<String>);
-    let lock_minutes = core
-        .read()
-        .as_ref()
-        .map(|c| c.lock_after().as_secs() / 60)
-        .unwrap_or_default();
+    let lock_minutes = core.get().lock_after().as_secs() / 60;
     let mut lock_said = use_signal(|| None::<Result<String, String>>);
 
     let load = move || {
         spawn(async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             let found = core
                 .devices_of(&whose.peek())
                 .await
@@ -49,9 +42,7 @@ pub fn DevicesScreen() -> Element {
         load();
         if admin {
             spawn(async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 if let Ok(list) = core.practice_people().await {
                     people.set(list);
                 }
@@ -68,9 +59,7 @@ pub fn DevicesScreen() -> Element {
         }
         revoking.set(true);
         spawn(async move {
-            let Some(opened) = core.peek().clone() else {
-                return;
-            };
+            let opened = core.get();
             let typed = std::mem::take(&mut *pin.write());
             let result = opened
                 .revoke_device_of(&whose.peek(), &device_id, &typed)
@@ -89,7 +78,7 @@ pub fn DevicesScreen() -> Element {
                         "Five wrong PINs in a row: everything this device stored has been deleted, and nothing was revoked. Records that had synced are safe with your practice. Ask your practice admin for a new code to sign in again.",
                     );
                     if !reloading {
-                        let mut gone = core;
+                        let mut gone = frame;
                         gone.set(None);
                     }
                     return;
@@ -107,9 +96,7 @@ pub fn DevicesScreen() -> Element {
     };
 
     let choose_lock = move |e: FormEvent| {
-        let Some(core) = core.peek().clone() else {
-            return;
-        };
+        let core = core.get();
         let said = match e.value().parse::<u32>() {
             Ok(minutes) => core
                 .set_lock_after(minutes)

@@ -1,6 +1,8 @@
 //! The app's screens, one file each. Every screen reaches the device core
-//! through the one [`Core`] handle in context; nothing here touches storage
-//! or the network itself.
+//! through the one handle in context ([`use_core`], under [`Open`], which
+//! only exists while the device is open), and a record's screen starts
+//! from [`use_record`]; nothing here touches storage or the network
+//! itself.
 
 mod alerts;
 mod audit;
@@ -36,8 +38,80 @@ fn store_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| "fieldvisit".into())
 }
 
-/// The device core, once the device is enrolled and its store open.
+/// The device core, once the device is enrolled and its store open: what
+/// the app's frame, sign-in and unlock hold.
 pub type Core = Signal<Option<Rc<DeviceCore>>>;
+
+/// The open device core, for everything shown while the device is open:
+/// it exists only under [`Open`], which exists only while the store is
+/// open, so it always holds a core. Copies like a signal, for closures and
+/// futures.
+#[derive(Clone, Copy, PartialEq)]
+pub struct OpenCore(Signal<Rc<DeviceCore>>);
+
+impl OpenCore {
+    pub fn get(&self) -> Rc<DeviceCore> {
+        self.0.peek().clone()
+    }
+}
+
+/// The open device core (for a component under [`Open`]).
+pub fn use_core() -> OpenCore {
+    use_context::<OpenCore>()
+}
+
+/// An open core as a component's property: equal when it is the same core.
+#[derive(Clone)]
+pub struct Opened(Rc<DeviceCore>);
+
+impl PartialEq for Opened {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+/// Provides the open core to what is shown beneath it. Locking unmounts it
+/// (the app shows the unlock screen instead), so no screen outlives its
+/// core.
+#[component]
+fn Open(core: Opened, children: Element) -> Element {
+    use_context_provider(|| OpenCore(Signal::new(core.0.clone())));
+    children
+}
+
+/// A record as this device holds it, read again whenever it changes (here
+/// or by sync): `None` while it is first read, then the record or why it
+/// could not be read. What every screen of a record starts from.
+pub fn use_record<R>(id: String) -> Signal<Option<Result<R, String>>>
+where
+    R: fieldvisit_shared::records::Record + Clone + 'static,
+{
+    use futures::StreamExt;
+    let core = use_core();
+    let mut record = use_signal(|| None::<Result<R, String>>);
+    use_future(move || {
+        let id = id.clone();
+        async move {
+            let core = core.get();
+            let first = core.read::<R>(&id).await.map_err(|e| e.to_string());
+            let readable = first.is_ok();
+            record.set(Some(first));
+            if !readable {
+                return;
+            }
+            let Ok(mut changes) = core.watch(&id).await else {
+                return;
+            };
+            while changes.next().await.is_some() {
+                match core.read::<R>(&id).await {
+                    Ok(fresh) => record.set(Some(Ok(fresh))),
+                    Err(e) => tracing::warn!(record = %id, error = %e, "could not be read again"),
+                }
+            }
+        }
+    });
+    record
+}
 
 /// The way back from a record to its case.
 #[component]
@@ -120,37 +194,22 @@ pub fn App() -> Element {
         Start::Locked if core.read().is_none() => rsx! {
             unlock::Unlock { on_forgotten: move |_| start.set(Start::Ready) }
         },
-        _ => match (core.read().clone(), route.read().clone()) {
-            (None, _) => rsx! { sign_in::SignIn {} },
-            (Some(_), Route::Cases) => rsx! { cases::Cases {} },
-            (Some(_), Route::Case { case_id }) => rsx! { case::CaseScreen { case_id } },
-            (Some(_), Route::Visit { case_id, visit_id }) => {
-                rsx! { visit::VisitScreen { case_id, visit_id } }
+        _ => match core.read().clone() {
+            None => rsx! { sign_in::SignIn {} },
+            Some(open) => {
+                let role = open.person().role;
+                rsx! {
+                    Open { core: Opened(open),
+                        if role == fieldvisit_shared::api::Role::Supervisor {
+                            alerts::AlertBanner {}
+                        }
+                        if role == fieldvisit_shared::api::Role::Worker {
+                            alerts::OverdueConcerns {}
+                        }
+                        Screen { route: route() }
+                    }
+                }
             }
-            (Some(_), Route::Record { case_id, at, focus }) => {
-                rsx! { record::RecordScreen { case_id, at, focus } }
-            }
-            (
-                Some(_),
-                Route::Concern {
-                    case_id,
-                    concern_id,
-                },
-            ) => {
-                rsx! { concern::ConcernScreen { case_id, concern_id } }
-            }
-            (
-                Some(_),
-                Route::Capacity {
-                    case_id,
-                    assessment_id,
-                },
-            ) => {
-                rsx! { capacity::CapacityScreen { case_id, assessment_id } }
-            }
-            (Some(_), Route::Search) => rsx! { search::SearchScreen {} },
-            (Some(_), Route::Audit) => rsx! { audit::AuditScreen {} },
-            (Some(_), Route::Devices) => rsx! { devices::DevicesScreen {} },
         },
     };
 
@@ -169,15 +228,37 @@ pub fn App() -> Element {
                 sync_indicator::SyncIndicator {}
             }
         }
-        main { id: "content", tabindex: "-1",
-            if core.read().as_ref().is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Supervisor) {
-                alerts::AlertBanner {}
-            }
-            if core.read().as_ref().is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Worker) {
-                alerts::OverdueConcerns {}
-            }
-            {body}
+        main { id: "content", tabindex: "-1", {body} }
+    }
+}
+
+/// The screen a route shows, once the device is open.
+#[component]
+fn Screen(route: Route) -> Element {
+    match route {
+        Route::Cases => rsx! { cases::Cases {} },
+        Route::Case { case_id } => rsx! { case::CaseScreen { case_id } },
+        Route::Visit { case_id, visit_id } => {
+            rsx! { visit::VisitScreen { case_id, visit_id } }
         }
+        Route::Record { case_id, at, focus } => {
+            rsx! { record::RecordScreen { case_id, at, focus } }
+        }
+        Route::Concern {
+            case_id,
+            concern_id,
+        } => {
+            rsx! { concern::ConcernScreen { case_id, concern_id } }
+        }
+        Route::Capacity {
+            case_id,
+            assessment_id,
+        } => {
+            rsx! { capacity::CapacityScreen { case_id, assessment_id } }
+        }
+        Route::Search => rsx! { search::SearchScreen {} },
+        Route::Audit => rsx! { audit::AuditScreen {} },
+        Route::Devices => rsx! { devices::DevicesScreen {} },
     }
 }
 

@@ -12,19 +12,17 @@ use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::records::VisitText;
 
 use super::auto_text::{AutoText, Source};
-use super::{Core, labels};
+use super::{OpenCore, labels, use_core};
 use crate::core::{PhotoState, platform};
 
 #[component]
-pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -> Element {
-    let core: Core = use_context();
+pub fn Photos(visit_id: String, visit: ReadSignal<Option<VisitDoc>>, closed: bool) -> Element {
+    let core = use_core();
     let mut error = use_signal(|| None::<String>);
     let mut states = use_signal(HashMap::<String, PhotoState>::new);
     use_future(move || async move {
         loop {
-            if let Some(core) = core.peek().clone()
-                && let Ok(now) = core.photo_states()
-            {
+            if let Ok(now) = core.get().photo_states() {
                 let now: HashMap<_, _> = now.into_iter().collect();
                 if now != *states.peek() {
                     states.set(now);
@@ -92,7 +90,7 @@ pub fn Photos(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -
                                     move |_| {
                                         let (visit_id, sha) = (visit_id.clone(), sha.clone());
                                         async move {
-                                            let Some(core) = core.peek().clone() else { return };
+                                            let core = core.get();
                                             if let Err(e) = core.remove_photo(&visit_id, &sha).await {
                                                 error.set(Some(format!("Not removed: {e}")));
                                             }
@@ -133,7 +131,7 @@ pub fn AddPhoto(
     input_id: String,
     label: String,
 ) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut error = use_signal(|| None::<String>);
     let mut busy = use_signal(|| false);
     let input = input_id.clone();
@@ -142,9 +140,7 @@ pub fn AddPhoto(
         let input = input.clone();
         let files = e.files();
         async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             busy.set(true);
             for file in files {
                 let added = match file.read_bytes().await {
@@ -191,21 +187,18 @@ pub fn AddPhoto(
     }
 }
 
-fn name(core: &Core, id: &str) -> String {
-    core.read()
-        .as_ref()
-        .map(|c| c.name_of(id))
-        .unwrap_or_else(|| id.to_owned())
+fn name(core: &OpenCore, id: &str) -> String {
+    core.get().name_of(id)
 }
 
 /// A photo at thumbnail size: from this device, or from the server.
 #[component]
 pub fn Thumbnail(visit_id: String, sha256: String, label: String) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     // A colleague's photo may reach the server after its visit's words:
     // asked again until it is there.
     let source = use_resource(use_reactive!(|(visit_id, sha256)| async move {
-        let core = core.peek().clone()?;
+        let core = core.get();
         loop {
             match core.photo(&visit_id, &sha256, Some(320)).await {
                 Ok(bytes) => {

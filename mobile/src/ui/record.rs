@@ -14,7 +14,7 @@ use fieldvisit_shared::api::{
 use fieldvisit_shared::history::Since;
 use fieldvisit_shared::records::Voice;
 
-use super::{Core, Route, labels, navigate};
+use super::{Route, labels, navigate, use_core};
 
 /// The element id of a passage (or, without one, of a document's section).
 pub fn anchor(document_id: &str, passage: Option<&str>) -> String {
@@ -40,11 +40,11 @@ pub fn link(case_id: &str, document_id: &str, passage: Option<&str>, at: Option<
 
 #[component]
 pub fn RecordScreen(case_id: String, at: Option<String>, focus: Option<String>) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let record = {
         let (case_id, at) = (case_id.clone(), at.clone());
         use_resource(use_reactive!(|(case_id, at)| async move {
-            let core = core.peek().clone()?;
+            let core = core.get();
             Some(
                 core.case_record(&case_id, at.as_deref())
                     .await
@@ -333,7 +333,7 @@ fn voice_class(voice: Voice) -> &'static str {
 
 #[component]
 fn Passage(document_id: String, passage: PassageView, as_at: bool) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut who = use_signal(|| None::<Result<Authorship, String>>);
     let p = passage;
     let id = anchor(&document_id, Some(&p.key));
@@ -346,9 +346,7 @@ fn Passage(document_id: String, passage: PassageView, as_at: bool) -> Element {
             }
             let (document_id, key) = (document_id.clone(), key.clone());
             spawn(async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 who.set(Some(
                     core.authorship(&document_id, &key)
                         .await

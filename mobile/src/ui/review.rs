@@ -11,29 +11,24 @@ use fieldvisit_shared::records::{
     Anchored, Annotation, ChangedSinceSignOff, ReviewStatus, TextField,
 };
 
-use super::{Core, labels};
+use super::{OpenCore, labels, use_core};
 
 /// Who is using the app: (person id, role).
-fn me(core: &Core) -> (String, Role) {
-    core.read()
-        .as_ref()
-        .map(|c| (c.person().id.clone(), c.person().role))
-        .unwrap_or((String::new(), Role::Worker))
+fn me(core: &OpenCore) -> (String, Role) {
+    let c = core.get();
+    (c.person().id.clone(), c.person().role)
 }
 
 /// A person's name for an id a record holds.
-fn name(core: &Core, id: &str) -> String {
-    core.read()
-        .as_ref()
-        .map(|c| c.name_of(id))
-        .unwrap_or_else(|| id.to_owned())
+fn name(core: &OpenCore, id: &str) -> String {
+    core.get().name_of(id)
 }
 
 /// The latest return's comments, at the top of a returned visit, so the
 /// worker opens the visit at them.
 #[component]
-pub fn ReturnedBanner(visit: Signal<Option<VisitDoc>>) -> Element {
-    let core: Core = use_context();
+pub fn ReturnedBanner(visit: ReadSignal<Option<VisitDoc>>) -> Element {
+    let core = use_core();
     let Some(v) = visit() else {
         return rsx! {};
     };
@@ -50,8 +45,8 @@ pub fn ReturnedBanner(visit: Signal<Option<VisitDoc>>) -> Element {
 }
 
 #[component]
-pub fn ReviewPanel(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element {
-    let core: Core = use_context();
+pub fn ReviewPanel(visit_id: String, visit: ReadSignal<Option<VisitDoc>>) -> Element {
+    let core = use_core();
     let (my_id, my_role) = me(&core);
     let mut comment = use_signal(String::new);
     let mut error = use_signal(|| None::<String>);
@@ -62,7 +57,7 @@ pub fn ReviewPanel(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element
             // Re-read whenever the visit changes.
             let _ = visit.read();
             async move {
-                let core = core.peek().clone()?;
+                let core = core.get();
                 core.since_sign_off(&visit_id).await.ok()
             }
         })
@@ -76,9 +71,7 @@ pub fn ReviewPanel(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element
         move |to: ReviewStatus| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 let said = comment.peek().trim().to_owned();
                 if to == ReviewStatus::Returned && said.is_empty() {
                     error.set(Some(
@@ -206,9 +199,9 @@ pub fn Annotations(
     field: TextField,
     /// The id of the text box the words are selected in.
     text_id: String,
-    visit: Signal<Option<VisitDoc>>,
+    visit: ReadSignal<Option<VisitDoc>>,
 ) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let (_, my_role) = me(&core);
     let mut selection = use_signal(|| None::<(usize, usize, String)>);
     let mut body = use_signal(String::new);
@@ -219,7 +212,7 @@ pub fn Annotations(
             let visit_id = visit_id.clone();
             let _ = visit.read();
             async move {
-                let core = core.peek().clone()?;
+                let core = core.get();
                 core.annotations(&visit_id).await.ok()
             }
         })
@@ -262,9 +255,7 @@ pub fn Annotations(
         move |_| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 let Some((from, to, _)) = selection() else {
                     return;
                 };
@@ -313,7 +304,7 @@ pub fn Annotations(
                                     move |_| {
                                         let (visit_id, id) = (visit_id.clone(), id.clone());
                                         async move {
-                                            let Some(core) = core.peek().clone() else { return };
+                                            let core = core.get();
                                             if let Err(e) = core.resolve_annotation(&visit_id, &id).await {
                                                 error.set(Some(format!("Not saved: {e}")));
                                             }
@@ -362,8 +353,8 @@ pub fn Annotations(
 /// Words added after sign-off: dated, attributed, never an edit of what
 /// was signed off.
 #[component]
-pub fn Addenda(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element {
-    let core: Core = use_context();
+pub fn Addenda(visit_id: String, visit: ReadSignal<Option<VisitDoc>>) -> Element {
+    let core = use_core();
     let (my_id, my_role) = me(&core);
     let mut draft = use_signal(String::new);
     let mut error = use_signal(|| None::<String>);
@@ -380,9 +371,7 @@ pub fn Addenda(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element {
         move |_| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 let text = draft.peek().trim().to_owned();
                 if text.is_empty() {
                     error.set(Some("Write the addendum first.".into()));
@@ -438,13 +427,13 @@ pub fn Addenda(visit_id: String, visit: Signal<Option<VisitDoc>>) -> Element {
 /// `refreshed` moves.
 #[component]
 pub fn ReviewQueue(refreshed: Signal<u64>) -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let (my_id, my_role) = me(&core);
     let queue = use_resource(move || {
         let my_id = my_id.clone();
         let _ = refreshed.read();
         async move {
-            let core = core.peek().clone()?;
+            let core = core.get();
             let (status, author) = match core.person().role {
                 Role::Supervisor => (ReviewStatus::Submitted, None),
                 _ => (ReviewStatus::Returned, Some(my_id.as_str())),

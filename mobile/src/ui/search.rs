@@ -5,12 +5,12 @@
 use dioxus::prelude::*;
 use fieldvisit_shared::api::SearchHit;
 
-use super::Core;
 use super::record::link;
+use super::use_core;
 
 #[component]
 pub fn SearchScreen() -> Element {
-    let core: Core = use_context();
+    let core = use_core();
     let mut query = use_signal(String::new);
     let mut hits = use_signal(|| None::<Result<Vec<SearchHit>, String>>);
     let mut busy = use_signal(|| false);
@@ -22,9 +22,7 @@ pub fn SearchScreen() -> Element {
         }
         busy.set(true);
         spawn(async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
+            let core = core.get();
             hits.set(Some(core.search(&q).await.map_err(|e| e.to_string())));
             busy.set(false);
         });

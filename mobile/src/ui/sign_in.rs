@@ -3,6 +3,7 @@
 //! store; the code itself is spent.
 
 use dioxus::prelude::*;
+use fieldvisit_shared::api::ErrorCode;
 
 use super::{Core, Route, browser, navigate, store_dir, take_core};
 use crate::DeviceCore;
@@ -126,7 +127,7 @@ pub fn SignIn() -> Element {
 
 fn sign_in_error(e: &crate::CoreError) -> String {
     match e.server_code() {
-        Some("invalid_enrolment_code") => {
+        Some(ErrorCode::InvalidEnrolmentCode) => {
             "That code was not accepted: it may be mistyped, used already or expired. Ask your practice admin for a new one.".into()
         }
         _ => match e {

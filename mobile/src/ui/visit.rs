@@ -8,48 +8,29 @@ use fieldvisit_shared::VisitDoc;
 use fieldvisit_shared::records::{
     ActionText, Communication, CreativeMethod, CreativeText, ReviewStatus, TextField, VisitText,
 };
-use futures::StreamExt;
 
 use super::auto_text::{AutoText, Source};
 use super::review::{Addenda, Annotations, ReturnedBanner, ReviewPanel};
-use super::{Core, Route, labels, navigate};
+use super::{Route, labels, navigate, use_core, use_record};
 
 #[component]
 pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
-    let core: Core = use_context();
-    let mut visit = use_signal(|| None::<VisitDoc>);
-    let mut failed = use_signal(|| None::<String>);
+    let core = use_core();
     let mut error = use_signal(|| None::<String>);
 
-    let watch_id = visit_id.clone();
-    use_future(move || {
-        let visit_id = watch_id.clone();
-        async move {
-            let Some(core) = core.peek().clone() else {
-                return;
-            };
-            match core.visit(&visit_id).await {
-                Ok(v) => visit.set(Some(v)),
-                Err(e) => {
-                    failed.set(Some(e.to_string()));
-                    return;
-                }
-            }
-            let Ok(mut changes) = core.visit_changes(&visit_id).await else {
-                return;
-            };
-            while changes.next().await.is_some() {
-                match core.visit(&visit_id).await {
-                    Ok(v) => visit.set(Some(v)),
-                    Err(e) => tracing::warn!(error = %e, "visit could not be reread"),
-                }
-            }
-        }
+    let record = use_record::<VisitDoc>(visit_id.clone());
+    // The record once read (what the handlers below read from).
+    let visit = use_memo(move || {
+        record
+            .read()
+            .as_ref()
+            .and_then(|r| r.as_ref().ok())
+            .cloned()
     });
 
     let nav = rsx! { super::BackToCase { case_id: case_id.clone() } };
 
-    if let Some(why) = failed() {
+    if let Some(Err(why)) = record() {
         return rsx! {
             {nav}
             h1 { "Visit" }
@@ -65,9 +46,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         move |mode: Communication| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 let mut modes = visit
                     .peek()
                     .as_ref()
@@ -90,9 +69,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         move |_| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 if let Err(e) = core.add_action(&visit_id).await {
                     error.set(Some(format!("The action could not be added: {e}")));
                 }
@@ -105,9 +82,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         move |method: CreativeMethod| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 if let Err(e) = core.add_creative(&visit_id, method).await {
                     error.set(Some(format!("The observation could not be added: {e}")));
                 }
@@ -120,9 +95,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         move |_| {
             let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match core.start_concern(&case_id, &visit_id).await {
                     Ok(concern_id) => navigate(Route::Concern {
                         case_id,
@@ -139,9 +112,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         move |_| {
             let (case_id, visit_id) = (case_id.clone(), visit_id.clone());
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 match core.start_assessment(&case_id, &visit_id).await {
                     Ok(assessment_id) => navigate(Route::Capacity {
                         case_id,
@@ -153,16 +124,10 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
         }
     };
     // Assessments are a worker's own judgement (the shared rules say so).
-    let assesses = core
-        .read()
-        .as_ref()
-        .is_some_and(|c| c.person().role == fieldvisit_shared::api::Role::Worker);
+    let assesses = core.get().person().role == fieldvisit_shared::api::Role::Worker;
 
     let closed = v.review.status == ReviewStatus::SignedOff;
-    let warning = core
-        .read()
-        .as_ref()
-        .and_then(|c| c.warning(&visit_id).ok().flatten());
+    let warning = core.get().warning(&visit_id).ok().flatten();
     let field = |f: TextField, id: &str, label: &str, hint: &str| {
         rsx! {
             AutoText {
@@ -265,7 +230,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                                 move |e: FormEvent| {
                                     let (visit_id, id) = (visit_id.clone(), id.clone());
                                     async move {
-                                        let Some(core) = core.peek().clone() else { return };
+                                        let core = core.get();
                                         if let Err(err) = core.set_action_done(&visit_id, &id, e.checked()).await {
                                             error.set(Some(format!("Not saved: {err}")));
                                         }
@@ -305,7 +270,7 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
                                     move |_| {
                                         let (visit_id, id) = (visit_id.clone(), id.clone());
                                         async move {
-                                            let Some(core) = core.peek().clone() else { return };
+                                            let core = core.get();
                                             if let Err(e) = core.set_creative_method(&visit_id, &id, method).await {
                                                 error.set(Some(format!("Not saved: {e}")));
                                             }
@@ -383,8 +348,8 @@ pub fn VisitScreen(case_id: String, visit_id: String) -> Element {
 /// Events the worker marks significant: they stand in the case's
 /// chronology beside the visit (a fall, a disclosure, a move).
 #[component]
-fn Significant(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) -> Element {
-    let core: Core = use_context();
+fn Significant(visit_id: String, visit: ReadSignal<Option<VisitDoc>>, closed: bool) -> Element {
+    let core = use_core();
     let mut when = use_signal(|| chrono::Local::now().format("%Y-%m-%dT%H:%M").to_string());
     let mut error = use_signal(|| None::<String>);
     let events: Vec<(String, String)> = visit
@@ -402,9 +367,7 @@ fn Significant(visit_id: String, visit: Signal<Option<VisitDoc>>, closed: bool) 
         move |_| {
             let visit_id = visit_id.clone();
             async move {
-                let Some(core) = core.peek().clone() else {
-                    return;
-                };
+                let core = core.get();
                 let Some(at) = labels::from_local_input(&when()) else {
                     error.set(Some("Say when it happened: a date and a time.".into()));
                     return;

@@ -1,6 +1,7 @@
 //! The search index: every passage of every record, and a full-text query
 //! that only ever looks inside the cases the searcher may see.
 
+use fieldvisit_shared::api::ErrorCode;
 use fieldvisit_shared::api::SearchHit;
 use fieldvisit_shared::records::Passage;
 use rusqlite::{OptionalExtension, params};
@@ -109,7 +110,7 @@ impl Db {
     pub fn search(&self, person_id: &str, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
         let Some(fts) = fts_query(query) else {
             return Err(Error::BadRequest(
-                "bad_query",
+                ErrorCode::BadQuery,
                 "type at least one word to search for".into(),
             ));
         };

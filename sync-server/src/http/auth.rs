@@ -1,3 +1,4 @@
+use fieldvisit_shared::api::ErrorCode;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -203,7 +204,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(rejection) => Err(Error::BadRequest("bad_query", rejection.body_text())),
+            Err(rejection) => Err(Error::BadRequest(
+                ErrorCode::BadQuery,
+                rejection.body_text(),
+            )),
         }
     }
 }

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use fieldvisit_shared::api::BlobUpload;
+use fieldvisit_shared::api::ErrorCode;
 use fieldvisit_shared::photo::{self, PhotoError};
 use fieldvisit_shared::validate;
 use std::collections::HashMap;
@@ -47,7 +48,7 @@ fn number(headers: &HeaderMap, name: &str) -> Result<u64> {
         .and_then(|v| v.trim().parse().ok())
         .ok_or_else(|| {
             Error::BadRequest(
-                "bad_upload",
+                ErrorCode::BadUpload,
                 format!("an upload says its whole size in Upload-Length and where this chunk starts in Upload-Offset (missing or not a number: {name})"),
             )
         })
@@ -73,7 +74,7 @@ async fn upload(
     }
     if chunk.len() > MAX_CHUNK || offset + chunk.len() as u64 > total {
         return Err(Error::BadRequest(
-            "bad_upload",
+            ErrorCode::BadUpload,
             format!("a chunk is at most {MAX_CHUNK} bytes and ends within Upload-Length"),
         ));
     }
@@ -138,7 +139,7 @@ async fn upload(
         let bytes = store.uploaded(&s, &d)?;
         if photo::sha256_hex(&bytes) != s {
             return Err(Error::BadRequest(
-                "wrong_hash",
+                ErrorCode::WrongHash,
                 "the bytes sent do not have the SHA-256 they were sent under".into(),
             ));
         }
@@ -207,7 +208,7 @@ async fn fetch(
             Ok(w) if photo::THUMBNAIL_WIDTHS.contains(&w) => Some(w),
             _ => {
                 return Err(Error::BadRequest(
-                    "bad_width",
+                    ErrorCode::BadWidth,
                     format!(
                         "thumbnails come {} pixels wide",
                         photo::THUMBNAIL_WIDTHS

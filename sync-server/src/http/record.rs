@@ -2,6 +2,7 @@
 //! or as it stood), who wrote a passage, and search. Reading a case record
 //! and searching are audited before anything is answered.
 
+use fieldvisit_shared::api::ErrorCode;
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
@@ -113,13 +114,13 @@ async fn authorship(
     }
     let Some(key) = params.get("passage").cloned() else {
         return Err(Error::BadRequest(
-            "missing_passage",
+            ErrorCode::MissingPassage,
             "say which passage: ?passage=<key>".into(),
         ));
     };
     if key.len() > 128 {
         return Err(Error::BadRequest(
-            "bad_passage",
+            ErrorCode::BadPassage,
             "a passage key is at most 128 characters".into(),
         ));
     }
@@ -169,14 +170,17 @@ async fn search(
     let query = params.get("q").cloned().unwrap_or_default();
     if query.chars().count() > 200 {
         return Err(Error::BadRequest(
-            "bad_query",
+            ErrorCode::BadQuery,
             "a search is at most 200 characters".into(),
         ));
     }
     let limit = match params.get("limit") {
         None => 20,
         Some(l) => l.parse::<u32>().map_err(|_| {
-            Error::BadRequest("bad_query", format!("limit must be a number, not {l:?}"))
+            Error::BadRequest(
+                ErrorCode::BadQuery,
+                format!("limit must be a number, not {l:?}"),
+            )
         })?,
     }
     .clamp(1, 50);

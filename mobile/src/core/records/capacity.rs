@@ -18,6 +18,7 @@ use fieldvisit_shared::records::{
 use crate::core::CoreError;
 use crate::core::device::{DeviceCore, new_item_id, now};
 use crate::core::platform;
+use fieldvisit_shared::records::VisitDoc;
 
 /// Everything a screen shows of an assessment, read from one state of its
 /// document, so the findings, their conflicts and what changed since
@@ -55,7 +56,7 @@ impl DeviceCore {
         visit_id: &str,
     ) -> Result<String, CoreError> {
         let summary = self.case_summary(case_id)?;
-        let visit = self.visit(visit_id).await?;
+        let visit = self.read::<VisitDoc>(visit_id).await?;
         if visit.case_id != case_id {
             return Err(CoreError::UnknownDocument(visit_id.to_owned()));
         }
@@ -88,11 +89,6 @@ impl DeviceCore {
         Ok(id)
     }
 
-    pub async fn assessment(&self, assessment_id: &str) -> Result<CapacityDoc, CoreError> {
-        let handle = self.handle(assessment_id).await?;
-        Ok(handle.with_document(|doc| read_capacity(doc))?)
-    }
-
     /// The findings recorded apart that disagree, as merged here.
     pub async fn assessment_conflicts(
         &self,
@@ -111,15 +107,6 @@ impl DeviceCore {
                 since_completion: since_completion(doc)?,
             })
         })?)
-    }
-
-    /// Fires whenever the assessment changes, here or by sync (a
-    /// colleague's finding arriving).
-    pub async fn assessment_changes(
-        &self,
-        assessment_id: &str,
-    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
-        self.changes(assessment_id).await
     }
 
     /// The assessments of a case, newest first: those this device knows,
@@ -320,7 +307,7 @@ impl DeviceCore {
         &self,
         assessment_id: &str,
     ) -> Result<Vec<LinkedEvidence>, CoreError> {
-        let assessment = self.assessment(assessment_id).await?;
+        let assessment = self.read::<CapacityDoc>(assessment_id).await?;
         let mut out = Vec::new();
         for (id, evidence) in assessment.evidence {
             let (at, now) = match self.handle(&evidence.visit_id).await {

@@ -90,6 +90,6 @@ impl DeviceCore {
         case_id: &str,
     ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
         let summary = self.case_summary(case_id)?;
-        self.changes(&summary.document_id).await
+        self.watch(&summary.document_id).await
     }
 }

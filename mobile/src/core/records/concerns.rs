@@ -5,9 +5,7 @@
 
 use fieldvisit_shared::api::PracticeInfo;
 use fieldvisit_shared::outbox::{Event, Record};
-use fieldvisit_shared::records::concern::{
-    ConcernDoc, ConcernEdit, ConcernText, Consent, read_concern,
-};
+use fieldvisit_shared::records::concern::{ConcernDoc, ConcernEdit, ConcernText, Consent};
 use fieldvisit_shared::records::{CaseEdit, Edit, Kind, RecordIndexEntry};
 
 use crate::core::CoreError;
@@ -68,20 +66,6 @@ impl DeviceCore {
         Ok(record.document_id)
     }
 
-    /// Fires whenever the concern changes (a supervisor's acknowledgement
-    /// arriving).
-    pub async fn concern_changes(
-        &self,
-        concern_id: &str,
-    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
-        self.changes(concern_id).await
-    }
-
-    pub async fn concern(&self, concern_id: &str) -> Result<ConcernDoc, CoreError> {
-        let handle = self.handle(concern_id).await?;
-        Ok(handle.with_document(|doc| read_concern(doc))?)
-    }
-
     /// The concerns of a case this phone knows, drafts included, newest
     /// first.
     pub async fn concerns_of_case(
@@ -126,7 +110,7 @@ impl DeviceCore {
     /// stopped in between) is let go, which start-up does for every such.
     pub async fn raise_concern(&self, concern_id: &str) -> Result<(), CoreError> {
         self.settle_drafts_of(concern_id).await;
-        let concern = self.concern(concern_id).await?;
+        let concern = self.read::<ConcernDoc>(concern_id).await?;
         let raised_at = if concern.raised() {
             concern.raised_at
         } else {
@@ -149,7 +133,7 @@ impl DeviceCore {
             document_id: concern_id.to_owned(),
             entry: RecordIndexEntry {
                 kind: Kind::Concern.as_str().to_owned(),
-                created_at: self.concern(concern_id).await?.created_at,
+                created_at: self.read::<ConcernDoc>(concern_id).await?.created_at,
                 author: self.enrolment.person.id.clone(),
                 nonce: pending.nonce.clone(),
             },
@@ -179,7 +163,7 @@ impl DeviceCore {
             }
         };
         for id in held {
-            if self.concern(&id).await.is_ok_and(|c| c.raised())
+            if self.read::<ConcernDoc>(&id).await.is_ok_and(|c| c.raised())
                 && let Err(e) = self.raise_concern(&id).await
             {
                 tracing::error!(concern = %id, error = %e, "a raised concern could not be queued");
@@ -201,7 +185,7 @@ impl DeviceCore {
 
     /// Where a concern stands on its way to the server.
     pub async fn concern_delivery(&self, concern_id: &str) -> Result<Delivery, CoreError> {
-        let concern = self.concern(concern_id).await?;
+        let concern = self.read::<ConcernDoc>(concern_id).await?;
         if !concern.raised() {
             return Ok(Delivery::Draft);
         }
@@ -233,7 +217,7 @@ impl DeviceCore {
         let mut overdue = Vec::new();
         for id in self.local.meta_keys(RAISED_HERE)? {
             if self.concern_delivery(&id).await?.overdue(now) {
-                let case_id = self.concern(&id).await?.case_id;
+                let case_id = self.read::<ConcernDoc>(&id).await?.case_id;
                 overdue.push((case_id, id));
             }
         }
@@ -271,7 +255,8 @@ impl DeviceCore {
     /// once, with the time), and the outbox lets everything else go.
     async fn concern_synced(&self, concern_id: &str) -> Result<(), CoreError> {
         let key = delivered_key(concern_id);
-        if self.local.meta(&key)?.is_some() || !self.concern(concern_id).await?.raised() {
+        if self.local.meta(&key)?.is_some() || !self.read::<ConcernDoc>(concern_id).await?.raised()
+        {
             return Ok(());
         }
         self.local.set_meta(&key, &now())?;

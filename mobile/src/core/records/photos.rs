@@ -5,11 +5,13 @@
 
 use std::sync::atomic::Ordering;
 
+use fieldvisit_shared::api::ErrorCode;
 use fieldvisit_shared::records::{PhotoRef, VisitEdit, VisitText};
 use fieldvisit_shared::uploads::{self, Answer, Then, Upload};
 
 use crate::core::device::{DeviceCore, now};
 use crate::core::{CoreError, platform};
+use fieldvisit_shared::records::VisitDoc;
 
 /// Where a photo made here stands, for the app to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +36,7 @@ impl DeviceCore {
         let processed = platform::process_photo(original).await?;
         // The same picture picked twice is the one photo (for a creative
         // observation, the photo the visit already has).
-        let visit = self.visit(visit_id).await?;
+        let visit = self.read::<VisitDoc>(visit_id).await?;
         if let Some(photo) = visit.photos.get(&processed.sha256)
             && photo.removed_by.is_empty()
         {
@@ -182,7 +184,9 @@ impl DeviceCore {
                                 received: b.received,
                                 complete: b.complete,
                             },
-                            Err(CoreError::Server(body)) if body.error == "not_found" => {
+                            Err(CoreError::Server(body))
+                                if body.code() == Some(ErrorCode::NotFound) =>
+                            {
                                 Answer::NotKnownYet
                             }
                             Err(CoreError::Server(body)) if refusal(&body.error) => {

@@ -1,15 +1,44 @@
-//! One way to change a record of any kind: read it as merged here, ask its
-//! rules (the ones the server judges by) whether this device's person may
-//! make the edit, and write it as this device's actor, in one step under
-//! samod's lock on the document, so nothing changes in between.
+//! One way to read, watch and change a record of any kind. A change reads
+//! the record as merged here, asks its rules (the ones the server judges
+//! by) whether this device's person may make the edit, and writes it as
+//! this device's actor, in one step under samod's lock on the document, so
+//! nothing changes in between.
 
 use automerge::Automerge;
 use fieldvisit_shared::records::{Edit, Record, Writer};
 
-use crate::core::CoreError;
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
+
 use crate::core::device::DeviceCore;
+use crate::core::{CoreError, platform};
 
 impl DeviceCore {
+    /// The record `record_id` as merged here, as its kind `R`.
+    pub async fn read<R: Record>(&self, record_id: &str) -> Result<R, CoreError> {
+        let handle = self.handle(record_id).await?;
+        Ok(handle.with_document(|doc| R::read(doc))?)
+    }
+
+    /// Fires whenever the document changes, here or by sync (a colleague's
+    /// words arriving, a supervisor's acknowledgement), until the receiver
+    /// is dropped (the screen has gone).
+    pub async fn watch(&self, document_id: &str) -> Result<UnboundedReceiver<()>, CoreError> {
+        let handle = self.handle(document_id).await?;
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        // samod's stream borrows its handle; this task owns both and stops
+        // at the first change after the receiver has gone.
+        platform::spawn(async move {
+            let mut changes = std::pin::pin!(handle.changes());
+            while changes.next().await.is_some() {
+                if tx.unbounded_send(()).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(rx)
+    }
+
     /// This device's person, as the rules see a writer.
     pub(crate) fn writer(&self) -> Writer<'_> {
         let person = &self.enrolment.person;

@@ -7,6 +7,7 @@ use fieldvisit_shared::records::{
 
 use crate::core::CoreError;
 use crate::core::device::{DeviceCore, new_item_id, now};
+use fieldvisit_shared::records::VisitDoc;
 
 /// A visit waiting on someone in its review.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +134,7 @@ impl DeviceCore {
                 if authored_by.is_some_and(|a| a != entry.author) {
                     continue;
                 }
-                let Ok(v) = self.visit(visit_id).await else {
+                let Ok(v) = self.read::<VisitDoc>(visit_id).await else {
                     continue;
                 };
                 if v.review.status == status {

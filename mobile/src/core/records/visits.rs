@@ -4,7 +4,7 @@
 use fieldvisit_shared::doc;
 use fieldvisit_shared::outbox::{Event, Record};
 use fieldvisit_shared::records::{
-    self, CaseEdit, Communication, CreativeMethod, Edit, Kind, PlaceKind, VisitDoc, VisitEdit,
+    CaseEdit, Communication, CreativeMethod, Edit, Kind, PlaceKind, VisitDoc, VisitEdit,
     VisitIndexEntry, VisitText,
 };
 use fieldvisit_shared::{provenance, validate};
@@ -103,11 +103,6 @@ impl DeviceCore {
         });
     }
 
-    pub async fn visit(&self, visit_id: &str) -> Result<VisitDoc, CoreError> {
-        let handle = self.handle(visit_id).await?;
-        Ok(handle.with_document(|doc| records::read_visit(doc))?)
-    }
-
     /// Sets a piece of text to what the person now sees in it; only the
     /// difference is recorded, so concurrent edits elsewhere survive.
     pub async fn set_text(
@@ -180,14 +175,5 @@ impl DeviceCore {
         let id = observation_id.to_owned();
         self.edit(visit_id, VisitEdit::SetCreativeMethod { id, method })
             .await
-    }
-
-    /// Fires whenever the visit changes, here or by sync, so a screen can
-    /// show a colleague's words as they arrive.
-    pub async fn visit_changes(
-        &self,
-        visit_id: &str,
-    ) -> Result<futures::channel::mpsc::UnboundedReceiver<()>, CoreError> {
-        self.changes(visit_id).await
     }
 }
