@@ -8,7 +8,7 @@
 
 use automerge::Automerge;
 use fieldvisit_e2e::raw::{self, RawPeer};
-use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually};
+use fieldvisit_e2e::{Practice, SYNC_TIMEOUT, Server, eventually, str_of};
 use fieldvisit_mobile::DeviceCore;
 use fieldvisit_mobile::core::TextOf;
 use fieldvisit_shared::provenance::device_actor;
@@ -263,6 +263,14 @@ async fn two_assessors_offline_merge_and_a_conflicting_finding_holds_completion_
         Outcome::HasCapacity
     );
     a.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    // The completion is in the practice's audit log, by whom and how.
+    let completed = practice.audit("assessment_completed");
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(str_of(&completed[0], "document_id"), id);
+    assert!(
+        str_of(&completed[0], "detail").starts_with(&format!("has_capacity by {alex} at ")),
+        "{completed:?}"
+    );
     write(
         &b,
         &id,
@@ -304,6 +312,10 @@ async fn two_assessors_offline_merge_and_a_conflicting_finding_holds_completion_
         .await
         .unwrap();
     b.wait_until_synced(SYNC_TIMEOUT).await.unwrap();
+    // The reopening is audited too, by whom (the reason is the record's).
+    let reopened = practice.audit("assessment_reopened");
+    assert_eq!(reopened.len(), 1, "{reopened:?}");
+    assert!(str_of(&reopened[0], "detail").starts_with("reopened by "));
     eventually("the reopening to reach Alex", || async {
         a.read::<CapacityDoc>(&id)
             .await

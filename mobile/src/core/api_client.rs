@@ -38,7 +38,7 @@ impl std::fmt::Debug for ApiClient {
 impl ApiClient {
     pub fn new(base: &str, token: Option<String>) -> Result<Self, CoreError> {
         let mut base = url::Url::parse(base)
-            .map_err(|e| CoreError::Protocol(format!("server address {base:?}: {e}")))?;
+            .map_err(|e| CoreError::ServerAddress(format!("{base:?}: {e}")))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -62,7 +62,7 @@ impl ApiClient {
     fn url(&self, path: &str) -> Result<url::Url, CoreError> {
         self.base
             .join(path)
-            .map_err(|e| CoreError::Protocol(e.to_string()))
+            .map_err(|e| CoreError::ServerAddress(e.to_string()))
     }
 
     /// The WebSocket address of `/sync` with a ticket.
@@ -70,7 +70,7 @@ impl ApiClient {
         let mut url = self.url("sync")?;
         let scheme = if url.scheme() == "https" { "wss" } else { "ws" };
         url.set_scheme(scheme)
-            .map_err(|_| CoreError::Protocol("cannot make a WebSocket address".into()))?;
+            .map_err(|_| CoreError::ServerAddress("no WebSocket address from it".into()))?;
         url.query_pairs_mut().append_pair("ticket", ticket);
         Ok(url)
     }

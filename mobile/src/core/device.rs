@@ -163,7 +163,7 @@ impl DeviceCore {
         key: Arc<DataKey>,
     ) -> Result<Self, CoreError> {
         let storage = SqliteStorage::open(&paths(dir).1, platform::DURABILITY)
-            .map_err(|e| CoreError::Protocol(e.to_string()))?
+            .map_err(|e| CoreError::Files(e.to_string()))?
             .with_cipher(key.clone());
         platform::journal::unlock(key);
         let (share_changed, _) = tokio::sync::watch::channel(0);

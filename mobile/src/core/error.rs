@@ -14,6 +14,13 @@ pub enum CoreError {
     /// that cannot be made, a store that cannot be deleted).
     #[error("this device's storage: {0}")]
     Files(String),
+    /// What was typed as the server's address is not one.
+    #[error("that is not a server address ({0})")]
+    ServerAddress(String),
+    /// A state the app should never reach (a fresh record's id already
+    /// taken): a bug, said as one.
+    #[error("something went wrong inside the app: {0}")]
+    Internal(String),
     #[error("no case {0} on this device")]
     UnknownCase(String),
     #[error("the record {0} is not on this device")]

@@ -16,6 +16,8 @@ const ACTIONS: &[(&str, &str)] = &[
     ("case_opened", "Case record opened"),
     ("searched", "Search"),
     ("review_decision", "Review decision"),
+    ("assessment_completed", "Capacity assessment completed"),
+    ("assessment_reopened", "Capacity assessment reopened"),
     ("change_refused", "Change refused"),
     ("assigned", "Assigned to a case"),
     ("unassigned", "Taken off a case"),

@@ -94,8 +94,9 @@ pub struct Accepted {
     pub decisions: Vec<(String, ReviewDecision)>,
     /// A safeguarding concern the batch raised or acknowledged.
     pub concern: Option<concern::ConcernEvent>,
-    /// A capacity assessment the batch completed.
-    pub completed: Option<capacity::Outcome>,
+    /// The completions and reopenings of a capacity assessment the batch
+    /// recorded, with their history ids: the server audits each.
+    pub status_changes: Vec<(String, capacity::StatusChange)>,
     /// The photos (SHA-256) the batch newly refers to: the server checks
     /// they are this device's own or already in the case, which a pure
     /// rule cannot know.
@@ -252,6 +253,14 @@ fn check_typed(
 }
 
 impl Accepted {
+    /// The outcome a capacity assessment was left completed with, when the
+    /// batch's last status change completed it.
+    pub fn completed(&self) -> Option<capacity::Outcome> {
+        self.status_changes
+            .last()
+            .and_then(|(_, change)| change.outcome)
+    }
+
     /// What two parts of one batch did, together: a record made and raised
     /// in one batch is raised (the server alerts on it).
     fn and(mut self, then: Accepted) -> Accepted {
@@ -262,7 +271,7 @@ impl Accepted {
             (Some(first @ concern::ConcernEvent::Raised { .. }), _) => Some(first),
             (first, then) => then.or(first),
         };
-        self.completed = then.completed.or(self.completed);
+        self.status_changes.extend(then.status_changes);
         self.photos.extend(then.photos);
         self
     }

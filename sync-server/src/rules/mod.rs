@@ -43,6 +43,9 @@ pub struct Accepted {
     pub concern: Option<(ConcernEvent, String)>,
     /// The photos it newly refers to (`records::Accepted::photos`).
     pub photos: Vec<String>,
+    /// The completions and reopenings of a capacity assessment it
+    /// recorded, with their history ids, for the audit log.
+    pub status_changes: Vec<(String, fieldvisit_shared::records::capacity::StatusChange)>,
     /// The sync payload samod gets in place of the one received: its
     /// header with exactly the changes in `new` ([`Decoded::payload`]).
     pub forward: Vec<u8>,
@@ -144,6 +147,7 @@ pub fn judge_copy(kind: Kind, pending: Pending, cx: &Context<'_>) -> Judgement {
             new: decoded::hashes(&fresh),
             concern: accepted.concern.map(|e| (e, cx.case_id.to_owned())),
             photos: accepted.photos,
+            status_changes: accepted.status_changes,
             forward,
         }),
         Err(refusal) => Judgement::Refuse(refusal),

@@ -284,6 +284,19 @@ impl SyncEngine {
                                 let detail = format!("{} by {} at {} (decision {id})", d.status, d.by, d.at);
                                 self.write_audit(device, "review_decision", Some(doc.clone()), detail).await;
                             }
+                            // So is every completion and reopening of a capacity
+                            // assessment (each once, as a decision is).
+                            for (id, change) in accepted.status_changes {
+                                if !conn.judging.audited_decisions.insert((doc.clone(), id.clone())) {
+                                    continue;
+                                }
+                                let (action, what) = match change.outcome {
+                                    Some(outcome) => ("assessment_completed", outcome.as_str()),
+                                    None => ("assessment_reopened", "reopened"),
+                                };
+                                let detail = format!("{what} by {} at {} (entry {id})", change.by, change.at);
+                                self.write_audit(device, action, Some(doc.clone()), detail).await;
+                            }
                             // The alert is committed before the concern is handed
                             // on, so a stored concern always has one; when it cannot
                             // be, the concern is not taken now (the phone keeps it

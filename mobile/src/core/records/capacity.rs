@@ -221,7 +221,7 @@ impl DeviceCore {
         platform::store_durable().await;
         match edit {
             CapacityEdit::Complete { outcome, .. } => Ok(outcome),
-            _ => Err(CoreError::Protocol("a completion that was not one".into())),
+            _ => Err(CoreError::Internal("a completion that was not one".into())),
         }
     }
 

@@ -57,7 +57,7 @@ impl DeviceCore {
         let nonce: [u8; provenance::NONCE_LEN] = rand::random();
         let key = provenance::creator_key(&self.enrolment.token);
         let id = DocumentId::try_from(provenance::document_id(&key, &nonce).to_vec())
-            .map_err(|e| CoreError::Protocol(format!("{e:?}")))?;
+            .map_err(|e| CoreError::Internal(format!("a document id from a nonce: {e:?}")))?;
         let record = Record {
             document_id: id.to_string(),
             kind,
@@ -74,7 +74,7 @@ impl DeviceCore {
         {
             Ok(handle) => Ok(handle),
             Err(samod::CreateError::Stopped) => Err(CoreError::Stopped),
-            Err(e @ samod::CreateError::Exists(_)) => Err(CoreError::Protocol(e.to_string())),
+            Err(e @ samod::CreateError::Exists(_)) => Err(CoreError::Internal(e.to_string())),
         };
         let handle = match created {
             Ok(handle) => handle,

@@ -221,12 +221,12 @@ pub fn check(
     }
     check_evidence(before, after, writer)?;
     check_findings(Some(before), after, after_doc, &batch, writer)?;
-    let completed = check_status(before, after, after_doc, new, &batch, writer)?;
+    let status_changes = check_status(before, after, after_doc, new, &batch, writer)?;
     after_completion_leaves_content(after, after_doc, new)?;
     bounded(after)?;
     valid(problems(after))?;
     Ok(Accepted {
-        completed,
+        status_changes,
         ..Accepted::default()
     })
 }
@@ -444,7 +444,7 @@ pub(super) fn check_status(
     new: &HashSet<ChangeHash>,
     batch: &Writes,
     writer: &Writer<'_>,
-) -> Result<Option<Outcome>, Refusal> {
+) -> Result<Vec<(String, StatusChange)>, Refusal> {
     for (id, was) in &before.history {
         if after.history.get(id) != Some(was) {
             return Err(Refusal::new(
@@ -469,21 +469,21 @@ pub(super) fn check_status(
         let Some((hash, seq)) = made else {
             return Err(unrecorded());
         };
-        added.push((seq, hash, entry));
+        added.push((seq, hash, id, entry));
     }
     if added.is_empty() {
         return if status_fields(before) == status_fields(after) {
-            Ok(None)
+            Ok(Vec::new())
         } else {
             Err(unrecorded())
         };
     }
     // One writer's changes follow one another: their sequence numbers are
     // the order the entries were made in.
-    added.sort_by_key(|(seq, _, _)| *seq);
+    added.sort_by_key(|(seq, _, _, _)| *seq);
     let mut state = before.status;
     let mut entry_changes = HashSet::new();
-    for (_, hash, entry) in &added {
+    for (_, hash, _, entry) in &added {
         signed_as(writer, &entry.by)?;
         crate::validate::timestamp("history.at", &entry.at)
             .map_err(|e| Refusal::new("invalid_value", e.to_string()))?;
@@ -535,24 +535,24 @@ pub(super) fn check_status(
             return Err(unrecorded());
         }
     }
-    let Some((_, _, last)) = added.last() else {
-        return Ok(None);
+    let Some((_, _, _, last)) = added.last() else {
+        return Ok(Vec::new());
     };
     if after.status != last.status {
         return Err(unrecorded());
     }
-    match (after.status, last.outcome) {
-        (Status::Complete, Some(outcome)) => {
-            if (after.outcome, &after.completed_by, &after.completed_at)
-                != (Some(outcome), &last.by, &last.at)
-            {
-                return Err(unrecorded());
-            }
-            ready_to_complete(after, &conflicts(after_doc), outcome)?;
-            Ok(Some(outcome))
+    if let (Status::Complete, Some(outcome)) = (after.status, last.outcome) {
+        if (after.outcome, &after.completed_by, &after.completed_at)
+            != (Some(outcome), &last.by, &last.at)
+        {
+            return Err(unrecorded());
         }
-        _ => Ok(None),
+        ready_to_complete(after, &conflicts(after_doc), outcome)?;
     }
+    Ok(added
+        .into_iter()
+        .map(|(_, _, id, entry)| (id.clone(), entry.clone()))
+        .collect())
 }
 
 /// A change made knowing the assessment complete may not alter what it

@@ -286,7 +286,7 @@ fn an_assessment_round_trips_and_starts_in_progress() {
         complete(&W1, "c1", Outcome::HasCapacity),
     );
     assert_eq!(
-        judged(&W1, &Automerge::new(), &done).unwrap().completed,
+        judged(&W1, &Automerge::new(), &done).unwrap().completed(),
         Some(Outcome::HasCapacity)
     );
     let made = |d: CapacityDoc| new_document(&d, device_actor(W1.0)).unwrap();
@@ -537,7 +537,7 @@ fn findings_recorded_apart_conflict_until_recorded_again() {
     assert_eq!(code(&verdict), "accepted");
     assert!(conflicts(&settled).is_empty());
     let (_, verdict) = by(&W1, &settled, complete(&W1, "c1", Outcome::HasCapacity));
-    assert_eq!(verdict.unwrap().completed, Some(Outcome::HasCapacity));
+    assert_eq!(verdict.unwrap().completed(), Some(Outcome::HasCapacity));
     // The impairment question conflicts the same way.
     let base = assessed(CANNOT_WEIGH);
     let mut a = base.fork().with_actor(device_actor(W1.0));
@@ -598,7 +598,7 @@ fn a_contradictory_completion_is_refused_naming_the_finding() {
     );
     assert!(permitted(&W1, &pointed, &lacks).is_ok());
     assert_eq!(
-        by(&W1, &pointed, lacks).1.unwrap().completed,
+        by(&W1, &pointed, lacks).1.unwrap().completed(),
         Some(Outcome::LacksCapacity)
     );
     // Not before the details are written.
@@ -729,7 +729,7 @@ fn evidence_stays_on_the_persons_words() {
 fn after_completion_changes_wait_for_a_reopening_but_those_made_beside_it_stay() {
     let ready = assessed(ALL_MET);
     let (done, verdict) = by(&W1, &ready, complete(&W1, "c1", Outcome::HasCapacity));
-    assert_eq!(verdict.unwrap().completed, Some(Outcome::HasCapacity));
+    assert_eq!(verdict.unwrap().completed(), Some(Outcome::HasCapacity));
     assert!(since_completion(&done).unwrap().is_empty());
     // Knowing it complete, a finding or a text changes only after a
     // reopening.
@@ -809,7 +809,7 @@ fn after_completion_changes_wait_for_a_reopening_but_those_made_beside_it_stay()
         "forged_author"
     );
     let (reopened, verdict) = by(&W1, &done, reopen(&W1, "r1", "Her sister told us more."));
-    assert_eq!(verdict.unwrap().completed, None);
+    assert_eq!(verdict.unwrap().completed(), None);
     let read = read_capacity(&reopened).unwrap();
     assert_eq!((read.status, read.outcome), (Status::InProgress, None));
     assert_eq!(code(&by(&W1, &reopened, change).1), "accepted");
@@ -827,7 +827,7 @@ fn after_completion_changes_wait_for_a_reopening_but_those_made_beside_it_stay()
             complete(&W1, "c2", Outcome::LacksCapacity),
         ],
     );
-    assert_eq!(verdict.unwrap().completed, Some(Outcome::LacksCapacity));
+    assert_eq!(verdict.unwrap().completed(), Some(Outcome::LacksCapacity));
     assert_eq!(read_capacity(&twice).unwrap().history().len(), 3);
     // ... but not a change slipped between a completion and its
     // reopening.

@@ -196,6 +196,7 @@ pub fn check(
     }
     check_annotations(before, after, writer)?;
     check_addenda(before, after, writer)?;
+    check_significant(before, after, writer)?;
     check_photos(before, after, writer)?;
     let decisions = check_review(before, after, after_doc, writer)?;
     valid(problems(after))?;
@@ -214,6 +215,9 @@ pub fn check(
 pub(super) fn creation(after: &VisitDoc, cx: &Context<'_>) -> Result<(), Refusal> {
     may_change_content(&cx.writer)?;
     signed_as(&cx.writer, &after.author)?;
+    for event in after.significant.values() {
+        signed_as(&cx.writer, &event.marked_by)?;
+    }
     if after.case_id != cx.case_id {
         return Err(Refusal::new(
             "wrong_case",
@@ -372,6 +376,37 @@ pub(super) fn check_photos(
                 format!("a new photo is named by its own hash and not already removed ({sha})"),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A significant event names whoever marked it (the chronology shows it
+/// under them): a new one its writer, never nobody, and no one names
+/// another once it is marked. The op rules let a who-field be empty, as
+/// most are until something happens; this one never is.
+pub(super) fn check_significant(
+    before: &VisitDoc,
+    after: &VisitDoc,
+    writer: &crate::records::Writer<'_>,
+) -> Result<(), Refusal> {
+    for (id, was) in &before.significant {
+        if after
+            .significant
+            .get(id)
+            .is_some_and(|now| now.marked_by != was.marked_by)
+        {
+            return Err(Refusal::new(
+                "significant_changed",
+                format!("significant event {id} cannot be re-attributed"),
+            ));
+        }
+    }
+    for (_, new) in after
+        .significant
+        .iter()
+        .filter(|(id, _)| !before.significant.contains_key(*id))
+    {
+        signed_as(writer, &new.marked_by)?;
     }
     Ok(())
 }

@@ -356,7 +356,20 @@ fn workers_write_the_record_and_supervisors_do_not() {
     );
     assert_eq!(
         code(by(&COLLEAGUE, &doc, significant(WORKER.0)).1),
-        "not_the_writer"
+        "forged_author"
+    );
+    // Marked by nobody, or re-attributed once marked, it would show under
+    // the visit's author or under someone who did not mark it.
+    assert_eq!(
+        code(by(&COLLEAGUE, &doc, significant("")).1),
+        "forged_author"
+    );
+    let (marked, _) = by(&WORKER, &doc, significant(WORKER.0));
+    let mut taken = marked.fork().with_actor(device_actor(COLLEAGUE.0));
+    doc::put_at(&mut taken, &["significant", "s1"], "marked_by", COLLEAGUE.0).unwrap();
+    assert_eq!(
+        code(judged(&COLLEAGUE, &marked, &taken)),
+        "significant_changed"
     );
     let colleague = Writer {
         person_id: COLLEAGUE.0,
